@@ -1,0 +1,20 @@
+"""imprint: long-term memory for language models, in context, index and weights."""
+
+from .config import Settings
+from .errors import ImprintError, InputError, ModelError, NotFoundError, ParseError
+from .memory import Answer, IngestReport, Memory
+from .records import Chunk, Hit
+
+__all__ = [
+    "Answer",
+    "Chunk",
+    "Hit",
+    "ImprintError",
+    "IngestReport",
+    "InputError",
+    "Memory",
+    "ModelError",
+    "NotFoundError",
+    "ParseError",
+    "Settings",
+]

@@ -1,0 +1,135 @@
+"""The `imprint` command line: typer for arguments, rich for progress and tables.
+
+Library errors (ImprintError) are turned into a red message and exit code 1 here, and only here.
+"""
+
+import functools
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .errors import ImprintError
+from .memory import STRATEGIES, Memory
+
+app = typer.Typer(help="Long-term memory for language models.", no_args_is_help=True)
+console = Console()
+err = Console(stderr=True)
+
+Space = Annotated[str, typer.Option("--space", "-s", help="Which space (user, project) to use.")]
+DataDir = Annotated[Optional[Path], typer.Option("--data", help="Data folder (default: IMPRINT_DATA_DIR or ./imprint-data).")]
+
+
+def _memory(data: Path | None) -> Memory:
+    return Memory(data)
+
+
+def handles_errors(command):
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except ImprintError as error:
+            err.print(f"[red]error:[/red] {error}")
+            raise typer.Exit(1) from None
+    return wrapper
+
+
+@app.command()
+@handles_errors
+def add(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (recursively). Conversations: .json/.jsonl.")],
+    space: Space = "default",
+    data: DataDir = None,
+) -> None:
+    """Ingest files and folders into a space."""
+    memory = _memory(data)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err) as progress:
+        task = progress.add_task("ingesting items", total=None)
+        report = memory.add_paths(paths, space, lambda done, total: progress.update(task, completed=done, total=total))
+    for error in report.errors:
+        err.print(f"[yellow]skipped[/yellow] {error}")
+    console.print(f"{report.added} items added, {report.duplicates} already stored, "
+                  f"{len(report.memories)} memories, {len(report.errors)} files skipped.")
+    if report.errors and not report.added and not report.duplicates:
+        raise typer.Exit(1)
+
+
+@app.command()
+@handles_errors
+def search(query: str, space: Space = "default", k: int = 5, data: DataDir = None) -> None:
+    """Hybrid (keyword + dense) search of a space's memories."""
+    hits = _memory(data).search(query, space, k)
+    table = Table("id", "score", "bm25 #", "dense #", "time", "memory", "source")
+    for hit in hits:
+        m = hit.memory
+        table.add_row(str(m.id), f"{hit.score:.4f}", str(hit.keyword_rank or "-"), str(hit.dense_rank or "-"),
+                      m.time or "", m.text, Path(m.source).name)
+    console.print(table)
+
+
+@app.command()
+@handles_errors
+def ask(
+    question: str,
+    space: Space = "default",
+    strategy: Annotated[str, typer.Option(help=f"One of: {', '.join(STRATEGIES)}.")] = "index",
+    k: int = 5,
+    data: DataDir = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
+) -> None:
+    """Answer a question from a space's memories with the local model."""
+    with err.status("loading the model and answering..."):
+        answer = _memory(data).ask(question, space, strategy, k)
+    if as_json:
+        console.print_json(json.dumps({
+            "answer": answer.text, "strategy": answer.strategy, "memories": answer.memory_ids,
+            "prompt_tokens": answer.prompt_tokens, "timings": answer.timings}))
+        return
+    console.print(f"[bold]{answer.text}[/bold]")
+    console.print(f"[dim]{answer.strategy}: {len(answer.memories)} memories {answer.memory_ids}, "
+                  f"{answer.prompt_tokens} prompt tokens, {answer.timings['total_s']:.2f} s[/dim]")
+
+
+@app.command("list")
+@handles_errors
+def list_memories(space: Space = "default", limit: int = 50, offset: int = 0, data: DataDir = None) -> None:
+    """List a space's memories."""
+    memory = _memory(data)
+    table = Table("id", "time", "memory", "source", title=f"{space}: {memory.count(space)} memories")
+    for m in memory.list_memories(space, limit, offset):
+        table.add_row(str(m.id), m.time or "", m.text, Path(m.source).name)
+    console.print(table)
+
+
+@app.command()
+@handles_errors
+def forget(
+    memory_id: Annotated[Optional[int], typer.Argument(help="The memory to delete.")] = None,
+    space: Space = "default",
+    source: Annotated[Optional[str], typer.Option(help="Delete everything from this source instead.")] = None,
+    data: DataDir = None,
+) -> None:
+    """Delete a memory (or a whole source) from the raw store, the chunks and the vectors."""
+    memory = _memory(data)
+    if (memory_id is None) == (source is None):
+        err.print("[red]error:[/red] give either a memory id or --source")
+        raise typer.Exit(2)
+    if source is not None:
+        console.print(f"forgot {memory.forget_source(source, space)} memories from {source}")
+    else:
+        memory.forget(memory_id, space)
+        console.print(f"forgot memory {memory_id}")
+
+
+@app.command()
+@handles_errors
+def spaces(data: DataDir = None) -> None:
+    """List the spaces in the data folder."""
+    for name in _memory(data).spaces():
+        console.print(name)

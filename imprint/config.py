@@ -1,0 +1,44 @@
+"""Settings, read from arguments or IMPRINT_* environment variables, checked at start-up.
+
+Every default works offline on a 2-core CPU: the packaged Gemma 3 270M base model and the
+packaged all-MiniLM-L6-v2 embedder.
+"""
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_MODEL = "gemma3-270m"
+
+
+class Settings(BaseSettings):
+    """Typed configuration; unknown keys are refused so a typo never passes silently."""
+
+    model_config = SettingsConfigDict(env_prefix="IMPRINT_", extra="forbid")
+
+    data_dir: Path = Field(Path("imprint-data"), description="One SQLite file per space lives here.")
+    cache_dir: Path = Field(
+        Path.home() / ".cache" / "imprint",
+        description="Float copies of packaged GGUF models, so they are dequantised only once.",
+    )
+    model: str = Field(
+        DEFAULT_MODEL,
+        description="'gemma3-270m' (packaged), a local Hugging Face directory, or a .gguf file.",
+    )
+    chunk_tokens: int = Field(200, ge=16, description="Maximum embedder tokens per chunk.")
+    chunk_overlap: int = Field(30, ge=0, description="Tokens shared by neighbouring chunks.")
+    answer_tokens: int = Field(48, ge=1, description="Room left for the answer in the prompt.")
+    context_tokens: int | None = Field(
+        None, ge=256, description="Cap on the prompt for strategy=context; default: the model's limit."
+    )
+    max_file_bytes: int = Field(50_000_000, ge=1, description="Larger files are refused.")
+    threads: int = Field(2, ge=1, description="Torch threads.")
+
+    @field_validator("chunk_overlap")
+    @classmethod
+    def _overlap_below_size(cls, overlap: int, info) -> int:
+        size = info.data.get("chunk_tokens", 200)
+        if overlap >= size:
+            raise ValueError(f"chunk_overlap ({overlap}) must be smaller than chunk_tokens ({size})")
+        return overlap

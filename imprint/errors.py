@@ -1,0 +1,33 @@
+"""The errors imprint raises. The CLI (and later the servers) translate them once, at their edge.
+
+    ImprintError
+     +-- InputError          bad input from the caller; nothing stored was touched
+     |    +-- ParseError     a file could not be read as its type (names the file)
+     +-- NotFoundError       a memory, source or space that does not exist
+     +-- ModelError          a model could not be found, loaded or run
+"""
+
+
+class ImprintError(Exception):
+    """Base class of every error imprint raises on purpose."""
+
+
+class InputError(ImprintError):
+    """The caller gave something imprint cannot use (empty text, unknown strategy, too large)."""
+
+
+class ParseError(InputError):
+    """A file could not be parsed; the message names the file and why."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class NotFoundError(ImprintError):
+    """The requested memory, source or space does not exist."""
+
+
+class ModelError(ImprintError):
+    """A language or embedding model could not be loaded or run."""

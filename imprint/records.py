@@ -1,0 +1,52 @@
+"""Plain records passed between the parts: what came in, what is stored, what was found."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Segment:
+    """A piece of an incoming item that is chunked on its own: a whole document or one chat turn."""
+
+    text: str
+    speaker: str | None = None
+    time: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RawItem:
+    """One item exactly as it came (the text, or the file's bytes when text had to be extracted)."""
+
+    source: str
+    kind: str  # "text" | "document" | "conversation"
+    content: str
+    segments: list[Segment]
+    time: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    original: bytes | None = None
+
+
+@dataclass
+class Chunk:
+    """A stored memory: an indexed piece of text that points back to its raw item."""
+
+    id: int
+    raw_id: int
+    source: str
+    text: str
+    speaker: str | None
+    time: str | None
+    tokens: int
+    metadata: dict[str, Any]
+    added_at: str
+
+
+@dataclass
+class Hit:
+    """A search result: the memory, its fused score, and its rank in each retriever (None: absent)."""
+
+    memory: Chunk
+    score: float
+    keyword_rank: int | None = None
+    dense_rank: int | None = None

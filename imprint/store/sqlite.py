@@ -1,0 +1,312 @@
+"""The embedded store: one SQLite file per space, in WAL mode.
+
+Raw items are kept exactly as they came; chunks (the memories that are searched) and their
+vectors point back to their raw item and are written in the same transaction, so a write is
+all-or-nothing and a killed process leaves either the whole item or none of it. Keyword search
+is FTS5 (BM25, porter stemming); vectors are float32 BLOBs searched by `VectorIndex`, because
+this Python's sqlite3 cannot load extensions such as sqlite-vec (see README).
+"""
+
+import hashlib
+import json
+import re
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from ..errors import NotFoundError
+from ..records import Chunk, RawItem
+
+# Each entry upgrades the schema by one version; PRAGMA user_version records how far a file got.
+MIGRATIONS = [
+    """
+    CREATE TABLE raw_items (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        source TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        time TEXT,
+        content TEXT NOT NULL,
+        original BLOB,
+        metadata TEXT NOT NULL DEFAULT '{}',
+        sha256 TEXT NOT NULL,
+        added_at TEXT NOT NULL,
+        UNIQUE (source, sha256)
+    );
+    CREATE INDEX raw_items_source ON raw_items (source);
+    CREATE TABLE chunks (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        raw_id INTEGER NOT NULL REFERENCES raw_items (id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        speaker TEXT,
+        time TEXT,
+        tokens INTEGER NOT NULL,
+        metadata TEXT NOT NULL DEFAULT '{}',
+        added_at TEXT NOT NULL
+    );
+    CREATE INDEX chunks_raw ON chunks (raw_id);
+    CREATE TABLE vectors (
+        chunk_id INTEGER PRIMARY KEY REFERENCES chunks (id) ON DELETE CASCADE,
+        vector BLOB NOT NULL
+    );
+    CREATE VIRTUAL TABLE chunks_fts USING fts5 (
+        text, content='chunks', content_rowid='id', tokenize='porter unicode61'
+    );
+    CREATE TRIGGER chunks_fts_insert AFTER INSERT ON chunks BEGIN
+        INSERT INTO chunks_fts (rowid, text) VALUES (new.id, new.text);
+    END;
+    CREATE TRIGGER chunks_fts_delete AFTER DELETE ON chunks BEGIN
+        INSERT INTO chunks_fts (chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    END;
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    INSERT INTO meta VALUES ('deletions', '0');
+    """,
+]
+
+STOPWORDS = frozenset(
+    """a about above after again all am an and any are as at be been before being below between
+    both but by can could did do does doing down during each few for from further had has have
+    having he her here hers herself him himself his how i if in into is it its itself just me more
+    most my myself no nor not now of off on once only or other our ours out over own same she
+    should so some such than that the their theirs them themselves then there these they this
+    those through to too under until up very was we were what when where which while who whom why
+    will with would you your yours yourself""".split()
+)
+
+_CHUNK_COLUMNS = (
+    "c.id, c.raw_id, r.source, c.text, c.speaker, c.time, c.tokens, c.metadata, c.added_at"
+)
+
+
+@dataclass
+class PreparedChunk:
+    """A chunk ready to store: its text, where it came from, and its unit vector."""
+
+    text: str
+    tokens: int
+    vector: np.ndarray
+    speaker: str | None = None
+    time: str | None = None
+    metadata: dict | None = None
+
+
+@dataclass
+class AddResult:
+    raw_id: int
+    chunk_ids: list[int]
+    duplicate: bool
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def content_hash(item: RawItem) -> str:
+    digest = hashlib.sha256(item.original if item.original is not None else item.content.encode())
+    return digest.hexdigest()
+
+
+def fts_query(text: str) -> str | None:
+    """A safe FTS5 query from free text: the non-stopword words, quoted, OR-ed (None if none)."""
+    words = [w for w in re.findall(r"\w+", text.lower()) if w not in STOPWORDS and len(w) > 1]
+    if not words:
+        return None
+    return " OR ".join(f'"{w}"' for w in dict.fromkeys(words))
+
+
+def _row_to_chunk(row: tuple) -> Chunk:
+    return Chunk(
+        id=row[0], raw_id=row[1], source=row[2], text=row[3], speaker=row[4], time=row[5],
+        tokens=row[6], metadata=json.loads(row[7]), added_at=row[8],
+    )
+
+
+class SpaceStore:
+    """All durable state of one space, in one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=60)
+        self._lock = threading.RLock()
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        self._conn.execute("PRAGMA busy_timeout=60000")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self._lock, self._write():
+            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in _statements(script):
+                    self._conn.execute(statement)
+                self._conn.execute(f"PRAGMA user_version={number}")
+
+    def _write(self) -> "_Transaction":
+        return _Transaction(self._conn)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # --- writing -------------------------------------------------------------------------
+
+    def add(self, items: list[tuple[RawItem, list[PreparedChunk]]]) -> list[AddResult]:
+        """Store raw items with their chunks and vectors in one transaction.
+
+        An item already stored from the same source with the same content is skipped
+        (re-adding a folder is idempotent) and reported as a duplicate.
+        """
+        results = []
+        with self._lock, self._write():
+            for item, chunks in items:
+                digest = content_hash(item)
+                existing = self._conn.execute(
+                    "SELECT id FROM raw_items WHERE source = ? AND sha256 = ?", (item.source, digest)
+                ).fetchone()
+                if existing:
+                    ids = [r[0] for r in self._conn.execute(
+                        "SELECT id FROM chunks WHERE raw_id = ? ORDER BY position", existing)]
+                    results.append(AddResult(existing[0], ids, duplicate=True))
+                    continue
+                now = _now()
+                raw_id = self._conn.execute(
+                    "INSERT INTO raw_items (source, kind, time, content, original, metadata, sha256, added_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (item.source, item.kind, item.time, item.content, item.original,
+                     json.dumps(item.metadata), digest, now),
+                ).lastrowid
+                chunk_ids = []
+                for position, chunk in enumerate(chunks):
+                    chunk_id = self._conn.execute(
+                        "INSERT INTO chunks (raw_id, position, text, speaker, time, tokens, metadata, added_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (raw_id, position, chunk.text, chunk.speaker, chunk.time, chunk.tokens,
+                         json.dumps(chunk.metadata or {}), now),
+                    ).lastrowid
+                    self._conn.execute(
+                        "INSERT INTO vectors (chunk_id, vector) VALUES (?, ?)",
+                        (chunk_id, np.asarray(chunk.vector, dtype=np.float32).tobytes()),
+                    )
+                    chunk_ids.append(chunk_id)
+                results.append(AddResult(raw_id, chunk_ids, duplicate=False))
+        return results
+
+    def delete_memory(self, chunk_id: int) -> None:
+        """Delete one memory (chunk, vector, keyword entry); its raw item goes with its last chunk."""
+        with self._lock, self._write():
+            row = self._conn.execute("SELECT raw_id FROM chunks WHERE id = ?", (chunk_id,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"no memory {chunk_id} in {self.path.stem!r}")
+            self._conn.execute("DELETE FROM chunks WHERE id = ?", (chunk_id,))
+            self._conn.execute(
+                "DELETE FROM raw_items WHERE id = ? AND NOT EXISTS (SELECT 1 FROM chunks WHERE raw_id = ?)",
+                (row[0], row[0]),
+            )
+            self._count_deletion()
+
+    def delete_source(self, source: str) -> int:
+        """Delete every raw item from `source` and all that was derived from it; returns memories removed."""
+        with self._lock, self._write():
+            removed = self._conn.execute(
+                "SELECT count(*) FROM chunks JOIN raw_items r ON r.id = chunks.raw_id WHERE r.source = ?",
+                (source,),
+            ).fetchone()[0]
+            if not self._conn.execute("DELETE FROM raw_items WHERE source = ?", (source,)).rowcount:
+                raise NotFoundError(f"no source {source!r} in {self.path.stem!r}")
+            self._count_deletion()
+        return removed
+
+    def _count_deletion(self) -> None:
+        self._conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'deletions'")
+
+    # --- reading -------------------------------------------------------------------------
+
+    def count(self) -> int:
+        with self._lock:
+            return self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+
+    def get(self, ids: list[int]) -> list[Chunk]:
+        """The memories with these ids, in the order asked (missing ids are left out)."""
+        if not ids:
+            return []
+        with self._lock:
+            marks = ",".join("?" * len(ids))
+            rows = self._conn.execute(
+                f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN raw_items r ON r.id = c.raw_id"
+                f" WHERE c.id IN ({marks})", ids).fetchall()
+        by_id = {row[0]: _row_to_chunk(row) for row in rows}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def list_memories(self, limit: int = 50, offset: int = 0) -> list[Chunk]:
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN raw_items r ON r.id = c.raw_id"
+                " ORDER BY c.id LIMIT ? OFFSET ?", (limit, offset)).fetchall()
+        return [_row_to_chunk(row) for row in rows]
+
+    def raw_item(self, raw_id: int) -> RawItem:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT source, kind, content, time, metadata, original FROM raw_items WHERE id = ?",
+                (raw_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no raw item {raw_id} in {self.path.stem!r}")
+        return RawItem(source=row[0], kind=row[1], content=row[2], segments=[], time=row[3],
+                       metadata=json.loads(row[4]), original=row[5])
+
+    def keyword_search(self, query: str, limit: int) -> list[int]:
+        """Memory ids by BM25 rank for the words of `query`."""
+        match = fts_query(query)
+        if match is None:
+            return []
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?",
+                (match, limit)).fetchall()
+        return [row[0] for row in rows]
+
+    def deletions(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT value FROM meta WHERE key = 'deletions'").fetchone()[0])
+
+    def vectors_after(self, chunk_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """Ids and vectors of memories with id > chunk_id, in id order."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT chunk_id, vector FROM vectors WHERE chunk_id > ? ORDER BY chunk_id", (chunk_id,)
+            ).fetchall()
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        if not rows:
+            return ids, np.zeros((0, 0), dtype=np.float32)
+        matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+        return ids, matrix
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception: the all-or-nothing write."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def __enter__(self) -> None:
+        self._conn.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind, value, traceback) -> None:
+        self._conn.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+def _statements(script: str) -> Iterator[str]:
+    """Split a migration script into statements, keeping trigger bodies whole."""
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            yield buffer.strip()
+            buffer = ""
