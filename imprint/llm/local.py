@@ -5,6 +5,7 @@ the GGUF takes ~40 s, so the first load saves a float32 Hugging Face copy under 
 and every later start loads that copy in a few seconds.
 """
 
+import functools
 import logging
 import threading
 from dataclasses import dataclass
@@ -74,37 +75,46 @@ class LocalModel:
         self.threads = threads
         self._model = None
         self._tokenizer = None
-        self._lock = threading.Lock()
+        self._dir: Path | None = None
+        self._lock = threading.RLock()
 
-    def _load(self) -> None:
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        torch.set_num_threads(self.threads)
-        directory = resolve_model_dir(self.name, self.cache_dir)
-        try:
-            self._tokenizer = AutoTokenizer.from_pretrained(directory)
-            self._model = AutoModelForCausalLM.from_pretrained(directory, dtype=torch.float32).eval()
-        except (OSError, ValueError) as error:
-            raise ModelError(f"could not load model from {directory}: {error}") from error
+    def _directory(self) -> Path:
+        if self._dir is None:
+            self._dir = resolve_model_dir(self.name, self.cache_dir)
+        return self._dir
 
     @property
     def tokenizer(self):
+        """The tokenizer alone: counting tokens never waits for the weights."""
+        from transformers import AutoTokenizer
+
         with self._lock:
             if self._tokenizer is None:
-                self._load()
+                self._tokenizer = AutoTokenizer.from_pretrained(self._directory())
         return self._tokenizer
 
     @property
     def model(self):
+        import torch
+        from transformers import AutoModelForCausalLM
+        from transformers.utils import logging as hf_logging
+
         with self._lock:
             if self._model is None:
-                self._load()
+                torch.set_num_threads(self.threads)
+                hf_logging.disable_progress_bar()
+                try:
+                    self._model = AutoModelForCausalLM.from_pretrained(
+                        self._directory(), dtype=torch.float32).eval()
+                except (OSError, ValueError) as error:
+                    raise ModelError(f"could not load model from {self._directory()}: {error}") from error
         return self._model
 
-    @property
+    @functools.cached_property
     def context_limit(self) -> int:
-        return int(self.model.config.max_position_embeddings)
+        from transformers import AutoConfig
+
+        return int(AutoConfig.from_pretrained(self._directory()).max_position_embeddings)
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])

@@ -1,0 +1,92 @@
+import pytest
+
+from imprint import InputError, Memory, NotFoundError, Settings
+
+
+def test_add_search_list_forget_round_trip(memory):
+    [mira] = memory.add("Mira Quenton moved to Tallinn in 2021.", space="alice", source="note-7", time="2021-03-02")
+    memory.add("Jonas Berg bakes bread in Riga.", space="alice", source="note-8")
+    memory.add("The weather was grey all week.", space="alice", source="note-9")
+    hits = memory.search("Where does Mira live now?", space="alice", k=2)
+    assert hits[0].memory.id == mira and hits[0].memory.time == "2021-03-02"
+    assert [m.id for m in memory.list_memories("alice")][0] == mira
+    assert memory.raw(mira, "alice").content == "Mira Quenton moved to Tallinn in 2021."
+    memory.forget(mira, "alice")
+    assert mira not in [h.memory.id for h in memory.search("Mira Tallinn", space="alice", k=3)]
+    assert memory.count("alice") == 2
+
+
+def test_dense_side_finds_a_paraphrase_with_no_shared_words(memory):
+    memory.add("The physician relocated to the Estonian capital.", space="s")
+    memory.add("A bakery sells rye bread.", space="s")
+    [hit] = memory.search("doctor moved Tallinn", space="s", k=1)
+    assert "physician" in hit.memory.text and hit.keyword_rank is None and hit.dense_rank == 1
+
+
+def test_spaces_are_kept_apart(memory):
+    memory.add("Alice's secret is the blue door.", space="alice")
+    memory.add("Bob likes trains.", space="bob")
+    assert all("secret" not in h.memory.text for h in memory.search("secret blue door", space="bob", k=5))
+    assert memory.spaces() == ["alice", "bob"]
+
+
+def test_conversation_turns_become_memories_with_speaker_and_time(memory):
+    ids = memory.add_turns([{"speaker": "Ana", "text": "I adopted a cat named Pixel.", "time": "2023-05-01"},
+                            {"role": "user", "content": "Nice!"}], space="chat", source="chat-1")
+    first = memory.get(ids[0], "chat")
+    assert first.text == "Ana: I adopted a cat named Pixel." and first.speaker == "Ana" and first.time == "2023-05-01"
+
+
+def test_adding_the_same_folder_twice_stores_it_once(memory, tmp_path):
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "a.md").write_text("Mira lives in Tallinn.")
+    (tmp_path / "notes" / "b.txt").write_bytes("café crème".encode("latin-1"))
+    first = memory.add_paths([tmp_path / "notes"], "s")
+    second = memory.add_paths([tmp_path / "notes"], "s")
+    assert (first.added, first.duplicates, len(first.errors)) == (1, 0, 1)
+    assert (second.added, second.duplicates) == (0, 1) and second.memories == first.memories
+    assert memory.count("s") == 1
+
+
+def test_a_long_document_is_chunked_under_the_embedder_window(memory):
+    text = " ".join(f"Fact {i}: item {i} is stored in box {i * 7}." for i in range(200))
+    ids = memory.add(text, space="s")
+    assert len(ids) > 5
+    assert all(m.tokens <= memory.settings.chunk_tokens for m in memory.list_memories("s", limit=500))
+    assert "box 1379" in memory.search("Where is item 197 stored?", "s", k=3)[0].memory.text
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda m: m.add("   ", space="s"), "empty"),
+    (lambda m: m.add("x", space="../etc"), "bad space name"),
+    (lambda m: m.search("", space="s"), "empty query"),
+    (lambda m: m.ask("q", space="s", strategy="telepathy"), "unknown strategy"),
+])
+def test_bad_input_gets_a_clear_error_and_loses_nothing(memory, call, message):
+    memory.add("kept", space="s")
+    with pytest.raises(InputError, match=message):
+        call(memory)
+    assert [m.text for m in memory.list_memories("s")] == ["kept"]
+
+
+def test_unknown_space_and_memory(memory):
+    with pytest.raises(NotFoundError):
+        memory.search("anything", space="nobody")
+    memory.add("x", space="s")
+    with pytest.raises(NotFoundError):
+        memory.forget(999, "s")
+
+
+def test_context_packing_respects_the_budget_most_relevant_first(tmp_path, embedder, model):
+    settings = Settings(data_dir=tmp_path, context_tokens=400)
+    memory = Memory(settings=settings, embedder=embedder, model=model)
+    for i in range(60):
+        memory.add(f"Locker {i} holds a {['red', 'green', 'blue'][i % 3]} umbrella and {i} coins.", space="s")
+    target = memory.add("Mira Quenton keeps her passport in locker 77.", space="s")[0]
+    question = "Where does Mira Quenton keep her passport?"
+    packed = memory._pack_context(question, "s")
+    assert packed[0].id == target
+    assert 0 < len(packed) < 61
+    from imprint.prompt import answer_prompt
+
+    assert model.count_tokens(answer_prompt(packed, question)) <= 400 - settings.answer_tokens

@@ -1,0 +1,113 @@
+import multiprocessing
+
+import numpy as np
+import pytest
+
+from imprint.errors import NotFoundError
+from imprint.records import RawItem, Segment
+from imprint.recall.dense import VectorIndex
+from imprint.store.sqlite import MIGRATIONS, PreparedChunk, SpaceStore, fts_query
+
+
+def unit(seed: int, dim: int = 8) -> np.ndarray:
+    v = np.random.default_rng(seed).normal(size=dim).astype(np.float32)
+    return v / np.linalg.norm(v)
+
+
+def item(text: str, source: str = "s") -> tuple[RawItem, list[PreparedChunk]]:
+    raw = RawItem(source=source, kind="text", content=text, segments=[Segment(text)])
+    return raw, [PreparedChunk(text=text, tokens=len(text.split()), vector=unit(len(text)))]
+
+
+def test_add_persists_and_reopens(tmp_path):
+    store = SpaceStore(tmp_path / "a.sqlite")
+    [result] = store.add([item("Mira moved to Tallinn.")])
+    store.close()
+    reopened = SpaceStore(tmp_path / "a.sqlite")
+    [chunk] = reopened.get(result.chunk_ids)
+    assert chunk.text == "Mira moved to Tallinn." and chunk.source == "s"
+    assert reopened.raw_item(chunk.raw_id).content == "Mira moved to Tallinn."
+    assert reopened._conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert reopened._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_same_content_from_same_source_is_stored_once(tmp_path):
+    store = SpaceStore(tmp_path / "a.sqlite")
+    first = store.add([item("a fact")])[0]
+    again = store.add([item("a fact")])[0]
+    other = store.add([item("a fact", source="elsewhere")])[0]
+    assert again.duplicate and again.chunk_ids == first.chunk_ids
+    assert not other.duplicate
+    assert store.count() == 2
+
+
+def test_a_failed_write_leaves_nothing_behind(tmp_path):
+    store = SpaceStore(tmp_path / "a.sqlite")
+    store.add([item("kept before")])
+    good = item("would be fine")
+    bad_raw, bad_chunks = item("breaks mid-write")
+    bad_chunks.append(PreparedChunk(text="second chunk", tokens=2, vector=None))  # fails on insert
+    bad_chunks[1].vector = object()
+    with pytest.raises(Exception):
+        store.add([good, (bad_raw, bad_chunks)])
+    assert [c.text for c in store.list_memories()] == ["kept before"]
+    assert store._conn.execute("SELECT count(*) FROM raw_items").fetchone()[0] == 1
+    assert store.keyword_search("fine", 5) == []
+
+
+def test_delete_removes_keyword_entry_vector_and_raw(tmp_path):
+    store = SpaceStore(tmp_path / "a.sqlite")
+    [a], [b] = (r.chunk_ids for r in store.add([item("tallinn harbour"), item("riga bakery")]))
+    assert store.keyword_search("tallinn", 5) == [a]
+    store.delete_memory(a)
+    assert store.keyword_search("tallinn", 5) == []
+    ids, _ = store.vectors_after(0)
+    assert list(ids) == [b]
+    assert store._conn.execute("SELECT count(*) FROM raw_items").fetchone()[0] == 1
+    with pytest.raises(NotFoundError):
+        store.delete_memory(a)
+
+
+def test_delete_source(tmp_path):
+    store = SpaceStore(tmp_path / "a.sqlite")
+    store.add([item("one", "x"), item("two", "x"), item("three", "y")])
+    assert store.delete_source("x") == 2
+    assert [c.text for c in store.list_memories()] == ["three"]
+    with pytest.raises(NotFoundError):
+        store.delete_source("x")
+
+
+def test_vector_index_follows_additions_and_deletions(tmp_path):
+    store = SpaceStore(tmp_path / "a.sqlite")
+    index = VectorIndex(store)
+    [a] = store.add([item("alpha")])[0].chunk_ids
+    assert index.search(unit(len("alpha")), 1)[0][0] == a
+    # a second connection (another process) writes; the index must see it
+    other = SpaceStore(tmp_path / "a.sqlite")
+    [b] = other.add([item("beta gamma")])[0].chunk_ids
+    assert index.search(unit(len("beta gamma")), 1)[0][0] == b
+    other.delete_memory(b)
+    assert [i for i, _ in index.search(unit(len("beta gamma")), 5)] == [a]
+
+
+def test_fts_query_is_safe_for_any_text():
+    assert fts_query("the of and") is None
+    assert fts_query('Where "did" Mira* go? (AND) NEAR') == '"mira" OR "go" OR "near"'
+
+
+def _writer(path: str, worker: int, count: int) -> None:
+    store = SpaceStore(path)
+    for i in range(count):
+        store.add([item(f"worker {worker} fact {i}", source=f"w{worker}")])
+
+
+def test_two_processes_writing_at_once_lose_nothing(tmp_path):
+    path = str(tmp_path / "shared.sqlite")
+    SpaceStore(path).close()
+    workers = [multiprocessing.get_context("spawn").Process(target=_writer, args=(path, w, 40)) for w in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(120)
+        assert w.exitcode == 0
+    assert SpaceStore(path).count() == 80
