@@ -18,9 +18,10 @@ from .memory import STRATEGIES, Memory
 
 app = typer.Typer(help="Long-term memory for language models.", no_args_is_help=True)
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 Space = Annotated[str, typer.Option("--space", "-s", help="Which space (user, project) to use.")]
+TopK = Annotated[int, typer.Option("--k", "-k", min=1, help="How many memories to retrieve.")]
 DataDir = Annotated[Optional[Path], typer.Option("--data", help="Data folder (default: IMPRINT_DATA_DIR or ./imprint-data).")]
 
 
@@ -62,7 +63,7 @@ def add(
 
 @app.command()
 @handles_errors
-def search(query: str, space: Space = "default", k: int = 5, data: DataDir = None) -> None:
+def search(query: str, space: Space = "default", k: TopK = 5, data: DataDir = None) -> None:
     """Hybrid (keyword + dense) search of a space's memories."""
     hits = _memory(data).search(query, space, k)
     table = Table("id", "score", "bm25 #", "dense #", "time", "memory", "source")
@@ -79,7 +80,7 @@ def ask(
     question: str,
     space: Space = "default",
     strategy: Annotated[str, typer.Option(help=f"One of: {', '.join(STRATEGIES)}.")] = "index",
-    k: int = 5,
+    k: TopK = 5,
     data: DataDir = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
 ) -> None:
@@ -133,3 +134,11 @@ def spaces(data: DataDir = None) -> None:
     """List the spaces in the data folder."""
     for name in _memory(data).spaces():
         console.print(name)
+
+
+@app.command()
+def demo(output: Path = Path("demo-output")) -> None:
+    """Run the end-to-end demo on the packaged models."""
+    from .demo import run
+
+    run(output)

@@ -159,7 +159,7 @@ class Memory:
         if k < 1:
             raise InputError(f"k must be at least 1, got {k}")
         store, index = self._space(space)
-        return hybrid_search(store, index, query, self.embedder.embed([query])[0], k)
+        return hybrid_search(store, index, query, lambda q: self.embedder.embed([q])[0], k)
 
     def list_memories(self, space: str, limit: int = 50, offset: int = 0) -> list[Chunk]:
         return self._space(space)[0].list_memories(limit, offset)

@@ -1,0 +1,98 @@
+"""Ingest throughput and search latency at 1k, 10k and 100k memories (embedding included).
+
+    python benchmarks/store.py [--sizes 1000,10000,100000] [--queries 200]
+
+Memories are generated sentences about made-up people (seeded), one memory each, ingested through
+`Memory.ingest` exactly as `imprint add` does. Search latency is the whole `Memory.search` call
+(query embedding, FTS5, dense, fusion, fetch); the dense and keyword parts are also timed alone.
+"""
+
+import argparse
+import random
+import tempfile
+import time
+
+from common import percentiles, write_result
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from imprint import Memory
+from imprint.encode.parse import text_item
+
+SYLLABLES = "ka lo mi ra ten vo su de bri an el or ul fa ne ti go ha ze pe ru si ko la".split()
+THINGS = "violin bakery garden sailboat library telescope bicycle orchard studio workshop kiln".split()
+VERBS = ["moved to", "opened a {t} in", "bought a {t} in", "teaches {t} lessons in", "repaired a {t} in"]
+
+
+def name(rng: random.Random, parts: int) -> str:
+    return "".join(rng.choice(SYLLABLES) for _ in range(parts)).capitalize()
+
+
+def sentences(count: int, seed: int = 0) -> list[str]:
+    """Made-up facts over a vocabulary about as varied as real notes (~14k first and last names,
+    ~500 places), so keyword postings are not unrealistically long."""
+    rng = random.Random(seed)
+    firsts = [name(rng, rng.choice((2, 3))) for _ in range(2000)]
+    lasts = [name(rng, 3) for _ in range(2000)]
+    cities = [name(rng, 2) + "ville" for _ in range(500)]
+    out = []
+    for i in range(count):
+        verb = rng.choice(VERBS).format(t=rng.choice(THINGS))
+        out.append(f"{rng.choice(firsts)} {rng.choice(lasts)} {verb} {rng.choice(cities)} in "
+                   f"{rng.randint(1950, 2025)} (record {i}).")
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--queries", type=int, default=200)
+    args = parser.parse_args()
+    sizes = sorted(int(s) for s in args.sizes.split(","))
+    console = Console()
+    texts = sentences(max(sizes))
+    asked = random.Random(1).sample(texts, args.queries)
+    queries = [f"What did {' '.join(t.split()[:2])} do in {t.split(' in ')[1]}?" for t in asked]
+    rows = []
+    with tempfile.TemporaryDirectory() as data:
+        memory = Memory(data)
+        stored, ingest_seconds = 0, 0.0
+        for size in sizes:
+            items = [text_item(t, source=f"s{i}") for i, t in enumerate(texts[stored:size], start=stored)]
+            with Progress(console=console, transient=True) as progress:
+                task = progress.add_task(f"ingest to {size:,}", total=len(items))
+                started = time.perf_counter()
+                memory.ingest(items, "bench", lambda done, total: progress.update(task, completed=done))
+                ingest_seconds = time.perf_counter() - started
+            added = size - stored
+            stored = size
+            store, index = memory._space("bench")
+            memory.search("warm up", "bench")  # loads the vector matrix once
+            vectors = memory.embedder.embed(queries)
+            full, dense, keyword = [], [], []
+            for query, vector in zip(queries, vectors):
+                t0 = time.perf_counter()
+                memory.search(query, "bench", k=10)
+                t1 = time.perf_counter()
+                index.search(vector, 50)
+                t2 = time.perf_counter()
+                store.keyword_search(query, 50)
+                t3 = time.perf_counter()
+                full.append(t1 - t0), dense.append(t2 - t1), keyword.append(t3 - t2)
+            row = {"memories": size, "ingest_chunks_per_s": added / ingest_seconds,
+                   "search": percentiles(full), "dense": percentiles(dense), "keyword": percentiles(keyword)}
+            rows.append(row)
+            console.print(f"{size:,}: {row['ingest_chunks_per_s']:.0f} chunks/s, search p95 {row['search']['p95_ms']:.1f} ms")
+        memory.close()
+    table = Table("memories", "ingest chunks/s", "search p50 ms", "search p95 ms", "dense p95 ms", "keyword p95 ms",
+                  title="imprint store: ingest and search (k=10, 2 cores)")
+    for r in rows:
+        table.add_row(f"{r['memories']:,}", f"{r['ingest_chunks_per_s']:.0f}", f"{r['search']['p50_ms']:.1f}",
+                      f"{r['search']['p95_ms']:.1f}", f"{r['dense']['p95_ms']:.1f}", f"{r['keyword']['p95_ms']:.1f}")
+    console.print(table)
+    console.print(f"wrote {write_result('store', {'rows': rows, 'queries': args.queries})}")
+
+
+if __name__ == "__main__":
+    main()
