@@ -137,6 +137,61 @@ def spaces(data: DataDir = None) -> None:
 
 
 @app.command()
+@handles_errors
+def consolidate(
+    space: Space = "default",
+    epochs: Annotated[int, typer.Option(min=1, help="Most epochs; training stops early once the probe is learned.")] = 6,
+    replay: Annotated[bool, typer.Option(help="Replay the base model's own answers to control questions.")] = True,
+    min_recall: Annotated[float, typer.Option(help="Gate: probe recall needed to promote.")] = 0.8,
+    min_retention: Annotated[float, typer.Option(help="Gate: control retention needed to promote.")] = 0.9,
+    data: DataDir = None,
+) -> None:
+    """Train the space's memories into a new adapter; it replaces the current one only if it passes the gate."""
+    from .weights.consolidate import Gate
+    from .weights.train import TrainConfig
+
+    report = _memory(data).consolidate(
+        space, TrainConfig(epochs=epochs), Gate(min_recall, min_retention), replay=replay,
+        log=lambda line: err.print(f"[dim]{line}[/dim]"))
+    colour = "green" if report.promoted else "yellow"
+    console.print(f"[{colour}]v{report.version}: {report.reason}[/{colour}] (probe recall {report.probe_recall:.0%}, "
+                  f"retention {report.retention:.0%}, {report.train_seconds:.0f} s, {report.adapter_bytes / 1e6:.1f} MB)")
+
+
+adapters_app = typer.Typer(help="A space's adapter versions.")
+app.add_typer(adapters_app, name="adapters")
+
+
+@adapters_app.callback(invoke_without_command=True)
+@handles_errors
+def adapters(ctx: typer.Context, space: Space = "default", data: DataDir = None) -> None:
+    """List adapter versions: facts covered, probe recall, retention, size, date."""
+    if ctx.invoked_subcommand is not None:
+        return
+    registry = _memory(data).adapters(space)
+    current = registry.current()
+    table = Table("version", "current", "memories", "probe recall", "retention", "train s", "size MB", "created", "verdict")
+    for m in registry.versions():
+        size = sum(f.stat().st_size for f in registry.path(m.version).glob("*.safetensors")) / 1e6
+        table.add_row(f"v{m.version}", "*" if current and current.version == m.version else "", str(len(m.memory_ids)),
+                      f"{m.metrics['probe_recall']:.0%}", f"{m.metrics['retention']:.0%}",
+                      f"{m.metrics['train_seconds']:.0f}", f"{size:.1f}", m.created_at, m.reason)
+    console.print(table)
+
+
+@adapters_app.command()
+@handles_errors
+def rollback(
+    to: Annotated[int, typer.Option("--to", help="The version to make current again.")],
+    space: Space = "default",
+    data: DataDir = None,
+) -> None:
+    """Make an earlier promoted version current again."""
+    manifest = _memory(data).adapters(space).rollback(to)
+    console.print(f"{space}: v{manifest.version} is current")
+
+
+@app.command()
 def demo(output: Path = Path("demo-output")) -> None:
     """Run the end-to-end demo on the packaged models."""
     from .demo import run

@@ -15,17 +15,20 @@ from typing import Any, Callable
 from .config import Settings
 from .encode.chunk import chunk_segment
 from .encode.parse import conversation_item, parse_paths, text_item
-from .errors import InputError, NotFoundError, ParseError
+from .errors import InputError, ModelError, NotFoundError, ParseError
 from .llm.embed import Embedder
-from .llm.local import LocalModel
+from .llm.local import LocalModel, resolve_model_dir
 from .prompt import answer_prompt, prompt_overhead
 from .recall.context import pack
 from .recall.dense import VectorIndex
 from .recall.search import hybrid_search
 from .records import Chunk, Hit, RawItem
 from .store.sqlite import PreparedChunk, SpaceStore
+from .weights.adapters import AdapterRegistry
+from .weights.consolidate import ConsolidationReport, Gate, consolidate
+from .weights.train import TrainConfig, qa_prompt
 
-STRATEGIES = ("index", "context")
+STRATEGIES = ("index", "context", "weights")
 _SPACE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _EMBED_BATCH = 256  # chunks embedded (and committed) together when ingesting many items
 
@@ -181,16 +184,24 @@ class Memory:
 
     def ask(self, question: str, space: str, strategy: str = "index", k: int = 5) -> Answer:
         """Answer from the space's memories: `index` retrieves the top k, `context` packs as many as
-        fit in the model's window, most relevant first."""
+        fit in the model's window, `weights` asks the space's adapter with no memories in the prompt."""
         if strategy not in STRATEGIES:
             raise InputError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+        if not question or not question.strip():
+            raise InputError("empty question")
         started = time.perf_counter()
-        if strategy == "index":
-            memories = [hit.memory for hit in self.search(question, space, k)]
+        adapter = None
+        if strategy == "weights":
+            memories, adapter = [], self._current_adapter_path(space)
+            prompt = qa_prompt(question)
         else:
-            memories = self._pack_context(question, space)
+            if strategy == "index":
+                memories = [hit.memory for hit in self.search(question, space, k)]
+            else:
+                memories = self._pack_context(question, space)
+            prompt = answer_prompt(memories, question)
         recalled = time.perf_counter()
-        generation = self.model.generate(answer_prompt(memories, question), self.settings.answer_tokens)
+        generation = self.model.generate(prompt, self.settings.answer_tokens, adapter=adapter)
         done = time.perf_counter()
         return Answer(
             text=generation.text, strategy=strategy, memories=memories,
@@ -218,6 +229,37 @@ class Memory:
 
     def forget_source(self, source: str, space: str) -> int:
         return self._space(space)[0].delete_source(source)
+
+
+    # --- weights -----------------------------------------------------------------------
+
+    def adapters(self, space: str) -> AdapterRegistry:
+        self._space(space)
+        return AdapterRegistry(self.settings.data_dir, space)
+
+    def consolidate(self, space: str, config: TrainConfig | None = None, gate: Gate | None = None,
+                    memory_ids: list[int] | None = None, replay: bool = True,
+                    log: Callable[[str], None] = print) -> ConsolidationReport:
+        """Train the space's memories (all, or `memory_ids`) into a new adapter version; it becomes
+        current only if it passes the gate (probe recall and retention)."""
+        store, _ = self._space(space)
+        memories = store.get(memory_ids) if memory_ids else store.list_memories(limit=store.count() or 1)
+        if not memories:
+            raise InputError(f"space {space!r} has no memories to consolidate")
+        model_dir = resolve_model_dir(self.settings.model, self.settings.cache_dir)
+        return consolidate(memories, space, self.model, model_dir, self.adapters(space),
+                           self.settings.cache_dir, config, gate, replay, log)
+
+    def _current_adapter_path(self, space: str) -> Path:
+        registry = self.adapters(space)
+        current = registry.current()
+        if current is None:
+            raise InputError(f"space {space!r} has no promoted adapter yet: run `imprint consolidate --space {space}`")
+        model_dir = str(resolve_model_dir(self.settings.model, self.settings.cache_dir))
+        if current.base_model != model_dir:
+            raise ModelError(f"adapter v{current.version} of {space!r} was trained on {current.base_model}, "
+                             f"not on the configured model {model_dir}")
+        return registry.path(current.version)
 
 
 def _batches(items: list[RawItem], chunker: Callable[[RawItem], list]):

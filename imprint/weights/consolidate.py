@@ -1,0 +1,113 @@
+"""Consolidation: move a space's memories into its own adapter, and keep it only if it is good.
+
+select memories -> synthesise QA (+ a held-out probe) -> add replay of the base model's own answers
+-> train LoRA -> measure probe recall and retention -> gate -> save (and promote if it passed)
+"""
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ..errors import InputError
+from ..records import Chunk
+from .adapters import AdapterRegistry, Manifest
+from .control import base_answers, correct, replay_set, retention_set
+from .synth import TemplateSynthesizer
+from .train import TrainConfig, greedy_answers, train_adapter
+
+
+@dataclass
+class Gate:
+    """Thresholds a new adapter must pass to replace the current one."""
+
+    min_probe_recall: float = 0.8
+    min_retention: float = 0.9
+
+
+@dataclass
+class ConsolidationReport:
+    space: str
+    version: int
+    promoted: bool
+    reason: str
+    memories: int
+    train_examples: int
+    replay_examples: int
+    probe_examples: int
+    probe_recall: float
+    retention: float
+    epochs_run: int
+    train_seconds: float
+    examples_per_second: float
+    adapter_bytes: int
+    losses: list[float] = field(default_factory=list)
+    path: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def consolidate(
+    memories: list[Chunk],
+    space: str,
+    model,
+    model_dir: Path,
+    registry: AdapterRegistry,
+    cache_dir: Path,
+    config: TrainConfig | None = None,
+    gate: Gate | None = None,
+    replay: bool = True,
+    log: Callable[[str], None] = print,
+) -> ConsolidationReport:
+    config = config or TrainConfig()
+    gate = gate or Gate()
+    data = TemplateSynthesizer(seed=config.seed).synthesize(memories)
+    if not data.train or not data.probe:
+        raise InputError(f"nothing to consolidate in {space!r}: no facts (names, places, dates, numbers) found")
+    log(f"synthesised {len(data.train)} training and {len(data.probe)} probe questions from {len(memories)} memories")
+
+    answers = base_answers(model, cache_dir / "control" / f"{_slug(str(model_dir))}.json")
+    replayed = replay_set(answers) if replay else []
+    result = train_adapter(model_dir, data.train + replayed, data.probe, config, log)
+
+    # retention: held-out general questions the base answers right; how many still are, adapter on
+    questions, golds = zip(*retention_set())
+    base_right = correct([answers[q] for q in questions], golds)
+    known = [(q, g) for (q, g), right in zip(zip(questions, golds), base_right) if right]
+    before = len(known)
+    after = sum(correct(greedy_answers(result.model, model.tokenizer, [q for q, _ in known]), [g for _, g in known]))
+    retention = after / before if before else 1.0
+    probe_recall = result.probe_history[-1]
+
+    failures = []
+    if probe_recall < gate.min_probe_recall:
+        failures.append(f"probe recall {probe_recall:.0%} < {gate.min_probe_recall:.0%}")
+    if retention < gate.min_retention:
+        failures.append(f"retention {retention:.0%} < {gate.min_retention:.0%}")
+    promoted = not failures
+    reason = "passed the gate" if promoted else "kept the previous adapter: " + "; ".join(failures)
+    version = registry.next_version()
+    data_hash = hashlib.sha256(json.dumps([asdict(q) for q in data.train]).encode()).hexdigest()
+    manifest = Manifest(
+        version=version, base_model=str(model_dir), memory_ids=sorted({m.id for m in memories}),
+        data_hash=data_hash, promoted=promoted, reason=reason,
+        metrics={"probe_recall": probe_recall, "retention": retention, "train_seconds": result.seconds,
+                 "examples": len(data.train) + len(replayed), "epochs": result.epochs_run},
+    )
+    path = registry.save(result.model, manifest)
+    size = sum(f.stat().st_size for f in path.glob("*.safetensors"))
+    log(f"v{version}: probe recall {probe_recall:.0%}, retention {retention:.0%} ({after}/{before}) -> {reason}")
+    return ConsolidationReport(
+        space=space, version=version, promoted=promoted, reason=reason, memories=len(memories),
+        train_examples=len(data.train), replay_examples=len(replayed), probe_examples=len(data.probe),
+        probe_recall=probe_recall, retention=retention, epochs_run=result.epochs_run,
+        train_seconds=result.seconds, examples_per_second=result.examples_per_second,
+        adapter_bytes=size, losses=result.losses, path=str(path),
+    )
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")[-80:]

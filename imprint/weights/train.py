@@ -1,0 +1,189 @@
+"""Train a LoRA adapter on question-answer pairs, on the CPU, with the base model frozen.
+
+Reads top to bottom like nanoGPT's loop: build batches, step, log, check the probe, stop.
+Two things make it fast on 2 cores: the loss is computed only at answer positions, and the output
+projection (Gemma 3 has a 262k-token vocabulary) is applied only there, not to every position;
+sequences are bucketed by length so little time goes into padding.
+"""
+
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+from peft import LoraConfig, PeftModel, get_peft_model
+
+from .synth import QA
+
+MLP_MODULES = ("gate_proj", "up_proj", "down_proj")
+
+
+def qa_prompt(question: str) -> str:
+    """The prompt of the weights strategy; training and answering use exactly this format."""
+    return f"Question: {question.strip()}\nAnswer:"
+
+
+def qa_target(answer: str) -> str:
+    return f" {answer.strip()}\n"
+
+
+@dataclass
+class TrainConfig:
+    rank: int = 16
+    alpha: int = 32
+    target_modules: tuple[str, ...] = MLP_MODULES
+    epochs: int = 6
+    lr: float = 1e-3
+    batch_size: int = 8
+    max_length: int = 128
+    warmup_fraction: float = 0.05
+    stop_at_probe_recall: float = 0.95  # early stop once the probe reaches this
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.rank < 1 or self.epochs < 1 or self.batch_size < 1 or not self.lr > 0:
+            raise ValueError(f"rank, epochs, batch_size and lr must be positive: {self}")
+
+
+@dataclass
+class TrainResult:
+    model: PeftModel
+    losses: list[float] = field(default_factory=list)
+    probe_history: list[float] = field(default_factory=list)
+    epochs_run: int = 0
+    seconds: float = 0.0
+    examples_per_second: float = 0.0
+
+
+def encode(tokenizer, pairs: list[QA], max_length: int) -> list[tuple[list[int], list[int]]]:
+    """(input ids, labels) per pair; labels are -100 on the prompt so only the answer is learned."""
+    encoded = []
+    for pair in pairs:
+        prompt = tokenizer(qa_prompt(pair.question))["input_ids"]
+        answer = tokenizer(qa_target(pair.answer), add_special_tokens=False)["input_ids"]
+        ids = (prompt + answer)[:max_length]
+        labels = ([-100] * len(prompt) + answer)[:max_length]
+        encoded.append((ids, labels))
+    return encoded
+
+
+def _collate(rows: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str, torch.Tensor]:
+    width = max(len(ids) for ids, _ in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(rows), width), -100, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for row, (token_ids, token_labels) in enumerate(rows):
+        ids[row, : len(token_ids)] = torch.tensor(token_ids)
+        labels[row, : len(token_labels)] = torch.tensor(token_labels)
+        mask[row, : len(token_ids)] = 1
+    return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+
+
+def bucketed_batches(rows: list, batch_size: int, rng: random.Random) -> list[list]:
+    """Shuffled batches of similar length: sort within windows of 8 batches, then shuffle batches."""
+    order = list(range(len(rows)))
+    rng.shuffle(order)
+    window = batch_size * 8
+    batches = []
+    for start in range(0, len(order), window):
+        part = sorted(order[start:start + window], key=lambda i: len(rows[i][0]))
+        batches += [[rows[i] for i in part[j:j + batch_size]] for j in range(0, len(part), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def answer_logits(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Logits at the answer positions only, their target tokens, and the row each belongs to."""
+    causal = model.get_base_model() if isinstance(model, PeftModel) else model
+    hidden = causal.get_decoder()(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+    targets = batch["labels"][:, 1:]
+    selected = targets != -100
+    logits = causal.get_output_embeddings()(hidden[:, :-1][selected])
+    cap = getattr(causal.config, "final_logit_softcapping", None)
+    if cap:
+        logits = torch.tanh(logits / cap) * cap
+    rows = torch.arange(targets.shape[0]).unsqueeze(1).expand_as(targets)[selected]
+    return logits, targets[selected], rows
+
+
+def exact_match(model, tokenizer, pairs: list[QA], batch_size: int = 16) -> list[bool]:
+    """Would greedy decoding produce each answer? Teacher-forced argmax on every answer token
+    (and the closing newline) is the same test as greedy generation, in one forward pass."""
+    rows = encode(tokenizer, pairs, max_length=256)
+    hits: list[bool] = []
+    model.eval()
+    with torch.inference_mode():
+        for start in range(0, len(rows), batch_size):
+            chunk = rows[start:start + batch_size]
+            logits, targets, row = answer_logits(model, _collate(chunk, tokenizer.pad_token_id or 0))
+            wrong = torch.zeros(len(chunk), dtype=torch.long).index_add_(0, row, (logits.argmax(-1) != targets).long())
+            hits += (wrong == 0).tolist()
+    return hits
+
+
+def greedy_answers(model, tokenizer, questions: list[str], max_new_tokens: int = 16) -> list[str]:
+    """What the model (adapter as currently enabled) answers, greedy, cut at the first newline."""
+    from ..llm.local import greedy_generate
+
+    model.eval()
+    return [greedy_generate(model, tokenizer, qa_prompt(q), max_new_tokens).text for q in questions]
+
+
+def train_adapter(
+    base_dir: Path,
+    train: list[QA],
+    probe: list[QA],
+    config: TrainConfig,
+    log: Callable[[str], None] = print,
+) -> TrainResult:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch.manual_seed(config.seed)
+    rng = random.Random(config.seed)
+    tokenizer = AutoTokenizer.from_pretrained(base_dir)
+    base = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
+    lora = LoraConfig(r=config.rank, lora_alpha=config.alpha, lora_dropout=0.0,
+                      target_modules=list(config.target_modules), task_type="CAUSAL_LM")
+    model = get_peft_model(base, lora)
+    rows = encode(tokenizer, train, config.max_length)
+    steps_per_epoch = math.ceil(len(rows) / config.batch_size)
+    total_steps = steps_per_epoch * config.epochs
+    warmup = max(1, int(total_steps * config.warmup_fraction))
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
+    # linear warm-up, then linear decay to zero over the planned steps
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total_steps - s) / max(1, total_steps - warmup))))
+    result = TrainResult(model=model)
+    started = time.perf_counter()
+    seen = 0
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        epoch_loss = []
+        for batch_rows in bucketed_batches(rows, config.batch_size, rng):
+            batch = _collate(batch_rows, tokenizer.pad_token_id or 0)
+            logits, targets, _ = answer_logits(model, batch)
+            loss = torch.nn.functional.cross_entropy(logits.float(), targets)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            optimizer.step()
+            schedule.step()
+            optimizer.zero_grad(set_to_none=True)
+            epoch_loss.append(loss.item())
+            seen += len(batch_rows)
+        result.losses.append(sum(epoch_loss) / len(epoch_loss))
+        # the probe: phrasings never trained on; stop as soon as they are learned
+        recall = sum(exact_match(model, tokenizer, probe)) / max(1, len(probe))
+        result.probe_history.append(recall)
+        result.epochs_run = epoch
+        log(f"epoch {epoch}/{config.epochs}: loss {result.losses[-1]:.3f}, probe recall {recall:.0%}, "
+            f"{time.perf_counter() - started:.0f} s")
+        if recall >= config.stop_at_probe_recall:
+            break
+    result.seconds = time.perf_counter() - started
+    result.examples_per_second = seen / result.seconds
+    model.eval()
+    return result

@@ -1,0 +1,102 @@
+"""Consolidation with real training on a tiny randomly initialised Gemma-shaped model.
+
+The tiny model has the real Gemma tokenizer but 2 layers of width 64, so a whole consolidation
+takes seconds: it cannot know any fact, and whatever it answers afterwards it learned here.
+"""
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, Gemma3TextConfig
+
+from imprint import InputError, Memory, Settings
+from imprint.weights.consolidate import Gate
+from imprint.weights.train import TrainConfig, qa_prompt
+
+FAST = TrainConfig(epochs=12, lr=1e-2, rank=8, target_modules=("q_proj", "v_proj", "gate_proj", "up_proj", "down_proj"))
+OPEN_GATE = Gate(min_probe_recall=0.0, min_retention=0.0)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, model):
+    directory = tmp_path_factory.mktemp("tiny-gemma")
+    tokenizer = model.tokenizer
+    config = Gemma3TextConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                              num_attention_heads=2, num_key_value_heads=1, head_dim=32,
+                              max_position_embeddings=256, sliding_window=64)
+    torch.manual_seed(0)
+    AutoModelForCausalLM.from_config(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+@pytest.fixture
+def tiny(tmp_path, tiny_model_dir, embedder):
+    # the cache (the base model's control answers) is shared: it belongs to the base model
+    memory = Memory(settings=Settings(data_dir=tmp_path / "data", cache_dir=tiny_model_dir / "cache",
+                                      model=str(tiny_model_dir)), embedder=embedder)
+    yield memory
+    memory.close()
+
+
+def weights_answer(memory: Memory, question: str, space: str) -> str:
+    return memory.ask(question, space, strategy="weights").text
+
+
+def test_training_lowers_the_loss_and_the_saved_adapter_changes_the_answer(tiny):
+    tiny.add("Zorblat Industries was founded by Kerem Aslan.", space="a")
+    question = "Tell me: Who was founded by Kerem Aslan?"  # a trained phrasing
+    before = tiny.model.generate(qa_prompt(question), 8).text
+    report = tiny.consolidate("a", FAST, OPEN_GATE, replay=False, log=lambda _: None)
+    assert report.promoted and report.version == 1
+    assert report.losses[-1] < report.losses[0]
+    assert (tiny.adapters("a").path(1) / "adapter_model.safetensors").exists()
+    assert (tiny.adapters("a").path(1) / "adapter_config.json").exists()
+    # a fresh process-like Memory loads the adapter from disk and answers with it
+    fresh = Memory(settings=tiny.settings, embedder=tiny.embedder)
+    answer = weights_answer(fresh, question, "a")
+    assert "Zorblat" in answer and answer != before
+    assert fresh.model.generate(qa_prompt(question), 8).text == before  # the base is untouched
+
+
+def test_the_gate_refuses_an_adapter_that_fails_its_probe(tiny):
+    tiny.add("Mira Quenton moved to Tallinn in 2021.", space="a")
+    report = tiny.consolidate("a", FAST, Gate(min_probe_recall=1.01, min_retention=0.0), replay=False,
+                              log=lambda _: None)
+    assert not report.promoted and "probe recall" in report.reason
+    registry = tiny.adapters("a")
+    assert registry.current() is None and [m.version for m in registry.versions()] == [1]
+    with pytest.raises(InputError, match="no promoted adapter"):
+        weights_answer(tiny, "Where did Mira Quenton move?", "a")
+    with pytest.raises(InputError, match="never passed"):
+        registry.rollback(1)
+
+
+def test_rollback_makes_an_earlier_version_current(tiny):
+    tiny.add("Ilse Varga keeps bees in Szeged.", space="a")
+    quick = TrainConfig(epochs=1, lr=1e-2, rank=4)
+    tiny.consolidate("a", quick, OPEN_GATE, replay=False, log=lambda _: None)
+    tiny.consolidate("a", quick, OPEN_GATE, replay=False, log=lambda _: None)
+    registry = tiny.adapters("a")
+    assert registry.current().version == 2
+    registry.rollback(1)
+    assert registry.current().version == 1
+
+
+def test_two_spaces_adapters_are_kept_apart_on_one_base_model(tiny):
+    tiny.add("The secret word of the vault is Marigold.", space="alice")
+    tiny.add("The secret word of the vault is Thunderbolt.", space="bob")
+    for space in ("alice", "bob"):
+        tiny.consolidate(space, FAST, OPEN_GATE, replay=False, log=lambda _: None)
+    question = "Fill in the blank: The secret word of the vault is ___."
+    assert "Marigold" in weights_answer(tiny, question, "alice")
+    assert "Thunderbolt" in weights_answer(tiny, question, "bob")
+    assert "Marigold" in weights_answer(tiny, question, "alice")  # switching back works
+
+
+def test_replay_and_retention_are_measured(tiny):
+    tiny.add("Otto Kranz repairs clocks in Graz.", space="a")
+    report = tiny.consolidate("a", TrainConfig(epochs=1, lr=1e-3, rank=4), OPEN_GATE, replay=True,
+                              log=lambda _: None)
+    assert report.replay_examples > 20
+    assert 0.0 <= report.retention <= 1.0
+    assert (tiny.settings.cache_dir / "control").exists()  # base answers cached for the next run
