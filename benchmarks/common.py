@@ -28,3 +28,28 @@ def write_result(name: str, payload: dict) -> Path:
                "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}, **payload}
     path.write_text(json.dumps(payload, indent=2))
     return path
+
+
+def save_plot(name: str, x: list[float], series: dict[str, list[float]], xlabel: str, ylabel: str,
+              title: str, log: bool = True) -> Path:
+    """A line plot (PNG) next to the JSON results."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    figure, axes = plt.subplots(figsize=(6, 4))
+    for label, values in series.items():
+        axes.plot(x, values, marker="o", label=label)
+    if log:
+        axes.set_xscale("log")
+        axes.set_yscale("log")
+    axes.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend()
+    path = RESULTS / f"{name}.png"
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path

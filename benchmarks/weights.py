@@ -1,6 +1,6 @@
 """Consolidation on made-up facts: recall from weights before/after, retention, training cost.
 
-    python benchmarks/weights.py [--facts 200] [--epochs 6] [--no-replay]
+    python benchmarks/weights.py [--facts 200] [--epochs 6] [--replay 3] [--kl 0] [--lr 1e-3]
 
 Facts are about fictional people and organisations (seeded), so the base model cannot know them.
 They are stored as memories, consolidated with `Memory.consolidate`, and then asked with natural
@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from imprint import Memory
-from imprint.weights.consolidate import Gate
+from imprint.weights.consolidate import REPLAY_REPEATS, Gate
 from imprint.weights.train import TrainConfig, qa_prompt
 
 SYLLABLES = "ka lo mi ra ten vo su de bri an el or ul fa ne ti go ha ze pe ru si ko la".split()
@@ -73,7 +73,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--facts", type=int, default=200)
     parser.add_argument("--epochs", type=int, default=6)
-    parser.add_argument("--replay", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--replay", type=int, default=REPLAY_REPEATS, help="replay repeats per epoch (0: none)")
+    parser.add_argument("--kl", type=float, default=0.0, help="KL weight toward the base on replay rows")
+    parser.add_argument("--lr", type=float, default=TrainConfig.lr)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     console = Console()
@@ -85,25 +87,27 @@ def main() -> None:
             memory.add(sentence, space="world")
         before = recall(memory, questions, adapter=None)
         started = time.perf_counter()
-        report = memory.consolidate("world", TrainConfig(epochs=args.epochs, seed=args.seed), Gate(0.0, 0.0),
-                                    replay=args.replay, log=console.print)
+        report = memory.consolidate("world", TrainConfig(epochs=args.epochs, seed=args.seed, lr=args.lr, kl_weight=args.kl),
+                                    Gate(0.0, 0.0), replay_repeats=args.replay, log=console.print)
         wall = time.perf_counter() - started
         adapter = memory.adapters("world").path(report.version)
         after = recall(memory, questions, adapter=adapter)
-    row = {"facts": args.facts, "questions": len(questions), "replay": args.replay,
+    row = {"facts": args.facts, "questions": len(questions), "replay_repeats": args.replay, "kl_weight": args.kl,
+           "lr": args.lr,
            "natural_recall_before": before, "natural_recall_after": after,
            "probe_recall": report.probe_recall, "retention": report.retention,
            "train_seconds": report.train_seconds, "consolidate_seconds": wall,
            "examples": report.train_examples + report.replay_examples,
            "examples_per_second": report.examples_per_second, "epochs": report.epochs_run,
            "adapter_bytes": report.adapter_bytes, "losses": report.losses}
-    table = Table("facts", "replay", "natural Q before", "natural Q after", "probe (held-out template)",
+    table = Table("facts", "replay x", "KL", "natural Q before", "natural Q after", "probe (held-out template)",
                   "retention", "train s", "examples/s", "adapter MB", title="consolidation on fictional facts")
-    table.add_row(str(args.facts), str(args.replay), f"{before:.0%}", f"{after:.0%}", f"{report.probe_recall:.0%}",
+    table.add_row(str(args.facts), str(args.replay), str(args.kl), f"{before:.0%}", f"{after:.0%}", f"{report.probe_recall:.0%}",
                   f"{report.retention:.0%}", f"{report.train_seconds:.0f}", f"{report.examples_per_second:.1f}",
                   f"{report.adapter_bytes / 1e6:.1f}")
     console.print(table)
-    console.print(f"wrote {write_result(f'weights_fictional_{args.facts}', row)}")
+    name = f"weights_fictional_{args.facts}_replay{args.replay}_kl{args.kl:g}_lr{args.lr:g}"
+    console.print(f"wrote {write_result(name, row)}")
 
 
 if __name__ == "__main__":

@@ -141,7 +141,7 @@ def spaces(data: DataDir = None) -> None:
 def consolidate(
     space: Space = "default",
     epochs: Annotated[int, typer.Option(min=1, help="Most epochs; training stops early once the probe is learned.")] = 6,
-    replay: Annotated[bool, typer.Option(help="Replay the base model's own answers to control questions.")] = True,
+    replay: Annotated[int, typer.Option(min=0, help="Times the base model's own control answers are replayed per epoch (0: none).")] = 3,
     min_recall: Annotated[float, typer.Option(help="Gate: probe recall needed to promote.")] = 0.8,
     min_retention: Annotated[float, typer.Option(help="Gate: control retention needed to promote.")] = 0.9,
     data: DataDir = None,
@@ -151,7 +151,7 @@ def consolidate(
     from .weights.train import TrainConfig
 
     report = _memory(data).consolidate(
-        space, TrainConfig(epochs=epochs), Gate(min_recall, min_retention), replay=replay,
+        space, TrainConfig(epochs=epochs), Gate(min_recall, min_retention), replay_repeats=replay,
         log=lambda line: err.print(f"[dim]{line}[/dim]"))
     colour = "green" if report.promoted else "yellow"
     console.print(f"[{colour}]v{report.version}: {report.reason}[/{colour}] (probe recall {report.probe_recall:.0%}, "

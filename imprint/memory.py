@@ -25,7 +25,7 @@ from .recall.search import hybrid_search
 from .records import Chunk, Hit, RawItem
 from .store.sqlite import PreparedChunk, SpaceStore
 from .weights.adapters import AdapterRegistry
-from .weights.consolidate import ConsolidationReport, Gate, consolidate
+from .weights.consolidate import REPLAY_REPEATS, ConsolidationReport, Gate, consolidate
 from .weights.train import TrainConfig, qa_prompt
 
 STRATEGIES = ("index", "context", "weights")
@@ -238,7 +238,7 @@ class Memory:
         return AdapterRegistry(self.settings.data_dir, space)
 
     def consolidate(self, space: str, config: TrainConfig | None = None, gate: Gate | None = None,
-                    memory_ids: list[int] | None = None, replay: bool = True,
+                    memory_ids: list[int] | None = None, replay_repeats: int = REPLAY_REPEATS,
                     log: Callable[[str], None] = print) -> ConsolidationReport:
         """Train the space's memories (all, or `memory_ids`) into a new adapter version; it becomes
         current only if it passes the gate (probe recall and retention)."""
@@ -248,7 +248,7 @@ class Memory:
             raise InputError(f"space {space!r} has no memories to consolidate")
         model_dir = resolve_model_dir(self.settings.model, self.settings.cache_dir)
         return consolidate(memories, space, self.model, model_dir, self.adapters(space),
-                           self.settings.cache_dir, config, gate, replay, log)
+                           self.settings.cache_dir, config, gate, replay_repeats, log)
 
     def _current_adapter_path(self, space: str) -> Path:
         registry = self.adapters(space)

@@ -46,7 +46,7 @@ def test_training_lowers_the_loss_and_the_saved_adapter_changes_the_answer(tiny)
     tiny.add("Zorblat Industries was founded by Kerem Aslan.", space="a")
     question = "Tell me: Who was founded by Kerem Aslan?"  # a trained phrasing
     before = tiny.model.generate(qa_prompt(question), 8).text
-    report = tiny.consolidate("a", FAST, OPEN_GATE, replay=False, log=lambda _: None)
+    report = tiny.consolidate("a", FAST, OPEN_GATE, replay_repeats=0, log=lambda _: None)
     assert report.promoted and report.version == 1
     assert report.losses[-1] < report.losses[0]
     assert (tiny.adapters("a").path(1) / "adapter_model.safetensors").exists()
@@ -60,7 +60,7 @@ def test_training_lowers_the_loss_and_the_saved_adapter_changes_the_answer(tiny)
 
 def test_the_gate_refuses_an_adapter_that_fails_its_probe(tiny):
     tiny.add("Mira Quenton moved to Tallinn in 2021.", space="a")
-    report = tiny.consolidate("a", FAST, Gate(min_probe_recall=1.01, min_retention=0.0), replay=False,
+    report = tiny.consolidate("a", FAST, Gate(min_probe_recall=1.01, min_retention=0.0), replay_repeats=0,
                               log=lambda _: None)
     assert not report.promoted and "probe recall" in report.reason
     registry = tiny.adapters("a")
@@ -74,8 +74,8 @@ def test_the_gate_refuses_an_adapter_that_fails_its_probe(tiny):
 def test_rollback_makes_an_earlier_version_current(tiny):
     tiny.add("Ilse Varga keeps bees in Szeged.", space="a")
     quick = TrainConfig(epochs=1, lr=1e-2, rank=4)
-    tiny.consolidate("a", quick, OPEN_GATE, replay=False, log=lambda _: None)
-    tiny.consolidate("a", quick, OPEN_GATE, replay=False, log=lambda _: None)
+    tiny.consolidate("a", quick, OPEN_GATE, replay_repeats=0, log=lambda _: None)
+    tiny.consolidate("a", quick, OPEN_GATE, replay_repeats=0, log=lambda _: None)
     registry = tiny.adapters("a")
     assert registry.current().version == 2
     registry.rollback(1)
@@ -86,7 +86,7 @@ def test_two_spaces_adapters_are_kept_apart_on_one_base_model(tiny):
     tiny.add("The secret word of the vault is Marigold.", space="alice")
     tiny.add("The secret word of the vault is Thunderbolt.", space="bob")
     for space in ("alice", "bob"):
-        tiny.consolidate(space, FAST, OPEN_GATE, replay=False, log=lambda _: None)
+        tiny.consolidate(space, FAST, OPEN_GATE, replay_repeats=0, log=lambda _: None)
     question = "Fill in the blank: The secret word of the vault is ___."
     assert "Marigold" in weights_answer(tiny, question, "alice")
     assert "Thunderbolt" in weights_answer(tiny, question, "bob")
@@ -95,7 +95,7 @@ def test_two_spaces_adapters_are_kept_apart_on_one_base_model(tiny):
 
 def test_replay_and_retention_are_measured(tiny):
     tiny.add("Otto Kranz repairs clocks in Graz.", space="a")
-    report = tiny.consolidate("a", TrainConfig(epochs=1, lr=1e-3, rank=4), OPEN_GATE, replay=True,
+    report = tiny.consolidate("a", TrainConfig(epochs=1, lr=1e-3, rank=4), OPEN_GATE, replay_repeats=1,
                               log=lambda _: None)
     assert report.replay_examples > 20
     assert 0.0 <= report.retention <= 1.0

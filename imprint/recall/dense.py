@@ -1,13 +1,16 @@
 """Exact dense search over a space's vectors, held in memory as one float32 matrix.
 
-Brute force (`matrix @ query` + argpartition) measured 7 ms p95 at 100k 384-dim vectors on this
-machine, needs no index build, and can never disagree with the rows in SQLite. The matrix follows
-the store: new rows are appended by id, and any deletion reloads it.
+Brute force needs no index build and can never disagree with the rows in SQLite. The scan runs
+in torch, not numpy: numpy's OpenBLAS threads busy-wait after a product and starved the torch
+threads of the next query embedding (query-embedding p95 at 10k memories: 110 ms after a numpy
+scan, 20 ms after a torch scan).
+The matrix follows the store: new rows are appended by id, and any deletion reloads it.
 """
 
 import threading
 
 import numpy as np
+import torch
 
 from ..store.sqlite import SpaceStore
 
@@ -16,7 +19,7 @@ class VectorIndex:
     def __init__(self, store: SpaceStore) -> None:
         self._store = store
         self._ids = np.zeros(0, dtype=np.int64)
-        self._matrix: np.ndarray | None = None
+        self._matrix: torch.Tensor | None = None
         self._deletions = -1
         self._lock = threading.Lock()
 
@@ -29,7 +32,8 @@ class VectorIndex:
         ids, vectors = self._store.vectors_after(last)
         if len(ids):
             self._ids = np.concatenate([self._ids, ids])
-            self._matrix = vectors if self._matrix is None else np.vstack([self._matrix, vectors])
+            added = torch.from_numpy(vectors.copy())
+            self._matrix = added if self._matrix is None else torch.cat([self._matrix, added])
 
     def search(self, query: np.ndarray, limit: int) -> list[tuple[int, float]]:
         """(memory id, cosine similarity) of the `limit` nearest memories, best first."""
@@ -37,9 +41,8 @@ class VectorIndex:
             self._refresh()
             if self._matrix is None or limit <= 0:
                 return []
-            scores = self._matrix @ np.asarray(query, dtype=np.float32)
+            with torch.inference_mode():
+                scores = self._matrix @ torch.from_numpy(np.asarray(query, dtype=np.float32))
+                best = torch.topk(scores, min(limit, len(scores)))
             ids = self._ids
-        limit = min(limit, len(scores))
-        top = np.argpartition(-scores, limit - 1)[:limit]
-        top = top[np.argsort(-scores[top])]
-        return [(int(ids[i]), float(scores[i])) for i in top]
+        return [(int(ids[i]), float(score)) for score, i in zip(best.values.tolist(), best.indices.tolist())]

@@ -1,12 +1,9 @@
 """Hybrid search: BM25 (FTS5) and dense cosine, fused by reciprocal rank (RRF).
 
 RRF needs no score calibration between the two retrievers: a memory's score is the sum of
-1 / (RRF_K + rank) over the lists it appears in, so agreement between them wins. The keyword
-search runs in a worker thread while the query is embedded (both release the GIL), so a search
-costs about the embedding time plus the dense scan, not the sum of all three.
+1 / (RRF_K + rank) over the lists it appears in, so agreement between them wins.
 """
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 import numpy as np
@@ -16,7 +13,6 @@ from ..store.sqlite import SpaceStore
 from .dense import VectorIndex
 
 RRF_K = 60
-_keyword_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="imprint-keyword")
 
 
 def hybrid_search(
@@ -29,9 +25,8 @@ def hybrid_search(
 ) -> list[Hit]:
     """The k best memories for `query`; each retriever contributes its top `candidates`."""
     depth = max(k, candidates)
-    keyword_future = _keyword_pool.submit(store.keyword_search, query, depth)
+    keyword = store.keyword_search(query, depth)
     dense = [memory_id for memory_id, _ in index.search(embed_query(query), depth)]
-    keyword = keyword_future.result()
     keyword_rank = {memory_id: rank for rank, memory_id in enumerate(keyword, start=1)}
     dense_rank = {memory_id: rank for rank, memory_id in enumerate(dense, start=1)}
     scores: dict[int, float] = {}

@@ -41,6 +41,7 @@ class TrainConfig:
     max_length: int = 128
     warmup_fraction: float = 0.05
     stop_at_probe_recall: float = 0.95  # early stop once the probe reaches this
+    kl_weight: float = 0.0  # > 0: replay rows are fitted to the base model's whole distribution (KL)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -70,16 +71,18 @@ def encode(tokenizer, pairs: list[QA], max_length: int) -> list[tuple[list[int],
     return encoded
 
 
-def _collate(rows: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str, torch.Tensor]:
-    width = max(len(ids) for ids, _ in rows)
+def _collate(rows: list[tuple], pad_id: int) -> dict[str, torch.Tensor]:
+    """Pad (ids, labels[, is_replay]) rows into one batch."""
+    width = max(len(row[0]) for row in rows)
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     labels = torch.full((len(rows), width), -100, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for row, (token_ids, token_labels) in enumerate(rows):
+    for row, (token_ids, token_labels, *_) in enumerate(rows):
         ids[row, : len(token_ids)] = torch.tensor(token_ids)
         labels[row, : len(token_labels)] = torch.tensor(token_labels)
         mask[row, : len(token_ids)] = 1
-    return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+    replay = torch.tensor([bool(row[2]) if len(row) > 2 else False for row in rows])
+    return {"input_ids": ids, "labels": labels, "attention_mask": mask, "replay": replay}
 
 
 def bucketed_batches(rows: list, batch_size: int, rng: random.Random) -> list[list]:
@@ -132,6 +135,23 @@ def greedy_answers(model, tokenizer, questions: list[str], max_new_tokens: int =
     return [greedy_generate(model, tokenizer, qa_prompt(q), max_new_tokens).text for q in questions]
 
 
+def _loss(model: PeftModel, batch: dict[str, torch.Tensor], kl_weight: float) -> torch.Tensor:
+    """Cross-entropy on the answers; with kl_weight, replay rows instead match the frozen base
+    model's full next-token distribution (self-distillation with soft targets)."""
+    logits, targets, rows = answer_logits(model, batch)
+    replay = batch["replay"][rows]
+    if not kl_weight or not replay.any():
+        return torch.nn.functional.cross_entropy(logits, targets)
+    with torch.no_grad(), model.disable_adapter():
+        base_logits, _, _ = answer_logits(model, batch)
+    loss = torch.zeros(())
+    if (~replay).any():
+        loss = torch.nn.functional.cross_entropy(logits[~replay], targets[~replay])
+    kl = torch.nn.functional.kl_div(torch.log_softmax(logits[replay], -1), torch.log_softmax(base_logits[replay], -1),
+                                    log_target=True, reduction="batchmean")
+    return loss + kl_weight * kl
+
+
 def train_adapter(
     base_dir: Path,
     train: list[QA],
@@ -148,7 +168,8 @@ def train_adapter(
     lora = LoraConfig(r=config.rank, lora_alpha=config.alpha, lora_dropout=0.0,
                       target_modules=list(config.target_modules), task_type="CAUSAL_LM")
     model = get_peft_model(base, lora)
-    rows = encode(tokenizer, train, config.max_length)
+    rows = [(ids, labels, pair.kind == "replay")
+            for (ids, labels), pair in zip(encode(tokenizer, train, config.max_length), train)]
     steps_per_epoch = math.ceil(len(rows) / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
     warmup = max(1, int(total_steps * config.warmup_fraction))
@@ -165,8 +186,7 @@ def train_adapter(
         epoch_loss = []
         for batch_rows in bucketed_batches(rows, config.batch_size, rng):
             batch = _collate(batch_rows, tokenizer.pad_token_id or 0)
-            logits, targets, _ = answer_logits(model, batch)
-            loss = torch.nn.functional.cross_entropy(logits.float(), targets)
+            loss = _loss(model, batch, config.kl_weight)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             optimizer.step()
