@@ -53,7 +53,8 @@ def main() -> None:
     console = Console()
     texts = sentences(max(sizes))
     asked = random.Random(1).sample(texts, args.queries)
-    queries = [f"What did {' '.join(t.split()[:2])} do in {re.search(r'\w+ville', t).group()}?" for t in asked]
+    places = [re.search(r"\w+ville", t).group() for t in asked]
+    queries = [f"What did {' '.join(t.split()[:2])} do in {place}?" for t, place in zip(asked, places)]
     rows = []
     with tempfile.TemporaryDirectory() as data:
         memory = Memory(data)
