@@ -69,7 +69,8 @@ def main() -> None:
             added = size - stored
             stored = size
             store, index = memory._space("bench")
-            memory.search("warm up", "bench")  # loads the vector matrix once
+            for query in queries[:20]:  # load the vector matrix; torch builds kernels per input shape once
+                memory.search(query, "bench")
             vectors = memory.embedder.embed(queries)
             full, dense, keyword = [], [], []
             for query, vector in zip(queries, vectors):
