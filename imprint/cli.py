@@ -141,7 +141,7 @@ def spaces(data: DataDir = None) -> None:
 def consolidate(
     space: Space = "default",
     epochs: Annotated[int, typer.Option(min=1, help="Most epochs; training stops early once the probe is learned.")] = 6,
-    replay: Annotated[int, typer.Option(min=0, help="Times the base model's own control answers are replayed per epoch (0: none).")] = 3,
+    replay: Annotated[int, typer.Option(min=0, help="Times the base model's own control answers are replayed per epoch (0: none).")] = 1,
     min_recall: Annotated[float, typer.Option(help="Gate: probe recall needed to promote.")] = 0.8,
     min_retention: Annotated[float, typer.Option(help="Gate: control retention needed to promote.")] = 0.9,
     data: DataDir = None,

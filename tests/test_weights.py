@@ -93,10 +93,11 @@ def test_two_spaces_adapters_are_kept_apart_on_one_base_model(tiny):
     assert "Marigold" in weights_answer(tiny, question, "alice")  # switching back works
 
 
-def test_replay_and_retention_are_measured(tiny):
+def test_replay_with_kl_self_distillation_and_retention_are_measured(tiny):
     tiny.add("Otto Kranz repairs clocks in Graz.", space="a")
-    report = tiny.consolidate("a", TrainConfig(epochs=1, lr=1e-3, rank=4), OPEN_GATE, replay_repeats=1,
-                              log=lambda _: None)
+    report = tiny.consolidate("a", TrainConfig(epochs=1, lr=1e-3, rank=4, kl_weight=1.0), OPEN_GATE,
+                              replay_repeats=1, log=lambda _: None)
     assert report.replay_examples > 20
     assert 0.0 <= report.retention <= 1.0
+    assert all(loss == loss for loss in report.losses)  # the KL term kept the loss finite
     assert (tiny.settings.cache_dir / "control").exists()  # base answers cached for the next run
