@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import DEFAULT_MODEL
+from ..config import DEFAULT_MODEL, Settings
 from ..errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ class LocalModel:
 
     def __init__(self, model: str = DEFAULT_MODEL, cache_dir: Path | None = None, threads: int = 2) -> None:
         self.name = model
-        self.cache_dir = cache_dir or Path.home() / ".cache" / "imprint"
+        self.cache_dir = cache_dir or Settings().cache_dir
         self.threads = threads
         self._model = None
         self._tokenizer = None
