@@ -32,8 +32,6 @@ STRATEGIES = ("index", "context", "weights")
 _SPACE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _EMBED_BATCH = 256  # chunks embedded (and committed) together when ingesting many items
 
-Progress = Callable[[int], None]
-
 
 @dataclass
 class Answer:
