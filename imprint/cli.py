@@ -172,7 +172,7 @@ def adapters(ctx: typer.Context, space: Space = "default", data: DataDir = None)
     current = registry.current()
     table = Table("version", "current", "memories", "probe recall", "retention", "train s", "size MB", "created", "verdict")
     for m in registry.versions():
-        size = sum(f.stat().st_size for f in registry.path(m.version).glob("*.safetensors")) / 1e6
+        size = registry.size_bytes(m.version) / 1e6
         table.add_row(f"v{m.version}", "*" if current and current.version == m.version else "", str(len(m.memory_ids)),
                       f"{m.metrics['probe_recall']:.0%}", f"{m.metrics['retention']:.0%}",
                       f"{m.metrics['train_seconds']:.0f}", f"{size:.1f}", m.created_at, m.reason)

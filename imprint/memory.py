@@ -228,7 +228,6 @@ class Memory:
     def forget_source(self, source: str, space: str) -> int:
         return self._space(space)[0].delete_source(source)
 
-
     # --- weights -----------------------------------------------------------------------
 
     def adapters(self, space: str) -> AdapterRegistry:

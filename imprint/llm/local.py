@@ -152,7 +152,7 @@ class LocalModel:
 
 def greedy_generate(model, tokenizer, prompt: str, max_new_tokens: int, stop: str | None = "\n") -> Generation:
     """Greedy decoding that stops at `stop`. (transformers' own `stop_strings` preprocesses the
-    whole 262k-token vocabulary on every call: 3.5 s per answer here; this check costs ~nothing.)"""
+    whole 262k-token vocabulary on every call: 1.9 s vs 0.26 s for a short Gemma answer here.)"""
     import torch
     from transformers import StoppingCriteria, StoppingCriteriaList
 

@@ -58,6 +58,10 @@ class AdapterRegistry:
     def path(self, version: int) -> Path:
         return self.dir / f"v{version}"
 
+    def size_bytes(self, version: int) -> int:
+        """Bytes of the adapter weights of a version (what a server has to load)."""
+        return sum(f.stat().st_size for f in self.path(version).glob("*.safetensors"))
+
     def save(self, model, manifest: Manifest) -> Path:
         """Write a new version (PEFT files + manifest) atomically; promote it if the gate passed."""
         import peft

@@ -103,7 +103,7 @@ def consolidate(
                  "examples": len(data.train) + len(replayed), "epochs": result.epochs_run},
     )
     path = registry.save(result.model, manifest)
-    size = sum(f.stat().st_size for f in path.glob("*.safetensors"))
+    size = registry.size_bytes(version)
     log(f"v{version}: probe recall {probe_recall:.0%}, retention {retention:.0%} ({after}/{before}) -> {reason}")
     return ConsolidationReport(
         space=space, version=version, promoted=promoted, reason=reason, memories=len(memories),
