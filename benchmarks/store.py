@@ -8,8 +8,8 @@ Memories are generated sentences about made-up people (seeded), one memory each,
 """
 
 import argparse
-import re
 import random
+import re
 import tempfile
 import time
 

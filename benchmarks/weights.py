@@ -1,112 +1,112 @@
-"""Consolidation on made-up facts: recall from weights before/after, retention, training cost.
+"""Consolidation into weights: accuracy before/after, retention, training cost, on three sets.
 
-    python benchmarks/weights.py [--facts 200] [--epochs 6] [--replay 3] [--kl 0] [--lr 1e-3]
+    python benchmarks/weights.py --dataset fictional [--limit 200]     # made-up facts
+    python benchmarks/weights.py --dataset squad [--limit 20]          # closed-book SQuAD passages
+    python benchmarks/weights.py --dataset counterfact [--limit 20]    # new facts that override old ones
+    options: --epochs 6 --replay 1 --kl 0 --lr 1e-3 --rank 16 --modules gate_proj,up_proj,down_proj
+             --teacher local|URL --seed 0
 
-Facts are about fictional people and organisations (seeded), so the base model cannot know them.
-They are stored as memories, consolidated with `Memory.consolidate`, and then asked with natural
-questions that the template synthesiser never produces ("Who founded X?" vs its "Who was founded
-by Y in 1987?"): that is the held-out phrasing test. Retention is measured by consolidation on
-general questions the base model answers (adapter on vs off).
+The documents are stored as memories and consolidated with `Memory.consolidate`; then each question
+is put to the base model (adapter off) and to the adapter, with no memories in the prompt.
+Fictional facts are asked with natural questions the template synthesiser never writes (held-out
+phrasings). SQuAD questions are the set's own. CounterFact prompts are sentence starts: `edit` and
+`rephrase` should now give the new target, `locality` (other subjects) should keep the old truth.
+Retention is measured by consolidation on held-out general control questions (adapter on vs off).
 """
 
 import argparse
-import random
-import re
 import tempfile
 import time
+from collections import defaultdict
 
-from common import write_result
+from common import SHARED_DATA, write_result
 from rich.console import Console
+from rich.progress import track
 from rich.table import Table
 
 from imprint import Memory
+from imprint.bench import datasets
+from imprint.bench.metrics import contains, exact_match, token_f1
 from imprint.weights.consolidate import REPLAY_REPEATS, Gate
 from imprint.weights.train import TrainConfig, qa_prompt
 
-SYLLABLES = "ka lo mi ra ten vo su de bri an el or ul fa ne ti go ha ze pe ru si ko la".split()
-JOBS = "pilot nurse baker architect chemist carpenter lawyer violinist geologist chef".split()
-ANIMALS = "cat dog parrot tortoise rabbit horse".split()
+PATHS = {"squad": SHARED_DATA / "squad" / "squad_dev300.json",
+         "counterfact": SHARED_DATA / "counterfact" / "counterfact_evidence_dev300.json"}
 
 
-def _name(rng: random.Random, parts: int) -> str:
-    return "".join(rng.choice(SYLLABLES) for _ in range(parts)).capitalize()
+def load(name: str, limit: int, seed: int) -> datasets.Dataset:
+    if name == "fictional":
+        return datasets.fictional(limit, seed)
+    return getattr(datasets, name)(PATHS[name], limit)
 
 
-def fictional_facts(count: int, seed: int = 0) -> list[tuple[str, list[tuple[str, str]]]]:
-    """(fact sentence, [(natural question, answer)]) for `count` made-up facts."""
-    rng = random.Random(seed)
-    facts = []
-    for i in range(count):
-        person = f"{_name(rng, 2)} {_name(rng, 3)}"
-        org = f"{_name(rng, 3)} {rng.choice(['Industries', 'Labs', 'Works', 'Group'])}"
-        city = _name(rng, 2) + "ville"
-        kind = i % 4
-        if kind == 0:
-            year = str(rng.randint(1900, 2020))
-            facts.append((f"{org} was founded by {person} in {year}.",
-                          [(f"Who founded {org}?", person), (f"When was {org} founded?", year)]))
-        elif kind == 1:
-            facts.append((f"{person} lives in {city}.", [(f"Where does {person} live?", city)]))
-        elif kind == 2:
-            job = rng.choice(JOBS)
-            facts.append((f"{person} works as a {job} at {org}.",
-                          [(f"What is {person}'s job?", job), (f"Which company does {person} work for?", org)]))
-        else:
-            animal, pet = rng.choice(ANIMALS), _name(rng, 2)
-            facts.append((f"{person} has a {animal} named {pet}.", [(f"What is the name of {person}'s {animal}?", pet)]))
-    return facts
-
-
-def normalise(text: str) -> str:
-    return " ".join(re.findall(r"\w+", text.lower()))
-
-
-def recall(memory: Memory, questions: list[tuple[str, str]], adapter) -> float:
-    hits = 0
-    for question, answer in questions:
-        said = memory.model.generate(qa_prompt(question), 24, adapter=adapter).text
-        hits += normalise(answer) in normalise(said)
-    return hits / len(questions)
+def score(memory: Memory, dataset: datasets.Dataset, adapter, label: str) -> dict[str, dict[str, float]]:
+    """Per category: exact match, token F1 and 'contains' (the answer appears in what was said)."""
+    sums: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for q in track(dataset.questions, description=f"asking ({label})"):
+        prompt = qa_prompt(q.text) if q.kind == "qa" else q.text
+        said = memory.model.generate(prompt, 24, adapter=adapter).text
+        row = sums[q.category]
+        row["n"] += 1
+        row["exact"] += exact_match(said, q.answer)
+        row["f1"] += token_f1(said, q.answer)
+        row["contains"] += contains(said, q.answer)
+    return {c: {k: (v if k == "n" else v / row["n"]) for k, v in row.items()} for c, row in sums.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--facts", type=int, default=200)
+    parser.add_argument("--dataset", choices=["fictional", "squad", "counterfact"], default="fictional")
+    parser.add_argument("--limit", type=int, default=200, help="facts, passages or cases")
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--replay", type=int, default=REPLAY_REPEATS, help="replay repeats per epoch (0: none)")
     parser.add_argument("--kl", type=float, default=0.0, help="KL weight toward the base on replay rows")
     parser.add_argument("--lr", type=float, default=TrainConfig.lr)
+    parser.add_argument("--rank", type=int, default=TrainConfig.rank)
+    parser.add_argument("--modules", default=",".join(TrainConfig.target_modules), help="LoRA target modules")
+    parser.add_argument("--teacher", default=None, help="'local' or an OpenAI-compatible URL")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     console = Console()
-    facts = fictional_facts(args.facts, args.seed)
-    questions = [qa for _, qas in facts for qa in qas]
+    dataset = load(args.dataset, args.limit, args.seed)
     with tempfile.TemporaryDirectory() as data:
         memory = Memory(data)
-        for sentence, _ in facts:
-            memory.add(sentence, space="world")
-        before = recall(memory, questions, adapter=None)
+        for space, items in dataset.spaces.items():
+            memory.ingest(items, space)
+        before = score(memory, dataset, None, "base")
         started = time.perf_counter()
-        report = memory.consolidate("world", TrainConfig(epochs=args.epochs, seed=args.seed, lr=args.lr, kl_weight=args.kl),
-                                    Gate(0.0, 0.0), replay_repeats=args.replay, log=console.print)
+        config = TrainConfig(epochs=args.epochs, seed=args.seed, lr=args.lr, kl_weight=args.kl, rank=args.rank,
+                             alpha=2 * args.rank, target_modules=tuple(args.modules.split(",")))
+        report = memory.consolidate("bench", config,
+                                    Gate(0.0, 0.0), replay_repeats=args.replay, log=console.print,
+                                    teacher=args.teacher)
         wall = time.perf_counter() - started
-        adapter = memory.adapters("world").path(report.version)
-        after = recall(memory, questions, adapter=adapter)
-    row = {"facts": args.facts, "questions": len(questions), "replay_repeats": args.replay, "kl_weight": args.kl,
-           "lr": args.lr,
-           "natural_recall_before": before, "natural_recall_after": after,
-           "probe_recall": report.probe_recall, "retention": report.retention,
+        after = score(memory, dataset, memory.adapters("bench").path(report.version), "adapter")
+
+    table = Table("category", "questions", "before (contains)", "after (contains)", "before EM", "after EM",
+                  "before F1", "after F1", title=f"{args.dataset}: {dataset.documents} documents into weights")
+    for category in before:
+        b, a = before[category], after[category]
+        table.add_row(category, str(int(b["n"])), f"{b['contains']:.0%}", f"{a['contains']:.0%}",
+                      f"{b['exact']:.0%}", f"{a['exact']:.0%}", f"{b['f1']:.2f}", f"{a['f1']:.2f}")
+    console.print(table)
+    console.print(f"probe recall {report.probe_recall:.0%}, retention {report.retention:.0%}, "
+                  f"{report.train_examples} + {report.replay_examples} replay examples, {report.epochs_run} epochs, "
+                  f"train {report.train_seconds:.0f} s ({report.examples_per_second:.1f} examples/s), "
+                  f"consolidate {wall:.0f} s, adapter {report.adapter_bytes / 1e6:.1f} MB")
+    row = {"dataset": args.dataset, "documents": dataset.documents, "questions": len(dataset.questions),
+           "replay_repeats": args.replay, "kl_weight": args.kl, "lr": args.lr, "teacher": args.teacher,
+           "rank": args.rank, "modules": args.modules,
+           "before": before, "after": after, "probe_recall": report.probe_recall, "retention": report.retention,
            "train_seconds": report.train_seconds, "consolidate_seconds": wall,
-           "examples": report.train_examples + report.replay_examples,
+           "train_examples": report.train_examples, "replay_examples": report.replay_examples,
            "examples_per_second": report.examples_per_second, "epochs": report.epochs_run,
            "adapter_bytes": report.adapter_bytes, "losses": report.losses}
-    table = Table("facts", "replay x", "KL", "natural Q before", "natural Q after", "probe (held-out template)",
-                  "retention", "train s", "examples/s", "adapter MB", title="consolidation on fictional facts")
-    table.add_row(str(args.facts), str(args.replay), str(args.kl), f"{before:.0%}", f"{after:.0%}", f"{report.probe_recall:.0%}",
-                  f"{report.retention:.0%}", f"{report.train_seconds:.0f}", f"{report.examples_per_second:.1f}",
-                  f"{report.adapter_bytes / 1e6:.1f}")
-    console.print(table)
-    name = f"weights_fictional_{args.facts}_replay{args.replay}_kl{args.kl:g}_lr{args.lr:g}"
+    name = f"weights_{args.dataset}_{args.limit}_replay{args.replay}_kl{args.kl:g}_lr{args.lr:g}"
+    if args.modules != ",".join(TrainConfig.target_modules) or args.rank != TrainConfig.rank:
+        name += f"_r{args.rank}_{args.modules.replace(',', '+')}"
+    if args.teacher:
+        name += "_teacher"
     console.print(f"wrote {write_result(name, row)}")
 
 

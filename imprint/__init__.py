@@ -5,6 +5,8 @@ from .errors import ImprintError, InputError, ModelError, NotFoundError, ParseEr
 from .memory import Answer, IngestReport, Memory
 from .records import Chunk, Hit
 
+__version__ = "0.1.0"
+
 __all__ = [
     "Answer",
     "Chunk",

@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markdown import Markdown
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -144,6 +145,7 @@ def consolidate(
     replay: Annotated[int, typer.Option(min=0, help="Times the base model's own control answers are replayed per epoch (0: none).")] = 1,
     min_recall: Annotated[float, typer.Option(help="Gate: probe recall needed to promote.")] = 0.8,
     min_retention: Annotated[float, typer.Option(help="Gate: control retention needed to promote.")] = 0.9,
+    teacher: Annotated[Optional[str], typer.Option(help="'local' or an OpenAI-compatible URL that writes extra QA pairs (default: IMPRINT_TEACHER).")] = None,
     data: DataDir = None,
 ) -> None:
     """Train the space's memories into a new adapter; it replaces the current one only if it passes the gate."""
@@ -152,7 +154,7 @@ def consolidate(
 
     report = _memory(data).consolidate(
         space, TrainConfig(epochs=epochs), Gate(min_recall, min_retention), replay_repeats=replay,
-        log=lambda line: err.print(f"[dim]{line}[/dim]"))
+        log=lambda line: err.print(f"[dim]{line}[/dim]"), teacher=teacher)
     colour = "green" if report.promoted else "yellow"
     console.print(f"[{colour}]v{report.version}: {report.reason}[/{colour}] (probe recall {report.probe_recall:.0%}, "
                   f"retention {report.retention:.0%}, {report.train_seconds:.0f} s, {report.adapter_bytes / 1e6:.1f} MB)")
@@ -192,8 +194,113 @@ def rollback(
 
 
 @app.command()
+@handles_errors
+def bench(
+    dataset: Annotated[str, typer.Option(help="world | locomo | squad | hotpotqa | counterfact")] = "world",
+    size: Annotated[int, typer.Option(min=1, help="world: number of facts")] = 200,
+    path: Annotated[Optional[Path], typer.Option(help="the dataset file (not for world)")] = None,
+    corpus: Annotated[Optional[Path], typer.Option(help="hotpotqa: the corpus file")] = None,
+    strategies: Annotated[str, typer.Option(help="comma-separated: none,context,index,weights,hybrid")] = "none,index,weights,hybrid",
+    limit: Annotated[Optional[int], typer.Option(min=1, help="ask only the first N questions")] = None,
+    scaling: Annotated[Optional[str], typer.Option(help="'context': latency and accuracy as knowledge grows")] = None,
+    sizes: Annotated[str, typer.Option(help="scaling: world sizes in facts")] = "25,50,100,200,400",
+    epochs: Annotated[int, typer.Option(min=1, help="consolidation epochs (weights, hybrid)")] = 6,
+    seed: int = 0,
+    out: Annotated[Path, typer.Option(help="folder for report.json, report.md and the plots")] = Path("bench-output"),
+) -> None:
+    """Context, index and weights side by side on the same knowledge: table, report files, plots."""
+    import tempfile
+
+    from .bench import datasets
+    from .bench.report import markdown, write_report
+    from .bench.scaling import run_scaling, write_scaling
+    from .bench.world import world
+    from .errors import InputError
+    from .weights.train import TrainConfig
+
+    chosen = [s.strip() for s in strategies.split(",") if s.strip()]
+    train = TrainConfig(epochs=epochs, seed=seed)
+    with tempfile.TemporaryDirectory() as scratch, Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=err) as bar:
+        memory = Memory(scratch)
+        task = bar.add_task("starting", total=None)
+
+        def progress(strategy: str, done: int, total: int) -> None:
+            bar.update(task, description=f"answering: {strategy}", completed=done, total=total)
+
+        def log(line: str) -> None:
+            bar.console.print(f"[dim]{line}[/dim]")
+
+        if scaling:
+            if scaling != "context":
+                raise InputError(f"--scaling takes 'context', not {scaling!r}")
+            points = run_scaling(memory, [int(n) for n in sizes.split(",")], chosen, limit or 5, seed, train,
+                                 progress, log)
+            files = write_scaling(points, chosen, out)
+            console.print(Markdown((out / "scaling.md").read_text()))
+        else:
+            if dataset == "world":
+                data = world(size, seed)
+            elif dataset in ("locomo", "squad", "counterfact", "hotpotqa"):
+                if path is None or (dataset == "hotpotqa" and corpus is None):
+                    raise InputError(f"--dataset {dataset} needs --path" + (" and --corpus" if dataset == "hotpotqa" else ""))
+                data = (datasets.hotpotqa(path, corpus) if dataset == "hotpotqa"
+                        else getattr(datasets, dataset)(path))
+            else:
+                raise InputError(f"unknown dataset {dataset!r}: world, locomo, squad, hotpotqa or counterfact")
+            from .bench.runner import run_bench
+
+            result = run_bench(memory, data, chosen, limit, train, progress, log)
+            files = write_report(result, out)
+            console.print(Markdown(markdown(result)))
+        memory.close()
+    console.print("wrote " + ", ".join(str(f) for f in files))
+
+
+KeysFile = Annotated[Optional[Path], typer.Option(
+    "--keys", envvar="IMPRINT_KEYS_FILE", help='JSON {"keys": {"KEY": ["space", "team-*"]}}; none: open, loopback only.')]
+
+
+@app.command()
+@handles_errors
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8420,
+    keys: KeysFile = None,
+    data: DataDir = None,
+) -> None:
+    """Serve REST (/spaces, docs at /docs), OpenAI-compatible chat (/v1) and MCP (/mcp) over HTTP."""
+    import uvicorn
+
+    from .errors import InputError
+    from .serve.app import create_app
+    from .serve.auth import Keys
+
+    if keys is None and host not in ("127.0.0.1", "localhost", "::1"):
+        raise InputError(f"refusing to serve on {host} without API keys: pass --keys FILE (or IMPRINT_KEYS_FILE)")
+    api = create_app(_memory(data), Keys.load(keys) if keys else None, host)
+    err.print(f"imprint on http://{host}:{port}  (docs /docs, OpenAI /v1, MCP /mcp)")
+    uvicorn.run(api, host=host, port=port, log_level="warning")
+
+
+@app.command()
+@handles_errors
+def mcp(space: Space = "default", data: DataDir = None) -> None:
+    """MCP over stdio, for desktop and coding agents (tools: remember, recall, ask, forget)."""
+    from .serve.auth import Keys
+    from .serve.mcp_tools import build_mcp
+
+    build_mcp(_memory(data), Keys.open(), default_space=space).run("stdio")
+
+
+@app.command()
 def demo(output: Path = Path("demo-output")) -> None:
     """Run the end-to-end demo on the packaged models."""
     from .demo import run
 
     run(output)
+
+
+if __name__ == "__main__":
+    app()

@@ -34,6 +34,15 @@ class Settings(BaseSettings):
     )
     max_file_bytes: int = Field(50_000_000, ge=1, description="Larger files are refused.")
     threads: int = Field(2, ge=1, description="Torch threads.")
+    answer_url: str | None = Field(
+        None, description="An OpenAI-compatible server (ends in /v1) that answers index/context questions "
+                          "instead of the local model. Adapters (strategy=weights) stay local.")
+    answer_model: str = Field("default", description="Model name sent to answer_url.")
+    teacher: str | None = Field(
+        None, description="Who writes extra training data at consolidation: None (templates only), "
+                          "'local' (the local model), or an OpenAI-compatible server URL.")
+    teacher_model: str = Field("default", description="Model name sent to a teacher server.")
+    remote_api_key: str | None = Field(None, description="API key for answer_url and a teacher server.")
 
     @field_validator("chunk_overlap")
     @classmethod

@@ -18,6 +18,7 @@ from .encode.parse import conversation_item, parse_paths, text_item
 from .errors import InputError, ModelError, NotFoundError, ParseError
 from .llm.embed import Embedder
 from .llm.local import LocalModel, resolve_model_dir
+from .llm.remote import RemoteModel
 from .prompt import answer_prompt, prompt_overhead
 from .recall.context import pack
 from .recall.dense import VectorIndex
@@ -26,9 +27,10 @@ from .records import Chunk, Hit, RawItem
 from .store.sqlite import PreparedChunk, SpaceStore
 from .weights.adapters import AdapterRegistry
 from .weights.consolidate import REPLAY_REPEATS, ConsolidationReport, Gate, consolidate
+from .weights.synth import TeacherSynthesizer
 from .weights.train import TrainConfig, qa_prompt
 
-STRATEGIES = ("index", "context", "weights")
+STRATEGIES = ("index", "context", "weights", "hybrid")
 _SPACE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _EMBED_BATCH = 256  # chunks embedded (and committed) together when ingesting many items
 
@@ -67,6 +69,10 @@ class Memory:
             self.settings = self.settings.model_copy(update={"data_dir": Path(data_dir)})
         self.embedder = embedder or Embedder()
         self.model = model or LocalModel(self.settings.model, self.settings.cache_dir, self.settings.threads)
+        s = self.settings
+        # the model that reads retrieved memories; adapters always run on the local self.model
+        self.reader = (RemoteModel(s.answer_url, s.answer_model, s.remote_api_key, s.context_tokens or 8192)
+                       if s.answer_url else self.model)
         self._spaces: dict[str, tuple[SpaceStore, VectorIndex]] = {}
         self._lock = threading.Lock()
 
@@ -182,7 +188,8 @@ class Memory:
 
     def ask(self, question: str, space: str, strategy: str = "index", k: int = 5) -> Answer:
         """Answer from the space's memories: `index` retrieves the top k, `context` packs as many as
-        fit in the model's window, `weights` asks the space's adapter with no memories in the prompt."""
+        fit in the model's window, `weights` asks the space's adapter with no memories in the prompt,
+        `hybrid` gives the adapter the top k memories too."""
         if strategy not in STRATEGIES:
             raise InputError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
         if not question or not question.strip():
@@ -193,13 +200,15 @@ class Memory:
             memories, adapter = [], self._current_adapter_path(space)
             prompt = qa_prompt(question)
         else:
-            if strategy == "index":
-                memories = [hit.memory for hit in self.search(question, space, k)]
-            else:
+            if strategy == "context":
                 memories = self._pack_context(question, space)
+            else:
+                memories = [hit.memory for hit in self.search(question, space, k)]
             prompt = answer_prompt(memories, question)
+            adapter = self._current_adapter_path(space) if strategy == "hybrid" else None
         recalled = time.perf_counter()
-        generation = self.model.generate(prompt, self.settings.answer_tokens, adapter=adapter)
+        model = self.model if adapter else self.reader
+        generation = model.generate(prompt, self.settings.answer_tokens, adapter=adapter)
         done = time.perf_counter()
         return Answer(
             text=generation.text, strategy=strategy, memories=memories,
@@ -209,15 +218,15 @@ class Memory:
 
     def context_budget(self, question: str) -> int:
         """Tokens left for memories: the context limit minus the prompt scaffolding and the answer."""
-        limit = self.model.context_limit
+        limit = self.reader.context_limit
         if self.settings.context_tokens:
             limit = min(limit, self.settings.context_tokens)
-        return limit - self.settings.answer_tokens - self.model.count_tokens(prompt_overhead(question))
+        return limit - self.settings.answer_tokens - self.reader.count_tokens(prompt_overhead(question))
 
     def _pack_context(self, question: str, space: str) -> list[Chunk]:
         store, _ = self._space(space)
         ranked = [hit.memory for hit in self.search(question, space, k=max(1, store.count()))]
-        packed, _ = pack(ranked, self.model.count_tokens, self.context_budget(question))
+        packed, _ = pack(ranked, self.reader.count_tokens, self.context_budget(question))
         return packed
 
     # --- forgetting ----------------------------------------------------------------------
@@ -236,16 +245,25 @@ class Memory:
 
     def consolidate(self, space: str, config: TrainConfig | None = None, gate: Gate | None = None,
                     memory_ids: list[int] | None = None, replay_repeats: int = REPLAY_REPEATS,
-                    log: Callable[[str], None] = print) -> ConsolidationReport:
+                    log: Callable[[str], None] = print, teacher: str | None = None) -> ConsolidationReport:
         """Train the space's memories (all, or `memory_ids`) into a new adapter version; it becomes
-        current only if it passes the gate (probe recall and retention)."""
+        current only if it passes the gate (probe recall and retention). `teacher` ('local' or a
+        server URL; default: the teacher setting) writes extra question-answer pairs."""
         store, _ = self._space(space)
         memories = store.get(memory_ids) if memory_ids else store.list_memories(limit=store.count() or 1)
         if not memories:
             raise InputError(f"space {space!r} has no memories to consolidate")
         model_dir = resolve_model_dir(self.settings.model, self.settings.cache_dir)
+        teacher = teacher or self.settings.teacher
+        synthesizer = None
+        if teacher:
+            s = self.settings
+            writer = self.model if teacher == "local" else RemoteModel(teacher, s.teacher_model, s.remote_api_key)
+            synthesizer = TeacherSynthesizer(writer, seed=(config or TrainConfig()).seed,
+                                             progress=lambda done, total: log(f"teacher: {done}/{total} memories")
+                                             if done % 10 == 0 or done == total else None)
         return consolidate(memories, space, self.model, model_dir, self.adapters(space),
-                           self.settings.cache_dir, config, gate, replay_repeats, log)
+                           self.settings.cache_dir, config, gate, replay_repeats, log, synthesizer)
 
     def _current_adapter_path(self, space: str) -> Path:
         registry = self.adapters(space)

@@ -1,7 +1,8 @@
 import json
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from imprint.encode.parse import parse_file, parse_paths
 from imprint.errors import ParseError

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from imprint.errors import NotFoundError
-from imprint.records import RawItem, Segment
 from imprint.recall.dense import VectorIndex
+from imprint.records import RawItem, Segment
 from imprint.store.sqlite import MIGRATIONS, PreparedChunk, SpaceStore, fts_query
 
 

@@ -1,41 +1,19 @@
 """Consolidation with real training on a tiny randomly initialised Gemma-shaped model.
 
-The tiny model has the real Gemma tokenizer but 2 layers of width 64, so a whole consolidation
-takes seconds: it cannot know any fact, and whatever it answers afterwards it learned here.
+The tiny model (conftest.py) has the real Gemma tokenizer but 2 layers of width 64, so a whole
+consolidation takes seconds: it cannot know any fact, and whatever it answers afterwards it learned here.
 """
 
 import pytest
-import torch
-from transformers import AutoModelForCausalLM, Gemma3TextConfig
 
-from imprint import InputError, Memory, Settings
+from imprint import InputError, Memory
+from imprint.records import Chunk
 from imprint.weights.consolidate import Gate
+from imprint.weights.synth import TeacherSynthesizer
 from imprint.weights.train import TrainConfig, qa_prompt
 
 FAST = TrainConfig(epochs=12, lr=1e-2, rank=8, target_modules=("q_proj", "v_proj", "gate_proj", "up_proj", "down_proj"))
 OPEN_GATE = Gate(min_probe_recall=0.0, min_retention=0.0)
-
-
-@pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory, model):
-    directory = tmp_path_factory.mktemp("tiny-gemma")
-    tokenizer = model.tokenizer
-    config = Gemma3TextConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                              num_attention_heads=2, num_key_value_heads=1, head_dim=32,
-                              max_position_embeddings=256, sliding_window=64)
-    torch.manual_seed(0)
-    AutoModelForCausalLM.from_config(config).save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    return directory
-
-
-@pytest.fixture
-def tiny(tmp_path, tiny_model_dir, embedder):
-    # the cache (the base model's control answers) is shared: it belongs to the base model
-    memory = Memory(settings=Settings(data_dir=tmp_path / "data", cache_dir=tiny_model_dir / "cache",
-                                      model=str(tiny_model_dir)), embedder=embedder)
-    yield memory
-    memory.close()
 
 
 def weights_answer(memory: Memory, question: str, space: str) -> str:
@@ -101,3 +79,20 @@ def test_replay_with_kl_self_distillation_and_retention_are_measured(tiny):
     assert 0.0 <= report.retention <= 1.0
     assert all(loss == loss for loss in report.losses)  # the KL term kept the loss finite
     assert (tiny.settings.cache_dir / "control").exists()  # base answers cached for the next run
+
+
+@pytest.mark.slow
+def test_a_teacher_model_writes_pairs_and_only_grounded_ones_are_kept(model):
+    """The real packaged model as the teacher: it invents (a cat's fur colour), the filter drops that."""
+    memory = Chunk(id=7, raw_id=1, source="chat", text="Ana: I adopted a cat and named her Pixel last May.",
+                   speaker="Ana", time=None, tokens=12, metadata={}, added_at="")
+    teacher = TeacherSynthesizer(model, max_new_tokens=40)
+    pairs = teacher.pairs(memory)
+    assert pairs, "the teacher wrote no usable pair"
+    assert all(answer.lower() in memory.text.lower() for _, answer in pairs)
+
+    data = teacher.synthesize([memory])  # greedy: the same pairs again, spread over train and probe
+    written = {q for q, _ in pairs}
+    assert written <= {qa.question for qa in data.train + data.probe}
+    assert not {qa.question for qa in data.probe} & {qa.question for qa in data.train}
+    assert {qa.kind for qa in data.train} >= {"wh", "cloze"}  # the template pairs stay

@@ -15,9 +15,8 @@ from ..errors import InputError
 from ..records import Chunk
 from .adapters import AdapterRegistry, Manifest
 from .control import base_answers, correct, replay_set, retention_set
-from .synth import TemplateSynthesizer
+from .synth import Synthesizer, TemplateSynthesizer
 from .train import TrainConfig, greedy_answers, train_adapter
-
 
 # How often the replay set is seen per epoch. On 20 made-up facts (benchmarks/weights.py):
 # none: retention 18%, natural-question recall 63%; once: 58%, 90%; three times: 66%, 67%.
@@ -66,10 +65,11 @@ def consolidate(
     gate: Gate | None = None,
     replay_repeats: int = REPLAY_REPEATS,
     log: Callable[[str], None] = print,
+    synthesizer: Synthesizer | None = None,
 ) -> ConsolidationReport:
     config = config or TrainConfig()
     gate = gate or Gate()
-    data = TemplateSynthesizer(seed=config.seed).synthesize(memories)
+    data = (synthesizer or TemplateSynthesizer(seed=config.seed)).synthesize(memories)
     if not data.train or not data.probe:
         raise InputError(f"nothing to consolidate in {space!r}: no facts (names, places, dates, numbers) found")
     log(f"synthesised {len(data.train)} training and {len(data.probe)} probe questions from {len(memories)} memories")

@@ -5,12 +5,15 @@ memory (a name, a place, a date, a number) becomes several questions: a wh-quest
 the span, a fill-in-the-blank, and a restatement. One phrasing family per span is never trained on:
 it is the probe that tells whether the adapter learned the fact or only the training strings.
 
-The model-free generator below is deterministic for a seed and needs no model.
+Two generators with one method, `synthesize(memories) -> TrainingData`: the model-free
+TemplateSynthesizer (deterministic for a seed, offline) and the TeacherSynthesizer, where a model
+(local, or any OpenAI-compatible server) writes question-answer pairs from each memory on top.
 """
 
 import random
 import re
 from dataclasses import dataclass
+from typing import Callable, Protocol
 
 from ..encode.chunk import split_sentences
 from ..records import Chunk
@@ -21,7 +24,7 @@ class QA:
     question: str
     answer: str
     memory_id: int
-    kind: str  # "wh" | "cloze" | "restate" | "probe"
+    kind: str  # "wh" | "cloze" | "restate" | "teacher" | "probe" | "replay"
 
 
 @dataclass
@@ -125,3 +128,71 @@ def third_person(text: str, speaker: str) -> str:
 def _topic(sentence: str) -> str:
     spans = [sentence[s:e] for s, e, kind in _spans(sentence) if kind == "name"]
     return spans[0] if spans else sentence.split()[0]
+
+
+class Synthesizer(Protocol):
+    def synthesize(self, memories: list[Chunk]) -> TrainingData: ...
+
+
+class TextModel(Protocol):
+    def generate(self, prompt: str, max_new_tokens: int = 48, stop: str = "\n"): ...
+
+
+TEACHER_PROMPT = """Write questions a reader can answer from the passage, each with a short answer copied from it.
+
+Passage: Lena Ortiz opened a bakery in Porto in 2015. Her sister Ana runs it now.
+Q: Who opened a bakery in Porto?
+A: Lena Ortiz
+Q: In which city is Lena Ortiz's bakery?
+A: Porto
+Q: When did Lena Ortiz open her bakery?
+A: 2015
+Q: Who runs Lena Ortiz's bakery today?
+A: Ana
+
+Passage: {passage}
+Q:"""
+_PAIR = re.compile(r"^\s*Q:\s*(?P<q>.+?)\s*\n\s*A:\s*(?P<a>.+?)\s*$", re.M)
+
+
+class TeacherSynthesizer:
+    """A teacher model writes question-answer pairs per memory; only pairs whose answer is found in
+    the memory are kept (a small teacher invents things). One kept pair per memory joins the probe.
+    The template pairs are added too: the teacher adds phrasings, it does not replace them."""
+
+    def __init__(self, teacher: TextModel, seed: int = 0, max_new_tokens: int = 160,
+                 progress: Callable[[int, int], None] | None = None) -> None:
+        self.teacher = teacher
+        self.templates = TemplateSynthesizer(seed)
+        self.max_new_tokens = max_new_tokens
+        self.progress = progress
+
+    def pairs(self, memory: Chunk) -> list[tuple[str, str]]:
+        """The teacher's grounded (question, answer) pairs for one memory, duplicates removed."""
+        text = f"Q:{self.teacher.generate(TEACHER_PROMPT.format(passage=memory.text), self.max_new_tokens, stop='Passage:').text}"
+        passage = f" {_normal(memory.text)} "
+        found, seen = [], set()
+        for match in _PAIR.finditer(text):
+            question, answer = match["q"], match["a"]
+            if len(answer.split()) > 12 or f" {_normal(answer)} " not in passage or _normal(question) in seen:
+                continue
+            seen.add(_normal(question))
+            found.append((question, answer))
+        return found
+
+    def synthesize(self, memories: list[Chunk]) -> TrainingData:
+        data = self.templates.synthesize(memories)
+        for done, memory in enumerate(memories, 1):
+            pairs = self.pairs(memory)
+            if len(pairs) > 1:
+                question, answer = pairs.pop()
+                data.probe.append(QA(question, answer, memory.id, "probe"))
+            data.train += [QA(q, a, memory.id, "teacher") for q, a in pairs]
+            if self.progress:
+                self.progress(done, len(memories))
+        random.Random(self.templates.seed).shuffle(data.train)
+        return data
+
+
+def _normal(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))

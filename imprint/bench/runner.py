@@ -1,0 +1,133 @@
+"""Run strategies side by side on the same questions, same model, same greedy decoding.
+
+none    the base model alone (what it knew before any memory)
+context as many memories as fit in the window
+index   the top k memories
+weights the space's adapter, no memories in the prompt
+hybrid  the adapter plus the top k memories
+"""
+
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from ..errors import InputError
+from ..memory import Memory
+from ..weights.consolidate import Gate
+from ..weights.train import TrainConfig, qa_prompt
+from .datasets import UNANSWERABLE, Dataset, Question
+from .metrics import contains, exact_match, normalise, token_f1
+
+STRATEGIES = ("none", "context", "index", "weights", "hybrid")
+_ABSTAIN = ("unknown", "not mentioned", "no information", "not known", "does not say", "not available")
+
+
+@dataclass
+class Row:
+    strategy: str
+    category: str
+    question: str
+    gold: str
+    prediction: str
+    correct: bool
+    exact: bool
+    f1: float
+    seconds: float
+    prompt_tokens: int
+
+
+@dataclass
+class BenchResult:
+    dataset: str
+    documents: int
+    knowledge_tokens: int
+    rows: list[Row] = field(default_factory=list)
+    costs: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, dict]:
+        """Per strategy: accuracy, EM, F1, latency p50/p95, prompt tokens, and accuracy per category."""
+        by_strategy: dict[str, list[Row]] = defaultdict(list)
+        for row in self.rows:
+            by_strategy[row.strategy].append(row)
+        summary = {}
+        for strategy, rows in by_strategy.items():
+            categories: dict[str, list[bool]] = defaultdict(list)
+            for row in rows:
+                categories[row.category].append(row.correct)
+            seconds = [r.seconds for r in rows]
+            summary[strategy] = {
+                "questions": len(rows),
+                "accuracy": float(np.mean([r.correct for r in rows])),
+                "exact_match": float(np.mean([r.exact for r in rows])),
+                "f1": float(np.mean([r.f1 for r in rows])),
+                "p50_s": float(np.percentile(seconds, 50)), "p95_s": float(np.percentile(seconds, 95)),
+                "prompt_tokens": float(np.mean([r.prompt_tokens for r in rows])),
+                "by_category": {c: float(np.mean(v)) for c, v in sorted(categories.items())},
+            }
+        return summary
+
+    def to_dict(self) -> dict:
+        return {"dataset": self.dataset, "documents": self.documents, "knowledge_tokens": self.knowledge_tokens,
+                "costs": self.costs, "summary": self.summary(), "rows": [asdict(r) for r in self.rows]}
+
+
+def judge(prediction: str, gold: str) -> tuple[bool, bool, float]:
+    """(correct, exact match, token F1). Correct: the gold answer appears in the prediction, or, for an
+    unanswerable question, the prediction abstains."""
+    if gold == UNANSWERABLE:
+        abstained = any(marker in normalise(prediction) for marker in _ABSTAIN)
+        return abstained, abstained, float(abstained)
+    return contains(prediction, gold), exact_match(prediction, gold), token_f1(prediction, gold)
+
+
+def answer(memory: Memory, question: Question, strategy: str, k: int = 5) -> tuple[str, int]:
+    if strategy == "none":
+        prompt = qa_prompt(question.text) if question.kind == "qa" else question.text
+        generation = memory.model.generate(prompt, memory.settings.answer_tokens)
+        return generation.text, generation.prompt_tokens
+    reply = memory.ask(question.text, question.space, strategy, k)
+    return reply.text, reply.prompt_tokens
+
+
+def run_bench(
+    memory: Memory,
+    dataset: Dataset,
+    strategies: list[str],
+    limit: int | None = None,
+    train: TrainConfig | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+    log: Callable[[str], None] = print,
+) -> BenchResult:
+    """Ingest, consolidate when a strategy needs weights, then ask every question with every strategy."""
+    unknown = set(strategies) - set(STRATEGIES)
+    if unknown:
+        raise InputError(f"unknown strategies {sorted(unknown)}; choose from {', '.join(STRATEGIES)}")
+    started = time.perf_counter()
+    for space, items in dataset.spaces.items():
+        memory.ingest(items, space)
+    costs = {"ingest_s": time.perf_counter() - started}
+    tokens = sum(memory.model.count_tokens(m.text) for space in dataset.spaces
+                 for m in memory.list_memories(space, limit=memory.count(space)))
+    if {"weights", "hybrid"} & set(strategies):
+        for space in dataset.spaces:
+            report = memory.consolidate(space, train, Gate(0.0, 0.0), log=log)  # measure it, whatever the gate says
+            costs["train_s"] = costs.get("train_s", 0.0) + report.train_seconds
+            costs["adapter_bytes"] = costs.get("adapter_bytes", 0) + report.adapter_bytes
+            costs["retention"] = report.retention
+            costs["probe_recall"] = report.probe_recall
+    result = BenchResult(dataset.name, dataset.documents, tokens, costs=costs)
+    questions = dataset.questions[:limit]
+    for strategy in strategies:
+        for done, question in enumerate(questions, 1):
+            began = time.perf_counter()
+            prediction, prompt_tokens = answer(memory, question, strategy)
+            seconds = time.perf_counter() - began
+            correct, exact, f1 = judge(prediction, question.answer)
+            result.rows.append(Row(strategy, question.category, question.text, question.answer, prediction,
+                                   correct, exact, f1, seconds, prompt_tokens))
+            if progress:
+                progress(strategy, done, len(questions))
+    return result

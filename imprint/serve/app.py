@@ -1,0 +1,47 @@
+"""The HTTP server: REST (/spaces, /jobs), OpenAI-compatible (/v1), MCP (/mcp), docs at /docs."""
+
+import contextlib
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from .. import __version__
+from ..errors import ImprintError, InputError, NotFoundError
+from ..memory import Memory
+from . import chat, rest
+from .auth import Keys
+from .jobs import Jobs
+from .mcp_tools import build_mcp
+
+
+def create_app(memory: Memory, keys: Keys | None = None, host: str = "127.0.0.1") -> FastAPI:
+    keys = keys or Keys.open()
+    mcp = build_mcp(memory, keys)
+    mcp_app = mcp.streamable_http_app(streamable_http_path="/mcp", host=host)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI):
+        async with mcp.session_manager.run():
+            yield
+
+    app = FastAPI(title="imprint", version=__version__, lifespan=lifespan,
+                  description="Long-term memory for language models: REST, OpenAI-compatible chat, MCP.")
+    app.state.memory, app.state.keys, app.state.jobs = memory, keys, Jobs()
+    app.include_router(rest.router())
+    app.include_router(chat.router())
+
+    @app.exception_handler(ImprintError)
+    async def imprint_error(_: Request, error: ImprintError) -> JSONResponse:
+        status = 404 if isinstance(error, NotFoundError) else 400 if isinstance(error, InputError) else 500
+        return JSONResponse({"detail": str(error)}, status_code=status)
+
+    @app.middleware("http")
+    async def mcp_needs_a_key(request: Request, call_next):
+        if request.url.path.startswith("/mcp") and keys.caller(
+                request.headers.get("authorization"), request.headers.get("x-api-key")) is None:
+            return JSONResponse({"detail": "missing or unknown API key"}, status_code=401,
+                                headers={"WWW-Authenticate": "Bearer"})
+        return await call_next(request)
+
+    app.mount("/", mcp_app)  # last: serves /mcp only
+    return app

@@ -1,0 +1,166 @@
+"""REST routes: spaces, add (text, file, turns), list, get, search, ask, forget, consolidate, adapters.
+
+Every route that names a space goes through `space_for_caller`: a space the caller's key may not
+touch is answered 404, exactly like a space that does not exist.
+"""
+
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, HTTPException, Request, UploadFile
+from pydantic import BaseModel, Field
+
+from ..encode.parse import parse_file
+from ..errors import InputError
+from ..memory import STRATEGIES, Memory
+from ..weights.consolidate import Gate
+from ..weights.train import TrainConfig
+from .auth import Keys
+from .jobs import Jobs
+
+
+class TextIn(BaseModel):
+    text: str = Field(min_length=1)
+    source: str | None = None
+    time: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class TurnsIn(BaseModel):
+    turns: list[dict[str, Any]] = Field(min_length=1, description="{speaker|role, text|content, time?} each")
+    source: str = "chat"
+
+
+class SearchIn(BaseModel):
+    query: str = Field(min_length=1)
+    k: int = Field(5, ge=1, le=100)
+
+
+class AskIn(BaseModel):
+    question: str = Field(min_length=1)
+    strategy: str = Field("index", description=f"one of {', '.join(STRATEGIES)}")
+    k: int = Field(5, ge=1, le=100)
+
+
+class ConsolidateIn(BaseModel):
+    epochs: int = Field(6, ge=1, le=50)
+    replay: int = Field(1, ge=0, le=10)
+    min_recall: float = Field(0.8, ge=0, le=1)
+    min_retention: float = Field(0.9, ge=0, le=1)
+    teacher: str | None = None
+
+
+def caller(request: Request) -> str:
+    """The caller's key, or 401 when keys are required and it is missing or unknown."""
+    keys: Keys = request.app.state.keys
+    key = keys.caller(request.headers.get("authorization"), request.headers.get("x-api-key"))
+    if key is None:
+        raise HTTPException(401, "missing or unknown API key", headers={"WWW-Authenticate": "Bearer"})
+    return key
+
+
+def space_for_caller(space: str, request: Request, key: Annotated[str, Depends(caller)]) -> str:
+    if not request.app.state.keys.allows(key, space):
+        raise HTTPException(404, f"no space {space!r}")
+    return space
+
+
+Space = Annotated[str, Depends(space_for_caller)]
+
+
+def _memory(request: Request) -> Memory:
+    return request.app.state.memory
+
+
+def router() -> APIRouter:
+    api = APIRouter(tags=["memory"])
+
+    @api.get("/spaces")
+    def list_spaces(request: Request, key: Annotated[str, Depends(caller)]) -> dict:
+        keys: Keys = request.app.state.keys
+        return {"spaces": [s for s in _memory(request).spaces() if keys.allows(key, s)]}
+
+    @api.post("/spaces/{space}/memories", status_code=201)
+    def add_text(space: Space, body: TextIn, request: Request) -> dict:
+        ids = _memory(request).add(body.text, space, body.source, body.time, body.metadata)
+        return {"memory_ids": ids}
+
+    @api.post("/spaces/{space}/turns", status_code=201)
+    def add_turns(space: Space, body: TurnsIn, request: Request) -> dict:
+        return {"memory_ids": _memory(request).add_turns(body.turns, space, body.source)}
+
+    @api.post("/spaces/{space}/files", status_code=201)
+    def add_file(space: Space, request: Request, file: Annotated[UploadFile, File()]) -> dict:
+        memory = _memory(request)
+        limit = memory.settings.max_file_bytes
+        name = Path(file.filename or "upload.txt").name
+        data = file.file.read(limit + 1)
+        if len(data) > limit:
+            raise InputError(f"{name}: over the limit of {limit:,} bytes (IMPRINT_MAX_FILE_BYTES)")
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / name
+            path.write_bytes(data)
+            item = parse_file(path, limit)
+        item.source = f"upload:{name}"
+        report = memory.ingest([item], space)
+        return {"memory_ids": report.memories, "duplicate": bool(report.duplicates)}
+
+    @api.get("/spaces/{space}/memories")
+    def list_memories(space: Space, request: Request, limit: int = 50, offset: int = 0) -> dict:
+        memory = _memory(request)
+        return {"memories": [asdict(m) for m in memory.list_memories(space, limit, offset)],
+                "total": memory.count(space)}
+
+    @api.get("/spaces/{space}/memories/{memory_id}")
+    def get_memory(space: Space, memory_id: int, request: Request) -> dict:
+        return asdict(_memory(request).get(memory_id, space))
+
+    @api.delete("/spaces/{space}/memories/{memory_id}")
+    def forget(space: Space, memory_id: int, request: Request) -> dict:
+        memory = _memory(request)
+        memory.get(memory_id, space)  # 404 when absent
+        memory.forget(memory_id, space)
+        return {"forgotten": [memory_id]}
+
+    @api.delete("/spaces/{space}/sources")
+    def forget_source(space: Space, source: str, request: Request) -> dict:
+        return {"forgotten_memories": _memory(request).forget_source(source, space)}
+
+    @api.post("/spaces/{space}/search")
+    def search(space: Space, body: SearchIn, request: Request) -> dict:
+        hits = _memory(request).search(body.query, space, body.k)
+        return {"hits": [asdict(h) for h in hits]}
+
+    @api.post("/spaces/{space}/ask")
+    def ask(space: Space, body: AskIn, request: Request) -> dict:
+        answer = _memory(request).ask(body.question, space, body.strategy, body.k)
+        return {"answer": answer.text, "strategy": answer.strategy, "memory_ids": answer.memory_ids,
+                "prompt_tokens": answer.prompt_tokens, "timings": answer.timings}
+
+    @api.post("/spaces/{space}/consolidate", status_code=202)
+    def consolidate(space: Space, body: ConsolidateIn, request: Request) -> dict:
+        memory, jobs = _memory(request), request.app.state.jobs
+        memory.count(space)  # 404 before a job starts
+        job = jobs.start("consolidate", space, lambda log: memory.consolidate(
+            space, TrainConfig(epochs=body.epochs), Gate(body.min_recall, body.min_retention),
+            replay_repeats=body.replay, log=log, teacher=body.teacher).to_dict())
+        return {"job": job.id, "status": job.status}
+
+    @api.get("/jobs/{job_id}")
+    def job_status(job_id: str, request: Request, key: Annotated[str, Depends(caller)]) -> dict:
+        jobs: Jobs = request.app.state.jobs
+        job = jobs.get(job_id)
+        if job is None or not request.app.state.keys.allows(key, job.space):
+            raise HTTPException(404, f"no job {job_id!r}")
+        return asdict(job)
+
+    @api.get("/spaces/{space}/adapters")
+    def adapters(space: Space, request: Request) -> dict:
+        registry = _memory(request).adapters(space)
+        current = registry.current()
+        return {"current": current.version if current else None,
+                "versions": [asdict(m) | {"bytes": registry.size_bytes(m.version)} for m in registry.versions()]}
+
+    return api

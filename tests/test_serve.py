@@ -1,0 +1,131 @@
+"""The real server as a process on a free loopback port, driven by the official openai and mcp
+clients and plain HTTP (httpx2, which both of those clients use)."""
+
+import asyncio
+import json
+import os
+import sys
+
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from openai import NotFoundError as OpenAINotFound
+from openai import OpenAI
+
+from imprint.serve.launch import running_server
+
+ALICE, BOB = "k-alice-3f9a", "k-bob-77c1"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("serve")
+    keys = folder / "keys.json"
+    keys.write_text(json.dumps({"keys": {ALICE: ["alice"], BOB: ["bob*"]}}))
+    with running_server(folder / "data", keys) as url:
+        yield url
+
+
+def client(url: str, key: str | None) -> httpx2.Client:
+    return httpx2.Client(base_url=url, headers={"Authorization": f"Bearer {key}"} if key else {}, timeout=300)
+
+
+def test_rest_add_search_ask_forget_with_tenancy(server):
+    alice, bob = client(server, ALICE), client(server, BOB)
+    added = alice.post("/spaces/alice/memories", json={"text": "Mira Quenton moved to Tallinn in 2021.", "source": "n1"})
+    assert added.status_code == 201
+    alice.post("/spaces/alice/memories", json={"text": "The robotics club meets on Thursdays."})
+    upload = alice.post("/spaces/alice/files", files={"file": ("pets.md", b"Ana has a parrot named Kiwi.")})
+    assert upload.status_code == 201 and upload.json()["memory_ids"]
+    bob.post("/spaces/bob/memories", json={"text": "Bob's locker code is 4411."})
+
+    hits = alice.post("/spaces/alice/search", json={"query": "where did Mira move", "k": 1}).json()["hits"]
+    assert "Tallinn" in hits[0]["memory"]["text"]
+    answer = alice.post("/spaces/alice/ask", json={"question": "Which city did Mira Quenton move to?"}).json()
+    assert "Tallinn" in answer["answer"] and answer["memory_ids"]
+
+    # no key, wrong key: 401; another tenant's space looks exactly like a missing one
+    assert client(server, None).get("/spaces").status_code == 401
+    assert client(server, "k-wrong").post("/spaces/alice/search", json={"query": "x"}).status_code == 401
+    other = alice.post("/spaces/bob/search", json={"query": "locker code"})
+    missing = alice.post("/spaces/nobody/search", json={"query": "locker code"})
+    assert other.status_code == missing.status_code == 404
+    assert "4411" not in other.text and alice.get("/spaces").json() == {"spaces": ["alice"]}
+
+    memory_id = added.json()["memory_ids"][0]
+    assert alice.delete(f"/spaces/alice/memories/{memory_id}").status_code == 200
+    assert alice.get(f"/spaces/alice/memories/{memory_id}").status_code == 404
+    assert alice.post("/spaces/alice/ask", json={"question": "x", "strategy": "psychic"}).status_code == 400
+
+
+def test_openai_client_gets_answers_from_memory(server):
+    client(server, ALICE).post("/spaces/alice/memories", json={"text": "Zorblat Industries was founded by Elna Varga."})
+    openai = OpenAI(base_url=server + "/v1", api_key=ALICE)
+    models = [m.id for m in openai.models.list()]
+    assert "imprint/alice" in models and not any("bob" in m for m in models)
+
+    question = [{"role": "user", "content": "Who founded Zorblat Industries?"}]
+    reply = openai.chat.completions.create(model="imprint/alice", messages=question)
+    assert "Elna Varga" in reply.choices[0].message.content
+    streamed = "".join(chunk.choices[0].delta.content or ""
+                       for chunk in openai.chat.completions.create(model="imprint/alice", messages=question, stream=True))
+    assert streamed == reply.choices[0].message.content
+
+    with pytest.raises(OpenAINotFound):
+        openai.chat.completions.create(model="imprint/bob", messages=question)
+
+
+def test_mcp_client_remembers_and_recalls_over_http(server):
+    async def session(key: str, calls: list[tuple[str, dict]]) -> list:
+        http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=300)
+        async with Client(streamable_http_client(server + "/mcp", http_client=http)) as mcp:
+            tools = {tool.name for tool in (await mcp.list_tools()).tools}
+            assert {"remember", "recall", "ask", "forget"} <= tools
+            return [await mcp.call_tool(name, arguments) for name, arguments in calls]
+
+    stored, found, refused = asyncio.run(session(BOB, [
+        ("remember", {"text": "The spare key is under the blue flowerpot.", "space": "bob-home"}),
+        ("recall", {"query": "where is the spare key", "space": "bob-home", "k": 1}),
+        ("recall", {"query": "Mira", "space": "alice"}),
+    ]))
+    assert not stored.is_error and stored.structured_content["memory_ids"]
+    assert "flowerpot" in found.structured_content["memories"][0]["text"]
+    assert refused.is_error and "no space 'alice'" in refused.content[0].text
+
+    assert httpx2.post(server + "/mcp", json={}, timeout=10).status_code == 401
+
+
+def test_mcp_over_stdio(tmp_path):
+    from mcp import StdioServerParameters
+
+    command = StdioServerParameters(command=sys.executable,
+                                    args=["-m", "imprint.cli", "mcp", "--space", "me", "--data", str(tmp_path)],
+                                    env=os.environ | {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
+
+    async def session() -> list:
+        async with Client(command) as mcp:
+            return [await mcp.call_tool("remember", {"text": "My bike lock code is 8812."}),
+                    await mcp.call_tool("recall", {"query": "bike lock", "k": 1}),
+                    await mcp.call_tool("forget", {"memory_id": 99})]
+
+    stored, found, missing = asyncio.run(session())
+    assert stored.structured_content["memory_ids"] == [1]
+    assert "8812" in found.structured_content["memories"][0]["text"]
+    assert missing.is_error and "no memory 99" in missing.content[0].text
+
+
+def test_a_remote_openai_compatible_server_answers_for_memory(server, tmp_path, embedder, model):
+    """imprint's own /v1 endpoint (serving the bare base model) as the answer model of another Memory."""
+    from imprint import Memory, ModelError, Settings
+
+    settings = Settings(answer_url=server + "/v1", answer_model="gemma3-270m", remote_api_key=ALICE)
+    remote = Memory(tmp_path / "data", settings=settings, embedder=embedder, model=model)
+    remote.add("Mira Quenton moved to Tallinn in 2021.", space="s")
+    answer = remote.ask("Which city did Mira Quenton move to?", space="s", strategy="index")
+    assert "Tallinn" in answer.text and answer.prompt_tokens > 50
+
+    broken = Memory(tmp_path / "data", settings=settings.model_copy(update={"answer_url": "http://127.0.0.1:9/v1"}),
+                    embedder=embedder, model=model)
+    with pytest.raises(ModelError, match="127.0.0.1:9"):
+        broken.ask("Which city did Mira Quenton move to?", space="s", strategy="index")
