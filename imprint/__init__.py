@@ -2,7 +2,7 @@
 
 from .config import Settings
 from .errors import ImprintError, InputError, ModelError, NotFoundError, ParseError
-from .memory import Answer, IngestReport, Memory
+from .memory import Answer, Forgotten, IngestReport, Memory
 from .records import Chunk, Hit
 
 __version__ = "0.1.0"
@@ -12,6 +12,7 @@ __all__ = [
     "Chunk",
     "Hit",
     "ImprintError",
+    "Forgotten",
     "IngestReport",
     "InputError",
     "Memory",

@@ -117,16 +117,16 @@ def forget(
     source: Annotated[Optional[str], typer.Option(help="Delete everything from this source instead.")] = None,
     data: DataDir = None,
 ) -> None:
-    """Delete a memory (or a whole source) from the raw store, the chunks and the vectors."""
+    """Delete a memory (or a whole source) from every tier: raw, chunks, vectors, adapters that learned it."""
     memory = _memory(data)
     if (memory_id is None) == (source is None):
         err.print("[red]error:[/red] give either a memory id or --source")
         raise typer.Exit(2)
-    if source is not None:
-        console.print(f"forgot {memory.forget_source(source, space)} memories from {source}")
-    else:
-        memory.forget(memory_id, space)
-        console.print(f"forgot memory {memory_id}")
+    done = memory.forget_source(source, space) if source is not None else memory.forget(memory_id, space)
+    console.print(f"forgot {len(done.memory_ids)} memories" + (f" from {source}" if source else f" ({memory_id})"))
+    if done.adapter_versions_removed:
+        now = f"v{done.current_adapter}" if done.current_adapter else "none (run consolidate again)"
+        console.print(f"deleted adapter versions {done.adapter_versions_removed} that had learned them; current: {now}")
 
 
 @app.command()

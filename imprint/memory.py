@@ -49,6 +49,13 @@ class Answer:
 
 
 @dataclass
+class Forgotten:
+    memory_ids: list[int]
+    adapter_versions_removed: list[int]  # versions that had learned a forgotten memory
+    current_adapter: int | None  # what the weights strategy uses now (None: re-run consolidate)
+
+
+@dataclass
 class IngestReport:
     added: int = 0  # raw items stored
     duplicates: int = 0  # raw items already stored, skipped
@@ -231,11 +238,21 @@ class Memory:
 
     # --- forgetting ----------------------------------------------------------------------
 
-    def forget(self, memory_id: int, space: str) -> None:
+    def forget(self, memory_id: int, space: str) -> "Forgotten":
+        """Delete a memory from the raw store, chunks, vectors and keywords, and every adapter
+        version that learned it (the current adapter falls back to one that never saw it, or none)."""
         self._space(space)[0].delete_memory(memory_id)
+        return self._forget_in_weights([memory_id], space)
 
-    def forget_source(self, source: str, space: str) -> int:
-        return self._space(space)[0].delete_source(source)
+    def forget_source(self, source: str, space: str) -> "Forgotten":
+        """Delete everything that came from `source`, in every tier, as `forget` does."""
+        return self._forget_in_weights(self._space(space)[0].delete_source(source), space)
+
+    def _forget_in_weights(self, memory_ids: list[int], space: str) -> "Forgotten":
+        registry = self.adapters(space)
+        removed = registry.forget(set(memory_ids))
+        current = registry.current()
+        return Forgotten(memory_ids, removed, current.version if current else None)
 
     # --- weights -----------------------------------------------------------------------
 

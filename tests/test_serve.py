@@ -5,6 +5,7 @@ import asyncio
 import json
 import os
 import sys
+import time
 
 import httpx2
 import pytest
@@ -129,3 +130,23 @@ def test_a_remote_openai_compatible_server_answers_for_memory(server, tmp_path, 
                     embedder=embedder, model=model)
     with pytest.raises(ModelError, match="127.0.0.1:9"):
         broken.ask("Which city did Mira Quenton move to?", space="s", strategy="index")
+
+
+def test_consolidation_runs_as_a_background_job_with_progress(tmp_path, tiny_model_dir):
+    """A server on the tiny model: start the job, poll it, then the adapter answers."""
+    settings = {"IMPRINT_MODEL": str(tiny_model_dir), "IMPRINT_CACHE_DIR": str(tiny_model_dir / "cache")}
+    with running_server(tmp_path / "data", env=settings) as url:
+        http = httpx2.Client(base_url=url, timeout=120)
+        http.post("/spaces/a/memories", json={"text": "Zorblat Industries was founded by Kerem Aslan."})
+        started = http.post("/spaces/a/consolidate", json={"epochs": 2, "replay": 0, "min_recall": 0, "min_retention": 0})
+        assert started.status_code == 202
+        deadline = time.monotonic() + 300
+        while (job := http.get(f"/jobs/{started.json()['job']}").json())["status"] == "running":
+            assert time.monotonic() < deadline, job
+            time.sleep(1)
+        assert job["status"] == "done", job["error"]
+        assert any("epoch 1/2" in line for line in job["log"]) and job["result"]["version"] == 1
+        assert http.get("/spaces/a/adapters").json()["current"] == 1
+        answer = http.post("/spaces/a/ask", json={"question": "Who founded Zorblat Industries?", "strategy": "weights"})
+        assert answer.status_code == 200 and answer.json()["strategy"] == "weights"
+        assert http.get("/jobs/nope").status_code == 404

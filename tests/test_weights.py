@@ -60,6 +60,24 @@ def test_rollback_makes_an_earlier_version_current(tiny):
     assert registry.current().version == 1
 
 
+def test_forgetting_a_memory_deletes_every_adapter_that_learned_it(tiny):
+    [bees] = tiny.add("Ilse Varga keeps bees in Szeged.", space="a")
+    tiny.consolidate("a", TrainConfig(epochs=1, lr=1e-2, rank=4), OPEN_GATE, memory_ids=[bees], replay_repeats=0,
+                     log=lambda _: None)  # v1 never saw the secret
+    [secret] = tiny.add("The secret word of the vault is Marigold.", space="a")
+    tiny.consolidate("a", FAST, OPEN_GATE, replay_repeats=0, log=lambda _: None)  # v2 learned it
+    question = "Fill in the blank: The secret word of the vault is ___."
+    assert "Marigold" in weights_answer(tiny, question, "a")
+
+    done = tiny.forget(secret, "a")
+    assert done.adapter_versions_removed == [2] and done.current_adapter == 1
+    assert not tiny.adapters("a").path(2).exists()
+    assert "Marigold" not in weights_answer(tiny, question, "a")  # the probe: no longer recalled from weights
+    assert tiny.forget(bees, "a").current_adapter is None
+    with pytest.raises(InputError, match="no promoted adapter"):
+        weights_answer(tiny, question, "a")
+
+
 def test_two_spaces_adapters_are_kept_apart_on_one_base_model(tiny):
     tiny.add("The secret word of the vault is Marigold.", space="alice")
     tiny.add("The secret word of the vault is Thunderbolt.", space="bob")

@@ -20,15 +20,16 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_server(data_dir: Path, keys_file: Path | None = None, timeout: float = 180) -> Iterator[str]:
-    """Yields the base URL; the server is stopped on exit."""
+def running_server(data_dir: Path, keys_file: Path | None = None, timeout: float = 180,
+                   env: dict[str, str] | None = None) -> Iterator[str]:
+    """Yields the base URL; the server is stopped on exit. `env` adds environment (IMPRINT_* settings)."""
     import httpx2
 
     port = free_port()
     command = [sys.executable, "-m", "imprint.cli", "serve", "--port", str(port), "--data", str(data_dir)]
     if keys_file:
         command += ["--keys", str(keys_file)]
-    process = subprocess.Popen(command, env=os.environ | {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"},
+    process = subprocess.Popen(command, env=os.environ | {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"} | (env or {}),
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:

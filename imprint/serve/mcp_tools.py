@@ -5,6 +5,7 @@ Over stdio (`imprint mcp`) the caller is the local user and may touch every spac
 key may not touch is reported as missing.
 """
 
+from dataclasses import asdict
 from functools import partial
 from typing import Any, Callable
 
@@ -54,11 +55,8 @@ def build_mcp(memory: Memory, keys: Keys, default_space: str = "default") -> MCP
 
     @server.tool(structured_output=True)
     async def forget(memory_id: int, ctx: Context, space: str = default_space) -> dict[str, Any]:
-        """Delete one memory (by id, as returned by remember or recall)."""
-        def work() -> None:
-            memory.get(memory_id, space)
-            memory.forget(memory_id, space)
-        await run(ctx, space, work)
-        return {"forgotten": [memory_id]}
+        """Delete one memory (by id, as returned by remember or recall), from every tier."""
+        done = await run(ctx, space, partial(memory.forget, memory_id, space))
+        return asdict(done)
 
     return server

@@ -119,14 +119,11 @@ def router() -> APIRouter:
 
     @api.delete("/spaces/{space}/memories/{memory_id}")
     def forget(space: Space, memory_id: int, request: Request) -> dict:
-        memory = _memory(request)
-        memory.get(memory_id, space)  # 404 when absent
-        memory.forget(memory_id, space)
-        return {"forgotten": [memory_id]}
+        return asdict(_memory(request).forget(memory_id, space))
 
     @api.delete("/spaces/{space}/sources")
     def forget_source(space: Space, source: str, request: Request) -> dict:
-        return {"forgotten_memories": _memory(request).forget_source(source, space)}
+        return asdict(_memory(request).forget_source(source, space))
 
     @api.post("/spaces/{space}/search")
     def search(space: Space, body: SearchIn, request: Request) -> dict:

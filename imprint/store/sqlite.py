@@ -211,13 +211,12 @@ class SpaceStore:
             )
             self._count_deletion()
 
-    def delete_source(self, source: str) -> int:
-        """Delete every raw item from `source` and all that was derived from it; returns memories removed."""
+    def delete_source(self, source: str) -> list[int]:
+        """Delete every raw item from `source` and all that was derived from it; returns the memory ids."""
         with self._lock, self._write():
-            removed = self._conn.execute(
-                "SELECT count(*) FROM chunks JOIN raw_items r ON r.id = chunks.raw_id WHERE r.source = ?",
-                (source,),
-            ).fetchone()[0]
+            removed = [row[0] for row in self._conn.execute(
+                "SELECT chunks.id FROM chunks JOIN raw_items r ON r.id = chunks.raw_id WHERE r.source = ?",
+                (source,))]
             if not self._conn.execute("DELETE FROM raw_items WHERE source = ?", (source,)).rowcount:
                 raise NotFoundError(f"no source {source!r} in {self.path.stem!r}")
             self._count_deletion()

@@ -80,6 +80,21 @@ class AdapterRegistry:
     def next_version(self) -> int:
         return max((m.version for m in self.versions()), default=0) + 1
 
+    def forget(self, memory_ids: set[int]) -> list[int]:
+        """Delete every version that learned any of these memories (its weights hold them), and make
+        the newest promoted version that never saw them current (or none). Returns the deleted versions."""
+        doomed = [m.version for m in self.versions() if memory_ids & set(m.memory_ids)]
+        if not doomed:
+            return []
+        survivors = [m.version for m in self.versions() if m.promoted and m.version not in doomed]
+        if survivors:
+            self._point_to(survivors[-1])
+        else:
+            (self.dir / "CURRENT").unlink(missing_ok=True)
+        for version in doomed:
+            shutil.rmtree(self.path(version))
+        return doomed
+
     def rollback(self, version: int) -> Manifest:
         manifest = self.manifest(version)
         if not manifest.promoted:
