@@ -115,13 +115,18 @@ def forget(
     memory_id: Annotated[Optional[int], typer.Argument(help="The memory to delete.")] = None,
     space: Space = "default",
     source: Annotated[Optional[str], typer.Option(help="Delete everything from this source instead.")] = None,
+    everything: Annotated[bool, typer.Option("--all", help="Delete the whole space, adapters included.")] = False,
     data: DataDir = None,
 ) -> None:
-    """Delete a memory (or a whole source) from every tier: raw, chunks, vectors, adapters that learned it."""
+    """Delete a memory (or a source, or a whole space) from every tier: raw, chunks, vectors, adapters."""
     memory = _memory(data)
-    if (memory_id is None) == (source is None):
-        err.print("[red]error:[/red] give either a memory id or --source")
+    if [memory_id is not None, source is not None, everything].count(True) != 1:
+        err.print("[red]error:[/red] give one of: a memory id, --source, --all")
         raise typer.Exit(2)
+    if everything:
+        memory.forget_space(space)
+        console.print(f"deleted space {space!r}: its store and all its adapters")
+        return
     done = memory.forget_source(source, space) if source is not None else memory.forget(memory_id, space)
     console.print(f"forgot {len(done.memory_ids)} memories" + (f" from {source}" if source else f" ({memory_id})"))
     if done.adapter_versions_removed:
@@ -201,7 +206,7 @@ def bench(
     path: Annotated[Optional[Path], typer.Option(help="the dataset file (not for world)")] = None,
     corpus: Annotated[Optional[Path], typer.Option(help="hotpotqa: the corpus file")] = None,
     strategies: Annotated[str, typer.Option(help="comma-separated: none,context,index,weights,hybrid")] = "none,index,weights,hybrid",
-    limit: Annotated[Optional[int], typer.Option(min=1, help="ask only the first N questions")] = None,
+    limit: Annotated[Optional[int], typer.Option(min=1, help="ask a seeded sample of N questions")] = None,
     scaling: Annotated[Optional[str], typer.Option(help="'context': latency and accuracy as knowledge grows")] = None,
     sizes: Annotated[str, typer.Option(help="scaling: world sizes in facts")] = "25,50,100,200,400",
     epochs: Annotated[int, typer.Option(min=1, help="consolidation epochs (weights, hybrid)")] = 6,
@@ -251,7 +256,7 @@ def bench(
                 raise InputError(f"unknown dataset {dataset!r}: world, locomo, squad, hotpotqa or counterfact")
             from .bench.runner import run_bench
 
-            result = run_bench(memory, data, chosen, limit, train, progress, log)
+            result = run_bench(memory, data, chosen, limit, train, progress, log, seed)
             files = write_report(result, out)
             console.print(Markdown(markdown(result)))
         memory.close()

@@ -6,6 +6,7 @@
 """
 
 import re
+import shutil
 import threading
 import time
 from dataclasses import dataclass, field
@@ -247,6 +248,16 @@ class Memory:
     def forget_source(self, source: str, space: str) -> "Forgotten":
         """Delete everything that came from `source`, in every tier, as `forget` does."""
         return self._forget_in_weights(self._space(space)[0].delete_source(source), space)
+
+    def forget_space(self, space: str) -> None:
+        """Delete a whole space: its SQLite file (with WAL and journal), and all its adapters."""
+        self._space(space)  # NotFoundError when absent
+        with self._lock:
+            store, _ = self._spaces.pop(space)
+            store.close()
+        for path in Path(self.settings.data_dir).glob(f"{space}.sqlite*"):
+            path.unlink()
+        shutil.rmtree(AdapterRegistry(self.settings.data_dir, space).dir, ignore_errors=True)
 
     def _forget_in_weights(self, memory_ids: list[int], space: str) -> "Forgotten":
         registry = self.adapters(space)

@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from imprint import InputError
 from imprint.bench import datasets
-from imprint.bench.metrics import contains, exact_match, normalise, token_f1
+from imprint.bench.metrics import contains, exact_match, multi_answer_f1, normalise, token_f1
 from imprint.bench.report import write_report
 from imprint.bench.runner import judge, run_bench
 from imprint.bench.world import world
@@ -24,6 +24,10 @@ def test_metrics_on_hand_checked_cases():
     assert judge("unknown", "unknown") == (True, True, 1.0)
     assert judge("Tallinn", "unknown")[0] is False
     assert judge("It was in Tallinn, Estonia", "Tallinn")[0] is True
+    # LoCoMo multi-hop: each gold part takes its best match among the predicted parts
+    assert multi_answer_f1("pottery, camping", "camping, pottery") == 1.0
+    assert multi_answer_f1("pottery", "camping, pottery") == 0.5
+    assert judge("pottery", "camping, pottery", "multi-hop")[2] == 0.5
 
 
 def test_loaders_read_files_in_the_public_formats(tmp_path):

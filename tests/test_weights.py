@@ -6,7 +6,7 @@ consolidation takes seconds: it cannot know any fact, and whatever it answers af
 
 import pytest
 
-from imprint import InputError, Memory
+from imprint import InputError, Memory, NotFoundError
 from imprint.records import Chunk
 from imprint.weights.consolidate import Gate
 from imprint.weights.synth import TeacherSynthesizer
@@ -73,9 +73,25 @@ def test_forgetting_a_memory_deletes_every_adapter_that_learned_it(tiny):
     assert done.adapter_versions_removed == [2] and done.current_adapter == 1
     assert not tiny.adapters("a").path(2).exists()
     assert "Marigold" not in weights_answer(tiny, question, "a")  # the probe: no longer recalled from weights
+    # retrained without it: the version number comes back, the old weights must not (the model caches adapters)
+    assert tiny.consolidate("a", FAST, OPEN_GATE, replay_repeats=0, log=lambda _: None).version == 2
+    assert "Marigold" not in weights_answer(tiny, question, "a")
     assert tiny.forget(bees, "a").current_adapter is None
     with pytest.raises(InputError, match="no promoted adapter"):
         weights_answer(tiny, question, "a")
+
+
+def test_forgetting_a_space_removes_its_store_and_adapters(tiny):
+    tiny.add("Ilse Varga keeps bees in Szeged.", space="gone")
+    tiny.add("Otto Kranz repairs clocks in Graz.", space="kept")
+    tiny.consolidate("gone", TrainConfig(epochs=1, lr=1e-2, rank=4), OPEN_GATE, replay_repeats=0, log=lambda _: None)
+    tiny.forget_space("gone")
+    assert tiny.spaces() == ["kept"]
+    assert not list(tiny.settings.data_dir.glob("gone.sqlite*"))
+    assert not (tiny.settings.data_dir / "adapters" / "gone").exists()
+    with pytest.raises(NotFoundError):
+        tiny.search("bees", "gone")
+    assert tiny.search("clocks", "kept", k=1)[0].memory.text.startswith("Otto")
 
 
 def test_two_spaces_adapters_are_kept_apart_on_one_base_model(tiny):

@@ -88,6 +88,8 @@ def locomo(path: Path, limit: int | None = None) -> Dataset:
             category = LOCOMO_CATEGORIES.get(qa.get("category"))
             if category:
                 answer = UNANSWERABLE if category == "adversarial" else str(qa.get("answer", ""))
+                if category == "open-domain":  # LoCoMo scores the first of ';'-separated answers
+                    answer = answer.split(";")[0].strip()
                 questions.append(Question(qa["question"], answer, category, space=space))
     return Dataset("locomo", spaces, questions[:limit])
 

@@ -29,3 +29,11 @@ def contains(prediction: str, gold: str) -> bool:
     """The gold answer appears, as whole words, in the prediction (for answers that run on)."""
     want = normalise(gold)
     return bool(want) and f" {want} " in f" {normalise(prediction)} "
+
+
+def multi_answer_f1(prediction: str, gold: str) -> float:
+    """LoCoMo's rule for multi-hop answers: gold and prediction are comma-separated lists; each gold
+    part takes its best F1 against any predicted part, and the parts are averaged."""
+    said = [part for part in prediction.split(",") if part.strip()] or [prediction]
+    wanted = [part for part in gold.split(",") if part.strip()] or [gold]
+    return sum(max(token_f1(p, g) for p in said) for g in wanted) / len(wanted)

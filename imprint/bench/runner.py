@@ -7,6 +7,7 @@ weights the space's adapter, no memories in the prompt
 hybrid  the adapter plus the top k memories
 """
 
+import random
 import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
@@ -19,7 +20,7 @@ from ..memory import Memory
 from ..weights.consolidate import Gate
 from ..weights.train import TrainConfig, qa_prompt
 from .datasets import UNANSWERABLE, Dataset, Question
-from .metrics import contains, exact_match, normalise, token_f1
+from .metrics import contains, exact_match, multi_answer_f1, normalise, token_f1
 
 STRATEGIES = ("none", "context", "index", "weights", "hybrid")
 _ABSTAIN = ("unknown", "not mentioned", "no information", "not known", "does not say", "not available")
@@ -74,13 +75,14 @@ class BenchResult:
                 "costs": self.costs, "summary": self.summary(), "rows": [asdict(r) for r in self.rows]}
 
 
-def judge(prediction: str, gold: str) -> tuple[bool, bool, float]:
+def judge(prediction: str, gold: str, category: str = "") -> tuple[bool, bool, float]:
     """(correct, exact match, token F1). Correct: the gold answer appears in the prediction, or, for an
-    unanswerable question, the prediction abstains."""
+    unanswerable question, the prediction abstains. Multi-hop F1 follows LoCoMo's list rule."""
     if gold == UNANSWERABLE:
         abstained = any(marker in normalise(prediction) for marker in _ABSTAIN)
         return abstained, abstained, float(abstained)
-    return contains(prediction, gold), exact_match(prediction, gold), token_f1(prediction, gold)
+    f1 = multi_answer_f1(prediction, gold) if category == "multi-hop" else token_f1(prediction, gold)
+    return contains(prediction, gold), exact_match(prediction, gold), f1
 
 
 def answer(memory: Memory, question: Question, strategy: str, k: int = 5) -> tuple[str, int]:
@@ -100,8 +102,10 @@ def run_bench(
     train: TrainConfig | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     log: Callable[[str], None] = print,
+    seed: int = 0,
 ) -> BenchResult:
-    """Ingest, consolidate when a strategy needs weights, then ask every question with every strategy."""
+    """Ingest, consolidate when a strategy needs weights, then ask every question (or a seeded sample
+    of `limit`, so every category is represented) with every strategy."""
     unknown = set(strategies) - set(STRATEGIES)
     if unknown:
         raise InputError(f"unknown strategies {sorted(unknown)}; choose from {', '.join(STRATEGIES)}")
@@ -119,13 +123,16 @@ def run_bench(
             costs["retention"] = report.retention
             costs["probe_recall"] = report.probe_recall
     result = BenchResult(dataset.name, dataset.documents, tokens, costs=costs)
-    questions = dataset.questions[:limit]
+    questions = dataset.questions
+    if limit and limit < len(questions):
+        chosen = sorted(random.Random(seed).sample(range(len(questions)), limit))
+        questions = [questions[i] for i in chosen]
     for strategy in strategies:
         for done, question in enumerate(questions, 1):
             began = time.perf_counter()
             prediction, prompt_tokens = answer(memory, question, strategy)
             seconds = time.perf_counter() - began
-            correct, exact, f1 = judge(prediction, question.answer)
+            correct, exact, f1 = judge(prediction, question.answer, question.category)
             result.rows.append(Row(strategy, question.category, question.text, question.answer, prediction,
                                    correct, exact, f1, seconds, prompt_tokens))
             if progress:

@@ -77,7 +77,8 @@ class LocalModel:
         self._model = None
         self._tokenizer = None
         self._dir: Path | None = None
-        self._adapters: dict[str, str] = {}  # adapter folder -> PEFT adapter name
+        self._adapters: dict[str, tuple[int, str]] = {}  # adapter folder -> (its mtime, PEFT adapter name)
+        self._loads = 0
         self._lock = threading.RLock()
 
     def _directory(self) -> Path:
@@ -132,14 +133,21 @@ class LocalModel:
         if adapter is None:
             return model.disable_adapter() if isinstance(model, PeftModel) else contextlib.nullcontext()
         key = str(Path(adapter).resolve())
-        if key not in self._adapters:
-            name = f"adapter{len(self._adapters)}"
+        # a version folder can be deleted (forget) and written again: never serve the old weights
+        stamp = (Path(key) / "adapter_config.json").stat().st_mtime_ns
+        loaded = self._adapters.get(key)
+        if loaded is None or loaded[0] != stamp:
+            self._loads += 1
+            name = f"adapter{self._loads}"
             if isinstance(model, PeftModel):
                 model.load_adapter(key, adapter_name=name)
             else:
                 self._model = PeftModel.from_pretrained(model, key, adapter_name=name).eval()
-            self._adapters[key] = name
-        self._model.set_adapter(self._adapters[key])
+            self._model.set_adapter(name)
+            if loaded:  # the stale weights leave memory too
+                self._model.delete_adapter(loaded[1])
+            self._adapters[key] = loaded = (stamp, name)
+        self._model.set_adapter(loaded[1])
         return contextlib.nullcontext()
 
     def generate(self, prompt: str, max_new_tokens: int = 48, stop: str = "\n",

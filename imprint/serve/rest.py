@@ -107,6 +107,11 @@ def router() -> APIRouter:
         report = memory.ingest([item], space)
         return {"memory_ids": report.memories, "duplicate": bool(report.duplicates)}
 
+    @api.delete("/spaces/{space}")
+    def forget_space(space: Space, request: Request) -> dict:
+        _memory(request).forget_space(space)
+        return {"deleted": space}
+
     @api.get("/spaces/{space}/memories")
     def list_memories(space: Space, request: Request, limit: int = 50, offset: int = 0) -> dict:
         memory = _memory(request)
