@@ -27,6 +27,9 @@ def test_add_search_list_forget_from_the_command_line(tmp_path):
 
     assert runner.invoke(app, ["forget", "1", "--space", "alice", *data]).exit_code == 0
     assert "1 memories" in runner.invoke(app, ["list", "--space", "alice", *data]).output
+    assert runner.invoke(app, ["forget", "--all", "--space", "alice", *data]).exit_code == 0
+    assert "alice" not in runner.invoke(app, ["spaces", *data]).output
+    assert runner.invoke(app, ["forget", "--all", "--source", "x", *data]).exit_code == 2
 
 
 def test_errors_are_one_clear_line_and_exit_code_one(tmp_path):

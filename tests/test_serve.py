@@ -58,6 +58,8 @@ def test_rest_add_search_ask_forget_with_tenancy(server):
     assert alice.delete(f"/spaces/alice/memories/{memory_id}").status_code == 200
     assert alice.get(f"/spaces/alice/memories/{memory_id}").status_code == 404
     assert alice.post("/spaces/alice/ask", json={"question": "x", "strategy": "psychic"}).status_code == 400
+    assert alice.delete("/spaces/bob").status_code == 404  # not hers: nothing happens
+    assert bob.post("/spaces/bob/search", json={"query": "locker code"}).status_code == 200
 
 
 def test_openai_client_gets_answers_from_memory(server):
