@@ -9,10 +9,8 @@ fits the model's window, most relevant first). Token F1 against the gold answer 
 
 import argparse
 import json
-import re
 import statistics
 import tempfile
-from collections import Counter
 from pathlib import Path
 
 from common import SHARED_DATA, percentiles, write_result
@@ -22,19 +20,8 @@ from rich.progress import track
 from rich.table import Table
 
 from imprint import Memory
+from imprint.bench.metrics import token_f1
 from imprint.encode.parse import conversation_item
-
-
-def token_f1(prediction: str, gold: str) -> float:
-    """SQuAD-style token F1 (lower case, no punctuation or articles)."""
-    def tokens(text: str) -> list[str]:
-        return [t for t in re.findall(r"\w+", text.lower()) if t not in {"a", "an", "the"}]
-    said, want = tokens(prediction), tokens(gold)
-    common = sum((Counter(said) & Counter(want)).values())
-    if not common:
-        return 0.0
-    precision, recall = common / len(said), common / len(want)
-    return 2 * precision * recall / (precision + recall)
 
 
 def main() -> None:

@@ -26,9 +26,9 @@ from rich.table import Table
 
 from imprint import Memory
 from imprint.bench import datasets
-from imprint.bench.metrics import contains, exact_match, token_f1
+from imprint.bench.runner import bare_prompt, judge
 from imprint.weights.consolidate import REPLAY_REPEATS, Gate
-from imprint.weights.train import TrainConfig, qa_prompt
+from imprint.weights.train import TrainConfig
 
 PATHS = {"squad": SHARED_DATA / "squad" / "squad_dev300.json",
          "counterfact": SHARED_DATA / "counterfact" / "counterfact_evidence_dev300.json"}
@@ -44,13 +44,13 @@ def score(memory: Memory, dataset: datasets.Dataset, adapter, label: str) -> dic
     """Per category: exact match, token F1 and 'contains' (the answer appears in what was said)."""
     sums: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for q in track(dataset.questions, description=f"asking ({label})"):
-        prompt = qa_prompt(q.text) if q.kind == "qa" else q.text
-        said = memory.model.generate(prompt, 24, adapter=adapter).text
+        said = memory.model.generate(bare_prompt(q), 24, adapter=adapter).text
+        correct, exact, f1 = judge(said, q.answer, q.category)
         row = sums[q.category]
         row["n"] += 1
-        row["exact"] += exact_match(said, q.answer)
-        row["f1"] += token_f1(said, q.answer)
-        row["contains"] += contains(said, q.answer)
+        row["exact"] += exact
+        row["f1"] += f1
+        row["contains"] += correct
     return {c: {k: (v if k == "n" else v / row["n"]) for k, v in row.items()} for c, row in sums.items()}
 
 

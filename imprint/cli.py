@@ -11,7 +11,13 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.markdown import Markdown
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from .errors import ImprintError
@@ -218,6 +224,7 @@ def bench(
 
     from .bench import datasets
     from .bench.report import markdown, write_report
+    from .bench.runner import run_bench
     from .bench.scaling import run_scaling, write_scaling
     from .bench.world import world
     from .errors import InputError
@@ -254,8 +261,6 @@ def bench(
                         else getattr(datasets, dataset)(path))
             else:
                 raise InputError(f"unknown dataset {dataset!r}: world, locomo, squad, hotpotqa or counterfact")
-            from .bench.runner import run_bench
-
             result = run_bench(memory, data, chosen, limit, train, progress, log, seed)
             files = write_report(result, out)
             console.print(Markdown(markdown(result)))

@@ -287,9 +287,12 @@ class Memory:
         if teacher:
             s = self.settings
             writer = self.model if teacher == "local" else RemoteModel(teacher, s.teacher_model, s.remote_api_key)
-            synthesizer = TeacherSynthesizer(writer, seed=(config or TrainConfig()).seed,
-                                             progress=lambda done, total: log(f"teacher: {done}/{total} memories")
-                                             if done % 10 == 0 or done == total else None)
+
+            def progress(done: int, total: int) -> None:
+                if done % 10 == 0 or done == total:
+                    log(f"teacher: {done}/{total} memories")
+
+            synthesizer = TeacherSynthesizer(writer, seed=(config or TrainConfig()).seed, progress=progress)
         return consolidate(memories, space, self.model, model_dir, self.adapters(space),
                            self.settings.cache_dir, config, gate, replay_repeats, log, synthesizer)
 

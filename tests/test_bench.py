@@ -7,7 +7,13 @@ from typer.testing import CliRunner
 
 from imprint import InputError
 from imprint.bench import datasets
-from imprint.bench.metrics import contains, exact_match, multi_answer_f1, normalise, token_f1
+from imprint.bench.metrics import (
+    contains,
+    exact_match,
+    multi_answer_f1,
+    normalise,
+    token_f1,
+)
 from imprint.bench.report import write_report
 from imprint.bench.runner import judge, run_bench
 from imprint.bench.world import world

@@ -85,10 +85,14 @@ def judge(prediction: str, gold: str, category: str = "") -> tuple[bool, bool, f
     return contains(prediction, gold), exact_match(prediction, gold), f1
 
 
+def bare_prompt(question: Question) -> str:
+    """The prompt with no memories in it: the weights format for a question, the sentence start as is."""
+    return qa_prompt(question.text) if question.kind == "qa" else question.text
+
+
 def answer(memory: Memory, question: Question, strategy: str, k: int = 5) -> tuple[str, int]:
     if strategy == "none":
-        prompt = qa_prompt(question.text) if question.kind == "qa" else question.text
-        generation = memory.model.generate(prompt, memory.settings.answer_tokens)
+        generation = memory.model.generate(bare_prompt(question), memory.settings.answer_tokens)
         return generation.text, generation.prompt_tokens
     reply = memory.ask(question.text, question.space, strategy, k)
     return reply.text, reply.prompt_tokens

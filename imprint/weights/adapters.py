@@ -83,10 +83,11 @@ class AdapterRegistry:
     def forget(self, memory_ids: set[int]) -> list[int]:
         """Delete every version that learned any of these memories (its weights hold them), and make
         the newest promoted version that never saw them current (or none). Returns the deleted versions."""
-        doomed = [m.version for m in self.versions() if memory_ids & set(m.memory_ids)]
+        versions = self.versions()
+        doomed = [m.version for m in versions if memory_ids & set(m.memory_ids)]
         if not doomed:
             return []
-        survivors = [m.version for m in self.versions() if m.promoted and m.version not in doomed]
+        survivors = [m.version for m in versions if m.promoted and m.version not in doomed]
         if survivors:
             self._point_to(survivors[-1])
         else:
