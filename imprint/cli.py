@@ -5,6 +5,7 @@ Library errors (ImprintError) are turned into a red message and exit code 1 here
 
 import functools
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -138,6 +139,9 @@ def forget(
     if done.adapter_versions_removed:
         now = f"v{done.current_adapter}" if done.current_adapter else "none (run consolidate again)"
         console.print(f"deleted adapter versions {done.adapter_versions_removed} that had learned them; current: {now}")
+    if done.weights_recall_before is not None:
+        console.print(f"probe of the weights: recalled {done.weights_recall_before:.0%} of questions about it before, "
+                      f"{done.weights_recall_after:.0%} now")
 
 
 @app.command()
@@ -302,6 +306,20 @@ def mcp(space: Space = "default", data: DataDir = None) -> None:
     from .serve.mcp_tools import build_mcp
 
     build_mcp(_memory(data), Keys.open(), default_space=space).run("stdio")
+
+
+@app.command()
+@handles_errors
+def keygen(path: Annotated[Path, typer.Argument(help="Where to write the key; keep it outside the data folder.")]) -> None:
+    """Write a new random master key (readable by you only). Set IMPRINT_KEY_FILE to it to encrypt new spaces."""
+    from .store.crypto import new_master_key
+
+    try:
+        with open(path, "x", opener=lambda p, flags: os.open(p, flags, 0o600)) as out:
+            out.write(new_master_key() + "\n")
+    except FileExistsError:
+        raise ImprintError(f"{path} exists: imprint never overwrites a key (data sealed with it would be lost)") from None
+    console.print(f"wrote {path}; back it up: without it encrypted spaces cannot be read")
 
 
 @app.command()

@@ -6,7 +6,7 @@ packaged all-MiniLM-L6-v2 embedder.
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MODEL = "gemma3-270m"
@@ -43,6 +43,10 @@ class Settings(BaseSettings):
                           "'local' (the local model), or an OpenAI-compatible server URL.")
     teacher_model: str = Field("default", description="Model name sent to a teacher server.")
     remote_api_key: str | None = Field(None, description="API key for answer_url and a teacher server.")
+    key_file: Path | None = Field(
+        None, description="Master key file (make one: imprint keygen). Set, new spaces are encrypted at rest. "
+                          "It must not live inside data_dir.")
+    key: SecretStr | None = Field(None, description="The master key itself (base64), instead of key_file.")
 
     @field_validator("chunk_overlap")
     @classmethod

@@ -5,6 +5,7 @@
      |    +-- ParseError     a file could not be read as its type (names the file)
      +-- NotFoundError       a memory, source or space that does not exist
      +-- ModelError          a model could not be found, loaded or run
+     +-- EncryptionError     a missing or wrong key, or a ciphertext that does not authenticate
 """
 
 
@@ -31,3 +32,7 @@ class NotFoundError(ImprintError):
 
 class ModelError(ImprintError):
     """A language or embedding model could not be loaded or run."""
+
+
+class EncryptionError(ImprintError):
+    """An encrypted space without its key, a wrong key, or a store file that was tampered with."""

@@ -16,6 +16,7 @@ from typing import Any, Callable
 from .config import Settings
 from .encode.chunk import chunk_segment
 from .encode.parse import conversation_item, parse_paths, text_item
+from .encode.redact import redact
 from .errors import InputError, ModelError, NotFoundError, ParseError
 from .llm.embed import Embedder
 from .llm.local import LocalModel, resolve_model_dir
@@ -25,15 +26,17 @@ from .recall.context import pack
 from .recall.dense import VectorIndex
 from .recall.search import hybrid_search
 from .records import Chunk, Hit, RawItem
+from .store.crypto import load_master_key
 from .store.sqlite import PreparedChunk, SpaceStore
 from .weights.adapters import AdapterRegistry
 from .weights.consolidate import REPLAY_REPEATS, ConsolidationReport, Gate, consolidate
-from .weights.synth import TeacherSynthesizer
+from .weights.synth import QA, TeacherSynthesizer, TemplateSynthesizer
 from .weights.train import TrainConfig, qa_prompt
 
 STRATEGIES = ("index", "context", "weights", "hybrid")
 _SPACE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _EMBED_BATCH = 256  # chunks embedded (and committed) together when ingesting many items
+FORGET_PROBE_QUESTIONS = 8  # questions asked of the weights to show a forgotten fact is gone
 
 
 @dataclass
@@ -54,6 +57,10 @@ class Forgotten:
     memory_ids: list[int]
     adapter_versions_removed: list[int]  # versions that had learned a forgotten memory
     current_adapter: int | None  # what the weights strategy uses now (None: re-run consolidate)
+    # when the current adapter had learned it: share of its probe questions the weights answered
+    # before and after (after: the adapter now current, or the bare base model)
+    weights_recall_before: float | None = None
+    weights_recall_after: float | None = None
 
 
 @dataclass
@@ -81,6 +88,7 @@ class Memory:
         # the model that reads retrieved memories; adapters always run on the local self.model
         self.reader = (RemoteModel(s.answer_url, s.answer_model, s.remote_api_key, s.context_tokens or 8192)
                        if s.answer_url else self.model)
+        self._master_key = load_master_key(s.key_file, s.key.get_secret_value() if s.key else None, s.data_dir)
         self._spaces: dict[str, tuple[SpaceStore, VectorIndex]] = {}
         self._lock = threading.Lock()
 
@@ -97,7 +105,7 @@ class Memory:
                 path = Path(self.settings.data_dir) / f"{space}.sqlite"
                 if not create and not path.exists():
                     raise NotFoundError(f"no space {space!r} in {self.settings.data_dir}")
-                store = SpaceStore(path)
+                store = SpaceStore(path, self._master_key)
                 self._spaces[space] = (store, VectorIndex(store))
             return self._spaces[space]
 
@@ -240,14 +248,20 @@ class Memory:
     # --- forgetting ----------------------------------------------------------------------
 
     def forget(self, memory_id: int, space: str) -> "Forgotten":
-        """Delete a memory from the raw store, chunks, vectors and keywords, and every adapter
-        version that learned it (the current adapter falls back to one that never saw it, or none)."""
-        self._space(space)[0].delete_memory(memory_id)
-        return self._forget_in_weights([memory_id], space)
+        """Delete a memory from chunks, vectors and keywords, and every adapter version that learned
+        it (the current adapter falls back to one that never saw it, or none). Its raw item goes
+        too, or, while other memories still come from it, loses the memory's sentences."""
+        store = self._space(space)[0]
+        forgotten = store.get([memory_id])
+        store.delete_memory(memory_id, redact)
+        return self._forget_in_weights(forgotten or [], space)
 
     def forget_source(self, source: str, space: str) -> "Forgotten":
         """Delete everything that came from `source`, in every tier, as `forget` does."""
-        return self._forget_in_weights(self._space(space)[0].delete_source(source), space)
+        store = self._space(space)[0]
+        forgotten = store.get(store.memory_ids_of_source(source))
+        store.delete_source(source)
+        return self._forget_in_weights(forgotten, space)
 
     def forget_space(self, space: str) -> None:
         """Delete a whole space: its SQLite file (with WAL and journal), and all its adapters."""
@@ -259,11 +273,30 @@ class Memory:
             path.unlink()
         shutil.rmtree(AdapterRegistry(self.settings.data_dir, space).dir, ignore_errors=True)
 
-    def _forget_in_weights(self, memory_ids: list[int], space: str) -> "Forgotten":
+    def _forget_in_weights(self, memories: list[Chunk], space: str) -> "Forgotten":
+        """Delete the adapter versions that learned these memories; if the current one had, probe
+        the weights before and after with questions about them, so the report shows it is gone."""
         registry = self.adapters(space)
-        removed = registry.forget(set(memory_ids))
+        ids = [m.id for m in memories]
+        before = registry.current()
+        probe = []
+        if before is not None and set(ids) & set(before.memory_ids):
+            data = TemplateSynthesizer().synthesize(memories)
+            probe = (data.probe + data.train)[:FORGET_PROBE_QUESTIONS]
+            recall_before = self._weights_recall(probe, registry.path(before.version))
+        removed = registry.forget(set(ids))
         current = registry.current()
-        return Forgotten(memory_ids, removed, current.version if current else None)
+        report = Forgotten(ids, removed, current.version if current else None)
+        if probe:
+            report.weights_recall_before = recall_before
+            report.weights_recall_after = self._weights_recall(
+                probe, registry.path(current.version) if current else None)
+        return report
+
+    def _weights_recall(self, probe: list[QA], adapter: Path | None) -> float:
+        answers = [self.model.generate(qa_prompt(qa.question), max_new_tokens=16, adapter=adapter).text
+                   for qa in probe]
+        return sum(qa.answer.lower() in answer.lower() for qa, answer in zip(probe, answers)) / len(probe)
 
     # --- weights -----------------------------------------------------------------------
 

@@ -43,7 +43,7 @@ def test_kill_during_ingest_keeps_every_committed_memory_and_no_half_written_one
         assert chunks >= 256  # at least the batch it reported committed
         assert chunks < 3000  # it really was killed mid-way
         assert db.execute("SELECT count(*) FROM vectors").fetchone()[0] == chunks
-        assert db.execute("SELECT count(*) FROM chunks_fts").fetchone()[0] == chunks
+        assert db.execute("SELECT count(*) FROM keywords").fetchone()[0] == chunks
         orphans = db.execute("SELECT count(*) FROM raw_items r WHERE NOT EXISTS "
                              "(SELECT 1 FROM chunks c WHERE c.raw_id = r.id)").fetchone()[0]
         assert orphans == 0

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from imprint import InputError, Memory, NotFoundError, Settings
@@ -90,3 +92,31 @@ def test_context_packing_respects_the_budget_most_relevant_first(tmp_path, embed
     from imprint.prompt import answer_prompt
 
     assert model.count_tokens(answer_prompt(packed, question)) <= 400 - settings.answer_tokens
+
+
+def test_forgetting_one_memory_of_a_document_redacts_it_from_the_kept_raw_item(tmp_path, embedder, model):
+    memory = Memory(settings=Settings(data_dir=tmp_path / "data", chunk_tokens=24, chunk_overlap=0),
+                    embedder=embedder, model=model)
+    document = tmp_path / "notes.pdf.txt"
+    document.write_text("Mira moved to Tallinn in 2019 to work at the harbour office.\n\n"
+                        "Her brother Osk keeps a secret bakery in Riga that nobody knows about.\n\n"
+                        "In winter Mira skates on the frozen bay every Sunday morning.")
+    report = memory.add_paths([document], space="s")
+    assert len(report.memories) == 3
+    secret = next(m for m in report.memories if "bakery" in memory.get(m, "s").text)
+    memory.forget(secret, "s")
+    survivor = next(m for m in report.memories if m != secret)
+    raw = memory.raw(survivor, "s")
+    assert "bakery" not in raw.content and "Osk" not in raw.content and "[forgotten]" in raw.content
+    assert "Tallinn" in raw.content and "skates" in raw.content
+    assert raw.original is None  # the file bytes held the secret too
+    memory.close()
+
+
+def test_forgetting_one_turn_redacts_it_from_the_stored_conversation(memory):
+    ids = memory.add_turns([{"speaker": "Ana", "text": "My PIN is 4471, don't tell anyone."},
+                            {"speaker": "Ben", "text": "Noted. Lunch on Friday?"}], space="chat")
+    memory.forget(ids[0], "chat")
+    raw = memory.raw(ids[1], "chat")
+    assert "4471" not in raw.content and "Lunch on Friday" in raw.content
+    assert json.loads(raw.content)[0]["text"] == "[forgotten]"

@@ -71,6 +71,7 @@ def test_forgetting_a_memory_deletes_every_adapter_that_learned_it(tiny):
 
     done = tiny.forget(secret, "a")
     assert done.adapter_versions_removed == [2] and done.current_adapter == 1
+    assert done.weights_recall_before > done.weights_recall_after  # the report's own probe
     assert not tiny.adapters("a").path(2).exists()
     assert "Marigold" not in weights_answer(tiny, question, "a")  # the probe: no longer recalled from weights
     # retrained without it: the version number comes back, the old weights must not (the model caches adapters)

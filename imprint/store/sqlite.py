@@ -3,24 +3,32 @@
 Raw items are kept exactly as they came; chunks (the memories that are searched) and their
 vectors point back to their raw item and are written in the same transaction, so a write is
 all-or-nothing and a killed process leaves either the whole item or none of it. Keyword search
-is FTS5 (BM25, porter stemming); vectors are float32 BLOBs searched by `VectorIndex`, because
-this Python's sqlite3 cannot load extensions such as sqlite-vec (see README).
+is a contentless FTS5 table (BM25, porter stemming) the store keeps in step itself; vectors are
+float32 BLOBs searched by `VectorIndex`, because this Python's sqlite3 cannot load extensions such
+as sqlite-vec (see README).
+
+With a master key the space is encrypted at rest (see crypto.py): contents and vectors are sealed,
+the keyword index holds keyed tags instead of words. Forgetting overwrites what it deletes
+(secure_delete, a merged keyword index, a truncated WAL), so forgotten text leaves the file.
 """
 
 import hashlib
+import hmac
 import json
+import os
 import re
 import sqlite3
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
-from ..errors import NotFoundError
+from ..errors import EncryptionError, NotFoundError
 from ..records import Chunk, RawItem
+from .crypto import SpaceCipher
 
 # Each entry upgrades the schema by one version; PRAGMA user_version records how far a file got.
 MIGRATIONS = [
@@ -65,6 +73,15 @@ MIGRATIONS = [
     END;
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     INSERT INTO meta VALUES ('deletions', '0');
+    """,
+    # The keyword index becomes contentless and store-maintained, so it can index tags instead of
+    # words when the space is encrypted (triggers would copy plaintext into it).
+    """
+    DROP TRIGGER chunks_fts_insert;
+    DROP TRIGGER chunks_fts_delete;
+    DROP TABLE chunks_fts;
+    CREATE VIRTUAL TABLE keywords USING fts5 (text, content='', tokenize='porter unicode61');
+    INSERT INTO keywords (rowid, text) SELECT id, text FROM chunks;
     """,
 ]
 
@@ -111,25 +128,22 @@ def content_hash(item: RawItem) -> str:
     return digest.hexdigest()
 
 
-def fts_query(text: str) -> str | None:
-    """A safe FTS5 query from free text: the non-stopword words, quoted, OR-ed (None if none)."""
+def fts_query(text: str, index_text: Callable[[str], str] = str) -> str | None:
+    """A safe FTS5 query from free text: the non-stopword words (as the index holds them), quoted,
+    OR-ed (None if none)."""
     words = [w for w in re.findall(r"\w+", text.lower()) if w not in STOPWORDS and len(w) > 1]
     if not words:
         return None
-    return " OR ".join(f'"{w}"' for w in dict.fromkeys(words))
-
-
-def _row_to_chunk(row: tuple) -> Chunk:
-    return Chunk(
-        id=row[0], raw_id=row[1], source=row[2], text=row[3], speaker=row[4], time=row[5],
-        tokens=row[6], metadata=json.loads(row[7]), added_at=row[8],
-    )
+    return " OR ".join(f'"{index_text(w)}"' for w in dict.fromkeys(words))
 
 
 class SpaceStore:
-    """All durable state of one space, in one SQLite file."""
+    """All durable state of one space, in one SQLite file.
 
-    def __init__(self, path: Path) -> None:
+    `master_key`: a new space is created encrypted; an existing one must match how it was created.
+    """
+
+    def __init__(self, path: Path, master_key: bytes | None = None) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=60)
@@ -138,15 +152,76 @@ class SpaceStore:
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA foreign_keys=ON")
         self._conn.execute("PRAGMA busy_timeout=60000")
-        self._migrate()
+        self._conn.execute("PRAGMA secure_delete=ON")
+        try:
+            self._migrate(master_key)
+            self.cipher = self._open_cipher(master_key)
+        except BaseException:
+            self._conn.close()
+            raise
 
-    def _migrate(self) -> None:
+    def _migrate(self, master_key: bytes | None) -> None:
+        """Bring the schema up to date; a new file with a key is marked encrypted in the same transaction."""
         with self._lock, self._write():
             version = self._conn.execute("PRAGMA user_version").fetchone()[0]
             for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
                 for statement in _statements(script):
                     self._conn.execute(statement)
                 self._conn.execute(f"PRAGMA user_version={number}")
+            if version == 0 and master_key is not None:
+                salt = os.urandom(16)
+                self._conn.executemany("INSERT INTO meta VALUES (?, ?)", [
+                    ("encryption", "aes-gcm-v1"), ("salt", salt.hex()),
+                    ("key_check", SpaceCipher(master_key, salt).check_value())])
+
+    def _open_cipher(self, master_key: bytes | None) -> SpaceCipher | None:
+        name = self.path.stem
+        meta = dict(self._conn.execute("SELECT key, value FROM meta"))
+        if "encryption" not in meta:
+            if master_key is not None:
+                raise EncryptionError(f"space {name!r} was created without encryption and a key is set; "
+                                      "it cannot be encrypted in place: add its data to a new space")
+            return None
+        if master_key is None:
+            raise EncryptionError(f"space {name!r} is encrypted: set IMPRINT_KEY_FILE or IMPRINT_KEY")
+        cipher = SpaceCipher(master_key, bytes.fromhex(meta["salt"]))
+        if not hmac.compare_digest(cipher.check_value(), meta["key_check"]):
+            raise EncryptionError(f"wrong key for space {name!r}: it was encrypted with another key")
+        return cipher
+
+    # --- field encoding: plaintext, or sealed when the space is encrypted ----------------
+
+    def _seal(self, text: str | None, field: str) -> str | bytes | None:
+        return text if self.cipher is None else self.cipher.seal_text(text, field)
+
+    def _open(self, value: str | bytes | None, field: str) -> str | None:
+        return value if self.cipher is None else self.cipher.open_text(value, field)
+
+    def _source_key(self, source: str) -> str | bytes:
+        return source if self.cipher is None else self.cipher.seal_fixed(source, "source")
+
+    def _index_text(self, text: str) -> str:
+        return text if self.cipher is None else self.cipher.keyword_tags(text)
+
+    def _open_source(self, value: str | bytes) -> str:
+        return value if self.cipher is None else self.cipher.open_fixed(value, "source")
+
+    def _row_to_chunk(self, row: tuple) -> Chunk:
+        return Chunk(
+            id=row[0], raw_id=row[1], source=self._open_source(row[2]), text=self._open(row[3], "chunk.text"),
+            speaker=self._open(row[4], "chunk.speaker"), time=self._open(row[5], "chunk.time"), tokens=row[6],
+            metadata=json.loads(self._open(row[7], "chunk.metadata")), added_at=row[8],
+        )
+
+    def _seal_bytes(self, data: bytes | None, field: str) -> bytes | None:
+        return data if self.cipher is None or data is None else self.cipher.seal(data, field)
+
+    def _open_bytes(self, data: bytes | None, field: str) -> bytes | None:
+        return data if self.cipher is None or data is None else self.cipher.open(data, field)
+
+    @property
+    def encrypted(self) -> bool:
+        return self.cipher is not None
 
     def _write(self) -> "_Transaction":
         return _Transaction(self._conn)
@@ -167,8 +242,11 @@ class SpaceStore:
         with self._lock, self._write():
             for item, chunks in items:
                 digest = content_hash(item)
+                if self.cipher is not None:  # a plain hash would confirm a guessed content
+                    digest = self.cipher.tag(digest)
+                source = self._source_key(item.source)
                 existing = self._conn.execute(
-                    "SELECT id FROM raw_items WHERE source = ? AND sha256 = ?", (item.source, digest)
+                    "SELECT id FROM raw_items WHERE source = ? AND sha256 = ?", (source, digest)
                 ).fetchone()
                 if existing:
                     ids = [r[0] for r in self._conn.execute(
@@ -179,48 +257,89 @@ class SpaceStore:
                 raw_id = self._conn.execute(
                     "INSERT INTO raw_items (source, kind, time, content, original, metadata, sha256, added_at)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (item.source, item.kind, item.time, item.content, item.original,
-                     json.dumps(item.metadata), digest, now),
+                    (source, item.kind, self._seal(item.time, "raw.time"), self._seal(item.content, "raw.content"),
+                     self._seal_bytes(item.original, "raw.original"),
+                     self._seal(json.dumps(item.metadata), "raw.metadata"), digest, now),
                 ).lastrowid
                 chunk_ids = []
                 for position, chunk in enumerate(chunks):
                     chunk_id = self._conn.execute(
                         "INSERT INTO chunks (raw_id, position, text, speaker, time, tokens, metadata, added_at)"
                         " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (raw_id, position, chunk.text, chunk.speaker, chunk.time, chunk.tokens,
-                         json.dumps(chunk.metadata or {}), now),
+                        (raw_id, position, self._seal(chunk.text, "chunk.text"),
+                         self._seal(chunk.speaker, "chunk.speaker"), self._seal(chunk.time, "chunk.time"),
+                         chunk.tokens, self._seal(json.dumps(chunk.metadata or {}), "chunk.metadata"), now),
                     ).lastrowid
                     self._conn.execute(
                         "INSERT INTO vectors (chunk_id, vector) VALUES (?, ?)",
-                        (chunk_id, np.asarray(chunk.vector, dtype=np.float32).tobytes()),
+                        (chunk_id, self._seal_bytes(np.asarray(chunk.vector, dtype=np.float32).tobytes(), "vector")),
                     )
+                    self._conn.execute("INSERT INTO keywords (rowid, text) VALUES (?, ?)",
+                                       (chunk_id, self._index_text(chunk.text)))
                     chunk_ids.append(chunk_id)
                 results.append(AddResult(raw_id, chunk_ids, duplicate=False))
         return results
 
-    def delete_memory(self, chunk_id: int) -> None:
-        """Delete one memory (chunk, vector, keyword entry); its raw item goes with its last chunk."""
-        with self._lock, self._write():
-            row = self._conn.execute("SELECT raw_id FROM chunks WHERE id = ?", (chunk_id,)).fetchone()
-            if row is None:
-                raise NotFoundError(f"no memory {chunk_id} in {self.path.stem!r}")
-            self._conn.execute("DELETE FROM chunks WHERE id = ?", (chunk_id,))
-            self._conn.execute(
-                "DELETE FROM raw_items WHERE id = ? AND NOT EXISTS (SELECT 1 FROM chunks WHERE raw_id = ?)",
-                (row[0], row[0]),
-            )
-            self._count_deletion()
+    def delete_memory(self, chunk_id: int, redact: Callable[[str, Chunk, list[Chunk]], str] | None = None) -> None:
+        """Delete one memory (chunk, vector, keyword entry); its raw item goes with its last chunk.
+
+        While other memories keep the raw item, `redact(content, forgotten, kept)` rewrites its
+        content and the original bytes are dropped, in the same transaction.
+        """
+        with self._lock:
+            with self._write():
+                [chunk] = self.get([chunk_id]) or [None]
+                if chunk is None:
+                    raise NotFoundError(f"no memory {chunk_id} in {self.path.stem!r}")
+                self._unindex("id = ?", chunk_id)
+                self._conn.execute("DELETE FROM chunks WHERE id = ?", (chunk_id,))
+                kept = self._chunks_of(chunk.raw_id)
+                if not kept:
+                    self._conn.execute("DELETE FROM raw_items WHERE id = ?", (chunk.raw_id,))
+                elif redact is not None:
+                    content = self._open(self._conn.execute(
+                        "SELECT content FROM raw_items WHERE id = ?", (chunk.raw_id,)).fetchone()[0], "raw.content")
+                    self._conn.execute("UPDATE raw_items SET content = ?, original = NULL WHERE id = ?",
+                                       (self._seal(redact(content, chunk, kept), "raw.content"), chunk.raw_id))
+                self._count_deletion()
+            self._scrub()
+
+    def _chunks_of(self, raw_id: int) -> list[Chunk]:
+        ids = [row[0] for row in self._conn.execute("SELECT id FROM chunks WHERE raw_id = ? ORDER BY position",
+                                                    (raw_id,))]
+        return self.get(ids)
 
     def delete_source(self, source: str) -> list[int]:
         """Delete every raw item from `source` and all that was derived from it; returns the memory ids."""
-        with self._lock, self._write():
-            removed = [row[0] for row in self._conn.execute(
-                "SELECT chunks.id FROM chunks JOIN raw_items r ON r.id = chunks.raw_id WHERE r.source = ?",
-                (source,))]
-            if not self._conn.execute("DELETE FROM raw_items WHERE source = ?", (source,)).rowcount:
-                raise NotFoundError(f"no source {source!r} in {self.path.stem!r}")
-            self._count_deletion()
+        key = self._source_key(source)
+        with self._lock:
+            with self._write():
+                removed = self._unindex("raw_id IN (SELECT id FROM raw_items WHERE source = ?)", key)
+                if not self._conn.execute("DELETE FROM raw_items WHERE source = ?", (key,)).rowcount:
+                    raise NotFoundError(f"no source {source!r} in {self.path.stem!r}")
+                self._count_deletion()
+            self._scrub()
         return removed
+
+    def memory_ids_of_source(self, source: str) -> list[int]:
+        with self._lock:
+            return [row[0] for row in self._conn.execute(
+                "SELECT c.id FROM chunks c JOIN raw_items r ON r.id = c.raw_id WHERE r.source = ? ORDER BY c.id",
+                (self._source_key(source),))]
+
+    def _unindex(self, where: str, value: object) -> list[int]:
+        """Take the chunks matching `where` out of the contentless keyword index (it needs their text)."""
+        rows = self._conn.execute(f"SELECT id, text FROM chunks WHERE {where}", (value,)).fetchall()
+        self._conn.executemany("INSERT INTO keywords (keywords, rowid, text) VALUES ('delete', ?, ?)",
+                               [(i, self._index_text(self._open(text, "chunk.text"))) for i, text in rows])
+        return [i for i, _ in rows]
+
+    def _scrub(self) -> None:
+        """Make deletions physical: merge the keyword index (dropping deleted entries) and move the
+        WAL into the file, whose freed pages secure_delete has zeroed."""
+        with self._write():
+            self._conn.execute("INSERT INTO keywords (keywords) VALUES ('optimize')")
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def _count_deletion(self) -> None:
         self._conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'deletions'")
@@ -240,7 +359,7 @@ class SpaceStore:
             rows = self._conn.execute(
                 f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN raw_items r ON r.id = c.raw_id"
                 f" WHERE c.id IN ({marks})", ids).fetchall()
-        by_id = {row[0]: _row_to_chunk(row) for row in rows}
+        by_id = {row[0]: self._row_to_chunk(row) for row in rows}
         return [by_id[i] for i in ids if i in by_id]
 
     def list_memories(self, limit: int = 50, offset: int = 0) -> list[Chunk]:
@@ -248,7 +367,7 @@ class SpaceStore:
             rows = self._conn.execute(
                 f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN raw_items r ON r.id = c.raw_id"
                 " ORDER BY c.id LIMIT ? OFFSET ?", (limit, offset)).fetchall()
-        return [_row_to_chunk(row) for row in rows]
+        return [self._row_to_chunk(row) for row in rows]
 
     def raw_item(self, raw_id: int) -> RawItem:
         with self._lock:
@@ -257,17 +376,18 @@ class SpaceStore:
                 (raw_id,)).fetchone()
         if row is None:
             raise NotFoundError(f"no raw item {raw_id} in {self.path.stem!r}")
-        return RawItem(source=row[0], kind=row[1], content=row[2], segments=[], time=row[3],
-                       metadata=json.loads(row[4]), original=row[5])
+        return RawItem(source=self._open_source(row[0]), kind=row[1], content=self._open(row[2], "raw.content"), segments=[],
+                       time=self._open(row[3], "raw.time"), metadata=json.loads(self._open(row[4], "raw.metadata")),
+                       original=self._open_bytes(row[5], "raw.original"))
 
     def keyword_search(self, query: str, limit: int) -> list[int]:
         """Memory ids by BM25 rank for the words of `query`."""
-        match = fts_query(query)
+        match = fts_query(query, self._index_text)
         if match is None:
             return []
         with self._lock:
             rows = self._conn.execute(
-                "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?",
+                "SELECT rowid FROM keywords WHERE keywords MATCH ? ORDER BY rank LIMIT ?",
                 (match, limit)).fetchall()
         return [row[0] for row in rows]
 
@@ -284,7 +404,8 @@ class SpaceStore:
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         if not rows:
             return ids, np.zeros((0, 0), dtype=np.float32)
-        matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+        blobs = (r[1] if self.cipher is None else self.cipher.open(r[1], "vector") for r in rows)
+        matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(rows), -1)
         return ids, matrix
 
 
