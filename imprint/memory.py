@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from .config import Settings
 from .encode.chunk import chunk_segment
-from .encode.parse import conversation_item, parse_paths, text_item
+from .encode.parse import check_unicode, conversation_item, parse_paths, text_item
 from .encode.redact import redact
 from .errors import InputError, ModelError, NotFoundError, ParseError
 from .llm.embed import Embedder
@@ -144,6 +144,8 @@ class Memory:
 
         `progress(done, total)` is called with counts of items after each batch.
         """
+        for item in items:
+            check_unicode(item)
         store, _ = self._space(space, create=True)
         report = IngestReport()
         for start, batch in _batches(items, self._chunk_texts):

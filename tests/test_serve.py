@@ -9,6 +9,8 @@ import time
 
 import httpx2
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from openai import NotFoundError as OpenAINotFound
@@ -152,3 +154,46 @@ def test_consolidation_runs_as_a_background_job_with_progress(tmp_path, tiny_mod
         answer = http.post("/spaces/a/ask", json={"question": "Who founded Zorblat Industries?", "strategy": "weights"})
         assert answer.status_code == 200 and answer.json()["strategy"] == "weights"
         assert http.get("/jobs/nope").status_code == 404
+
+
+# any text, including what a buggy client sends: lone surrogates and NUL
+any_text = st.lists(st.characters() | st.sampled_from(["\ud800", "\udfff", "\x00"]), max_size=40).map("".join)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | any_text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12)
+memory_bodies = st.one_of(
+    json_values,
+    st.fixed_dictionaries({"text": any_text | st.text(max_size=200)},
+                          optional={"source": any_text, "time": any_text, "metadata": json_values}),
+    st.fixed_dictionaries({"turns": st.lists(st.fixed_dictionaries(
+        {"speaker": any_text, "text": any_text}, optional={"time": any_text}), max_size=3)}))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=memory_bodies, path=st.sampled_from(["/spaces/alice/memories", "/spaces/alice/turns"]))
+def test_any_json_body_is_stored_whole_or_refused_with_4xx_never_a_500(server, body, path):
+    alice = client(server, ALICE)
+    alice.post("/spaces/alice/memories", json={"text": "the space exists"})
+    before = alice.get("/spaces/alice/memories", params={"limit": 1}).json()["total"]
+    last_id = alice.get("/spaces/alice/memories", params={"offset": before - 1}).json()["memories"][0]["id"]
+    # json.dumps escapes lone surrogates as \\udXXX, which is valid JSON a strict client would refuse to send
+    response = alice.post(path, content=json.dumps(body), headers={"content-type": "application/json"})
+    assert response.status_code in (201, 400, 422), response.text
+    after = alice.get("/spaces/alice/memories", params={"limit": 1}).json()["total"]
+    if response.status_code == 201:
+        ids = response.json()["memory_ids"]
+        assert after == before + len([i for i in ids if i > last_id])  # the rest: same text again, stored once
+        for memory_id in ids:
+            assert alice.get(f"/spaces/alice/memories/{memory_id}").status_code == 200
+    else:
+        assert after == before and "detail" in response.json()
+
+
+@settings(max_examples=25, deadline=None)
+@given(data=st.binary(max_size=300), name=st.sampled_from(["a.txt", "b.json", "c.jsonl", "d.html", "e.pdf", "f"]))
+def test_any_uploaded_bytes_are_stored_or_refused_with_a_reason(server, data, name):
+    response = client(server, ALICE).post("/spaces/alice/files", files={"file": (name, data)})
+    assert response.status_code in (201, 400), response.text
+    if response.status_code == 400:
+        assert name in response.json()["detail"]

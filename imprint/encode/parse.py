@@ -81,6 +81,19 @@ def text_item(text: str, source: str, time: str | None = None, metadata: dict | 
                    segments=[Segment(text=text, time=time)])
 
 
+def check_unicode(item: RawItem) -> None:
+    """Refuse text that cannot be stored or sent back as UTF-8 (lone surrogates from a bad client)."""
+    fields = [item.source, item.content, item.time, json.dumps(item.metadata, ensure_ascii=False)]
+    fields += [value for segment in item.segments
+               for value in (segment.text, segment.speaker, segment.time, json.dumps(segment.metadata, ensure_ascii=False))]
+    for value in fields:
+        try:
+            (value or "").encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise ParseError(item.source.encode("utf-8", "replace").decode(),
+                             f"text is not valid Unicode (a lone surrogate at character {error.start})") from None
+
+
 def conversation_item(turns: list[dict[str, Any]], source: str) -> RawItem:
     """A raw item for chat turns handed over directly: `{speaker|role, text|content, time?}`."""
     content = json.dumps(turns, ensure_ascii=False)

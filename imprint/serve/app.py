@@ -3,6 +3,7 @@
 import contextlib
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from .. import __version__
@@ -34,6 +35,13 @@ def create_app(memory: Memory, keys: Keys | None = None, host: str = "127.0.0.1"
     async def imprint_error(_: Request, error: ImprintError) -> JSONResponse:
         status = 404 if isinstance(error, NotFoundError) else 400 if isinstance(error, InputError) else 500
         return JSONResponse({"detail": str(error)}, status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
+        """FastAPI's default echoes the input back, which fails on values JSON cannot hold (Infinity)
+        and repeats secrets into logs; where and why is enough."""
+        details = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in error.errors()]
+        return JSONResponse({"detail": details}, status_code=422)
 
     @app.middleware("http")
     async def mcp_needs_a_key(request: Request, call_next):
