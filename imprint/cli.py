@@ -64,7 +64,8 @@ def add(
     for error in report.errors:
         err.print(f"[yellow]skipped[/yellow] {error}")
     console.print(f"{report.added} items added, {report.duplicates} already stored, "
-                  f"{len(report.memories)} memories, {len(report.errors)} files skipped.")
+                  f"{len(report.memories) - report.dropped} memories, {report.dropped} kept raw only "
+                  f"(`imprint dropped`), {len(report.errors)} files skipped.")
     if report.errors and not report.added and not report.duplicates:
         raise typer.Exit(1)
 
@@ -113,6 +114,16 @@ def list_memories(space: Space = "default", limit: int = 50, offset: int = 0, da
     table = Table("id", "time", "memory", "source", title=f"{space}: {memory.count(space)} memories")
     for m in memory.list_memories(space, limit, offset):
         table.add_row(str(m.id), m.time or "", m.text, Path(m.source).name)
+    console.print(table)
+
+
+@app.command()
+@handles_errors
+def dropped(space: Space = "default", limit: int = 50, offset: int = 0, data: DataDir = None) -> None:
+    """What was kept raw but not indexed (greetings, filler, repeats), and why. IMPRINT_MIN_INFORMATION sets the bar."""
+    table = Table("id", "text", "why", "source")
+    for m in _memory(data).dropped(space, limit, offset):
+        table.add_row(str(m.id), m.text, m.dropped, Path(m.source).name)
     console.print(table)
 
 

@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     context_tokens: int | None = Field(
         None, ge=256, description="Cap on the prompt for strategy=context; default: the model's limit."
     )
+    min_information: int = Field(
+        2, ge=0, description="Conversation turns with fewer content words (not stopwords or filler) are kept "
+                             "raw but not indexed; 0 indexes every turn. `imprint dropped` lists them.")
+    duplicate_similarity: float = Field(
+        0.97, gt=0, le=1.01, description="A chunk this similar (cosine) to a memory already held is kept raw "
+                                         "but not indexed again; above 1 turns it off.")
     max_file_bytes: int = Field(50_000_000, ge=1, description="Larger files are refused.")
     threads: int = Field(2, ge=1, description="Torch threads.")
     answer_url: str | None = Field(

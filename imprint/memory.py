@@ -13,10 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
+
 from .config import Settings
-from .encode.chunk import chunk_segment
+from .encode.chunk import chunk_segment, without_speaker
 from .encode.parse import check_unicode, conversation_item, parse_paths, text_item
 from .encode.redact import redact
+from .encode.salience import content_words, low_information
 from .errors import InputError, ModelError, NotFoundError, ParseError
 from .llm.embed import Embedder
 from .llm.local import LocalModel, resolve_model_dir
@@ -67,7 +70,8 @@ class Forgotten:
 class IngestReport:
     added: int = 0  # raw items stored
     duplicates: int = 0  # raw items already stored, skipped
-    memories: list[int] = field(default_factory=list)  # ids of the memories created
+    memories: list[int] = field(default_factory=list)  # ids of the memories created (dropped ones too)
+    dropped: int = 0  # chunks kept raw but not indexed: low information, or repeats
     errors: list[ParseError] = field(default_factory=list)
 
 
@@ -146,10 +150,11 @@ class Memory:
         """
         for item in items:
             check_unicode(item)
-        store, _ = self._space(space, create=True)
+        store, index = self._space(space, create=True)
         report = IngestReport()
         for start, batch in _batches(items, self._chunk_texts):
-            prepared = self._prepare(batch)
+            prepared = self._prepare(batch, store, index)
+            report.dropped += sum(chunk.dropped is not None for _, chunks in prepared for chunk in chunks)
             for result in store.add(prepared):
                 report.memories.extend(result.chunk_ids)
                 report.duplicates += result.duplicate
@@ -164,17 +169,42 @@ class Memory:
         return [(text, segment) for segment in item.segments
                 for text in chunk_segment(segment, self.embedder.count_tokens, size, s.chunk_overlap)]
 
-    def _prepare(self, batch: list[tuple[RawItem, list[tuple[str, Any]]]]):
+    def _prepare(self, batch: list[tuple[RawItem, list[tuple[str, Any]]]], store: SpaceStore, index: VectorIndex):
         texts = [text for _, chunks in batch for text, _ in chunks]
-        vectors = iter(self.embedder.embed(texts))
-        prepared = []
+        vectors = self.embedder.embed(texts)
+        nearest = index.nearest(vectors) if self.settings.duplicate_similarity <= 1 else [None] * len(texts)
+        prepared, kept, position = [], [], 0
         for item, chunks in batch:
-            rows = [PreparedChunk(text=text, tokens=self.embedder.count_tokens(text), vector=next(vectors),
-                                  speaker=segment.speaker, time=segment.time or item.time,
-                                  metadata=segment.metadata)
-                    for text, segment in chunks]
+            rows = []
+            for text, segment in chunks:
+                vector, stored = vectors[position], nearest[position]
+                position += 1
+                words = content_words(without_speaker(text, segment.speaker))
+                # the information bar is for chat turns; text a user adds on purpose is kept whatever its size
+                dropped = ((low_information(words, self.settings.min_information) if item.kind == "conversation"
+                            else None) or self._repeat(vector, words, stored, store, kept))
+                if dropped is None:
+                    kept.append((vector, words))
+                rows.append(PreparedChunk(text=text, tokens=self.embedder.count_tokens(text), vector=vector,
+                                          speaker=segment.speaker, time=segment.time or item.time,
+                                          metadata=segment.metadata, dropped=dropped))
             prepared.append((item, rows))
         return prepared
+
+    def _repeat(self, vector: np.ndarray, words: set[str], stored: tuple[int, float] | None, store: SpaceStore,
+                batch: list[tuple[np.ndarray, set[str]]]) -> str | None:
+        """Why this chunk repeats a memory already held (stored, or earlier in this batch), or None.
+        A repeat says the same content words with a near-identical embedding: embeddings alone
+        barely see a changed name or number, so they would merge different facts."""
+        threshold = self.settings.duplicate_similarity
+        if stored and stored[1] >= threshold:
+            [held] = store.get([stored[0]])
+            if content_words(without_speaker(held.text, held.speaker)) == words:
+                return f"repeats memory {held.id} (similarity {stored[1]:.2f})"
+        for other, other_words in batch:
+            if other_words == words and float(other @ vector) >= threshold:
+                return "repeats an earlier memory of the same batch"
+        return None
 
     # --- reading -------------------------------------------------------------------------
 
@@ -188,6 +218,10 @@ class Memory:
 
     def list_memories(self, space: str, limit: int = 50, offset: int = 0) -> list[Chunk]:
         return self._space(space)[0].list_memories(limit, offset)
+
+    def dropped(self, space: str, limit: int = 50, offset: int = 0) -> list[Chunk]:
+        """What was kept raw but not indexed, each with its reason (`Chunk.dropped`)."""
+        return self._space(space)[0].list_memories(limit, offset, dropped=True)
 
     def get(self, memory_id: int, space: str) -> Chunk:
         found = self._space(space)[0].get([memory_id])

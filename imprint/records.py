@@ -40,6 +40,7 @@ class Chunk:
     tokens: int
     metadata: dict[str, Any]
     added_at: str
+    dropped: str | None = None  # why it is kept raw but not indexed (low information, a repeat)
 
 
 @dataclass

@@ -120,3 +120,28 @@ def test_forgetting_one_turn_redacts_it_from_the_stored_conversation(memory):
     raw = memory.raw(ids[1], "chat")
     assert "4471" not in raw.content and "Lunch on Friday" in raw.content
     assert json.loads(raw.content)[0]["text"] == "[forgotten]"
+
+
+def test_greetings_filler_and_repeats_are_kept_raw_but_not_indexed(memory):
+    ids = memory.add_turns([{"speaker": "Ana", "text": "Hi!"},
+                            {"speaker": "Ben", "text": "Hey, how are you?"},
+                            {"speaker": "Ana", "text": "I adopted a cat named Pixel."},
+                            {"speaker": "Ben", "text": "Haha, nice!"}], space="chat")
+    again = memory.add_turns([{"speaker": "Ana", "text": "I adopted a cat named Pixel!"}], space="chat", source="chat-2")
+    different = memory.add_turns([{"speaker": "Ana", "text": "I adopted a cat named Pixie."}], space="chat",
+                                 source="chat-3")  # one letter apart: another fact, however close the vectors
+    assert memory.count("chat") == 2
+    dropped = {m.id: m.dropped for m in memory.dropped("chat")}
+    assert set(dropped) == {ids[0], ids[1], ids[3], again[0]}
+    assert dropped[ids[0]].startswith("low information") and dropped[again[0]].startswith(f"repeats memory {ids[2]}")
+    assert {h.memory.id for h in memory.search("hello how are you", "chat", k=5)} == {ids[2], different[0]}
+    assert "Hi!" in memory.raw(ids[2], "chat").content  # raw keeps everything
+    memory.forget(ids[2], "chat")  # the conversation stays, with the other turns, after a forget
+    assert memory.count("chat") == 1 and len(memory.dropped("chat")) == 4
+
+
+def test_the_information_bar_can_be_turned_off(tmp_path, embedder, model):
+    memory = Memory(settings=Settings(data_dir=tmp_path, min_information=0, duplicate_similarity=1.01),
+                    embedder=embedder, model=model)
+    memory.add_turns([{"speaker": "Ana", "text": "Hi!"}, {"speaker": "Ben", "text": "Hi!"}], space="s")
+    assert memory.count("s") == 2 and memory.dropped("s") == []

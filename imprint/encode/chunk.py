@@ -17,6 +17,11 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
 
 
+def without_speaker(text: str, speaker: str | None) -> str:
+    """A chunk's text without the `speaker: ` prefix `chunk_segment` puts in front of a turn."""
+    return text.removeprefix(f"{speaker}: ") if speaker else text
+
+
 def chunk_segment(
     segment: Segment, count_tokens: Callable[[str], int], max_tokens: int, overlap: int
 ) -> list[str]:

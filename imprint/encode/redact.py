@@ -11,24 +11,18 @@ import json
 import re
 
 from ..records import Chunk
-from .chunk import split_sentences
+from .chunk import split_sentences, without_speaker
 
 REDACTED = "[forgotten]"
 _GAP = r"(?:\s|\\[nrt])+"  # whitespace, or its JSON escape
 
 
 def redact(content: str, forgotten: Chunk, kept: list[Chunk]) -> str:
-    still_held = " ".join(_body(chunk) for chunk in kept)
-    for sentence in split_sentences(_body(forgotten)):
+    still_held = " ".join(without_speaker(chunk.text, chunk.speaker) for chunk in kept)
+    for sentence in split_sentences(without_speaker(forgotten.text, forgotten.speaker)):
         if sentence in still_held:
             continue
         for form in (sentence, json.dumps(sentence, ensure_ascii=False)[1:-1]):
             pattern = _GAP.join(re.escape(word) for word in form.split())
             content = re.sub(pattern, REDACTED, content)
     return content
-
-
-def _body(chunk: Chunk) -> str:
-    """The chunk's text without the `speaker: ` prefix the chunker put in front of a turn."""
-    prefix = f"{chunk.speaker}: " if chunk.speaker else ""
-    return chunk.text[len(prefix):] if prefix and chunk.text.startswith(prefix) else chunk.text

@@ -46,3 +46,15 @@ class VectorIndex:
                 best = torch.topk(scores, min(limit, len(scores)))
             ids = self._ids
         return [(int(ids[i]), float(score)) for score, i in zip(best.values.tolist(), best.indices.tolist())]
+
+    def nearest(self, queries: np.ndarray) -> list[tuple[int, float] | None]:
+        """For each query row, its nearest stored memory (id, cosine), in one product; None if empty."""
+        with self._lock:
+            self._refresh()
+            if self._matrix is None:
+                return [None] * len(queries)
+            with torch.inference_mode():
+                scores = torch.from_numpy(np.asarray(queries, dtype=np.float32)) @ self._matrix.T
+                best = scores.max(dim=1)
+            ids = self._ids
+        return [(int(ids[i]), float(score)) for score, i in zip(best.values.tolist(), best.indices.tolist())]

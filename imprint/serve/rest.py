@@ -118,6 +118,11 @@ def router() -> APIRouter:
         return {"memories": [asdict(m) for m in memory.list_memories(space, limit, offset)],
                 "total": memory.count(space)}
 
+    @api.get("/spaces/{space}/dropped")
+    def list_dropped(space: Space, request: Request, limit: int = 50, offset: int = 0) -> dict:
+        """Chunks kept raw but not indexed (low information, repeats), each with its reason."""
+        return {"dropped": [asdict(m) for m in _memory(request).dropped(space, limit, offset)]}
+
     @api.get("/spaces/{space}/memories/{memory_id}")
     def get_memory(space: Space, memory_id: int, request: Request) -> dict:
         return asdict(_memory(request).get(memory_id, space))

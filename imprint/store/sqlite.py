@@ -83,6 +83,10 @@ MIGRATIONS = [
     CREATE VIRTUAL TABLE keywords USING fts5 (text, content='', tokenize='porter unicode61');
     INSERT INTO keywords (rowid, text) SELECT id, text FROM chunks;
     """,
+    # Chunks kept raw but not indexed (no vector, no keyword entry) say why here; NULL: a memory.
+    """
+    ALTER TABLE chunks ADD COLUMN dropped TEXT;
+    """,
 ]
 
 STOPWORDS = frozenset(
@@ -96,7 +100,7 @@ STOPWORDS = frozenset(
 )
 
 _CHUNK_COLUMNS = (
-    "c.id, c.raw_id, r.source, c.text, c.speaker, c.time, c.tokens, c.metadata, c.added_at"
+    "c.id, c.raw_id, r.source, c.text, c.speaker, c.time, c.tokens, c.metadata, c.added_at, c.dropped"
 )
 
 
@@ -110,6 +114,7 @@ class PreparedChunk:
     speaker: str | None = None
     time: str | None = None
     metadata: dict | None = None
+    dropped: str | None = None  # kept raw, not indexed, for this reason
 
 
 @dataclass
@@ -210,7 +215,7 @@ class SpaceStore:
         return Chunk(
             id=row[0], raw_id=row[1], source=self._open_source(row[2]), text=self._open(row[3], "chunk.text"),
             speaker=self._open(row[4], "chunk.speaker"), time=self._open(row[5], "chunk.time"), tokens=row[6],
-            metadata=json.loads(self._open(row[7], "chunk.metadata")), added_at=row[8],
+            metadata=json.loads(self._open(row[7], "chunk.metadata")), added_at=row[8], dropped=row[9],
         )
 
     def _seal_bytes(self, data: bytes | None, field: str) -> bytes | None:
@@ -264,19 +269,22 @@ class SpaceStore:
                 chunk_ids = []
                 for position, chunk in enumerate(chunks):
                     chunk_id = self._conn.execute(
-                        "INSERT INTO chunks (raw_id, position, text, speaker, time, tokens, metadata, added_at)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        "INSERT INTO chunks (raw_id, position, text, speaker, time, tokens, metadata, added_at, dropped)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (raw_id, position, self._seal(chunk.text, "chunk.text"),
                          self._seal(chunk.speaker, "chunk.speaker"), self._seal(chunk.time, "chunk.time"),
-                         chunk.tokens, self._seal(json.dumps(chunk.metadata or {}), "chunk.metadata"), now),
+                         chunk.tokens, self._seal(json.dumps(chunk.metadata or {}), "chunk.metadata"), now,
+                         chunk.dropped),
                     ).lastrowid
+                    chunk_ids.append(chunk_id)
+                    if chunk.dropped:
+                        continue
                     self._conn.execute(
                         "INSERT INTO vectors (chunk_id, vector) VALUES (?, ?)",
                         (chunk_id, self._seal_bytes(np.asarray(chunk.vector, dtype=np.float32).tobytes(), "vector")),
                     )
                     self._conn.execute("INSERT INTO keywords (rowid, text) VALUES (?, ?)",
                                        (chunk_id, self._index_text(chunk.text)))
-                    chunk_ids.append(chunk_id)
                 results.append(AddResult(raw_id, chunk_ids, duplicate=False))
         return results
 
@@ -329,7 +337,8 @@ class SpaceStore:
 
     def _unindex(self, where: str, value: object) -> list[int]:
         """Take the chunks matching `where` out of the contentless keyword index (it needs their text)."""
-        rows = self._conn.execute(f"SELECT id, text FROM chunks WHERE {where}", (value,)).fetchall()
+        rows = self._conn.execute(f"SELECT id, text FROM chunks WHERE dropped IS NULL AND ({where})",
+                                  (value,)).fetchall()
         self._conn.executemany("INSERT INTO keywords (keywords, rowid, text) VALUES ('delete', ?, ?)",
                                [(i, self._index_text(self._open(text, "chunk.text"))) for i, text in rows])
         return [i for i, _ in rows]
@@ -348,7 +357,7 @@ class SpaceStore:
 
     def count(self) -> int:
         with self._lock:
-            return self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+            return self._conn.execute("SELECT count(*) FROM chunks WHERE dropped IS NULL").fetchone()[0]
 
     def get(self, ids: list[int]) -> list[Chunk]:
         """The memories with these ids, in the order asked (missing ids are left out)."""
@@ -362,11 +371,13 @@ class SpaceStore:
         by_id = {row[0]: self._row_to_chunk(row) for row in rows}
         return [by_id[i] for i in ids if i in by_id]
 
-    def list_memories(self, limit: int = 50, offset: int = 0) -> list[Chunk]:
+    def list_memories(self, limit: int = 50, offset: int = 0, dropped: bool = False) -> list[Chunk]:
+        """The memories in id order; with `dropped`, instead the chunks kept raw but not indexed."""
         with self._lock:
             rows = self._conn.execute(
                 f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN raw_items r ON r.id = c.raw_id"
-                " ORDER BY c.id LIMIT ? OFFSET ?", (limit, offset)).fetchall()
+                f" WHERE c.dropped IS {'NOT ' if dropped else ''}NULL ORDER BY c.id LIMIT ? OFFSET ?",
+                (limit, offset)).fetchall()
         return [self._row_to_chunk(row) for row in rows]
 
     def raw_item(self, raw_id: int) -> RawItem:

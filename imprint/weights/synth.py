@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
-from ..encode.chunk import split_sentences
+from ..encode.chunk import split_sentences, without_speaker
 from ..records import Chunk
 
 
@@ -101,7 +101,7 @@ class TemplateSynthesizer:
         rng = random.Random(self.seed)
         train, probe = [], []
         for memory in memories:
-            text = memory.text.split(": ", 1)[1] if memory.speaker else memory.text
+            text = without_speaker(memory.text, memory.speaker)
             if memory.speaker:
                 text = third_person(text, memory.speaker)
             for sentence in split_sentences(text):
