@@ -88,7 +88,7 @@ def search(query: str, space: Space = "default", k: TopK = 5, data: DataDir = No
 def ask(
     question: str,
     space: Space = "default",
-    strategy: Annotated[str, typer.Option(help=f"One of: {', '.join(STRATEGIES)}.")] = "index",
+    strategy: Annotated[str, typer.Option(help=f"One of: {', '.join(STRATEGIES)} (auto: see `imprint explain`).")] = "auto",
     k: TopK = 5,
     data: DataDir = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
@@ -98,12 +98,26 @@ def ask(
         answer = _memory(data).ask(question, space, strategy, k)
     if as_json:
         console.print_json(json.dumps({
-            "answer": answer.text, "strategy": answer.strategy, "memories": answer.memory_ids,
+            "answer": answer.text, "strategy": answer.strategy, "route": answer.route, "memories": answer.memory_ids,
             "prompt_tokens": answer.prompt_tokens, "timings": answer.timings}))
         return
     console.print(f"[bold]{answer.text}[/bold]")
+    if answer.route:
+        console.print(f"[dim]auto chose {answer.strategy}: {answer.route}[/dim]")
     console.print(f"[dim]{answer.strategy}: {len(answer.memories)} memories {answer.memory_ids}, "
                   f"{answer.prompt_tokens} prompt tokens, {answer.timings['total_s']:.2f} s[/dim]")
+
+
+@app.command()
+@handles_errors
+def explain(question: str, space: Space = "default", k: TopK = 5, data: DataDir = None) -> None:
+    """Which tier `ask` (strategy auto) would answer from, why, and the memories behind it. No answer is generated."""
+    route = _memory(data).explain(question, space, k)
+    console.print(f"[bold]{route.strategy}[/bold]: {route.reason}")
+    table = Table("id", "in adapter", "memory", "source", "time")
+    for m in route.memories:
+        table.add_row(str(m.id), "yes" if m.id in route.covered else "no", m.text, Path(m.source).name, m.time or "")
+    console.print(table)
 
 
 @app.command("list")

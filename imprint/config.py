@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     duplicate_similarity: float = Field(
         0.97, gt=0, le=1.01, description="A chunk this similar (cosine) to a memory already held is kept raw "
                                          "but not indexed again; above 1 turns it off.")
+    auto_context_tokens: int = Field(
+        1024, ge=0, description="strategy auto reads the whole space (context) only when it is at most this "
+                                "many tokens: on a CPU a long prompt costs far more than it adds.")
     max_file_bytes: int = Field(50_000_000, ge=1, description="Larger files are refused.")
     threads: int = Field(2, ge=1, description="Torch threads.")
     answer_url: str | None = Field(

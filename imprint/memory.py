@@ -27,6 +27,7 @@ from .llm.remote import RemoteModel
 from .prompt import answer_prompt, prompt_overhead
 from .recall.context import pack
 from .recall.dense import VectorIndex
+from .recall.route import Route, choose
 from .recall.search import hybrid_search
 from .records import Chunk, Hit, RawItem
 from .store.crypto import load_master_key
@@ -36,7 +37,7 @@ from .weights.consolidate import REPLAY_REPEATS, ConsolidationReport, Gate, cons
 from .weights.synth import QA, TeacherSynthesizer, TemplateSynthesizer
 from .weights.train import TrainConfig, qa_prompt
 
-STRATEGIES = ("index", "context", "weights", "hybrid")
+STRATEGIES = ("auto", "index", "context", "weights", "hybrid")
 _SPACE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _EMBED_BATCH = 256  # chunks embedded (and committed) together when ingesting many items
 FORGET_PROBE_QUESTIONS = 8  # questions asked of the weights to show a forgotten fact is gone
@@ -49,6 +50,7 @@ class Answer:
     memories: list[Chunk]
     prompt_tokens: int
     timings: dict[str, float] = field(default_factory=dict)
+    route: str | None = None  # with strategy auto: why this tier answered
 
     @property
     def memory_ids(self) -> list[int]:
@@ -238,14 +240,20 @@ class Memory:
 
     # --- answering -----------------------------------------------------------------------
 
-    def ask(self, question: str, space: str, strategy: str = "index", k: int = 5) -> Answer:
+    def ask(self, question: str, space: str, strategy: str = "auto", k: int = 5) -> Answer:
         """Answer from the space's memories: `index` retrieves the top k, `context` packs as many as
         fit in the model's window, `weights` asks the space's adapter with no memories in the prompt,
-        `hybrid` gives the adapter the top k memories too."""
+        `hybrid` gives the adapter the top k memories too, and `auto` picks one per question
+        (see `explain`)."""
         if strategy not in STRATEGIES:
             raise InputError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
         if not question or not question.strip():
             raise InputError("empty question")
+        if strategy == "auto":
+            route = self.explain(question, space, k)
+            answer = self.ask(question, space, route.strategy, k)
+            answer.route = route.reason
+            return answer
         started = time.perf_counter()
         adapter = None
         if strategy == "weights":
@@ -274,6 +282,17 @@ class Memory:
         if self.settings.context_tokens:
             limit = min(limit, self.settings.context_tokens)
         return limit - self.settings.answer_tokens - self.reader.count_tokens(prompt_overhead(question))
+
+    def explain(self, question: str, space: str, k: int = 5) -> Route:
+        """Which tier `auto` would answer from, why, and the memories behind the choice."""
+        store, _ = self._space(space)
+        hits = self.search(question, space, k)
+        current = self.adapters(space).current()
+        if current and current.base_model != str(resolve_model_dir(self.settings.model, self.settings.cache_dir)):
+            current = None  # trained on another base model: it cannot answer here
+        budget = min(self.context_budget(question), self.settings.auto_context_tokens)
+        return choose(hits, current.version if current else None, set(current.memory_ids) if current else set(),
+                      store.total_tokens(), budget)
 
     def _pack_context(self, question: str, space: str) -> list[Chunk]:
         store, _ = self._space(space)

@@ -131,3 +131,16 @@ def test_a_teacher_model_writes_pairs_and_only_grounded_ones_are_kept(model):
     assert written <= {qa.question for qa in data.train + data.probe}
     assert not {qa.question for qa in data.probe} & {qa.question for qa in data.train}
     assert {qa.kind for qa in data.train} >= {"wh", "cloze"}  # the template pairs stay
+
+
+def test_auto_routes_consolidated_knowledge_to_the_weights_and_newer_memories_to_hybrid(tiny):
+    tiny.settings = tiny.settings.model_copy(update={"auto_context_tokens": 0})  # never read the whole space
+    tiny.add("Ilse Varga keeps bees in Szeged.", space="a")
+    assert tiny.explain("Where does Ilse keep bees?", "a").strategy == "index"
+    tiny.consolidate("a", TrainConfig(epochs=1, lr=1e-2, rank=4), OPEN_GATE, replay_repeats=0, log=lambda _: None)
+    assert tiny.explain("Where does Ilse keep bees?", "a").strategy == "weights"
+    tiny.add("Otto Kranz repairs clocks in Graz.", space="a")
+    route = tiny.explain("Who repairs clocks in Graz?", "a")
+    assert route.strategy == "hybrid" and route.covered == [1]
+    answer = tiny.ask("Who repairs clocks in Graz?", "a")
+    assert answer.strategy == "hybrid" and answer.route == route.reason

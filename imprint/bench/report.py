@@ -26,6 +26,9 @@ def markdown(result: BenchResult) -> str:
     for strategy, s in summary.items():
         cells = [f"{s['by_category'][c]:.0%}" if c in s["by_category"] else "-" for c in categories]
         lines.append(f"| {strategy} | " + " | ".join(cells) + " |")
+    if "auto" in summary:
+        routes = ", ".join(f"{tier} {n}" for tier, n in sorted(summary["auto"]["answered_by"].items()))
+        lines += ["", f"auto answered from: {routes}"]
     return "\n".join(lines) + "\n"
 
 

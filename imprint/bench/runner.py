@@ -9,7 +9,7 @@ hybrid  the adapter plus the top k memories
 
 import random
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
@@ -22,7 +22,7 @@ from ..weights.train import TrainConfig, qa_prompt
 from .datasets import UNANSWERABLE, Dataset, Question
 from .metrics import contains, exact_match, multi_answer_f1, normalise, token_f1
 
-STRATEGIES = ("none", "context", "index", "weights", "hybrid")
+STRATEGIES = ("none", "context", "index", "weights", "hybrid", "auto")
 _ABSTAIN = ("unknown", "not mentioned", "no information", "not known", "does not say", "not available")
 
 
@@ -38,6 +38,7 @@ class Row:
     f1: float
     seconds: float
     prompt_tokens: int
+    answered_by: str = ""  # the tier that answered (what auto chose; the strategy itself otherwise)
 
 
 @dataclass
@@ -67,6 +68,7 @@ class BenchResult:
                 "p50_s": float(np.percentile(seconds, 50)), "p95_s": float(np.percentile(seconds, 95)),
                 "prompt_tokens": float(np.mean([r.prompt_tokens for r in rows])),
                 "by_category": {c: float(np.mean(v)) for c, v in sorted(categories.items())},
+                "answered_by": dict(Counter(r.answered_by for r in rows)),
             }
         return summary
 
@@ -90,12 +92,13 @@ def bare_prompt(question: Question) -> str:
     return qa_prompt(question.text) if question.kind == "qa" else question.text
 
 
-def answer(memory: Memory, question: Question, strategy: str, k: int = 5) -> tuple[str, int]:
+def answer(memory: Memory, question: Question, strategy: str, k: int = 5) -> tuple[str, int, str]:
+    """(prediction, prompt tokens, the tier that answered)."""
     if strategy == "none":
         generation = memory.model.generate(bare_prompt(question), memory.settings.answer_tokens)
-        return generation.text, generation.prompt_tokens
+        return generation.text, generation.prompt_tokens, "none"
     reply = memory.ask(question.text, question.space, strategy, k)
-    return reply.text, reply.prompt_tokens
+    return reply.text, reply.prompt_tokens, reply.strategy
 
 
 def run_bench(
@@ -119,7 +122,7 @@ def run_bench(
     costs = {"ingest_s": time.perf_counter() - started}
     tokens = sum(memory.model.count_tokens(m.text) for space in dataset.spaces
                  for m in memory.list_memories(space, limit=memory.count(space)))
-    if {"weights", "hybrid"} & set(strategies):
+    if {"weights", "hybrid", "auto"} & set(strategies):
         for space in dataset.spaces:
             report = memory.consolidate(space, train, Gate(0.0, 0.0), log=log)  # measure it, whatever the gate says
             costs["train_s"] = costs.get("train_s", 0.0) + report.train_seconds
@@ -134,11 +137,11 @@ def run_bench(
     for strategy in strategies:
         for done, question in enumerate(questions, 1):
             began = time.perf_counter()
-            prediction, prompt_tokens = answer(memory, question, strategy)
+            prediction, prompt_tokens, answered_by = answer(memory, question, strategy)
             seconds = time.perf_counter() - began
             correct, exact, f1 = judge(prediction, question.answer, question.category)
             result.rows.append(Row(strategy, question.category, question.text, question.answer, prediction,
-                                   correct, exact, f1, seconds, prompt_tokens))
+                                   correct, exact, f1, seconds, prompt_tokens, answered_by))
             if progress:
                 progress(strategy, done, len(questions))
     return result

@@ -39,7 +39,7 @@ class ChatRequest(BaseModel):
     messages: list[Message] = Field(min_length=1)
     stream: bool = False
     max_tokens: int | None = Field(None, ge=1, le=4096)
-    strategy: str = "index"
+    strategy: str = "auto"
     k: int = Field(5, ge=1, le=100)
     remember: bool = False
 

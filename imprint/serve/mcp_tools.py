@@ -48,10 +48,11 @@ def build_mcp(memory: Memory, keys: Keys, default_space: str = "default") -> MCP
                               "source": h.memory.source, "score": h.score} for h in hits]}
 
     @server.tool(structured_output=True)
-    async def ask(question: str, ctx: Context, space: str = default_space, strategy: str = "index") -> dict[str, Any]:
-        """Answer a question from memory (strategy: index, context or weights)."""
+    async def ask(question: str, ctx: Context, space: str = default_space, strategy: str = "auto") -> dict[str, Any]:
+        """Answer a question from memory (strategy: auto picks per question; or index, context, weights, hybrid)."""
         answer = await run(ctx, space, partial(memory.ask, question, space, strategy))
-        return {"answer": answer.text, "memory_ids": answer.memory_ids, "strategy": answer.strategy}
+        return {"answer": answer.text, "memory_ids": answer.memory_ids, "strategy": answer.strategy,
+                "route": answer.route}
 
     @server.tool(structured_output=True)
     async def forget(memory_id: int, ctx: Context, space: str = default_space) -> dict[str, Any]:

@@ -40,7 +40,7 @@ class SearchIn(BaseModel):
 
 class AskIn(BaseModel):
     question: str = Field(min_length=1)
-    strategy: str = Field("index", description=f"one of {', '.join(STRATEGIES)}")
+    strategy: str = Field("auto", description=f"one of {', '.join(STRATEGIES)}")
     k: int = Field(5, ge=1, le=100)
 
 
@@ -143,8 +143,15 @@ def router() -> APIRouter:
     @api.post("/spaces/{space}/ask")
     def ask(space: Space, body: AskIn, request: Request) -> dict:
         answer = _memory(request).ask(body.question, space, body.strategy, body.k)
-        return {"answer": answer.text, "strategy": answer.strategy, "memory_ids": answer.memory_ids,
-                "prompt_tokens": answer.prompt_tokens, "timings": answer.timings}
+        return {"answer": answer.text, "strategy": answer.strategy, "route": answer.route,
+                "memory_ids": answer.memory_ids, "prompt_tokens": answer.prompt_tokens, "timings": answer.timings}
+
+    @api.post("/spaces/{space}/explain")
+    def explain(space: Space, body: AskIn, request: Request) -> dict:
+        """Which tier strategy auto would answer from, why, and the memories behind it (no answer generated)."""
+        route = _memory(request).explain(body.question, space, body.k)
+        return {"strategy": route.strategy, "reason": route.reason, "covered": route.covered,
+                "memories": [asdict(m) for m in route.memories]}
 
     @api.post("/spaces/{space}/consolidate", status_code=202)
     def consolidate(space: Space, body: ConsolidateIn, request: Request) -> dict:

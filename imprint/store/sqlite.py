@@ -359,6 +359,11 @@ class SpaceStore:
         with self._lock:
             return self._conn.execute("SELECT count(*) FROM chunks WHERE dropped IS NULL").fetchone()[0]
 
+    def total_tokens(self) -> int:
+        """Embedder tokens over all memories: what reading the whole space would cost, roughly."""
+        with self._lock:
+            return self._conn.execute("SELECT coalesce(sum(tokens), 0) FROM chunks WHERE dropped IS NULL").fetchone()[0]
+
     def get(self, ids: list[int]) -> list[Chunk]:
         """The memories with these ids, in the order asked (missing ids are left out)."""
         if not ids:

@@ -1,0 +1,45 @@
+"""The router behind `strategy="auto"`: per question, which tier answers, and why.
+
+It looks at the memories that best match the question and at the space's current adapter:
+- weights: every one of the best matches was consolidated into a promoted adapter (closed book:
+  no retrieval in the prompt, the fastest answer);
+- hybrid: some were, some came later: the adapter answers with the memories in the prompt;
+- context: no adapter covers them, but the whole space fits in the prompt (the reader sees all);
+- index: otherwise, the top k memories.
+The decision is a pure function of what it is given, so it can be tested and explained.
+"""
+
+from dataclasses import dataclass
+
+from ..records import Chunk, Hit
+
+BEST_MATCHES = 3  # how many of the best-matching memories must be covered for `weights`
+
+
+@dataclass
+class Route:
+    strategy: str
+    reason: str
+    memories: list[Chunk]  # the best matches the decision looked at
+    covered: list[int]  # which of them the current adapter learned
+
+
+def choose(hits: list[Hit], adapter_version: int | None, adapter_memories: set[int], space_tokens: int,
+           budget: int) -> Route:
+    best = [hit.memory for hit in hits[:BEST_MATCHES]]
+    covered = [m.id for m in best if m.id in adapter_memories]
+    ids = ", ".join(str(m.id) for m in best)
+    if not best:
+        return Route("index", "no memory matches the question", [], [])
+    if adapter_version is not None and len(covered) == len(best):
+        return Route("weights", f"the best matches ({ids}) were all consolidated into adapter v{adapter_version}",
+                     best, covered)
+    if adapter_version is not None and covered:
+        later = ", ".join(str(m.id) for m in best if m.id not in covered)
+        return Route("hybrid", f"adapter v{adapter_version} learned {len(covered)} of the best matches; "
+                               f"{later} came later, so they go in the prompt", best, covered)
+    if space_tokens <= budget:
+        return Route("context", f"no adapter covers the best matches, and all memories ({space_tokens:,} tokens) "
+                                f"fit in the prompt ({budget:,})", best, covered)
+    return Route("index", f"no adapter covers the best matches and the space ({space_tokens:,} tokens) is larger "
+                          f"than the prompt ({budget:,}): the top memories", best, covered)

@@ -1,0 +1,39 @@
+"""The router: a pure decision, tested on every branch, then end to end on a real space."""
+
+from imprint.records import Chunk, Hit
+from imprint.recall.route import choose
+
+
+def hits(*ids: int) -> list[Hit]:
+    return [Hit(Chunk(id=i, raw_id=i, source="s", text=f"memory {i}", speaker=None, time=None, tokens=5,
+                      metadata={}, added_at=""), score=1.0 / n, keyword_rank=n, dense_rank=n)
+            for n, i in enumerate(ids, 1)]
+
+
+def test_weights_when_the_adapter_learned_every_best_match():
+    route = choose(hits(1, 2, 3, 4), adapter_version=2, adapter_memories={1, 2, 3}, space_tokens=10_000, budget=1000)
+    assert route.strategy == "weights" and "v2" in route.reason and route.covered == [1, 2, 3]
+
+
+def test_hybrid_when_some_best_matches_came_after_the_last_consolidation():
+    route = choose(hits(1, 9, 2), adapter_version=2, adapter_memories={1, 2}, space_tokens=10_000, budget=1000)
+    assert route.strategy == "hybrid" and "9 came later" in route.reason
+
+
+def test_context_for_a_small_space_without_a_covering_adapter():
+    assert choose(hits(1, 2), None, set(), space_tokens=300, budget=1000).strategy == "context"
+    assert choose(hits(7, 8), 1, {1, 2}, space_tokens=300, budget=1000).strategy == "context"
+
+
+def test_index_for_a_large_space_or_no_match():
+    assert choose(hits(1, 2), None, set(), space_tokens=50_000, budget=1000).strategy == "index"
+    assert choose([], 3, {1}, space_tokens=0, budget=1000).reason == "no memory matches the question"
+
+
+def test_auto_answers_and_says_why(memory):
+    memory.add("Mira Quenton moved to Tallinn in 2021.", space="s")
+    memory.add("The robotics club meets on Thursdays.", space="s")
+    route = memory.explain("Where did Mira Quenton move?", "s")
+    assert route.strategy == "context" and route.memories[0].text.startswith("Mira")
+    answer = memory.ask("Where did Mira Quenton move?", "s")  # auto is the default
+    assert answer.strategy == "context" and answer.route == route.reason and "Tallinn" in answer.text
