@@ -5,7 +5,10 @@
 Each conversation goes into its own space, one memory per dialogue turn (speaker and session date
 kept), through the same `Memory.ingest` as `imprint add`. Questions of categories 1-4 are searched;
 a question counts as recalled at k when all of its evidence dialogue ids are among the top k.
-No language model is needed. Keyword-only and dense-only rankings are scored beside the hybrid one.
+No language model is needed. Keyword-only and dense-only rankings are scored beside the hybrid one
+and hybrid + entity graph. All of it twice: with every turn indexed, and with the default
+lifecycle (low-information turns and repeats kept raw only), to show what dropping them costs
+in recall and saves in indexed tokens.
 """
 
 import argparse
@@ -18,7 +21,7 @@ from common import SHARED_DATA, write_result
 from rich.console import Console
 from rich.table import Table
 
-from imprint import Memory
+from imprint import Memory, Settings
 from imprint.encode.parse import conversation_item, locomo_sessions, locomo_turn
 
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
@@ -40,17 +43,48 @@ def main() -> None:
     ks = [int(k) for k in args.ks.split(",")]
     console = Console()
     samples = json.loads(args.path.read_text())
-    found = {mode: defaultdict(lambda: defaultdict(int)) for mode in ("keyword", "dense", "hybrid")}
+    results, sizes = {}, {}
+    for setting, lifecycle in (("every turn", {"min_information": 0, "duplicate_similarity": 1.01}),
+                               ("default lifecycle", {})):
+        found, totals, size = recall(samples, ks, lifecycle)
+        n = sum(totals.values())
+        sizes[setting] = size
+        for mode in found:
+            results[f"{mode} ({setting})"] = {f"recall@{k}": {
+                "all": sum(found[mode][k].values()) / n,
+                **{CATEGORIES[c]: found[mode][k][c] / totals[c] for c in sorted(totals)}} for k in ks}
+    table = Table("retriever", *[f"recall@{k}" for k in ks], *[f"{CATEGORIES[c]} @10 (n={totals[c]})" for c in sorted(totals)],
+                  title=f"LoCoMo evidence recall, {len(samples)} conversations, {n} questions")
+    for mode, by_k in results.items():
+        table.add_row(mode, *[f"{by_k[f'recall@{k}']['all']:.3f}" for k in ks],
+                      *[f"{by_k['recall@10'][CATEGORIES[c]]:.3f}" for c in sorted(totals)])
+    console.print(table)
+    for setting, size in sizes.items():
+        console.print(f"{setting}: {size['indexed']} of {size['turns']} turns indexed, {size['indexed_tokens']:,} of "
+                      f"{size['tokens']:,} tokens ({size['indexed_tokens'] / size['tokens']:.0%})")
+    path = write_result("locomo_recall", {"data": str(args.path), "questions": n, "sizes": sizes,
+                                          "per_category_counts": {CATEGORIES[c]: totals[c] for c in totals},
+                                          "results": results})
+    console.print(f"wrote {path}")
+
+
+def recall(samples: list[dict], ks: list[int], lifecycle: dict) -> tuple[dict, dict, dict]:
+    """(found[mode][k][category], questions per category, sizes) for one ingest setting."""
+    found = {mode: defaultdict(lambda: defaultdict(int)) for mode in ("keyword", "dense", "hybrid", "hybrid+graph")}
     totals: dict[int, int] = defaultdict(int)
-    memories = 0
+    size = {"turns": 0, "indexed": 0, "tokens": 0, "indexed_tokens": 0}
     with tempfile.TemporaryDirectory() as data:
-        memory = Memory(data)
+        memory = Memory(settings=Settings(data_dir=data, **lifecycle))
         for sample in samples:
             space = sample["sample_id"]
             ids = memory.ingest([conversation_item(conversation_turns(sample), space)], space).memories
-            memories += len(ids)
             store, index = memory._space(space)
-            dia = {m.id: m.metadata.get("dia_id") for m in store.get(ids)}
+            chunks = store.get(ids)
+            size["turns"] += len(chunks)
+            size["tokens"] += sum(c.tokens for c in chunks)
+            size["indexed"] += sum(c.dropped is None for c in chunks)
+            size["indexed_tokens"] += sum(c.tokens for c in chunks if c.dropped is None)
+            dia = {c.id: c.metadata.get("dia_id") for c in chunks}
             questions = [q for q in sample["qa"] if q.get("category") in CATEGORIES and q.get("evidence")]
             vectors = memory.embedder.embed([q["question"] for q in questions])
             for question, vector in zip(questions, vectors):
@@ -59,7 +93,8 @@ def main() -> None:
                 rankings = {
                     "keyword": store.keyword_search(question["question"], top),
                     "dense": [i for i, _ in index.search(vector, top)],
-                    "hybrid": [h.memory.id for h in memory.search(question["question"], space, k=top)],
+                    "hybrid": [h.memory.id for h in memory.search(question["question"], space, k=top, graph=False)],
+                    "hybrid+graph": [h.memory.id for h in memory.search(question["question"], space, k=top, graph=True)],
                 }
                 totals[question["category"]] += 1
                 for mode, ranking in rankings.items():
@@ -67,21 +102,7 @@ def main() -> None:
                         if evidence <= {dia[i] for i in ranking[:k]}:
                             found[mode][k][question["category"]] += 1
         memory.close()
-
-    n = sum(totals.values())
-    results = {mode: {f"recall@{k}": {
-        "all": sum(found[mode][k].values()) / n,
-        **{CATEGORIES[c]: found[mode][k][c] / totals[c] for c in sorted(totals)}} for k in ks} for mode in found}
-    table = Table("retriever", *[f"recall@{k}" for k in ks], *[f"{CATEGORIES[c]} @10 (n={totals[c]})" for c in sorted(totals)],
-                  title=f"LoCoMo evidence recall, {len(samples)} conversations, {n} questions, {memories} turns")
-    for mode, by_k in results.items():
-        table.add_row(mode, *[f"{by_k[f'recall@{k}']['all']:.3f}" for k in ks],
-                      *[f"{by_k['recall@10'][CATEGORIES[c]]:.3f}" for c in sorted(totals)])
-    console.print(table)
-    path = write_result("locomo_recall", {"data": str(args.path), "questions": n, "memories": memories,
-                                          "per_category_counts": {CATEGORIES[c]: totals[c] for c in totals},
-                                          "results": results})
-    console.print(f"wrote {path}")
+    return found, totals, size
 
 
 if __name__ == "__main__":

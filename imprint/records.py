@@ -51,3 +51,4 @@ class Hit:
     score: float
     keyword_rank: int | None = None
     dense_rank: int | None = None
+    graph_rank: int | None = None

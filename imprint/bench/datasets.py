@@ -100,7 +100,9 @@ def hotpotqa(path: Path, corpus: Path, limit: int | None = None) -> Dataset:
     if not isinstance(passages, dict):
         raise InputError(f"{corpus}: expected a JSON object of title -> sentences")
     questions = [Question(q["question"], str(q["answer"]), q.get("type", "hotpot")) for q in _read_json(path)[:limit]]
-    return Dataset("hotpotqa", _texts([(title, " ".join(s)) for title, s in passages.items()]), questions)
+    # the title leads the passage, as in HippoRAG's and most RAG evaluations: it names the subject
+    return Dataset("hotpotqa", _texts([(title, f"{title}: {' '.join(s)}") for title, s in passages.items()]),
+                   questions)
 
 
 _SYLLABLES = "ka lo mi ra ten vo su de bri an el or ul fa ne ti go ha ze pe ru si ko la".split()

@@ -5,7 +5,7 @@ just does not become a searchable memory, so it never crowds out the ones that s
 
 import re
 
-from ..store.sqlite import STOPWORDS
+from .words import STOPWORDS
 
 FILLER = frozenset(
     """ok okay k yes yeah yep yup no nope nah sure thanks thank thx ty please pls hi hello hey hiya bye

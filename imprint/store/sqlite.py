@@ -27,6 +27,8 @@ from typing import Callable, Iterator
 import numpy as np
 
 from ..errors import EncryptionError, NotFoundError
+from ..encode.entities import extract_entities
+from ..encode.words import STOPWORDS
 from ..records import Chunk, RawItem
 from .crypto import SpaceCipher
 
@@ -87,17 +89,19 @@ MIGRATIONS = [
     """
     ALTER TABLE chunks ADD COLUMN dropped TEXT;
     """,
+    # The entity graph: which memories mention which names (keyed tags when encrypted).
+    """
+    CREATE TABLE entities (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+    CREATE TABLE mentions (
+        chunk_id INTEGER NOT NULL REFERENCES chunks (id) ON DELETE CASCADE,
+        entity_id INTEGER NOT NULL REFERENCES entities (id),
+        PRIMARY KEY (chunk_id, entity_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX mentions_entity ON mentions (entity_id);
+    """,
 ]
 
-STOPWORDS = frozenset(
-    """a about above after again all am an and any are as at be been before being below between
-    both but by can could did do does doing down during each few for from further had has have
-    having he her here hers herself him himself his how i if in into is it its itself just me more
-    most my myself no nor not now of off on once only or other our ours out over own same she
-    should so some such than that the their theirs them themselves then there these they this
-    those through to too under until up very was we were what when where which while who whom why
-    will with would you your yours yourself""".split()
-)
+_GRAPH_VERSION = 4  # the migration that added entities and mentions
 
 _CHUNK_COLUMNS = (
     "c.id, c.raw_id, r.source, c.text, c.speaker, c.time, c.tokens, c.metadata, c.added_at, c.dropped"
@@ -115,6 +119,7 @@ class PreparedChunk:
     time: str | None = None
     metadata: dict | None = None
     dropped: str | None = None  # kept raw, not indexed, for this reason
+    entities: set[str] | None = None  # names it mentions: its edges in the graph
 
 
 @dataclass
@@ -159,14 +164,17 @@ class SpaceStore:
         self._conn.execute("PRAGMA busy_timeout=60000")
         self._conn.execute("PRAGMA secure_delete=ON")
         try:
-            self._migrate(master_key)
+            before = self._migrate(master_key)
             self.cipher = self._open_cipher(master_key)
+            if 0 < before < _GRAPH_VERSION:
+                self._backfill_mentions()
         except BaseException:
             self._conn.close()
             raise
 
-    def _migrate(self, master_key: bytes | None) -> None:
-        """Bring the schema up to date; a new file with a key is marked encrypted in the same transaction."""
+    def _migrate(self, master_key: bytes | None) -> int:
+        """Bring the schema up to date (returns the version it had); a new file with a key is marked
+        encrypted in the same transaction."""
         with self._lock, self._write():
             version = self._conn.execute("PRAGMA user_version").fetchone()[0]
             for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
@@ -178,6 +186,14 @@ class SpaceStore:
                 self._conn.executemany("INSERT INTO meta VALUES (?, ?)", [
                     ("encryption", "aes-gcm-v1"), ("salt", salt.hex()),
                     ("key_check", SpaceCipher(master_key, salt).check_value())])
+        return version
+
+    def _backfill_mentions(self) -> None:
+        """A file from before the graph: find the names its memories mention, once."""
+        with self._lock, self._write():
+            rows = self._conn.execute("SELECT id, text FROM chunks WHERE dropped IS NULL").fetchall()
+            for chunk_id, text in rows:
+                self._add_mentions(chunk_id, extract_entities(self._open(text, "chunk.text")))
 
     def _open_cipher(self, master_key: bytes | None) -> SpaceCipher | None:
         name = self.path.stem
@@ -285,8 +301,40 @@ class SpaceStore:
                     )
                     self._conn.execute("INSERT INTO keywords (rowid, text) VALUES (?, ?)",
                                        (chunk_id, self._index_text(chunk.text)))
+                    self._add_mentions(chunk_id, chunk.entities or set())
                 results.append(AddResult(raw_id, chunk_ids, duplicate=False))
         return results
+
+    def _entity_key(self, name: str) -> str:
+        return name if self.cipher is None else self.cipher.tag(name)
+
+    def _add_mentions(self, chunk_id: int, names: set[str]) -> None:
+        keys = [self._entity_key(name) for name in sorted(names)]
+        self._conn.executemany("INSERT OR IGNORE INTO entities (name) VALUES (?)", [(k,) for k in keys])
+        self._conn.executemany("INSERT OR IGNORE INTO mentions (chunk_id, entity_id) "
+                               "SELECT ?, id FROM entities WHERE name = ?", [(chunk_id, k) for k in keys])
+
+    def entities_named(self, names: set[str]) -> dict[int, int]:
+        """Entity id -> how many memories mention it, for those of `names` the space knows."""
+        keys = [self._entity_key(name) for name in names]
+        if not keys:
+            return {}
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT e.id, count(m.chunk_id) FROM entities e JOIN mentions m ON m.entity_id = e.id"
+                f" WHERE e.name IN ({','.join('?' * len(keys))}) GROUP BY e.id", keys).fetchall()
+        return dict(rows)
+
+    def mention_count(self) -> int:
+        with self._lock:
+            return self._conn.execute("SELECT count(*) FROM mentions").fetchone()[0]
+
+    def mentions(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every (memory id, entity id) edge of the graph."""
+        with self._lock:
+            rows = self._conn.execute("SELECT chunk_id, entity_id FROM mentions").fetchall()
+        pairs = np.asarray(rows, dtype=np.int64).reshape(-1, 2)
+        return pairs[:, 0], pairs[:, 1]
 
     def delete_memory(self, chunk_id: int, redact: Callable[[str, Chunk, list[Chunk]], str] | None = None) -> None:
         """Delete one memory (chunk, vector, keyword entry); its raw item goes with its last chunk.
@@ -351,6 +399,8 @@ class SpaceStore:
         self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def _count_deletion(self) -> None:
+        """Every deletion ends here: names no memory mentions any more leave the graph too."""
+        self._conn.execute("DELETE FROM entities WHERE NOT EXISTS (SELECT 1 FROM mentions WHERE entity_id = entities.id)")
         self._conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'deletions'")
 
     # --- reading -------------------------------------------------------------------------
