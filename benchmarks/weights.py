@@ -3,7 +3,7 @@
     python benchmarks/weights.py --dataset fictional [--limit 200]     # made-up facts
     python benchmarks/weights.py --dataset squad [--limit 20]          # closed-book SQuAD passages
     python benchmarks/weights.py --dataset counterfact [--limit 20]    # new facts that override old ones
-    options: --epochs 6 --replay 1 --kl 0 --lr 1e-3 --rank 16 --modules gate_proj,up_proj,down_proj
+    options: --epochs 6 --replay 1 --kl 1 --lr 5e-4 --rank 16 --modules gate_proj,up_proj,down_proj
              --teacher local|URL --seed 0
 
 The documents are stored as memories and consolidated with `Memory.consolidate`; then each question
@@ -60,7 +60,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=200, help="facts, passages or cases")
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--replay", type=int, default=REPLAY_REPEATS, help="replay repeats per epoch (0: none)")
-    parser.add_argument("--kl", type=float, default=0.0, help="KL weight toward the base on replay rows")
+    parser.add_argument("--kl", type=float, default=TrainConfig.kl_weight, help="KL weight toward the base on replay rows")
     parser.add_argument("--lr", type=float, default=TrainConfig.lr)
     parser.add_argument("--rank", type=int, default=TrainConfig.rank)
     parser.add_argument("--modules", default=",".join(TrainConfig.target_modules), help="LoRA target modules")

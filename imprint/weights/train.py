@@ -36,12 +36,12 @@ class TrainConfig:
     alpha: int = 32
     target_modules: tuple[str, ...] = MLP_MODULES
     epochs: int = 6
-    lr: float = 1e-3
+    lr: float = 5e-4  # with kl_weight 1: 95% retention on 20 facts, vs 58% at 1e-3 without (README)
     batch_size: int = 8
     max_length: int = 128
     warmup_fraction: float = 0.05
     stop_at_probe_recall: float = 0.95  # early stop once the probe reaches this
-    kl_weight: float = 0.0  # > 0: replay rows are fitted to the base model's whole distribution (KL)
+    kl_weight: float = 1.0  # > 0: replay rows are fitted to the base model's whole distribution (KL)
     seed: int = 0
 
     def __post_init__(self) -> None:
