@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     auto_context_tokens: int = Field(
         1024, ge=0, description="strategy auto reads the whole space (context) only when it is at most this "
                                 "many tokens: on a CPU a long prompt costs far more than it adds.")
+    min_relative_score: float = Field(
+        0.5, ge=0, le=1, description="index and hybrid leave out retrieved memories scoring below this share of "
+                                     "the best one: a small reader is easily led astray by weak matches.")
+    supersede: bool = Field(
+        True, description="Leave sentences a newer memory replaced out of answers (they stay stored, and are "
+                          "shown when a question asks about the past).")
     max_file_bytes: int = Field(50_000_000, ge=1, description="Larger files are refused.")
     threads: int = Field(2, ge=1, description="Torch threads.")
     answer_url: str | None = Field(

@@ -5,6 +5,7 @@
     m.ask("Where does Mira live?", space="alice", strategy="index")
 """
 
+import dataclasses
 import re
 import shutil
 import threading
@@ -17,10 +18,11 @@ import numpy as np
 
 from .config import Settings
 from .encode.chunk import chunk_segment, without_speaker
+from .encode.entities import extract_entities
 from .encode.parse import check_unicode, conversation_item, parse_paths, text_item
 from .encode.redact import redact
-from .encode.entities import extract_entities
 from .encode.salience import content_words, low_information
+from .encode.supersede import as_of_now, asks_about_the_past, replaced, statements
 from .errors import InputError, ModelError, NotFoundError, ParseError
 from .llm.embed import Embedder
 from .llm.local import LocalModel, resolve_model_dir
@@ -161,10 +163,14 @@ class Memory:
         for start, batch in _batches(items, self._chunk_texts):
             prepared = self._prepare(batch, store, index)
             report.dropped += sum(chunk.dropped is not None for _, chunks in prepared for chunk in chunks)
-            for result in store.add(prepared):
+            results = store.add(prepared)
+            for result in results:
                 report.memories.extend(result.chunk_ids)
                 report.duplicates += result.duplicate
                 report.added += not result.duplicate
+            store.supersede([replacement for (_, rows), result in zip(prepared, results) if not result.duplicate
+                             for chunk_id, row in zip(result.chunk_ids, rows) if row.dropped is None
+                             for replacement in self._replacements(store, chunk_id, row)])
             if progress:
                 progress(start + len(batch), len(items))
         return report
@@ -197,6 +203,15 @@ class Memory:
                                           entities=None if dropped else extract_entities(text)))
             prepared.append((item, rows))
         return prepared
+
+    def _replacements(self, store: SpaceStore, chunk_id: int, chunk: PreparedChunk) -> list[tuple]:
+        """(older memory, sentence, what it says now, this memory, since) for each sentence it replaces."""
+        text = without_speaker(chunk.text, chunk.speaker)
+        subjects = {s.subject for s in statements(text) if s.subject}
+        older = store.get(sorted({i for name in subjects for i in store.memories_mentioning(name, chunk_id)}))
+        return [(old.id, sentence, now, chunk_id, chunk.time) for old in older
+                if old.dropped is None and not (old.time and chunk.time and old.time > chunk.time)
+                for sentence, now in replaced(text, without_speaker(old.text, old.speaker))]
 
     def _repeat(self, vector: np.ndarray, words: set[str], stored: tuple[int, float] | None, store: SpaceStore,
                 batch: list[tuple[np.ndarray, set[str]]]) -> str | None:
@@ -277,8 +292,10 @@ class Memory:
             if strategy == "context":
                 memories = self._pack_context(question, space)
             else:
-                memories = [hit.memory for hit in self.search(question, space, k)]
-            prompt = answer_prompt(memories, question)
+                hits = self.search(question, space, k)
+                floor = self.settings.min_relative_score * (hits[0].score if hits else 0.0)
+                memories = [hit.memory for hit in hits if hit.score >= floor]
+            prompt = answer_prompt(self._as_of_now(memories, question, space), question)
             adapter = self._current_adapter_path(space) if strategy == "hybrid" else None
         recalled = time.perf_counter()
         model = self.model if adapter else self.reader
@@ -289,6 +306,23 @@ class Memory:
             prompt_tokens=generation.prompt_tokens,
             timings={"recall_s": recalled - started, "generate_s": done - recalled, "total_s": done - started},
         )
+
+    def _as_of_now(self, memories: list[Chunk], question: str, space: str) -> list[Chunk]:
+        """The memories as the reader sees them: each sentence a newer memory replaced shows what it
+        says now, and changes are stated by their outcome, unless the question asks about the past
+        (then the memories are shown as stored)."""
+        if not self.settings.supersede or asks_about_the_past(question):
+            return memories
+        replaced_in = self._space(space)[0].replaced_sentences([m.id for m in memories])
+        current = []
+        for memory in memories:
+            text = memory.text
+            for sentence, now in replaced_in.get(memory.id, []):
+                text = text.replace(sentence, now)
+            text = " ".join(as_of_now(text).split())
+            if text and text != f"{memory.speaker}:":
+                current.append(dataclasses.replace(memory, text=text))
+        return current
 
     def context_budget(self, question: str) -> int:
         """Tokens left for memories: the context limit minus the prompt scaffolding and the answer."""

@@ -145,3 +145,22 @@ def test_the_information_bar_can_be_turned_off(tmp_path, embedder, model):
                     embedder=embedder, model=model)
     memory.add_turns([{"speaker": "Ana", "text": "Hi!"}, {"speaker": "Ben", "text": "Hi!"}], space="s")
     assert memory.count("s") == 2 and memory.dropped("s") == []
+
+
+def test_a_newer_statement_replaces_the_older_sentence_and_keeps_the_rest(memory):
+    [old] = memory.add("Kalo Rabri works as a baker at Tensu Labs. Kalo Rabri lives in Vosuville.", space="w")
+    [move] = memory.add("In 2021, Kalo Rabri moved from Vosuville to Tenstad.", space="w", time="2021-06-01")
+    [other] = memory.add("Mira Osk lives in Vosuville.", space="w")  # another subject: untouched
+    store, _ = memory._space("w")
+    assert store.replaced_sentences([old, move, other]) == {
+        old: [("Kalo Rabri lives in Vosuville.", "Kalo Rabri lives in Tenstad.")]}
+    question = "Where does Kalo Rabri live now?"
+    now = {m.id: m.text for m in memory._as_of_now(store.get([old, move, other]), question, "w")}
+    assert now[old] == "Kalo Rabri works as a baker at Tensu Labs. Kalo Rabri lives in Tenstad."
+    assert now[move] == "In 2021, Kalo Rabri moved to Tenstad." and now[other] == "Mira Osk lives in Vosuville."
+    past = memory._as_of_now(store.get([old]), "Where did Kalo Rabri live before?", "w")
+    assert "lives in Vosuville" in past[0].text  # history is kept, and shown when the question asks for it
+    answer = memory.ask(question, "w", strategy="index")
+    assert "Tenstad" in answer.text
+    memory.forget(move, "w")  # the newer statement is gone: the older one is current again
+    assert store.replaced_sentences([old]) == {}

@@ -12,8 +12,9 @@ _JOINERS = {"of", "the", "de", "del", "der", "van", "von", "da", "di", "du", "la
 _TOKEN = re.compile(r"[\w'’.-]+|[&]")
 
 
-def extract_entities(text: str) -> set[str]:
-    found: set[str] = set()
+def extract_entities(text: str) -> list[str]:
+    """The names in `text`, in order of first mention, each once."""
+    found: dict[str, None] = {}
     run: list[str] = []
 
     def close() -> None:
@@ -21,9 +22,9 @@ def extract_entities(text: str) -> set[str]:
             run.pop()
         while run and run[0].lower() in STOPWORDS:  # a sentence's first word: "The", "In", "She"
             run.pop(0)
-        name = " ".join(run).strip(".-'’").lower()
+        name = re.sub(r"['’]s$", "", " ".join(run)).strip(".-'’").lower()  # "Mira's" -> "mira"
         if name and name not in STOPWORDS and not name.isdigit() and len(name) > 1:
-            found.add(name)
+            found[name] = None
         run.clear()
 
     for token in _TOKEN.findall(text):
@@ -36,7 +37,7 @@ def extract_entities(text: str) -> set[str]:
         else:
             close()
     close()
-    return found
+    return list(found)
 
 
 def question_names(question: str, longest: int = 4) -> set[str]:
@@ -45,4 +46,4 @@ def question_names(question: str, longest: int = 4) -> set[str]:
     words = [w.strip(".,?!;:\"'()") for w in question.lower().split()]
     words = [w for w in words if w]
     spans = {" ".join(words[i:i + n]) for n in range(1, longest + 1) for i in range(len(words) - n + 1)}
-    return extract_entities(question) | {s for s in spans if s not in STOPWORDS}
+    return set(extract_entities(question)) | {s for s in spans if s not in STOPWORDS}

@@ -26,9 +26,9 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from ..errors import EncryptionError, NotFoundError
 from ..encode.entities import extract_entities
 from ..encode.words import STOPWORDS
+from ..errors import EncryptionError, NotFoundError
 from ..records import Chunk, RawItem
 from .crypto import SpaceCipher
 
@@ -98,10 +98,18 @@ MIGRATIONS = [
         PRIMARY KEY (chunk_id, entity_id)
     ) WITHOUT ROWID;
     CREATE INDEX mentions_entity ON mentions (entity_id);
+    CREATE TABLE superseded (
+        chunk_id INTEGER NOT NULL REFERENCES chunks (id) ON DELETE CASCADE,
+        sentence TEXT NOT NULL,
+        now TEXT NOT NULL,
+        by_chunk INTEGER NOT NULL REFERENCES chunks (id) ON DELETE CASCADE,
+        since TEXT
+    );
+    CREATE INDEX superseded_chunk ON superseded (chunk_id);
     """,
 ]
 
-_GRAPH_VERSION = 4  # the migration that added entities and mentions
+_GRAPH_VERSION = 4  # the migration that added entities, mentions and superseded sentences
 
 _CHUNK_COLUMNS = (
     "c.id, c.raw_id, r.source, c.text, c.speaker, c.time, c.tokens, c.metadata, c.added_at, c.dropped"
@@ -119,7 +127,7 @@ class PreparedChunk:
     time: str | None = None
     metadata: dict | None = None
     dropped: str | None = None  # kept raw, not indexed, for this reason
-    entities: set[str] | None = None  # names it mentions: its edges in the graph
+    entities: list[str] | None = None  # names it mentions: its edges in the graph
 
 
 @dataclass
@@ -301,14 +309,14 @@ class SpaceStore:
                     )
                     self._conn.execute("INSERT INTO keywords (rowid, text) VALUES (?, ?)",
                                        (chunk_id, self._index_text(chunk.text)))
-                    self._add_mentions(chunk_id, chunk.entities or set())
+                    self._add_mentions(chunk_id, chunk.entities or [])
                 results.append(AddResult(raw_id, chunk_ids, duplicate=False))
         return results
 
     def _entity_key(self, name: str) -> str:
         return name if self.cipher is None else self.cipher.tag(name)
 
-    def _add_mentions(self, chunk_id: int, names: set[str]) -> None:
+    def _add_mentions(self, chunk_id: int, names: list[str]) -> None:
         keys = [self._entity_key(name) for name in sorted(names)]
         self._conn.executemany("INSERT OR IGNORE INTO entities (name) VALUES (?)", [(k,) for k in keys])
         self._conn.executemany("INSERT OR IGNORE INTO mentions (chunk_id, entity_id) "
@@ -324,6 +332,35 @@ class SpaceStore:
                 f"SELECT e.id, count(m.chunk_id) FROM entities e JOIN mentions m ON m.entity_id = e.id"
                 f" WHERE e.name IN ({','.join('?' * len(keys))}) GROUP BY e.id", keys).fetchall()
         return dict(rows)
+
+    def memories_mentioning(self, name: str, before: int, limit: int = 200) -> list[int]:
+        """Ids below `before` of the (at most `limit` latest) memories that mention `name`."""
+        with self._lock:
+            return [row[0] for row in self._conn.execute(
+                "SELECT m.chunk_id FROM mentions m JOIN entities e ON e.id = m.entity_id"
+                " WHERE e.name = ? AND m.chunk_id < ? ORDER BY m.chunk_id DESC LIMIT ?",
+                (self._entity_key(name), before, limit))]
+
+    def supersede(self, replaced: list[tuple[int, str, str, int, str | None]]) -> None:
+        """Record (older memory, its replaced sentence, what it says now, newer memory, since when)."""
+        with self._lock, self._write():
+            self._conn.executemany(
+                "INSERT INTO superseded (chunk_id, sentence, now, by_chunk, since) VALUES (?, ?, ?, ?, ?)",
+                [(old, self._seal(sentence, "superseded.sentence"), self._seal(now, "superseded.now"), new, since)
+                 for old, sentence, now, new, since in replaced])
+
+    def replaced_sentences(self, ids: list[int]) -> dict[int, list[tuple[str, str]]]:
+        """For these memories, (sentence a newer memory replaced, what it says now) pairs."""
+        if not ids:
+            return {}
+        out: dict[int, list[tuple[str, str]]] = {}
+        with self._lock:
+            rows = self._conn.execute(f"SELECT chunk_id, sentence, now FROM superseded WHERE chunk_id IN "
+                                      f"({','.join('?' * len(ids))}) ORDER BY rowid", ids).fetchall()
+        for chunk_id, sentence, now in rows:
+            out.setdefault(chunk_id, []).append((self._open(sentence, "superseded.sentence"),
+                                                 self._open(now, "superseded.now")))
+        return out
 
     def mention_count(self) -> int:
         with self._lock:

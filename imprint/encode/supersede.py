@@ -1,0 +1,74 @@
+"""Supersession without a model: which sentences of older memories a newer memory replaces.
+
+A sentence is about its first name (its subject). A newer sentence about the same subject
+replaces an older one when
+- it states a change away from something the older one said: "In 2021, Mira moved from Tallinn
+  to Riga." replaces "Mira lives in Tallinn." (a `from X to Y` change naming the old value), or
+- it says the same thing with other names or numbers: "Mira lives in Riga." replaces "Mira lives
+  in Tallinn." (the same sentence once names and numbers are masked).
+Only the sentence is replaced, not the whole memory: "Mira works at Zorblat. Mira lives in
+Tallinn." keeps its first fact. Replaced sentences stay stored, for history and for questions
+about the past; answers about the present see what the sentence says now ("Mira lives in Riga.")
+in its place: a small reader that finds no such sentence grabs a look-alike about someone else. A teacher model would catch far more
+("she relocated", "no longer works there"); these two rules are the ones that rarely misfire.
+"""
+
+import re
+from dataclasses import dataclass
+
+from .chunk import split_sentences
+from .entities import extract_entities
+
+_CHANGE = re.compile(r"\bfrom (?P<old>[^,;]+?) to (?P<new>[^,;]+?)(?=[,;.!?]?\s*$|[,;])", re.IGNORECASE)
+_NUMBER = re.compile(r"\b\d[\d,.:/-]*\b")
+_PAST = re.compile(r"\b(used to|before|previously|formerly|originally|at first|earlier|former|in the past)\b",
+                   re.IGNORECASE)
+
+
+@dataclass
+class Statement:
+    sentence: str
+    subject: str | None
+    shape: str  # the sentence with its names and numbers masked
+    values: list[str]  # its names and numbers
+
+
+def statements(text: str) -> list[Statement]:
+    found = []
+    for sentence in split_sentences(text):
+        names = extract_entities(sentence)
+        shape = sentence.lower()
+        for name in sorted(names, key=len, reverse=True):
+            shape = shape.replace(name, "<name>")
+        shape = _NUMBER.sub("<number>", shape).rstrip(".!? ")
+        found.append(Statement(sentence, names[0] if names else None, shape, names + _NUMBER.findall(sentence)))
+    return found
+
+
+def replaced(newer: str, older: str) -> list[tuple[str, str]]:
+    """(sentence of `older` that `newer` replaces, what it says now) pairs."""
+    out: list[tuple[str, str]] = []
+    for new in statements(newer):
+        if new.subject is None:
+            continue
+        change = _CHANGE.search(new.sentence)
+        for old in statements(older):
+            if old.subject != new.subject or old.sentence in dict(out) or _CHANGE.search(old.sentence):
+                continue
+            if change and change.group("old").strip().lower() in old.sentence.lower():
+                pattern = re.compile(re.escape(change.group("old").strip()), re.IGNORECASE)
+                out.append((old.sentence, pattern.sub(change.group("new").strip(), old.sentence)))
+            elif not change and old.shape == new.shape and old.values != new.values:
+                out.append((old.sentence, new.sentence))
+    return out
+
+
+def as_of_now(text: str) -> str:
+    """A change stated as where it ended: "moved from Tallinn to Riga" -> "moved to Riga" (a
+    small reader otherwise answers with the first place it sees)."""
+    return _CHANGE.sub(lambda match: f"to {match.group('new')}", text)
+
+
+def asks_about_the_past(question: str) -> bool:
+    """Questions such as "Where did Mira live before?" want the replaced sentences too."""
+    return bool(_PAST.search(question))
