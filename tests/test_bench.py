@@ -65,7 +65,7 @@ def test_loaders_read_files_in_the_public_formats(tmp_path):
     questions.write_text(json.dumps([{"_id": "1", "question": "Q?", "answer": "yes", "type": "comparison"}]))
     corpus.write_text(json.dumps({"Ada": ["Ada was born.", "She wrote notes."]}))
     data = datasets.hotpotqa(questions, corpus)
-    assert data.spaces["bench"][0].content == "Ada was born. She wrote notes." and data.questions[0].category == "comparison"
+    assert data.spaces["bench"][0].content == "Ada: Ada was born. She wrote notes." and data.questions[0].category == "comparison"
 
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(InputError, match="bad.json"):

@@ -1,7 +1,7 @@
 """The router: a pure decision, tested on every branch, then end to end on a real space."""
 
-from imprint.records import Chunk, Hit
 from imprint.recall.route import choose
+from imprint.records import Chunk, Hit
 
 
 def hits(*ids: int) -> list[Hit]:
