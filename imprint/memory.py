@@ -313,13 +313,16 @@ class Memory:
         (then the memories are shown as stored)."""
         if not self.settings.supersede or asks_about_the_past(question):
             return memories
-        replaced_in = self._space(space)[0].replaced_sentences([m.id for m in memories])
+        store, ids = self._space(space)[0], [m.id for m in memories]
+        replaced_in, changes = store.replaced_sentences(ids), store.superseding(ids) if ids else set()
         current = []
         for memory in memories:
             text = memory.text
             for sentence, now in replaced_in.get(memory.id, []):
                 text = text.replace(sentence, now)
-            text = " ".join(as_of_now(text).split())
+            if memory.id in changes:  # only a change that replaced something is told by its outcome
+                text = as_of_now(text)
+            text = " ".join(text.split())
             if text and text != f"{memory.speaker}:":
                 current.append(dataclasses.replace(memory, text=text))
         return current

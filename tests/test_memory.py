@@ -151,7 +151,10 @@ def test_a_newer_statement_replaces_the_older_sentence_and_keeps_the_rest(memory
     [old] = memory.add("Kalo Rabri works as a baker at Tensu Labs. Kalo Rabri lives in Vosuville.", space="w")
     [move] = memory.add("In 2021, Kalo Rabri moved from Vosuville to Tenstad.", space="w", time="2021-06-01")
     [other] = memory.add("Mira Osk lives in Vosuville.", space="w")  # another subject: untouched
+    [train] = memory.add("The night train runs from Paris to Rome.", space="w")  # a route, not a change
     store, _ = memory._space("w")
+    assert memory._as_of_now(store.get([train]), "Where does the night train start?", "w")[0].text == \
+        "The night train runs from Paris to Rome."
     assert store.replaced_sentences([old, move, other]) == {
         old: [("Kalo Rabri lives in Vosuville.", "Kalo Rabri lives in Tenstad.")]}
     question = "Where does Kalo Rabri live now?"

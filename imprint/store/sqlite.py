@@ -362,6 +362,12 @@ class SpaceStore:
                                                  self._open(now, "superseded.now")))
         return out
 
+    def superseding(self, ids: list[int]) -> set[int]:
+        """Which of these memories replaced a sentence of an older one."""
+        with self._lock:
+            return {row[0] for row in self._conn.execute(
+                f"SELECT DISTINCT by_chunk FROM superseded WHERE by_chunk IN ({','.join('?' * len(ids))})", ids)}
+
     def mention_count(self) -> int:
         with self._lock:
             return self._conn.execute("SELECT count(*) FROM mentions").fetchone()[0]
