@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     supersede: bool = Field(
         True, description="Leave sentences a newer memory replaced out of answers (they stay stored, and are "
                           "shown when a question asks about the past).")
+    auto_closed_book: bool = Field(
+        False, description="strategy auto answers from the adapter alone (weights) when it learned every best "
+                           "match; off: hybrid, which measured more accurate with the 270M model.")
     max_file_bytes: int = Field(50_000_000, ge=1, description="Larger files are refused.")
     threads: int = Field(2, ge=1, description="Torch threads.")
     answer_url: str | None = Field(

@@ -343,7 +343,7 @@ class Memory:
             current = None  # trained on another base model: it cannot answer here
         budget = min(self.context_budget(question), self.settings.auto_context_tokens)
         return choose(hits, current.version if current else None, set(current.memory_ids) if current else set(),
-                      store.total_tokens(), budget)
+                      store.total_tokens(), budget, self.settings.auto_closed_book)
 
     def _pack_context(self, question: str, space: str) -> list[Chunk]:
         store, _ = self._space(space)

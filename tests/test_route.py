@@ -10,9 +10,11 @@ def hits(*ids: int) -> list[Hit]:
             for n, i in enumerate(ids, 1)]
 
 
-def test_weights_when_the_adapter_learned_every_best_match():
+def test_hybrid_or_closed_book_when_the_adapter_learned_every_best_match():
     route = choose(hits(1, 2, 3, 4), adapter_version=2, adapter_memories={1, 2, 3}, space_tokens=10_000, budget=1000)
-    assert route.strategy == "weights" and "v2" in route.reason and route.covered == [1, 2, 3]
+    assert route.strategy == "hybrid" and "v2" in route.reason and route.covered == [1, 2, 3]
+    closed = choose(hits(1, 2, 3), 2, {1, 2, 3}, space_tokens=10_000, budget=1000, closed_book=True)
+    assert closed.strategy == "weights"
 
 
 def test_hybrid_when_some_best_matches_came_after_the_last_consolidation():

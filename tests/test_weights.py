@@ -134,7 +134,8 @@ def test_a_teacher_model_writes_pairs_and_only_grounded_ones_are_kept(model):
 
 
 def test_auto_routes_consolidated_knowledge_to_the_weights_and_newer_memories_to_hybrid(tiny):
-    tiny.settings = tiny.settings.model_copy(update={"auto_context_tokens": 0})  # never read the whole space
+    # never read the whole space; answer from the adapter alone when it learned every best match
+    tiny.settings = tiny.settings.model_copy(update={"auto_context_tokens": 0, "auto_closed_book": True})
     tiny.add("Ilse Varga keeps bees in Szeged.", space="a")
     assert tiny.explain("Where does Ilse keep bees?", "a").strategy == "index"
     tiny.consolidate("a", TrainConfig(epochs=1, lr=1e-2, rank=4), OPEN_GATE, replay_repeats=0, log=lambda _: None)

@@ -1,9 +1,10 @@
 """The router behind `strategy="auto"`: per question, which tier answers, and why.
 
 It looks at the memories that best match the question and at the space's current adapter:
-- weights: every one of the best matches was consolidated into a promoted adapter (closed book:
-  no retrieval in the prompt, the fastest answer);
-- hybrid: some were, some came later: the adapter answers with the memories in the prompt;
+- hybrid: some or all of the best matches were consolidated into a promoted adapter: the adapter
+  answers with the memories in the prompt (measured more accurate than the adapter alone);
+- weights: with `closed_book`, when every best match was consolidated: no retrieval in the
+  prompt, the fastest and cheapest answer;
 - context: no adapter covers them, but the whole space fits in the prompt (the reader sees all);
 - index: otherwise, the top k memories.
 The decision is a pure function of what it is given, so it can be tested and explained.
@@ -25,15 +26,18 @@ class Route:
 
 
 def choose(hits: list[Hit], adapter_version: int | None, adapter_memories: set[int], space_tokens: int,
-           budget: int) -> Route:
+           budget: int, closed_book: bool = False) -> Route:
     best = [hit.memory for hit in hits[:BEST_MATCHES]]
     covered = [m.id for m in best if m.id in adapter_memories]
     ids = ", ".join(str(m.id) for m in best)
     if not best:
         return Route("index", "no memory matches the question", [], [])
     if adapter_version is not None and len(covered) == len(best):
-        return Route("weights", f"the best matches ({ids}) were all consolidated into adapter v{adapter_version}",
-                     best, covered)
+        if closed_book:
+            return Route("weights", f"the best matches ({ids}) were all consolidated into adapter v{adapter_version}",
+                         best, covered)
+        return Route("hybrid", f"the best matches ({ids}) were all consolidated into adapter v{adapter_version}; "
+                               "they go in the prompt too (closed book is off)", best, covered)
     if adapter_version is not None and covered:
         later = ", ".join(str(m.id) for m in best if m.id not in covered)
         return Route("hybrid", f"adapter v{adapter_version} learned {len(covered)} of the best matches; "
