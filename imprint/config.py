@@ -45,8 +45,8 @@ class Settings(BaseSettings):
         0.5, ge=0, le=1, description="index and hybrid leave out retrieved memories scoring below this share of "
                                      "the best one: a small reader is easily led astray by weak matches.")
     supersede: bool = Field(
-        True, description="Leave sentences a newer memory replaced out of answers (they stay stored, and are "
-                          "shown when a question asks about the past).")
+        True, description="Answers see a sentence a newer memory replaced as what it says now (the stored text "
+                          "stays, and is shown when a question asks about the past).")
     auto_closed_book: bool = Field(
         False, description="strategy auto answers from the adapter alone (weights) when it learned every best "
                            "match; off: hybrid, which measured more accurate with the 270M model.")
