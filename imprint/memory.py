@@ -419,6 +419,7 @@ class Memory:
         server URL; default: the teacher setting) writes extra question-answer pairs."""
         store, _ = self._space(space)
         memories = store.get(memory_ids) if memory_ids else store.list_memories(limit=store.count() or 1)
+        memories = self._as_of_now(memories, "", space)  # train what is true now, not what was replaced
         if not memories:
             raise InputError(f"space {space!r} has no memories to consolidate")
         model_dir = resolve_model_dir(self.settings.model, self.settings.cache_dir)

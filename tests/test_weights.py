@@ -145,3 +145,11 @@ def test_auto_routes_consolidated_knowledge_to_the_weights_and_newer_memories_to
     assert route.strategy == "hybrid" and route.covered == [1]
     answer = tiny.ask("Who repairs clocks in Graz?", "a")
     assert answer.strategy == "hybrid" and answer.route == route.reason
+
+
+def test_consolidation_trains_what_is_true_now(tiny):
+    tiny.add("Ilse Varga lives in Szeged.", space="a")
+    tiny.add("In 2023, Ilse Varga moved from Szeged to Pecs.", space="a", time="2023-01-01")
+    tiny.consolidate("a", FAST, OPEN_GATE, replay_repeats=0, log=lambda _: None)
+    learned = weights_answer(tiny, "Fill in the blank: Ilse Varga lives in ___.", "a")
+    assert "Pecs" in learned and "Szeged" not in learned
