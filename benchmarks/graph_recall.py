@@ -14,7 +14,7 @@ import argparse
 import json
 import tempfile
 
-from common import SHARED_DATA, write_result
+from common import SHARED_DATA, save_plot, write_result
 from rich.console import Console
 from rich.progress import track
 from rich.table import Table
@@ -72,7 +72,9 @@ def main() -> None:
     for method, row in summary.items():
         table.add_row(method, *(f"{value:.1%}" for value in row.values()))
     console.print(table)
-    console.print(f"wrote {write_result('graph_recall', {'questions': len(raw), 'summary': summary})}")
+    plot = save_plot("graph_recall", [2, 5], {m: [row["recall@2"], row["recall@5"]] for m, row in summary.items()},
+                     "k (passages retrieved)", "supporting-passage recall", f"HotpotQA, {len(raw)} questions", log=False)
+    console.print(f"wrote {write_result('graph_recall', {'questions': len(raw), 'summary': summary})} and {plot}")
 
 
 if __name__ == "__main__":
