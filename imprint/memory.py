@@ -38,6 +38,7 @@ from .store.crypto import load_master_key
 from .store.sqlite import PreparedChunk, SpaceStore
 from .weights.adapters import AdapterRegistry
 from .weights.consolidate import REPLAY_REPEATS, ConsolidationReport, Gate, consolidate
+from .weights.control import correct
 from .weights.synth import QA, TeacherSynthesizer, TemplateSynthesizer
 from .weights.train import TrainConfig, qa_prompt
 
@@ -314,7 +315,7 @@ class Memory:
         if not self.settings.supersede or asks_about_the_past(question):
             return memories
         store, ids = self._space(space)[0], [m.id for m in memories]
-        replaced_in, changes = store.replaced_sentences(ids), store.superseding(ids) if ids else set()
+        replaced_in, changes = store.replaced_sentences(ids), store.superseding(ids)
         current = []
         for memory in memories:
             text = memory.text
@@ -339,7 +340,7 @@ class Memory:
         store, _ = self._space(space)
         hits = self.search(question, space, k)
         current = self.adapters(space).current()
-        if current and current.base_model != str(resolve_model_dir(self.settings.model, self.settings.cache_dir)):
+        if current and current.base_model != str(self._model_dir()):
             current = None  # trained on another base model: it cannot answer here
         budget = min(self.context_budget(question), self.settings.auto_context_tokens)
         return choose(hits, current.version if current else None, set(current.memory_ids) if current else set(),
@@ -357,17 +358,12 @@ class Memory:
         """Delete a memory from chunks, vectors and keywords, and every adapter version that learned
         it (the current adapter falls back to one that never saw it, or none). Its raw item goes
         too, or, while other memories still come from it, loses the memory's sentences."""
-        store = self._space(space)[0]
-        forgotten = store.get([memory_id])
-        store.delete_memory(memory_id, redact)
-        return self._forget_in_weights(forgotten or [], space)
+        forgotten = self._space(space)[0].delete_memory(memory_id, redact)
+        return self._forget_in_weights([forgotten], space)
 
     def forget_source(self, source: str, space: str) -> "Forgotten":
         """Delete everything that came from `source`, in every tier, as `forget` does."""
-        store = self._space(space)[0]
-        forgotten = store.get(store.memory_ids_of_source(source))
-        store.delete_source(source)
-        return self._forget_in_weights(forgotten, space)
+        return self._forget_in_weights(self._space(space)[0].delete_source(source), space)
 
     def forget_space(self, space: str) -> None:
         """Delete a whole space: its SQLite file (with WAL and journal), and all its adapters."""
@@ -403,7 +399,7 @@ class Memory:
     def _weights_recall(self, probe: list[QA], adapter: Path | None) -> float:
         answers = [self.model.generate(qa_prompt(qa.question), max_new_tokens=16, adapter=adapter).text
                    for qa in probe]
-        return sum(qa.answer.lower() in answer.lower() for qa, answer in zip(probe, answers)) / len(probe)
+        return sum(correct(answers, [qa.answer for qa in probe])) / len(probe)
 
     # --- weights -----------------------------------------------------------------------
 
@@ -422,7 +418,7 @@ class Memory:
         memories = self._as_of_now(memories, "", space)  # train what is true now, not what was replaced
         if not memories:
             raise InputError(f"space {space!r} has no memories to consolidate")
-        model_dir = resolve_model_dir(self.settings.model, self.settings.cache_dir)
+        model_dir = self._model_dir()
         teacher = teacher or self.settings.teacher
         synthesizer = None
         if teacher:
@@ -437,12 +433,16 @@ class Memory:
         return consolidate(memories, space, self.model, model_dir, self.adapters(space),
                            self.settings.cache_dir, config, gate, replay_repeats, log, synthesizer)
 
+    def _model_dir(self) -> Path:
+        """The configured base model's folder: what adapters are trained on and must match."""
+        return resolve_model_dir(self.settings.model, self.settings.cache_dir)
+
     def _current_adapter_path(self, space: str) -> Path:
         registry = self.adapters(space)
         current = registry.current()
         if current is None:
             raise InputError(f"space {space!r} has no promoted adapter yet: run `imprint consolidate --space {space}`")
-        model_dir = str(resolve_model_dir(self.settings.model, self.settings.cache_dir))
+        model_dir = str(self._model_dir())
         if current.base_model != model_dir:
             raise ModelError(f"adapter v{current.version} of {space!r} was trained on {current.base_model}, "
                              f"not on the configured model {model_dir}")

@@ -248,10 +248,6 @@ class SpaceStore:
     def _open_bytes(self, data: bytes | None, field: str) -> bytes | None:
         return data if self.cipher is None or data is None else self.cipher.open(data, field)
 
-    @property
-    def encrypted(self) -> bool:
-        return self.cipher is not None
-
     def _write(self) -> "_Transaction":
         return _Transaction(self._conn)
 
@@ -364,6 +360,8 @@ class SpaceStore:
 
     def superseding(self, ids: list[int]) -> set[int]:
         """Which of these memories replaced a sentence of an older one."""
+        if not ids:
+            return set()
         with self._lock:
             return {row[0] for row in self._conn.execute(
                 f"SELECT DISTINCT by_chunk FROM superseded WHERE by_chunk IN ({','.join('?' * len(ids))})", ids)}
@@ -379,8 +377,8 @@ class SpaceStore:
         pairs = np.asarray(rows, dtype=np.int64).reshape(-1, 2)
         return pairs[:, 0], pairs[:, 1]
 
-    def delete_memory(self, chunk_id: int, redact: Callable[[str, Chunk, list[Chunk]], str] | None = None) -> None:
-        """Delete one memory (chunk, vector, keyword entry); its raw item goes with its last chunk.
+    def delete_memory(self, chunk_id: int, redact: Callable[[str, Chunk, list[Chunk]], str] | None = None) -> Chunk:
+        """Delete one memory (chunk, vector, keyword entry) and return it; its raw item goes with its last chunk.
 
         While other memories keep the raw item, `redact(content, forgotten, kept)` rewrites its
         content and the original bytes are dropped, in the same transaction.
@@ -402,29 +400,24 @@ class SpaceStore:
                                        (self._seal(redact(content, chunk, kept), "raw.content"), chunk.raw_id))
                 self._count_deletion()
             self._scrub()
+        return chunk
 
     def _chunks_of(self, raw_id: int) -> list[Chunk]:
         ids = [row[0] for row in self._conn.execute("SELECT id FROM chunks WHERE raw_id = ? ORDER BY position",
                                                     (raw_id,))]
         return self.get(ids)
 
-    def delete_source(self, source: str) -> list[int]:
-        """Delete every raw item from `source` and all that was derived from it; returns the memory ids."""
+    def delete_source(self, source: str) -> list[Chunk]:
+        """Delete every raw item from `source` and all that was derived from it; returns its memories."""
         key = self._source_key(source)
         with self._lock:
             with self._write():
-                removed = self._unindex("raw_id IN (SELECT id FROM raw_items WHERE source = ?)", key)
+                removed = self.get(self._unindex("raw_id IN (SELECT id FROM raw_items WHERE source = ?)", key))
                 if not self._conn.execute("DELETE FROM raw_items WHERE source = ?", (key,)).rowcount:
                     raise NotFoundError(f"no source {source!r} in {self.path.stem!r}")
                 self._count_deletion()
             self._scrub()
         return removed
-
-    def memory_ids_of_source(self, source: str) -> list[int]:
-        with self._lock:
-            return [row[0] for row in self._conn.execute(
-                "SELECT c.id FROM chunks c JOIN raw_items r ON r.id = c.raw_id WHERE r.source = ? ORDER BY c.id",
-                (self._source_key(source),))]
 
     def _unindex(self, where: str, value: object) -> list[int]:
         """Take the chunks matching `where` out of the contentless keyword index (it needs their text)."""
@@ -513,7 +506,7 @@ class SpaceStore:
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         if not rows:
             return ids, np.zeros((0, 0), dtype=np.float32)
-        blobs = (r[1] if self.cipher is None else self.cipher.open(r[1], "vector") for r in rows)
+        blobs = (self._open_bytes(r[1], "vector") for r in rows)
         matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(rows), -1)
         return ids, matrix
 
