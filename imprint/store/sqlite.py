@@ -339,6 +339,8 @@ class SpaceStore:
 
     def supersede(self, replaced: list[tuple[int, str, str, int, str | None]]) -> None:
         """Record (older memory, its replaced sentence, what it says now, newer memory, since when)."""
+        if not replaced:  # most ingest batches replace nothing: take no write lock for them
+            return
         with self._lock, self._write():
             self._conn.executemany(
                 "INSERT INTO superseded (chunk_id, sentence, now, by_chunk, since) VALUES (?, ?, ?, ?, ?)",
