@@ -186,15 +186,17 @@ def consolidate(
     min_recall: Annotated[float, typer.Option(help="Gate: probe recall needed to promote.")] = 0.8,
     min_retention: Annotated[float, typer.Option(help="Gate: control retention needed to promote.")] = 0.9,
     teacher: Annotated[Optional[str], typer.Option(help="'local' or an OpenAI-compatible URL that writes extra QA pairs (default: IMPRINT_TEACHER).")] = None,
+    stable_days: Annotated[Optional[float], typer.Option(min=0, help="Policy: only memories unchanged for this many days (default: IMPRINT_STABLE_DAYS).")] = None,
+    min_uses: Annotated[Optional[int], typer.Option(min=0, help="Policy: only memories used in this many answers (default: IMPRINT_MIN_USES).")] = None,
     data: DataDir = None,
 ) -> None:
-    """Train the space's memories into a new adapter; it replaces the current one only if it passes the gate."""
+    """Train the space's stable memories into a new adapter; it replaces the current one only if it passes the gate."""
     from .weights.consolidate import Gate
     from .weights.train import TrainConfig
 
     report = _memory(data).consolidate(
         space, TrainConfig(epochs=epochs), Gate(min_recall, min_retention), replay_repeats=replay,
-        log=lambda line: err.print(f"[dim]{line}[/dim]"), teacher=teacher)
+        log=lambda line: err.print(f"[dim]{line}[/dim]"), teacher=teacher, stable_days=stable_days, min_uses=min_uses)
     colour = "green" if report.promoted else "yellow"
     console.print(f"[{colour}]v{report.version}: {report.reason}[/{colour}] (probe recall {report.probe_recall:.0%}, "
                   f"retention {report.retention:.0%}, {report.train_seconds:.0f} s, {report.adapter_bytes / 1e6:.1f} MB)")

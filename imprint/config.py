@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     auto_closed_book: bool = Field(
         False, description="strategy auto answers from the adapter alone (weights) when it learned every best "
                            "match; off: hybrid, which measured more accurate with the 270M model.")
+    stable_days: float = Field(
+        0, ge=0, description="Consolidation policy: a memory moves into the weights once it was added, and last "
+                             "changed by a newer memory, at least this many days ago (0: at once).")
+    min_uses: int = Field(
+        0, ge=0, description="Consolidation policy: ... and was put in front of the model for at least this many "
+                             "answers (0: used or not).")
     max_file_bytes: int = Field(50_000_000, ge=1, description="Larger files are refused.")
     threads: int = Field(2, ge=1, description="Torch threads.")
     answer_url: str | None = Field(

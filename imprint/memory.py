@@ -11,6 +11,7 @@ import shutil
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -194,14 +195,17 @@ class Memory:
                 position += 1
                 words = content_words(without_speaker(text, segment.speaker))
                 # the information bar is for chat turns; text a user adds on purpose is kept whatever its size
-                dropped = ((low_information(words, self.settings.min_information) if item.kind == "conversation"
-                            else None) or self._repeat(vector, words, stored, store, kept))
+                dropped = low_information(words, self.settings.min_information) if item.kind == "conversation" else None
+                repeat_of = None
                 if dropped is None:
-                    kept.append((vector, words))
-                rows.append(PreparedChunk(text=text, tokens=self.embedder.count_tokens(text), vector=vector,
-                                          speaker=segment.speaker, time=segment.time or item.time,
-                                          metadata=segment.metadata, dropped=dropped,
-                                          entities=None if dropped else extract_entities(text)))
+                    dropped, repeat_of = self._repeat(vector, words, stored, store, kept)
+                row = PreparedChunk(text=text, tokens=self.embedder.count_tokens(text), vector=vector,
+                                    speaker=segment.speaker, time=segment.time or item.time,
+                                    metadata=segment.metadata, dropped=dropped, repeat_of=repeat_of,
+                                    entities=None if dropped else extract_entities(text))
+                if dropped is None:
+                    kept.append((vector, words, row))
+                rows.append(row)
             prepared.append((item, rows))
         return prepared
 
@@ -215,19 +219,20 @@ class Memory:
                 for sentence, now in replaced(text, without_speaker(old.text, old.speaker))]
 
     def _repeat(self, vector: np.ndarray, words: set[str], stored: tuple[int, float] | None, store: SpaceStore,
-                batch: list[tuple[np.ndarray, set[str]]]) -> str | None:
-        """Why this chunk repeats a memory already held (stored, or earlier in this batch), or None.
-        A repeat says the same content words with a near-identical embedding: embeddings alone
-        barely see a changed name or number, so they would merge different facts."""
+                batch: list[tuple[np.ndarray, set[str], PreparedChunk]]) -> tuple[str | None, int | PreparedChunk | None]:
+        """Why this chunk repeats a memory already held (stored, or earlier in this batch), and that
+        memory; (None, None) if it says something new. A repeat says the same content words with a
+        near-identical embedding: embeddings alone barely see a changed name or number, so they
+        would merge different facts."""
         threshold = self.settings.duplicate_similarity
         if stored and stored[1] >= threshold:
             [held] = store.get([stored[0]])
             if content_words(without_speaker(held.text, held.speaker)) == words:
-                return f"repeats memory {held.id} (similarity {stored[1]:.2f})"
-        for other, other_words in batch:
+                return f"repeats memory {held.id} (similarity {stored[1]:.2f})", held.id
+        for other, other_words, row in batch:
             if other_words == words and float(other @ vector) >= threshold:
-                return "repeats an earlier memory of the same batch"
-        return None
+                return "repeats an earlier memory of the same batch", row
+        return None, None
 
     # --- reading -------------------------------------------------------------------------
 
@@ -296,6 +301,7 @@ class Memory:
                 hits = self.search(question, space, k)
                 floor = self.settings.min_relative_score * (hits[0].score if hits else 0.0)
                 memories = [hit.memory for hit in hits if hit.score >= floor]
+                self._space(space)[0].record_use([m.id for m in memories])
             prompt = answer_prompt(self._as_of_now(memories, question, space), question)
             adapter = self._current_adapter_path(space) if strategy == "hybrid" else None
         recalled = time.perf_counter()
@@ -355,11 +361,11 @@ class Memory:
     # --- forgetting ----------------------------------------------------------------------
 
     def forget(self, memory_id: int, space: str) -> "Forgotten":
-        """Delete a memory from chunks, vectors and keywords, and every adapter version that learned
-        it (the current adapter falls back to one that never saw it, or none). Its raw item goes
-        too, or, while other memories still come from it, loses the memory's sentences."""
-        forgotten = self._space(space)[0].delete_memory(memory_id, redact)
-        return self._forget_in_weights([forgotten], space)
+        """Delete a memory from chunks, vectors and keywords, with its repeats from other sources, and
+        every adapter version that learned it (the current adapter falls back to one that never saw
+        it, or none). Its raw items go too, or, while other memories still come from them, lose the
+        memory's sentences."""
+        return self._forget_in_weights(self._space(space)[0].delete_memory(memory_id, redact), space)
 
     def forget_source(self, source: str, space: str) -> "Forgotten":
         """Delete everything that came from `source`, in every tier, as `forget` does."""
@@ -384,7 +390,7 @@ class Memory:
         before = registry.current()
         probe = []
         if before is not None and set(ids) & set(before.memory_ids):
-            data = TemplateSynthesizer().synthesize(memories)
+            data = TemplateSynthesizer().synthesize([m for m in memories if m.dropped is None])
             probe = (data.probe + data.train)[:FORGET_PROBE_QUESTIONS]
             recall_before = self._weights_recall(probe, registry.path(before.version))
         removed = registry.forget(set(ids))
@@ -409,15 +415,20 @@ class Memory:
 
     def consolidate(self, space: str, config: TrainConfig | None = None, gate: Gate | None = None,
                     memory_ids: list[int] | None = None, replay_repeats: int = REPLAY_REPEATS,
-                    log: Callable[[str], None] = print, teacher: str | None = None) -> ConsolidationReport:
-        """Train the space's memories (all, or `memory_ids`) into a new adapter version; it becomes
-        current only if it passes the gate (probe recall and retention). `teacher` ('local' or a
-        server URL; default: the teacher setting) writes extra question-answer pairs."""
+                    log: Callable[[str], None] = print, teacher: str | None = None,
+                    stable_days: float | None = None, min_uses: int | None = None) -> ConsolidationReport:
+        """Train the space's stable memories (or `memory_ids`) into a new adapter version; it becomes
+        current only if it passes the gate (probe recall and retention). Stable: unchanged for
+        `stable_days` and used in `min_uses` answers (defaults: the settings; 0 and 0 take all).
+        `teacher` ('local' or a server URL; default: the teacher setting) writes extra QA pairs."""
         store, _ = self._space(space)
-        memories = store.get(memory_ids) if memory_ids else store.list_memories(limit=store.count() or 1)
-        memories = self._as_of_now(memories, "", space)  # train what is true now, not what was replaced
+        if not memory_ids:
+            memory_ids = self.stable_memories(space, stable_days, min_uses)
+            log(f"policy: {len(memory_ids)} of {store.count()} memories are stable and used enough")
+        memories = self._as_of_now(store.get(memory_ids), "", space)  # train what is true now, not what was replaced
         if not memories:
-            raise InputError(f"space {space!r} has no memories to consolidate")
+            raise InputError(f"space {space!r} has no memories to consolidate (none is stable and used enough: "
+                             "see IMPRINT_STABLE_DAYS and IMPRINT_MIN_USES)")
         model_dir = self._model_dir()
         teacher = teacher or self.settings.teacher
         synthesizer = None
@@ -432,6 +443,13 @@ class Memory:
             synthesizer = TeacherSynthesizer(writer, seed=(config or TrainConfig()).seed, progress=progress)
         return consolidate(memories, space, self.model, model_dir, self.adapters(space),
                            self.settings.cache_dir, config, gate, replay_repeats, log, synthesizer)
+
+    def stable_memories(self, space: str, stable_days: float | None = None, min_uses: int | None = None) -> list[int]:
+        """The ids the consolidation policy would train: unchanged for `stable_days`, used `min_uses` times."""
+        days = self.settings.stable_days if stable_days is None else stable_days
+        uses = self.settings.min_uses if min_uses is None else min_uses
+        cutoff = datetime.now(timezone.utc) - timedelta(days=days)
+        return self._space(space)[0].stable_memories(cutoff.isoformat(timespec="seconds"), uses)
 
     def _model_dir(self) -> Path:
         """The configured base model's folder: what adapters are trained on and must match."""

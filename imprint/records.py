@@ -41,6 +41,9 @@ class Chunk:
     metadata: dict[str, Any]
     added_at: str
     dropped: str | None = None  # why it is kept raw but not indexed (low information, a repeat)
+    repeat_of: int | None = None  # a repeat: the memory that says the same
+    uses: int = 0  # answers it was put in front of the model for
+    also_from: list[str] = field(default_factory=list)  # sources of its repeats: merged, one memory
 
 
 @dataclass

@@ -137,7 +137,30 @@ def test_greetings_filler_and_repeats_are_kept_raw_but_not_indexed(memory):
     assert {h.memory.id for h in memory.search("hello how are you", "chat", k=5)} == {ids[2], different[0]}
     assert "Hi!" in memory.raw(ids[2], "chat").content  # raw keeps everything
     memory.forget(ids[2], "chat")  # the conversation stays, with the other turns, after a forget
-    assert memory.count("chat") == 1 and len(memory.dropped("chat")) == 4
+    assert memory.count("chat") == 1 and {m.id for m in memory.dropped("chat")} == {ids[0], ids[1], ids[3]}
+
+
+def test_a_repeat_merges_into_one_memory_with_both_sources(memory):
+    [first] = memory.add("Zorblat Industries was founded by Mira Okafor in 1987.", "s", source="wiki.txt")
+    [again] = memory.add("Zorblat Industries was founded by Mira Okafor in 1987!", "s", source="notes.txt")
+    assert memory.count("s") == 1 and memory.get(first, "s").also_from == ["notes.txt"]
+    assert memory.get(again, "s").repeat_of == first
+
+    forgotten = memory.forget_source("wiki.txt", "s")  # the other source still says it: it stays
+    assert forgotten.memory_ids == [first] and memory.count("s") == 1
+    [kept] = memory.search("who founded Zorblat", "s", k=1)
+    assert kept.memory.id == again and kept.memory.source == "notes.txt" and kept.memory.dropped is None
+    assert memory.search("Okafor", "s", k=1)[0].memory.id == again  # keyword index too
+
+
+def test_forgetting_a_memory_forgets_its_repeats_from_other_sources(memory):
+    [first] = memory.add("My locker code is 8812 at the gym.", "s", source="a.txt")
+    [again] = memory.add("My locker code is 8812 at the gym!", "s", source="b.txt")
+    forgotten = memory.forget(first, "s")
+    assert forgotten.memory_ids == [first, again]
+    assert memory.count("s") == 0 and memory.dropped("s") == []
+    with pytest.raises(NotFoundError):
+        memory.raw(again, "s")
 
 
 def test_the_information_bar_can_be_turned_off(tmp_path, embedder, model):
@@ -167,3 +190,19 @@ def test_a_newer_statement_replaces_the_older_sentence_and_keeps_the_rest(memory
     assert "Tenstad" in answer.text
     memory.forget(move, "w")  # the newer statement is gone: the older one is current again
     assert store.replaced_sentences([old]) == {}
+
+
+def test_the_consolidation_policy_takes_memories_stable_and_used_enough(tiny):
+    ids = [tiny.add(text, "s") for text in ("Ada Lovelace lives in Turin.", "Omar Haddad plays the oud.",
+                                             "The Velvet Comet is a Norwegian ferry.")]
+    [turin], [oud], [ferry] = ids
+    tiny.ask("Where does Ada Lovelace live?", "s", strategy="index", k=1)
+    assert tiny.get(turin, "s").uses == 1 and tiny.get(oud, "s").uses == 0
+    assert tiny.stable_memories("s") == [turin, oud, ferry]  # defaults: everything
+    assert tiny.stable_memories("s", min_uses=1) == [turin]
+    assert tiny.stable_memories("s", stable_days=1) == []  # all added just now
+
+    store = tiny._space("s")[0]  # age two memories; a fresh one changes the first
+    store._conn.execute("UPDATE chunks SET added_at = '2020-01-01T00:00:00+00:00' WHERE id IN (?, ?)", (turin, oud))
+    tiny.add("Ada Lovelace moved from Turin to Oslo.", "s")
+    assert tiny.stable_memories("s", stable_days=30) == [oud]

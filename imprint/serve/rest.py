@@ -50,6 +50,8 @@ class ConsolidateIn(BaseModel):
     min_recall: float = Field(0.8, ge=0, le=1)
     min_retention: float = Field(0.9, ge=0, le=1)
     teacher: str | None = None
+    stable_days: float | None = Field(None, ge=0)
+    min_uses: int | None = Field(None, ge=0)
 
 
 def caller(request: Request) -> str:
@@ -159,7 +161,8 @@ def router() -> APIRouter:
         memory.count(space)  # 404 before a job starts
         job = jobs.start("consolidate", space, lambda log: memory.consolidate(
             space, TrainConfig(epochs=body.epochs), Gate(body.min_recall, body.min_retention),
-            replay_repeats=body.replay, log=log, teacher=body.teacher).to_dict())
+            replay_repeats=body.replay, log=log, teacher=body.teacher, stable_days=body.stable_days,
+            min_uses=body.min_uses).to_dict())
         return {"job": job.id, "status": job.status}
 
     @api.get("/jobs/{job_id}")

@@ -107,12 +107,22 @@ MIGRATIONS = [
     );
     CREATE INDEX superseded_chunk ON superseded (chunk_id);
     """,
+    # A repeat points at the memory it repeats (merge: one memory, several sources), and memories
+    # count how often they were used in answers (the consolidation policy reads it).
+    """
+    ALTER TABLE chunks ADD COLUMN repeat_of INTEGER;
+    UPDATE chunks SET repeat_of = CAST(substr(dropped, 16) AS INTEGER) WHERE dropped LIKE 'repeats memory %';
+    CREATE INDEX chunks_repeat_of ON chunks (repeat_of);
+    ALTER TABLE chunks ADD COLUMN uses INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE chunks ADD COLUMN last_used TEXT;
+    """,
 ]
 
 _GRAPH_VERSION = 4  # the migration that added entities, mentions and superseded sentences
 
 _CHUNK_COLUMNS = (
-    "c.id, c.raw_id, r.source, c.text, c.speaker, c.time, c.tokens, c.metadata, c.added_at, c.dropped"
+    "c.id, c.raw_id, r.source, c.text, c.speaker, c.time, c.tokens, c.metadata, c.added_at, c.dropped,"
+    " c.repeat_of, c.uses"
 )
 
 
@@ -128,6 +138,8 @@ class PreparedChunk:
     metadata: dict | None = None
     dropped: str | None = None  # kept raw, not indexed, for this reason
     entities: list[str] | None = None  # names it mentions: its edges in the graph
+    # the memory it repeats: a stored id, or a chunk earlier in the same add()
+    repeat_of: "int | PreparedChunk | None" = None
 
 
 @dataclass
@@ -240,6 +252,7 @@ class SpaceStore:
             id=row[0], raw_id=row[1], source=self._open_source(row[2]), text=self._open(row[3], "chunk.text"),
             speaker=self._open(row[4], "chunk.speaker"), time=self._open(row[5], "chunk.time"), tokens=row[6],
             metadata=json.loads(self._open(row[7], "chunk.metadata")), added_at=row[8], dropped=row[9],
+            repeat_of=row[10], uses=row[11],
         )
 
     def _seal_bytes(self, data: bytes | None, field: str) -> bytes | None:
@@ -264,6 +277,7 @@ class SpaceStore:
         (re-adding a folder is idempotent) and reported as a duplicate.
         """
         results = []
+        stored: dict[int, int] = {}  # id() of a prepared chunk -> its row id, for repeats within the batch
         with self._lock, self._write():
             for item, chunks in items:
                 digest = content_hash(item)
@@ -288,15 +302,19 @@ class SpaceStore:
                 ).lastrowid
                 chunk_ids = []
                 for position, chunk in enumerate(chunks):
+                    repeat_of = chunk.repeat_of
+                    if isinstance(repeat_of, PreparedChunk):
+                        repeat_of = stored.get(id(repeat_of))
                     chunk_id = self._conn.execute(
-                        "INSERT INTO chunks (raw_id, position, text, speaker, time, tokens, metadata, added_at, dropped)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "INSERT INTO chunks (raw_id, position, text, speaker, time, tokens, metadata, added_at,"
+                        " dropped, repeat_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (raw_id, position, self._seal(chunk.text, "chunk.text"),
                          self._seal(chunk.speaker, "chunk.speaker"), self._seal(chunk.time, "chunk.time"),
                          chunk.tokens, self._seal(json.dumps(chunk.metadata or {}), "chunk.metadata"), now,
-                         chunk.dropped),
+                         chunk.dropped, repeat_of),
                     ).lastrowid
                     chunk_ids.append(chunk_id)
+                    stored[id(chunk)] = chunk_id
                     if chunk.dropped:
                         continue
                     self._conn.execute(
@@ -379,30 +397,32 @@ class SpaceStore:
         pairs = np.asarray(rows, dtype=np.int64).reshape(-1, 2)
         return pairs[:, 0], pairs[:, 1]
 
-    def delete_memory(self, chunk_id: int, redact: Callable[[str, Chunk, list[Chunk]], str] | None = None) -> Chunk:
-        """Delete one memory (chunk, vector, keyword entry) and return it; its raw item goes with its last chunk.
-
-        While other memories keep the raw item, `redact(content, forgotten, kept)` rewrites its
-        content and the original bytes are dropped, in the same transaction.
-        """
+    def delete_memory(self, chunk_id: int,
+                      redact: Callable[[str, Chunk, list[Chunk]], str] | None = None) -> list[Chunk]:
+        """Delete one memory (chunk, vector, keyword entry) and its repeats; returns them, the memory first.
+        A raw item goes with its last chunk. While other memories keep it, `redact(content, forgotten,
+        kept)` rewrites its content and the original bytes are dropped, in the same transaction."""
         with self._lock:
             with self._write():
                 [chunk] = self.get([chunk_id]) or [None]
                 if chunk is None:
                     raise NotFoundError(f"no memory {chunk_id} in {self.path.stem!r}")
-                self._unindex("id = ?", chunk_id)
-                self._conn.execute("DELETE FROM chunks WHERE id = ?", (chunk_id,))
-                kept = self._chunks_of(chunk.raw_id)
-                if not kept:
-                    self._conn.execute("DELETE FROM raw_items WHERE id = ?", (chunk.raw_id,))
-                elif redact is not None:
-                    content = self._open(self._conn.execute(
-                        "SELECT content FROM raw_items WHERE id = ?", (chunk.raw_id,)).fetchone()[0], "raw.content")
-                    self._conn.execute("UPDATE raw_items SET content = ?, original = NULL WHERE id = ?",
-                                       (self._seal(redact(content, chunk, kept), "raw.content"), chunk.raw_id))
+                repeats = self.get([row[0] for row in self._conn.execute(
+                    "SELECT id FROM chunks WHERE repeat_of = ? ORDER BY id", (chunk_id,))])
+                for gone in [chunk, *repeats]:
+                    self._unindex("id = ?", gone.id)
+                    self._conn.execute("DELETE FROM chunks WHERE id = ?", (gone.id,))
+                    kept = self._chunks_of(gone.raw_id)
+                    if not kept:
+                        self._conn.execute("DELETE FROM raw_items WHERE id = ?", (gone.raw_id,))
+                    elif redact is not None:
+                        content = self._open(self._conn.execute(
+                            "SELECT content FROM raw_items WHERE id = ?", (gone.raw_id,)).fetchone()[0], "raw.content")
+                        self._conn.execute("UPDATE raw_items SET content = ?, original = NULL WHERE id = ?",
+                                           (self._seal(redact(content, gone, kept), "raw.content"), gone.raw_id))
                 self._count_deletion()
             self._scrub()
-        return chunk
+        return [chunk, *repeats]
 
     def _chunks_of(self, raw_id: int) -> list[Chunk]:
         ids = [row[0] for row in self._conn.execute("SELECT id FROM chunks WHERE raw_id = ? ORDER BY position",
@@ -410,16 +430,38 @@ class SpaceStore:
         return self.get(ids)
 
     def delete_source(self, source: str) -> list[Chunk]:
-        """Delete every raw item from `source` and all that was derived from it; returns its memories."""
+        """Delete every raw item from `source` and all that was derived from it; returns its memories.
+        A memory another source repeats stays, merged: that source's repeat takes its place."""
         key = self._source_key(source)
+        where = "raw_id IN (SELECT id FROM raw_items WHERE source = ?)"
         with self._lock:
             with self._write():
-                removed = self.get(self._unindex("raw_id IN (SELECT id FROM raw_items WHERE source = ?)", key))
+                removed = self.get(self._unindex(where, key))
+                self._promote_repeats([m.id for m in removed], key)
                 if not self._conn.execute("DELETE FROM raw_items WHERE source = ?", (key,)).rowcount:
                     raise NotFoundError(f"no source {source!r} in {self.path.stem!r}")
                 self._count_deletion()
             self._scrub()
         return removed
+
+    def _promote_repeats(self, ids: list[int], leaving_source: str | bytes) -> None:
+        """For each memory about to go, its first repeat from another source becomes the memory:
+        it takes over the vector (same content words, cosine >= the repeat threshold), names,
+        supersession records and the other repeats, and is indexed under its own words."""
+        for memory_id in ids:
+            row = self._conn.execute(
+                "SELECT c.id, c.text FROM chunks c JOIN raw_items r ON r.id = c.raw_id"
+                " WHERE c.repeat_of = ? AND r.source != ? ORDER BY c.id LIMIT 1", (memory_id, leaving_source)).fetchone()
+            if row is None:
+                continue
+            heir, text = row
+            self._conn.execute("UPDATE chunks SET dropped = NULL, repeat_of = NULL WHERE id = ?", (heir,))
+            self._conn.execute("UPDATE chunks SET repeat_of = ? WHERE repeat_of = ?", (heir, memory_id))
+            for table, column in (("vectors", "chunk_id"), ("mentions", "chunk_id"),
+                                  ("superseded", "chunk_id"), ("superseded", "by_chunk")):
+                self._conn.execute(f"UPDATE {table} SET {column} = ? WHERE {column} = ?", (heir, memory_id))
+            self._conn.execute("INSERT INTO keywords (rowid, text) VALUES (?, ?)",
+                               (heir, self._index_text(self._open(text, "chunk.text"))))
 
     def _unindex(self, where: str, value: object) -> list[int]:
         """Take the chunks matching `where` out of the contentless keyword index (it needs their text)."""
@@ -462,7 +504,23 @@ class SpaceStore:
                 f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN raw_items r ON r.id = c.raw_id"
                 f" WHERE c.id IN ({marks})", ids).fetchall()
         by_id = {row[0]: self._row_to_chunk(row) for row in rows}
-        return [by_id[i] for i in ids if i in by_id]
+        return self._with_repeat_sources([by_id[i] for i in ids if i in by_id])
+
+    def _with_repeat_sources(self, chunks: list[Chunk]) -> list[Chunk]:
+        """Fill `also_from`: the sources that repeat each memory (a merged memory has several)."""
+        ids = [c.id for c in chunks]
+        if not ids:
+            return chunks
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT c.repeat_of, r.source FROM chunks c JOIN raw_items r ON r.id = c.raw_id"
+                f" WHERE c.repeat_of IN ({','.join('?' * len(ids))}) ORDER BY c.id", ids).fetchall()
+        sources: dict[int, list[str]] = {}
+        for memory_id, source in rows:
+            sources.setdefault(memory_id, []).append(self._open_source(source))
+        for chunk in chunks:
+            chunk.also_from = [s for s in dict.fromkeys(sources.get(chunk.id, [])) if s != chunk.source]
+        return chunks
 
     def list_memories(self, limit: int = 50, offset: int = 0, dropped: bool = False) -> list[Chunk]:
         """The memories in id order; with `dropped`, instead the chunks kept raw but not indexed."""
@@ -471,7 +529,25 @@ class SpaceStore:
                 f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN raw_items r ON r.id = c.raw_id"
                 f" WHERE c.dropped IS {'NOT ' if dropped else ''}NULL ORDER BY c.id LIMIT ? OFFSET ?",
                 (limit, offset)).fetchall()
-        return [self._row_to_chunk(row) for row in rows]
+        return self._with_repeat_sources([self._row_to_chunk(row) for row in rows])
+
+    def record_use(self, ids: list[int]) -> None:
+        """Count that these memories were put in front of the model for an answer."""
+        if ids:
+            with self._lock, self._write():
+                self._conn.executemany("UPDATE chunks SET uses = uses + 1, last_used = ? WHERE id = ?",
+                                       [(_now(), i) for i in ids])
+
+    def stable_memories(self, unchanged_since: str, min_uses: int) -> list[int]:
+        """Memories added before `unchanged_since` that no newer memory changed after it, used in at
+        least `min_uses` answers: the consolidation policy's candidates, in id order."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT c.id FROM chunks c WHERE c.dropped IS NULL AND c.added_at <= ? AND c.uses >= ?"
+                " AND NOT EXISTS (SELECT 1 FROM superseded s JOIN chunks n ON n.id = s.by_chunk"
+                "                 WHERE s.chunk_id = c.id AND n.added_at > ?)"
+                " ORDER BY c.id", (unchanged_since, min_uses, unchanged_since)).fetchall()
+        return [row[0] for row in rows]
 
     def raw_item(self, raw_id: int) -> RawItem:
         with self._lock:
