@@ -3,6 +3,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
+# llama-cpp-python builds from source (~7 min once; pip caches the wheel)
+export CMAKE_BUILD_PARALLEL_LEVEL := 2
 
 .PHONY: demo test test-fast bench clean
 

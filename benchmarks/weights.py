@@ -44,7 +44,7 @@ def score(memory: Memory, dataset: datasets.Dataset, adapter, label: str) -> dic
     """Per category: exact match, token F1 and 'contains' (the answer appears in what was said)."""
     sums: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for q in track(dataset.questions, description=f"asking ({label})"):
-        said = memory.model.generate(bare_prompt(q), 24, adapter=adapter).text
+        said = memory.answerer.generate(bare_prompt(q), 24, adapter=adapter).text
         correct, exact, f1 = judge(said, q.answer, q.category)
         row = sums[q.category]
         row["n"] += 1

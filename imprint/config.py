@@ -5,6 +5,7 @@ packaged all-MiniLM-L6-v2 embedder.
 """
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -26,6 +27,10 @@ class Settings(BaseSettings):
         DEFAULT_MODEL,
         description="'gemma3-270m' (packaged), a local Hugging Face directory, or a .gguf file.",
     )
+    engine: Literal["auto", "llama.cpp", "transformers"] = Field(
+        "auto", description="What generates local answers. auto: llama.cpp when the model is a GGUF file (the "
+                            "default is) and llama-cpp-python is installed, else transformers. Training always "
+                            "uses transformers; adapters are converted for llama.cpp on first use.")
     chunk_tokens: int = Field(200, ge=16, description="Maximum embedder tokens per chunk.")
     chunk_overlap: int = Field(30, ge=0, description="Tokens shared by neighbouring chunks.")
     answer_tokens: int = Field(48, ge=1, description="Room left for the answer in the prompt.")

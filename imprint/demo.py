@@ -66,8 +66,8 @@ def run(output: Path = Path("demo-output")) -> None:
 
     table = Table("question", "strategy", "answer", "memories", "prompt tokens", "seconds",
                   title="ask: index (top 3) vs context (everything that fits)")
-    with console.status("loading Gemma 3 270M (the first start dequantises it once)..."):
-        memory.model.model  # noqa: B018 - load before timing the answers
+    with console.status("loading Gemma 3 270M..."):
+        memory.answerer.generate("Hello", 1)  # load before timing the answers
     for question in QUESTIONS:
         for strategy in ("index", "context"):
             answer = memory.ask(question, space="demo", strategy=strategy, k=3)

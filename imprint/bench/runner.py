@@ -95,7 +95,7 @@ def bare_prompt(question: Question) -> str:
 def answer(memory: Memory, question: Question, strategy: str, k: int = 5) -> tuple[str, int, str]:
     """(prediction, prompt tokens, the tier that answered)."""
     if strategy == "none":
-        generation = memory.model.generate(bare_prompt(question), memory.settings.answer_tokens)
+        generation = memory.answerer.generate(bare_prompt(question), memory.settings.answer_tokens)
         return generation.text, generation.prompt_tokens, "none"
     reply = memory.ask(question.text, question.space, strategy, k)
     return reply.text, reply.prompt_tokens, reply.strategy

@@ -53,6 +53,14 @@ def _float_copy(gguf: Path, target: Path) -> Path:
     return target
 
 
+def gguf_file(model: str, cache_dir: Path) -> Path | None:
+    """The GGUF file behind the configured model, if it is one (llama.cpp can then answer)."""
+    if model == DEFAULT_MODEL:
+        return _packaged_gemma_gguf(cache_dir)
+    path = Path(model).expanduser()
+    return path if path.suffix == ".gguf" and path.is_file() else None
+
+
 def resolve_model_dir(model: str, cache_dir: Path) -> Path:
     """Turn the configured model name into a local HF directory (never a download)."""
     if model == DEFAULT_MODEL:

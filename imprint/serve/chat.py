@@ -72,12 +72,12 @@ def router() -> APIRouter:
                                  space, source="chat-completions")
         elif body.model == memory.settings.model:
             transcript = "\n".join(f"{m.role}: {m.text()}" for m in body.messages) + "\nassistant:"
-            generation = memory.model.generate(transcript, body.max_tokens or memory.settings.answer_tokens,
-                                               stop="\nuser:")
+            generation = memory.answerer.generate(transcript, body.max_tokens or memory.settings.answer_tokens,
+                                                  stop="\nuser:")
             text, prompt_tokens = generation.text, generation.prompt_tokens
         else:
             raise HTTPException(404, f"no model {body.model!r}; see /v1/models")
-        completion_tokens = memory.model.count_tokens(text) if text else 0
+        completion_tokens = memory.answerer.count_tokens(text) if text else 0
         reply_id, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
         if body.stream:
             return StreamingResponse(_stream(reply_id, created, body.model, text), media_type="text/event-stream")

@@ -1,0 +1,118 @@
+"""The fast answer engine: llama.cpp on the GGUF base model, with each space's adapter as a GGUF LoRA.
+
+On this CPU llama.cpp generates 2.6x faster than transformers and answers 7x faster with an
+adapter (../shared/MODELS.md; benchmarks/answer_latency.py measures it again). Training stays
+in transformers + peft; a promoted adapter is converted once (weights/gguf_lora.py), next to its
+PEFT files, so it is deleted with them.
+"""
+
+import ctypes
+import functools
+import threading
+from pathlib import Path
+
+from ..errors import ModelError
+from ..weights.gguf_lora import base_architecture, peft_to_gguf
+from .local import Generation
+
+GGUF_ADAPTER = "adapter.gguf"
+
+
+def llama_cpp_available() -> bool:
+    try:
+        import llama_cpp  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class LlamaCppModel:
+    """A GGUF model answering greedily; one per file and process (`shared`), thread-safe."""
+
+    def __init__(self, gguf: Path, threads: int = 2) -> None:
+        from llama_cpp import Llama
+        from llama_cpp._utils import suppress_stdout_stderr
+
+        self.path = Path(gguf)
+        try:  # n_ctx=0: the context length the model was trained with
+            with suppress_stdout_stderr(disable=False):  # llama.cpp prints setup lines to the terminal
+                self._llm = Llama(str(self.path), n_ctx=0, n_threads=threads, n_threads_batch=threads,
+                                  verbose=False)
+        except (ValueError, RuntimeError) as error:
+            raise ModelError(f"llama.cpp could not load {self.path}: {error}") from error
+        self._arch = base_architecture(self.path)
+        self._adapters: dict[str, tuple[int, object]] = {}  # adapter folder -> (its mtime, llama.cpp adapter)
+        self._active: str | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    @functools.lru_cache(maxsize=None)
+    def shared(cls, gguf: Path, threads: int = 2) -> "LlamaCppModel":
+        return cls(gguf, threads)
+
+    @property
+    def context_limit(self) -> int:
+        return self._llm.n_ctx()
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._llm.tokenize(text.encode(), add_bos=False, special=True))
+
+    def generate(self, prompt: str, max_new_tokens: int = 48, stop: str = "\n",
+                 adapter: Path | None = None) -> Generation:
+        """Greedy completion of `prompt`, cut at the first `stop` string, with an optional adapter."""
+        with self._lock:
+            self._use_adapter(adapter)
+            try:
+                out = self._llm.create_completion(prompt, max_tokens=max_new_tokens, temperature=0.0,
+                                                  repeat_penalty=1.0, stop=[stop] if stop else [])
+            except ValueError as error:  # e.g. the prompt does not fit the context window
+                raise ModelError(f"llama.cpp: {error}") from error
+        usage = out["usage"]
+        return Generation(text=out["choices"][0]["text"].strip(), prompt_tokens=usage["prompt_tokens"],
+                          new_tokens=usage["completion_tokens"])
+
+    def _use_adapter(self, adapter: Path | None) -> None:
+        """Put the adapter (converted and loaded once per version folder) on the context, or none."""
+        import llama_cpp
+        from llama_cpp._utils import suppress_stdout_stderr
+
+        key = str(Path(adapter).resolve()) if adapter else None
+        handle = None
+        if key:
+            # a version folder can be deleted (forget) and written again: never serve the old weights
+            stamp = (Path(key) / "adapter_config.json").stat().st_mtime_ns
+            loaded = self._adapters.get(key)
+            if loaded is None or loaded[0] != stamp:
+                converted = _converted(Path(key), self._arch)
+                with suppress_stdout_stderr(disable=False):  # llama.cpp prints a line per tensor to the terminal
+                    handle = llama_cpp.llama_adapter_lora_init(self._llm.model, str(converted).encode())
+                if not handle:
+                    raise ModelError(f"llama.cpp could not load the adapter {converted}")
+                if loaded:
+                    llama_cpp.llama_adapter_lora_free(loaded[1])
+                self._adapters[key] = loaded = (stamp, handle)
+                self._active = None  # reload even when the folder is the active one
+            handle = loaded[1]
+        if key == self._active:
+            return
+        if handle is None:
+            failed = llama_cpp.llama_set_adapters_lora(self._llm.ctx, None, 0, None)
+        else:
+            failed = llama_cpp.llama_set_adapters_lora(
+                self._llm.ctx, (llama_cpp.llama_adapter_lora_p_ctypes * 1)(handle), 1, (ctypes.c_float * 1)(1.0))
+        if failed:
+            raise ModelError(f"llama.cpp could not switch to the adapter {adapter}")
+        self._llm.reset()  # the cached prompt prefix was computed with other weights
+        self._active = key
+
+
+def _converted(adapter_dir: Path, arch: tuple[str, int]) -> Path:
+    """The GGUF LoRA beside a PEFT adapter, written on first use."""
+    target = adapter_dir / GGUF_ADAPTER
+    source = adapter_dir / "adapter_model.safetensors"
+    if not target.exists() or target.stat().st_mtime_ns < source.stat().st_mtime_ns:
+        try:
+            peft_to_gguf(adapter_dir, target, *arch)
+        except ValueError as error:
+            raise ModelError(f"cannot serve {adapter_dir} with llama.cpp: {error}") from error
+    return target
