@@ -1,6 +1,6 @@
 """LoCoMo evidence recall@k: does search put every evidence turn of a question in the top k?
 
-    python benchmarks/locomo_recall.py [--path ../shared/data/locomo/locomo_dev2.json] [--ks 5,10,25]
+    python benchmarks/locomo_recall.py [--path ../shared/data/locomo/locomo_dev2.json] [--ks 5,10,25] [--answers]
 
 Each conversation goes into its own space, one memory per dialogue turn (speaker and session date
 kept), through the same `Memory.ingest` as `imprint add`. Questions of categories 1-4 are searched;
@@ -8,7 +8,8 @@ a question counts as recalled at k when all of its evidence dialogue ids are amo
 No language model is needed. Keyword-only and dense-only rankings are scored beside the hybrid one
 and hybrid + entity graph. All of it twice: with every turn indexed, and with the default
 lifecycle (low-information turns and repeats kept raw only), to show what dropping them costs
-in recall and saves in indexed tokens.
+in recall and saves in indexed tokens. With `--answers`, every question is also answered (strategy
+index, the packaged model) and token F1 against the gold answer is reported per category.
 """
 
 import argparse
@@ -22,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from imprint import Memory, Settings
+from imprint.bench.metrics import token_f1
 from imprint.encode.parse import conversation_item, locomo_sessions, locomo_turn
 
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
@@ -39,16 +41,21 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--path", type=Path, default=SHARED_DATA / "locomo" / "locomo_dev2.json")
     parser.add_argument("--ks", default="5,10,25")
+    parser.add_argument("--answers", action="store_true", help="also answer (index) and score token F1")
     args = parser.parse_args()
     ks = [int(k) for k in args.ks.split(",")]
     console = Console()
     samples = json.loads(args.path.read_text())
-    results, sizes = {}, {}
-    for setting, lifecycle in (("every turn", {"min_information": 0, "duplicate_similarity": 1.01}),
+    results, sizes, f1 = {}, {}, {}
+    for setting, lifecycle in (("every turn", {"min_information": 0, "duplicate_similarity": 1.01,
+                                               "supersede": False, "focus": False}),
                                ("default lifecycle", {})):
-        found, totals, size = recall(samples, ks, lifecycle)
+        found, totals, size, scores = recall(samples, ks, lifecycle, args.answers)
         n = sum(totals.values())
         sizes[setting] = size
+        if scores:
+            f1[setting] = {"all": sum(map(sum, scores.values())) / n,
+                           **{CATEGORIES[c]: sum(scores[c]) / totals[c] for c in sorted(totals)}}
         for mode in found:
             results[f"{mode} ({setting})"] = {f"recall@{k}": {
                 "all": sum(found[mode][k].values()) / n,
@@ -62,14 +69,23 @@ def main() -> None:
     for setting, size in sizes.items():
         console.print(f"{setting}: {size['indexed']} of {size['turns']} turns indexed, {size['indexed_tokens']:,} of "
                       f"{size['tokens']:,} tokens ({size['indexed_tokens'] / size['tokens']:.0%})")
+    if f1:
+        table = Table("ingest and answer", "token F1", *[f"{CATEGORIES[c]} (n={totals[c]})" for c in sorted(totals)],
+                      title="LoCoMo answers (index, k=5)")
+        for setting, by_category in f1.items():
+            table.add_row(setting, f"{by_category['all']:.3f}",
+                          *[f"{by_category[CATEGORIES[c]]:.3f}" for c in sorted(totals)])
+        console.print(table)
     path = write_result("locomo_recall", {"data": str(args.path), "questions": n, "sizes": sizes,
                                           "per_category_counts": {CATEGORIES[c]: totals[c] for c in totals},
-                                          "results": results})
+                                          "results": results, "answer_f1": f1})
     console.print(f"wrote {path}")
 
 
-def recall(samples: list[dict], ks: list[int], lifecycle: dict) -> tuple[dict, dict, dict]:
-    """(found[mode][k][category], questions per category, sizes) for one ingest setting."""
+def recall(samples: list[dict], ks: list[int], lifecycle: dict, answers: bool) -> tuple[dict, dict, dict, dict]:
+    """(found[mode][k][category], questions per category, sizes, answer F1s per category) for one
+    setting (the F1s only with `answers`)."""
+    scores: dict[int, list[float]] = defaultdict(list)
     found = {mode: defaultdict(lambda: defaultdict(int)) for mode in ("keyword", "dense", "hybrid", "hybrid+graph")}
     totals: dict[int, int] = defaultdict(int)
     size = {"turns": 0, "indexed": 0, "tokens": 0, "indexed_tokens": 0}
@@ -97,12 +113,15 @@ def recall(samples: list[dict], ks: list[int], lifecycle: dict) -> tuple[dict, d
                     "hybrid+graph": [h.memory.id for h in memory.search(question["question"], space, k=top, graph=True)],
                 }
                 totals[question["category"]] += 1
+                if answers:
+                    said = memory.ask(question["question"], space, "index").text
+                    scores[question["category"]].append(token_f1(said, str(question["answer"])))
                 for mode, ranking in rankings.items():
                     for k in ks:
                         if evidence <= {dia[i] for i in ranking[:k]}:
                             found[mode][k][question["category"]] += 1
         memory.close()
-    return found, totals, size
+    return found, totals, size, scores
 
 
 if __name__ == "__main__":

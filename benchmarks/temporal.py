@@ -4,7 +4,9 @@
 
 Every temporal question of the generated world ("Where does X live now?", the person's first
 home superseded by a later move) is asked with supersession off (`IMPRINT_SUPERSEDE=false`:
-the reader sees both statements) and on (the replaced sentence is left out), same store.
+the reader sees both statements) and on (the replaced sentence shows what it says now), and
+with the subject focus off and on (`IMPRINT_FOCUS`: memories not about the question's names
+leave the prompt), same store.
 """
 
 import argparse
@@ -37,13 +39,15 @@ def main() -> None:
         replaced = sum(len(v) for space in data.spaces for v in memory._space(space)[0].replaced_sentences(
             [m.id for m in memory.list_memories(space, limit=memory.count(space))]).values())
         for strategy in args.strategies.split(","):
-            for supersede in (False, True):
-                memory.settings = memory.settings.model_copy(update={"supersede": supersede})
+            for supersede, focus in ((False, False), (True, False), (False, True), (True, True)):
+                memory.settings = memory.settings.model_copy(update={"supersede": supersede, "focus": focus})
+                name = (f"{strategy} (k={args.k}), supersession {'on' if supersede else 'off'}, "
+                        f"focus {'on' if focus else 'off'}")
                 correct = 0
-                for question in track(questions, description=f"{strategy}, supersede={supersede}", console=console):
+                for question in track(questions, description=name, console=console):
                     answer = memory.ask(question.text, question.space, strategy, args.k)
                     correct += judge(answer.text, question.answer, question.category)[0]
-                rows[f"{strategy} (k={args.k}), supersession {'on' if supersede else 'off'}"] = correct / len(questions)
+                rows[name] = correct / len(questions)
         memory.close()
     table = Table("strategy", "current value given", title=f"World ({args.facts} facts): {len(questions)} temporal "
                                                            f"questions, {replaced} sentences replaced at ingest")

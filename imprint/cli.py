@@ -247,6 +247,7 @@ def bench(
     scaling: Annotated[Optional[str], typer.Option(help="'context': latency and accuracy as knowledge grows")] = None,
     sizes: Annotated[str, typer.Option(help="scaling: world sizes in facts")] = "25,50,100,200,400",
     epochs: Annotated[int, typer.Option(min=1, help="consolidation epochs (weights, hybrid)")] = 6,
+    fresh: Annotated[float, typer.Option(help="share of the documents added after consolidation (newer memories)")] = 0.0,
     seed: int = 0,
     out: Annotated[Path, typer.Option(help="folder for report.json, report.md and the plots")] = Path("bench-output"),
 ) -> None:
@@ -292,7 +293,7 @@ def bench(
                         else getattr(datasets, dataset)(path))
             else:
                 raise InputError(f"unknown dataset {dataset!r}: world, locomo, squad, hotpotqa or counterfact")
-            result = run_bench(memory, data, chosen, limit, train, progress, log, seed)
+            result = run_bench(memory, data, chosen, limit, train, progress, log, seed, fresh)
             files = write_report(result, out)
             console.print(Markdown(markdown(result)))
         memory.close()

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     min_relative_score: float = Field(
         0.5, ge=0, le=1, description="index and hybrid leave out retrieved memories scoring below this share of "
                                      "the best one: a small reader is easily led astray by weak matches.")
+    focus: bool = Field(
+        True, description="index and hybrid keep the retrieved memories that share a name with the question (and "
+                          "those one name away) when any does: a small reader copies other people's facts.")
     supersede: bool = Field(
         True, description="Answers see a sentence a newer memory replaced as what it says now (the stored text "
                           "stays, and is shown when a question asks about the past).")

@@ -33,6 +33,7 @@ from .llm.remote import RemoteModel
 from .prompt import answer_prompt, prompt_overhead
 from .recall.context import pack
 from .recall.dense import VectorIndex
+from .recall.focus import focus
 from .recall.graph import GraphIndex
 from .recall.route import Route, choose
 from .recall.search import hybrid_search
@@ -321,6 +322,8 @@ class Memory:
                 hits = self.search(question, space, k)
                 floor = self.settings.min_relative_score * (hits[0].score if hits else 0.0)
                 memories = [hit.memory for hit in hits if hit.score >= floor]
+                if self.settings.focus:
+                    memories = focus(memories, question)
                 self._space(space)[0].record_use([m.id for m in memories])
             prompt = answer_prompt(self._as_of_now(memories, question, space), question)
             adapter = self._current_adapter_path(space) if strategy == "hybrid" else None

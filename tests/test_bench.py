@@ -100,6 +100,16 @@ def test_a_tiny_bench_runs_every_strategy_and_writes_every_output(tiny, tmp_path
     assert len(report["rows"]) == 20 and "| hybrid |" in (tmp_path / "out" / "report.md").read_text()
 
 
+def test_fresh_documents_arrive_after_consolidation(tiny):
+    data = world(6, seed=1)
+    run_bench(tiny, data, ["weights"], limit=1, train=TrainConfig(epochs=1, rank=4), log=lambda _: None, fresh=0.5)
+    trained = set(tiny.adapters("bench").current().memory_ids)
+    held = {m.id for m in tiny.list_memories("bench", limit=100)}
+    assert trained < held and len(trained) == len(data.spaces["bench"]) - round(len(data.spaces["bench"]) * 0.5)
+    with pytest.raises(InputError, match="fresh"):
+        run_bench(tiny, data, ["index"], fresh=1.0)
+
+
 def test_bench_command_rejects_bad_options_clearly(tmp_path):
     runner = CliRunner()
     result = runner.invoke(app, ["bench", "--dataset", "squad", "--out", str(tmp_path)])

@@ -110,18 +110,23 @@ def run_bench(
     progress: Callable[[str, int, int], None] | None = None,
     log: Callable[[str], None] = print,
     seed: int = 0,
+    fresh: float = 0.0,
 ) -> BenchResult:
     """Ingest, consolidate when a strategy needs weights, then ask every question (or a seeded sample
-    of `limit`, so every category is represented) with every strategy."""
+    of `limit`, so every category is represented) with every strategy. `fresh`: the share of each
+    space's documents (its last ones) added only after consolidation, as a user's newer memories."""
     unknown = set(strategies) - set(STRATEGIES)
     if unknown:
         raise InputError(f"unknown strategies {sorted(unknown)}; choose from {', '.join(STRATEGIES)}")
+    if not 0 <= fresh < 1:
+        raise InputError(f"fresh is a share of the documents, 0 <= fresh < 1; got {fresh}")
     started = time.perf_counter()
+    later = {}
     for space, items in dataset.spaces.items():
-        memory.ingest(items, space)
+        cut = len(items) - round(len(items) * fresh)
+        memory.ingest(items[:cut], space)
+        later[space] = items[cut:]
     costs = {"ingest_s": time.perf_counter() - started}
-    tokens = sum(memory.model.count_tokens(m.text) for space in dataset.spaces
-                 for m in memory.list_memories(space, limit=memory.count(space)))
     if {"weights", "hybrid", "auto"} & set(strategies):
         for space in dataset.spaces:
             report = memory.consolidate(space, train, Gate(0.0, 0.0), log=log)  # measure it, whatever the gate says
@@ -129,6 +134,10 @@ def run_bench(
             costs["adapter_bytes"] = costs.get("adapter_bytes", 0) + report.adapter_bytes
             costs["retention"] = report.retention
             costs["probe_recall"] = report.probe_recall
+    for space, items in later.items():
+        memory.ingest(items, space)
+    tokens = sum(memory.model.count_tokens(m.text) for space in dataset.spaces
+                 for m in memory.list_memories(space, limit=memory.count(space)))
     result = BenchResult(dataset.name, dataset.documents, tokens, costs=costs)
     questions = dataset.questions
     if limit and limit < len(questions):

@@ -1,0 +1,23 @@
+"""Keep a small reader on the question's subject: retrieved memories about other people go.
+
+A 270M reader copies whatever "lives in" is nearest: with five memories in the prompt it answered
+"Where does X live now?" from someone else's memory in 4 of 10 cases (benchmarks/temporal.py).
+When some retrieved memories mention a name from the question, the prompt keeps those, plus the
+memories that mention a name they mention (one hop: "the company X works for" reaches the
+company's own memory), and drops the rest. With no name in common, nothing is dropped.
+Conversation turns always stay: their subject is "I" or "you" (on LoCoMo, dropping turns that
+named no one in the question cost answer F1).
+"""
+
+from ..encode.entities import extract_entities, question_names
+from ..records import Chunk
+
+
+def focus(memories: list[Chunk], question: str) -> list[Chunk]:
+    asked = question_names(question)
+    names = {m.id: set(extract_entities(m.text)) for m in memories}
+    about = [m for m in memories if names[m.id] & asked]
+    if not about:
+        return memories
+    reached = set().union(*(names[m.id] for m in about))
+    return [m for m in memories if m.speaker or names[m.id] & reached]
