@@ -322,10 +322,14 @@ class Memory:
                 hits = self.search(question, space, k)
                 floor = self.settings.min_relative_score * (hits[0].score if hits else 0.0)
                 memories = [hit.memory for hit in hits if hit.score >= floor]
-                if self.settings.focus:
-                    memories = focus(memories, question)
+            seen = self._as_of_now(memories, question, space)  # what the reader is shown
+            if strategy != "context":
+                if self.settings.focus:  # on the current text: a replaced sentence's names do not count
+                    seen = focus(seen, question)
+                    kept = {m.id for m in seen}
+                    memories = [m for m in memories if m.id in kept]
                 self._space(space)[0].record_use([m.id for m in memories])
-            prompt = answer_prompt(self._as_of_now(memories, question, space), question)
+            prompt = answer_prompt(seen, question)
             adapter = self._current_adapter_path(space) if strategy == "hybrid" else None
         recalled = time.perf_counter()
         model = self.answerer if adapter else self.reader

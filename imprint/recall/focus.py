@@ -20,4 +20,6 @@ def focus(memories: list[Chunk], question: str) -> list[Chunk]:
     if not about:
         return memories
     reached = set().union(*(names[m.id] for m in about))
-    return [m for m in memories if m.speaker or names[m.id] & reached]
+    about_ids = {m.id for m in about}
+    nearby = [m for m in memories if m.id not in about_ids and (m.speaker or names[m.id] & reached)]
+    return nearby + about  # the memories about the question last, next to it
