@@ -29,7 +29,10 @@ def quote_memory(memory: Chunk) -> str:
 
 
 def answer_prompt(memories: list[Chunk], question: str) -> str:
-    blocks = "".join(quote_memory(m) for m in memories)
+    """`memories` best first; they are written in reverse, so the best sits next to the question
+    (the 270M reader leans on what it read last: best first, it answered "Who founded Zorblat
+    Industries?" with a name from the memory about a parrot)."""
+    blocks = "".join(quote_memory(m) for m in reversed(memories))
     return f"{INSTRUCTIONS}\n\n{EXAMPLE}{blocks}\nQuestion: {question.strip()}\nAnswer:"
 
 

@@ -21,6 +21,7 @@ from .entities import extract_entities
 
 _CHANGE = re.compile(r"\bfrom (?P<old>[^,;]+?) to (?P<new>[^,;]+?)(?=[,;.!?]?\s*$|[,;])", re.IGNORECASE)
 _NUMBER = re.compile(r"\b\d[\d,.:/-]*\b")
+_NOW = re.compile(r"\b(now|currently|current|these days|at the moment|at present|nowadays|still|latest)\b", re.I)
 _PAST = re.compile(r"\b(used to|before|previously|formerly|originally|at first|earlier|former|in the past)\b",
                    re.IGNORECASE)
 
@@ -67,6 +68,11 @@ def as_of_now(text: str) -> str:
     """A change stated as where it ended: "moved from Tallinn to Riga" -> "moved to Riga" (a
     small reader otherwise answers with the first place it sees)."""
     return _CHANGE.sub(lambda match: f"to {match.group('new')}", text)
+
+
+def asks_about_now(question: str) -> bool:
+    """Questions such as "Where does Mira live now?" want the newest statement most of all."""
+    return bool(_NOW.search(question))
 
 
 def asks_about_the_past(question: str) -> bool:

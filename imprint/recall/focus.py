@@ -10,6 +10,7 @@ named no one in the question cost answer F1).
 """
 
 from ..encode.entities import extract_entities, question_names
+from ..encode.supersede import asks_about_now
 from ..records import Chunk
 
 
@@ -22,4 +23,7 @@ def focus(memories: list[Chunk], question: str) -> list[Chunk]:
     reached = set().union(*(names[m.id] for m in about))
     about_ids = {m.id for m in about}
     nearby = [m for m in memories if m.id not in about_ids and (m.speaker or names[m.id] & reached)]
-    return nearby + about  # the memories about the question last, next to it
+    if asks_about_now(question):  # the newest memory about the subject first of all: the prompt is
+        newest = max(about, key=lambda m: m.time or "")  # written in reverse, so it is read last
+        about = [newest] + [m for m in about if m is not newest]
+    return about + nearby  # best first: the memories about the question lead
