@@ -12,6 +12,8 @@ Fictional facts are asked with natural questions the template synthesiser never 
 phrasings). SQuAD questions are the set's own. CounterFact prompts are sentence starts: `edit` and
 `rephrase` should now give the new target, `locality` (other subjects) should keep the old truth.
 Retention is measured by consolidation on held-out general control questions (adapter on vs off).
+The adapter is asked through the answer engine (llama.cpp with the converted adapter by default)
+and, when that is not transformers, through transformers + peft as well: same answers, and time.
 """
 
 import argparse
@@ -40,18 +42,21 @@ def load(name: str, limit: int, seed: int) -> datasets.Dataset:
     return getattr(datasets, name)(PATHS[name], limit)
 
 
-def score(memory: Memory, dataset: datasets.Dataset, adapter, label: str) -> dict[str, dict[str, float]]:
-    """Per category: exact match, token F1 and 'contains' (the answer appears in what was said)."""
+def score(model, dataset: datasets.Dataset, adapter, label: str) -> dict[str, dict[str, float]]:
+    """Per category: exact match, token F1 and 'contains' (the answer appears in what was said);
+    under "seconds", the time all the questions took."""
     sums: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    started = time.perf_counter()
     for q in track(dataset.questions, description=f"asking ({label})"):
-        said = memory.answerer.generate(bare_prompt(q), 24, adapter=adapter).text
+        said = model.generate(bare_prompt(q), 24, adapter=adapter).text
         correct, exact, f1 = judge(said, q.answer, q.category)
         row = sums[q.category]
         row["n"] += 1
         row["exact"] += exact
         row["f1"] += f1
         row["contains"] += correct
-    return {c: {k: (v if k == "n" else v / row["n"]) for k, v in row.items()} for c, row in sums.items()}
+    scores = {c: {k: (v if k == "n" else v / row["n"]) for k, v in row.items()} for c, row in sums.items()}
+    return {**scores, "seconds": {"all": time.perf_counter() - started}}
 
 
 def main() -> None:
@@ -73,7 +78,7 @@ def main() -> None:
         memory = Memory(data)
         for space, items in dataset.spaces.items():
             memory.ingest(items, space)
-        before = score(memory, dataset, None, "base")
+        before = score(memory.answerer, dataset, None, "base")
         started = time.perf_counter()
         config = TrainConfig(epochs=args.epochs, seed=args.seed, lr=args.lr, kl_weight=args.kl, rank=args.rank,
                              alpha=2 * args.rank, target_modules=tuple(args.modules.split(",")))
@@ -81,7 +86,15 @@ def main() -> None:
                                     Gate(0.0, 0.0), replay_repeats=args.replay, log=console.print,
                                     teacher=args.teacher)
         wall = time.perf_counter() - started
-        after = score(memory, dataset, memory.adapters("bench").path(report.version), "adapter")
+        adapter = memory.adapters("bench").path(report.version)
+        after = score(memory.answerer, dataset, adapter, "adapter")
+        engines = {type(memory.answerer).__name__: after["seconds"]["all"]}
+        if memory.answerer is not memory.model:
+            after_transformers = score(memory.model, dataset, adapter, "adapter, transformers")
+            engines["LocalModel (transformers)"] = after_transformers.pop("seconds")["all"]
+            same = {c: after_transformers[c]["contains"] == after[c]["contains"] for c in after_transformers}
+            console.print(f"transformers + peft with the same adapter: {after_transformers} (same 'contains': {same})")
+        before.pop("seconds"), after.pop("seconds")
 
     table = Table("category", "questions", "before (contains)", "after (contains)", "before EM", "after EM",
                   "before F1", "after F1", title=f"{args.dataset}: {dataset.documents} documents into weights")
@@ -94,6 +107,7 @@ def main() -> None:
                   f"{report.train_examples} + {report.replay_examples} replay examples, {report.epochs_run} epochs, "
                   f"train {report.train_seconds:.0f} s ({report.examples_per_second:.1f} examples/s), "
                   f"consolidate {wall:.0f} s, adapter {report.adapter_bytes / 1e6:.1f} MB")
+    console.print("answering every question with the adapter: " + ", ".join(f"{k} {v:.1f} s" for k, v in engines.items()))
     row = {"dataset": args.dataset, "documents": dataset.documents, "questions": len(dataset.questions),
            "replay_repeats": args.replay, "kl_weight": args.kl, "lr": args.lr, "teacher": args.teacher,
            "rank": args.rank, "modules": args.modules,
@@ -101,7 +115,9 @@ def main() -> None:
            "train_seconds": report.train_seconds, "consolidate_seconds": wall,
            "train_examples": report.train_examples, "replay_examples": report.replay_examples,
            "examples_per_second": report.examples_per_second, "epochs": report.epochs_run,
-           "adapter_bytes": report.adapter_bytes, "losses": report.losses}
+           "adapter_bytes": report.adapter_bytes, "losses": report.losses, "answer_seconds_by_engine": engines}
+    if memory.answerer is not memory.model:
+        row["after_transformers"] = after_transformers
     name = f"weights_{args.dataset}_{args.limit}_replay{args.replay}_kl{args.kl:g}_lr{args.lr:g}"
     if args.modules != ",".join(TrainConfig.target_modules) or args.rank != TrainConfig.rank:
         name += f"_r{args.rank}_{args.modules.replace(',', '+')}"

@@ -108,7 +108,7 @@ class Memory:
     @functools.cached_property
     def answerer(self) -> "LocalModel | LlamaCppModel":
         """The local model that generates answers, with adapters: llama.cpp on the GGUF file when it
-        can (4-7x faster here), else transformers (self.model, which also trains)."""
+        can (about 3x faster here: README), else transformers (self.model, which also trains)."""
         s = self.settings
         gguf = gguf_file(s.model, s.cache_dir) if s.engine != "transformers" else None
         if gguf is not None and llama_cpp_available():
