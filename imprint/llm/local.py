@@ -66,11 +66,11 @@ def gguf_file(model: str, cache_dir: Path) -> Path | None:
 
 def resolve_model_dir(model: str, cache_dir: Path) -> Path:
     """Turn the configured model name into a local HF directory (never a download)."""
-    if model == DEFAULT_MODEL:
-        return _float_copy(_packaged_gemma_gguf(cache_dir), cache_dir / "models" / "gemma-3-270m-f32")
+    gguf = gguf_file(model, cache_dir)
+    if gguf is not None:
+        name = "gemma-3-270m-f32" if model == DEFAULT_MODEL else gguf.stem + "-f32"
+        return _float_copy(gguf, cache_dir / "models" / name)
     path = Path(model).expanduser()
-    if path.suffix == ".gguf" and path.is_file():
-        return _float_copy(path, cache_dir / "models" / (path.stem + "-f32"))
     if path.is_dir() and (path / "config.json").exists():
         return path
     raise ModelError(

@@ -114,7 +114,6 @@ MIGRATIONS = [
     UPDATE chunks SET repeat_of = CAST(substr(dropped, 16) AS INTEGER) WHERE dropped LIKE 'repeats memory %';
     CREATE INDEX chunks_repeat_of ON chunks (repeat_of);
     ALTER TABLE chunks ADD COLUMN uses INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE chunks ADD COLUMN last_used TEXT;
     """,
 ]
 
@@ -535,8 +534,8 @@ class SpaceStore:
         """Count that these memories were put in front of the model for an answer."""
         if ids:
             with self._lock, self._write():
-                self._conn.executemany("UPDATE chunks SET uses = uses + 1, last_used = ? WHERE id = ?",
-                                       [(_now(), i) for i in ids])
+                self._conn.execute(f"UPDATE chunks SET uses = uses + 1 WHERE id IN ({','.join('?' * len(ids))})",
+                                   ids)
 
     def stable_memories(self, unchanged_since: str, min_uses: int) -> list[int]:
         """Memories added before `unchanged_since` that no newer memory changed after it, used in at
