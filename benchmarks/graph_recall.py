@@ -4,9 +4,10 @@
 
 The 994-passage corpus (title: sentences, one memory each) is ingested once; for each question the
 supporting passages (HotpotQA's supporting_facts titles, two per question) are looked for in the
-top 2 and top 5 of: dense only (cosine), hybrid (BM25 + dense, RRF), the graph walk alone
-(personalised PageRank from the question's names and best dense matches), and hybrid + graph
-(the three fused: what `Memory.search` does). No language model runs. Recall@k: the share of
+top 2 and top 5 of: dense only (cosine), hybrid (BM25 + dense, RRF), dense spread over the graph
+alone (one step from the best dense matches and the question's names to the passages about the
+names they mention: recall/graph.py), and hybrid + graph (BM25 + the spread dense ranking, fused:
+what `Memory.search` does by default). No language model runs. Recall@k: the share of
 supporting passages found; all@k: questions with every supporting passage found.
 """
 

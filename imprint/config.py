@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     min_information: int = Field(
         2, ge=0, description="Conversation turns with fewer content words (not stopwords or filler) are kept "
                              "raw but not indexed; 0 indexes every turn. `imprint dropped` lists them.")
+    extract: Literal["off", "rules", "teacher"] = Field(
+        "rules", description="What a memory says. rules: a conversation turn's memory is the statement it makes "
+                             "(sentences with no content word left out, relative dates such as yesterday followed "
+                             "by the date they meant); teacher: also each statement (turns and document chunks) "
+                             "rewritten by the teacher model as standalone facts, kept when grounded; off: as "
+                             "said. The raw data stays as it came.")
     duplicate_similarity: float = Field(
         0.97, gt=0, le=1.01, description="A chunk this similar (cosine) to a memory already held is kept raw "
                                          "but not indexed again; above 1 turns it off.")
@@ -49,6 +55,9 @@ class Settings(BaseSettings):
     min_relative_score: float = Field(
         0.5, ge=0, le=1, description="index and hybrid leave out retrieved memories scoring below this share of "
                                      "the best one: a small reader is easily led astray by weak matches.")
+    graph: bool = Field(
+        True, description="Search spreads its best dense matches one step over the entity graph (to the memories "
+                          "about the names they mention): multi-hop questions find their second memory.")
     focus: bool = Field(
         True, description="index and hybrid keep the retrieved memories that share a name with the question (and "
                           "those one name away) when any does: a small reader copies other people's facts.")

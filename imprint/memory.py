@@ -20,7 +20,9 @@ import numpy as np
 
 from .config import Settings
 from .encode.chunk import chunk_segment, without_speaker
+from .encode.dates import strip_resolved_dates
 from .encode.entities import extract_entities
+from .encode.extract import TeacherExtractor, turn_statement
 from .encode.parse import check_unicode, conversation_item, parse_paths, text_item
 from .encode.redact import redact
 from .encode.salience import content_words, low_information
@@ -37,7 +39,7 @@ from .recall.focus import focus
 from .recall.graph import GraphIndex
 from .recall.route import Route, choose
 from .recall.search import hybrid_search
-from .records import Chunk, Hit, RawItem
+from .records import Chunk, Hit, RawItem, Segment
 from .store.crypto import load_master_key
 from .store.sqlite import PreparedChunk, SpaceStore
 from .weights.adapters import AdapterRegistry
@@ -201,8 +203,38 @@ class Memory:
     def _chunk_texts(self, item: RawItem) -> list[tuple[str, Any]]:
         s = self.settings
         size = min(s.chunk_tokens, self.embedder.max_tokens - 2)
-        return [(text, segment) for segment in item.segments
-                for text in chunk_segment(segment, self.embedder.count_tokens, size, s.chunk_overlap)]
+        return [self._rewritten(text, segment) for segment in item.segments
+                for text in chunk_segment(self._statement(item, segment), self.embedder.count_tokens, size,
+                                          s.chunk_overlap)]
+
+    def _statement(self, item: RawItem, segment: Segment) -> Segment:
+        """What a segment is remembered as: a conversation turn as the statement it makes (extract.py)."""
+        if item.kind != "conversation" or self.settings.extract == "off":
+            return segment
+        return dataclasses.replace(segment, text=turn_statement(segment.text, segment.time or item.time))
+
+    def _rewritten(self, text: str, segment: Segment) -> tuple[str, Segment]:
+        """A chunk as the teacher's grounded facts (IMPRINT_EXTRACT=teacher), the words it was made
+        from kept on it as `said`; as it is otherwise, or when the teacher wrote nothing grounded."""
+        if self.settings.extract != "teacher":
+            return text, segment
+        said = without_speaker(text, segment.speaker)
+        facts = self.extractor.facts(said, segment.speaker, segment.time)
+        if not facts:
+            return text, segment
+        prefix = f"{segment.speaker}: " if segment.speaker else ""
+        return prefix + " ".join(facts), dataclasses.replace(segment, metadata={**segment.metadata, "said": said})
+
+    @functools.cached_property
+    def extractor(self) -> TeacherExtractor:
+        return TeacherExtractor(self._teacher(self.settings.teacher, "IMPRINT_EXTRACT=teacher"))
+
+    def _teacher(self, teacher: str | None, needed_by: str) -> "LocalModel | LlamaCppModel | RemoteModel":
+        """The model `teacher` names: 'local' (the local answer model) or an OpenAI-compatible server URL."""
+        if not teacher:
+            raise InputError(f"{needed_by} needs a teacher model: set IMPRINT_TEACHER to 'local' or a server URL")
+        s = self.settings
+        return self.answerer if teacher == "local" else RemoteModel(teacher, s.teacher_model, s.remote_api_key)
 
     def _prepare(self, batch: list[tuple[RawItem, list[tuple[str, Any]]]], store: SpaceStore, index: VectorIndex):
         texts = [text for _, chunks in batch for text, _ in chunks]
@@ -214,7 +246,7 @@ class Memory:
             for text, segment in chunks:
                 vector, stored = vectors[position], nearest[position]
                 position += 1
-                words = content_words(without_speaker(text, segment.speaker))
+                words = content_words(strip_resolved_dates(without_speaker(text, segment.speaker)))
                 # the information bar is for chat turns; text a user adds on purpose is kept whatever its size
                 dropped = low_information(words, self.settings.min_information) if item.kind == "conversation" else None
                 repeat_of = None
@@ -248,7 +280,7 @@ class Memory:
         threshold = self.settings.duplicate_similarity
         if stored and stored[1] >= threshold:
             [held] = store.get([stored[0]])
-            if content_words(without_speaker(held.text, held.speaker)) == words:
+            if content_words(strip_resolved_dates(without_speaker(held.text, held.speaker))) == words:
                 return f"repeats memory {held.id} (similarity {stored[1]:.2f})", held.id
         for other, other_words, row in batch:
             if other_words == words and float(other @ vector) >= threshold:
@@ -257,15 +289,15 @@ class Memory:
 
     # --- reading -------------------------------------------------------------------------
 
-    def search(self, query: str, space: str, k: int = 5, graph: bool = False) -> list[Hit]:
-        """The k best memories: keyword, dense and (with `graph`) entity-graph ranks, fused. The graph
-        is off by default: it did not beat keyword + dense on HotpotQA and lost on LoCoMo (README)."""
+    def search(self, query: str, space: str, k: int = 5, graph: bool | None = None) -> list[Hit]:
+        """The k best memories: keyword and dense ranks fused, the dense one spread over the entity
+        graph when `graph` (default: the `graph` setting, on: HotpotQA recall@5 80.5% -> 87.5%)."""
         if not query or not query.strip():
             raise InputError("empty query")
         if k < 1:
             raise InputError(f"k must be at least 1, got {k}")
         store, index = self._space(space)
-        walk = self._graph(space) if graph else None
+        walk = self._graph(space) if (self.settings.graph if graph is None else graph) else None
         return hybrid_search(store, index, query, lambda q: self.embedder.embed([q])[0], k, graph=walk)
 
     def _graph(self, space: str) -> GraphIndex:
@@ -460,8 +492,7 @@ class Memory:
         teacher = teacher or self.settings.teacher
         synthesizer = None
         if teacher:
-            s = self.settings
-            writer = self.model if teacher == "local" else RemoteModel(teacher, s.teacher_model, s.remote_api_key)
+            writer = self._teacher(teacher, "a teacher")
 
             def progress(done: int, total: int) -> None:
                 if done % 10 == 0 or done == total:

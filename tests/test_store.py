@@ -111,3 +111,17 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path):
         w.join(120)
         assert w.exitcode == 0
     assert SpaceStore(path).count() == 80
+
+
+def test_a_file_from_before_subjects_gets_them_on_opening(tmp_path):
+    store = SpaceStore(tmp_path / "a.sqlite")
+    raw, [chunk] = item("Quillon Varga founded Zorblat Industries.")
+    chunk.entities = ["quillon varga", "zorblat industries"]
+    store.add([(raw, [chunk])])
+    store._conn.execute("ALTER TABLE mentions DROP COLUMN subject")  # as migration 5 left it
+    store._conn.execute(f"PRAGMA user_version={len(MIGRATIONS) - 1}")
+    store.close()
+    reopened = SpaceStore(tmp_path / "a.sqlite")
+    memories, entities, subject = reopened.mentions()
+    names = dict(reopened._conn.execute("SELECT id, name FROM entities"))
+    assert {names[e]: bool(s) for e, s in zip(entities, subject)} == {"quillon varga": True, "zorblat industries": False}

@@ -9,7 +9,7 @@ import re
 from .words import STOPWORDS
 
 _JOINERS = {"of", "the", "de", "del", "der", "van", "von", "da", "di", "du", "la", "le", "and", "&", "y"}
-_TOKEN = re.compile(r"[\w'’.-]+|[&]")
+_TOKEN = re.compile(r"[\w'’.-]+|[^\w\s]")  # words, and the punctuation that ends a name
 
 
 def extract_entities(text: str) -> list[str]:

@@ -1,5 +1,5 @@
-"""Hybrid search: BM25 (FTS5), dense cosine and, when given, the entity graph, fused by
-reciprocal rank (RRF).
+"""Hybrid search: BM25 (FTS5) and dense cosine (or, when given the entity graph, dense cosine plus
+what one step over the graph adds), fused by reciprocal rank (RRF).
 
 RRF needs no score calibration between the retrievers: a memory's score is the sum of
 1 / (RRF_K + rank) over the lists it appears in, so agreement between them wins.
@@ -16,7 +16,8 @@ from .dense import VectorIndex
 from .graph import GraphIndex
 
 RRF_K = 60
-GRAPH_DENSE_SEEDS = 5  # the walk also restarts at this many best dense matches
+GRAPH_SEEDS = 2  # the graph spreads from this many best dense matches (and the query's names)
+LINK_WEIGHT = 1.0  # a link from a seed of similarity s adds s (HotpotQA sweep: README)
 
 
 def hybrid_search(
@@ -33,12 +34,14 @@ def hybrid_search(
     keyword = store.keyword_search(query, depth)
     nearest = index.search(embed_query(query), depth)
     lists = {"keyword": keyword, "dense": [memory_id for memory_id, _ in nearest]}
-    if graph is not None:
+    fused = ["keyword", "dense"]
+    if graph is not None:  # the graph ranking is the dense one plus what the graph adds: it takes its place
         lists["graph"] = [memory_id for memory_id, _ in graph_walk(store, graph, query, nearest, depth)]
+        fused = ["keyword", "graph"]
     ranks = {name: {memory_id: rank for rank, memory_id in enumerate(ids, start=1)} for name, ids in lists.items()}
     scores: dict[int, float] = {}
-    for ranked in ranks.values():
-        for memory_id, rank in ranked.items():
+    for name in fused:
+        for memory_id, rank in ranks[name].items():
             scores[memory_id] = scores.get(memory_id, 0.0) + 1.0 / (RRF_K + rank)
     best = sorted(scores, key=lambda memory_id: (-scores[memory_id], memory_id))[:k]
     return [
@@ -50,14 +53,15 @@ def hybrid_search(
 
 def graph_walk(store: SpaceStore, graph: GraphIndex, query: str, nearest: list[tuple[int, float]],
                limit: int) -> list[tuple[int, float]]:
-    """Personalised PageRank from the names in the query (weighted 1 / how many memories mention
-    them) and from the best dense matches (weighted by similarity), each group half the restart."""
-    known = store.entities_named(question_names(query))
-    names = _normalised({entity: 1.0 / count for entity, count in known.items()})
-    dense = _normalised({memory_id: max(similarity, 0.0) for memory_id, similarity in nearest[:GRAPH_DENSE_SEEDS]})
-    return graph.rank(names, dense, limit)
-
-
-def _normalised(weights: dict[int, float]) -> dict[int, float]:
-    total = sum(weights.values())
-    return {key: value / total for key, value in weights.items()} if total > 0 else {}
+    """Dense similarity plus what one step over the graph brings (GraphIndex.spread) from the best
+    dense matches and the names the query mentions; a memory the graph reaches beyond the dense
+    list counts the dense list's lowest similarity."""
+    seeds = {memory_id: max(similarity, 0.0) for memory_id, similarity in nearest[:GRAPH_SEEDS]}
+    best = max(seeds.values(), default=0.0)
+    names = {entity: best for entity in store.entities_named(question_names(query))}
+    reached = graph.spread(seeds, names)
+    floor = nearest[-1][1] if nearest else 0.0
+    scores = {memory_id: similarity for memory_id, similarity in nearest}
+    for memory_id, weight in reached.items():
+        scores[memory_id] = scores.get(memory_id, floor) + LINK_WEIGHT * weight
+    return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))[:limit]

@@ -115,9 +115,14 @@ MIGRATIONS = [
     CREATE INDEX chunks_repeat_of ON chunks (repeat_of);
     ALTER TABLE chunks ADD COLUMN uses INTEGER NOT NULL DEFAULT 0;
     """,
+    # A memory's subject: the first name it mentions (a passage's title, a turn's speaker). "A
+    # mentions the subject of B" is the graph's relation (recall/graph.py); older files are backfilled.
+    """
+    ALTER TABLE mentions ADD COLUMN subject INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
-_GRAPH_VERSION = 4  # the migration that added entities, mentions and superseded sentences
+_SUBJECT_VERSION = 6  # the migration that marks subjects among mentions (4 added the graph)
 
 _CHUNK_COLUMNS = (
     "c.id, c.raw_id, r.source, c.text, c.speaker, c.time, c.tokens, c.metadata, c.added_at, c.dropped,"
@@ -185,7 +190,7 @@ class SpaceStore:
         try:
             before = self._migrate(master_key)
             self.cipher = self._open_cipher(master_key)
-            if 0 < before < _GRAPH_VERSION:
+            if 0 < before < _SUBJECT_VERSION:
                 self._backfill_mentions()
         except BaseException:
             self._conn.close()
@@ -208,8 +213,9 @@ class SpaceStore:
         return version
 
     def _backfill_mentions(self) -> None:
-        """A file from before the graph: find the names its memories mention, once."""
+        """A file from before the graph or its subjects: find the names its memories mention, once."""
         with self._lock, self._write():
+            self._conn.execute("DELETE FROM mentions")
             rows = self._conn.execute("SELECT id, text FROM chunks WHERE dropped IS NULL").fetchall()
             for chunk_id, text in rows:
                 self._add_mentions(chunk_id, extract_entities(self._open(text, "chunk.text")))
@@ -330,10 +336,12 @@ class SpaceStore:
         return name if self.cipher is None else self.cipher.tag(name)
 
     def _add_mentions(self, chunk_id: int, names: list[str]) -> None:
-        keys = [self._entity_key(name) for name in sorted(names)]
-        self._conn.executemany("INSERT OR IGNORE INTO entities (name) VALUES (?)", [(k,) for k in keys])
-        self._conn.executemany("INSERT OR IGNORE INTO mentions (chunk_id, entity_id) "
-                               "SELECT ?, id FROM entities WHERE name = ?", [(chunk_id, k) for k in keys])
+        """`names` in order of first mention: the first is the memory's subject."""
+        keys = [self._entity_key(name) for name in names]
+        self._conn.executemany("INSERT OR IGNORE INTO entities (name) VALUES (?)", [(k,) for k in sorted(keys)])
+        self._conn.executemany("INSERT OR IGNORE INTO mentions (chunk_id, entity_id, subject) "
+                               "SELECT ?, id, ? FROM entities WHERE name = ?",
+                               [(chunk_id, position == 0, k) for position, k in enumerate(keys)])
 
     def entities_named(self, names: set[str]) -> dict[int, int]:
         """Entity id -> how many memories mention it, for those of `names` the space knows."""
@@ -389,12 +397,12 @@ class SpaceStore:
         with self._lock:
             return self._conn.execute("SELECT count(*) FROM mentions").fetchone()[0]
 
-    def mentions(self) -> tuple[np.ndarray, np.ndarray]:
-        """Every (memory id, entity id) edge of the graph."""
+    def mentions(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every (memory id, entity id, is its subject) edge of the graph, as three columns."""
         with self._lock:
-            rows = self._conn.execute("SELECT chunk_id, entity_id FROM mentions").fetchall()
-        pairs = np.asarray(rows, dtype=np.int64).reshape(-1, 2)
-        return pairs[:, 0], pairs[:, 1]
+            rows = self._conn.execute("SELECT chunk_id, entity_id, subject FROM mentions").fetchall()
+        edges = np.asarray(rows, dtype=np.int64).reshape(-1, 3)
+        return edges[:, 0], edges[:, 1], edges[:, 2].astype(bool)
 
     def delete_memory(self, chunk_id: int,
                       redact: Callable[[str, Chunk, list[Chunk]], str] | None = None) -> list[Chunk]:
