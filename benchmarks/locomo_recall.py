@@ -8,7 +8,7 @@ a question counts as recalled at k when all of its evidence dialogue ids are amo
 No language model is needed. Keyword-only and dense-only rankings are scored beside the hybrid one
 and hybrid + entity graph. All of it three times: with every turn indexed, and with the default
 lifecycle (low-information turns and repeats kept raw only) with turns indexed as said, and with
-each turn's statement (extract.py: empty sentences left out, relative dates resolved), to show what
+each turn's statement (extract.py: relative dates resolved), to show what
 each costs in recall and saves in indexed tokens (compression: tokens said / tokens indexed). With `--answers`, every question is also answered (strategy
 index, the packaged model) and token F1 against the gold answer is reported per category.
 """

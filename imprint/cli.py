@@ -73,13 +73,13 @@ def add(
 @app.command()
 @handles_errors
 def search(query: str, space: Space = "default", k: TopK = 5, data: DataDir = None) -> None:
-    """Hybrid (keyword + dense) search of a space's memories."""
+    """Hybrid search of a space's memories: keyword + dense, spread over the entity graph."""
     hits = _memory(data).search(query, space, k)
-    table = Table("id", "score", "bm25 #", "dense #", "time", "memory", "source")
+    table = Table("id", "score", "bm25 #", "dense #", "graph #", "time", "memory", "source")
     for hit in hits:
         m = hit.memory
         table.add_row(str(m.id), f"{hit.score:.4f}", str(hit.keyword_rank or "-"), str(hit.dense_rank or "-"),
-                      m.time or "", m.text, Path(m.source).name)
+                      str(hit.graph_rank or "-"), m.time or "", m.text, Path(m.source).name)
     console.print(table)
 
 

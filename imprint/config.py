@@ -41,11 +41,10 @@ class Settings(BaseSettings):
         2, ge=0, description="Conversation turns with fewer content words (not stopwords or filler) are kept "
                              "raw but not indexed; 0 indexes every turn. `imprint dropped` lists them.")
     extract: Literal["off", "rules", "teacher"] = Field(
-        "rules", description="What a memory says. rules: a conversation turn's memory is the statement it makes "
-                             "(sentences with no content word left out, relative dates such as yesterday followed "
-                             "by the date they meant); teacher: also each statement (turns and document chunks) "
-                             "rewritten by the teacher model as standalone facts, kept when grounded; off: as "
-                             "said. The raw data stays as it came.")
+        "rules", description="What a memory says. rules: a conversation turn as said, each relative date "
+                             "(yesterday, last week) followed by the date it meant; teacher: also each statement "
+                             "(turns and document chunks) rewritten by the teacher model as standalone facts, kept "
+                             "when grounded; off: as said. The raw data stays as it came.")
     duplicate_similarity: float = Field(
         0.97, gt=0, le=1.01, description="A chunk this similar (cosine) to a memory already held is kept raw "
                                          "but not indexed again; above 1 turns it off.")

@@ -1,5 +1,5 @@
-"""Statements from conversation turns: empty sentences left out, relative dates resolved, raw kept, and
-forgetting a statement takes its whole turn out of the raw conversation."""
+"""Statements from conversation turns: relative dates resolved, raw kept, forgetting redacts the turn;
+a teacher's rewrites kept only when grounded."""
 
 import json
 from datetime import date
@@ -51,11 +51,11 @@ TURNS = [
 def test_a_turn_is_remembered_as_its_statement_and_kept_raw_as_said(memory):
     first, second = memory.add_turns(TURNS, space="chat")
     statement = memory.get(first, "chat")
-    assert statement.text == ("Caroline: I went to a LGBTQ support group yesterday [7 May 2023] and it was so "
-                              "powerful.")
+    assert statement.text == ("Caroline: Hi! Wow! I went to a LGBTQ support group yesterday [7 May 2023] and it "
+                              "was so powerful.")
     assert statement.speaker == "Caroline" and statement.time == SAID
-    assert memory.get(second, "chat").text == ("Melanie: Thanks, Caroline. I ran a charity race for mental health "
-                                               "last Sunday [7 May 2023].")  # a name is something said
+    assert memory.get(second, "chat").text == ("Melanie: Wow! Thanks, Caroline. I ran a charity race for mental "
+                                               "health last Sunday [7 May 2023].")
     assert json.loads(memory.raw(first, "chat").content) == TURNS  # the raw conversation as it came
     store, _ = memory._space("chat")
     assert set(store.keyword_search("2023", 5)) == {first, second}  # the dates are searchable words now
@@ -72,8 +72,8 @@ def test_forgetting_a_statement_redacts_its_whole_turn_and_only_that_turn(memory
     first, second = memory.add_turns(TURNS, space="chat")
     memory.forget(first, "chat")
     turns = json.loads(memory.raw(second, "chat").content)
-    assert "support group" not in turns[0]["text"]
-    assert "Hi" not in turns[0]["text"] and "Wow" not in turns[0]["text"]  # what the statement left out goes too
+    assert "support group" not in turns[0]["text"] and "yesterday" not in turns[0]["text"]
+    assert "Hi!" not in turns[0]["text"]  # ("Wow!" stays: the other turn's memory says it too)
     assert turns[1] == TURNS[1]  # the other turn, its "Wow!" included, is untouched
 
 

@@ -1,23 +1,20 @@
-"""Compact statements from conversation turns, model-free: what a turn says, without the sentences
-that say nothing, with the dates its relative phrases meant.
+"""What a memory says: conversation turns with their relative dates resolved, model-free, and
+optionally every statement rewritten as standalone facts by a teacher model.
 
-"Hi! I went to a LGBTQ support group yesterday and it was so powerful.", said by Caroline on
-8 May 2023, becomes the memory "Caroline: I went to a LGBTQ support group yesterday [7 May 2023]
-and it was so powerful." (speaker and time stay on the memory, the turn stays raw as it came).
-Only sentences with no content word at all ("Hi!", "Thanks!", "Wow, that's great!") are left out:
-a stricter bar (two content words) also dropped "Hey Jon!" and "Do you like to paint too?", and
-cost LoCoMo recall and answers (README). The rest is kept word for word, so `forget` still finds
-it in the raw turn.
+"I went to a LGBTQ support group yesterday and it was so powerful.", said by Caroline on 8 May
+2023, becomes the memory "Caroline: I went to a LGBTQ support group yesterday [7 May 2023] and it
+was so powerful." (speaker and time stay on the memory, the turn stays raw as it came). The words
+are kept as said: leaving out sentences without content ("Hi!", "Thanks!") or under two content
+words ("Hey Jon!") cost LoCoMo recall and answers (README), so the model-free statement only adds.
 
 With a teacher model (`IMPRINT_EXTRACT=teacher`), each statement, of a turn or a document chunk, is
 rewritten as standalone facts ("Caroline went to a LGBTQ support group on 7 May 2023."), kept only
-when grounded in what was said; the words it was made from stay on the memory (`said`) for `forget`.
+when grounded; the words it was made from stay on the memory (`said`) for `forget`.
 """
 
 import re
 from typing import TYPE_CHECKING
 
-from .chunk import split_sentences
 from .dates import parse_time, resolve_relative_dates
 from .entities import extract_entities
 from .salience import content_words
@@ -27,17 +24,9 @@ if TYPE_CHECKING:
 
 
 def turn_statement(text: str, time: str | None) -> str:
-    """The statement a conversation turn makes: the sentences that say something, dates resolved.
-    A turn that says nothing is returned whole (the information bar then drops the whole turn)."""
-    kept = [sentence for sentence in split_sentences(text) if content_words(sentence)]
-    statement = " ".join(kept) if kept else text.strip()
+    """The statement a conversation turn makes: its words, each relative date followed by its date."""
     said = parse_time(time)
-    return resolve_relative_dates(statement, said) if said else statement
-
-
-def omitted_sentences(text: str) -> list[str]:
-    """The sentences of a turn `turn_statement` leaves out: what `forget` must redact besides the memory."""
-    return [sentence for sentence in split_sentences(text) if not content_words(sentence)]
+    return resolve_relative_dates(text, said) if said else text
 
 
 TEACHER_PROMPT = """Rewrite the message as short facts that stand alone: names instead of I, you, he or she; \

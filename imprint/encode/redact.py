@@ -4,9 +4,8 @@ Forgetting one memory of a long document must not leave its text in the kept ori
 stays (its other memories still point to it), minus every sentence of the forgotten memory that
 no surviving memory of the same item still holds (chunks overlap, so a boundary sentence can
 belong to both). Conversation items are stored as JSON, so sentences are also matched in their
-JSON-escaped form (a memory the teacher rewrote is matched by the words it was made from, `said`),
-and the sentences the statement left out of a forgotten turn (greetings: see
-extract.py) are redacted from that turn too. The original file bytes cannot be edited reliably
+JSON-escaped form (a memory the teacher rewrote is matched by the words it was made from, `said`;
+dates extract.py added are not looked for). The original file bytes cannot be edited reliably
 (PDF, HTML), so they go.
 """
 
@@ -16,11 +15,9 @@ import re
 from ..records import Chunk
 from .chunk import split_sentences, without_speaker
 from .dates import strip_resolved_dates
-from .extract import omitted_sentences
 
 REDACTED = "[forgotten]"
 _GAP = r"(?:\s|\\[nrt])+"  # whitespace, or its JSON escape
-_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 
 
 def redact(content: str, forgotten: Chunk, kept: list[Chunk]) -> str:
@@ -31,8 +28,6 @@ def redact(content: str, forgotten: Chunk, kept: list[Chunk]) -> str:
         for form in (sentence, json.dumps(sentence, ensure_ascii=False)[1:-1]):
             pattern = _GAP.join(re.escape(word) for word in form.split())
             content = re.sub(pattern, REDACTED, content)
-    if forgotten.speaker is not None:  # a turn: its raw item is JSON
-        content = _JSON_STRING.sub(lambda literal: _redact_omitted(literal[0]), content)
     return content
 
 
@@ -40,14 +35,3 @@ def _words(memory: Chunk) -> str:
     """What a memory was made from, as it stands in the raw item."""
     text = without_speaker(memory.text, memory.speaker)
     return strip_resolved_dates(f"{text} {memory.metadata.get('said', '')}".strip())
-
-
-def _redact_omitted(literal: str) -> str:
-    """A JSON string holding a redacted turn, without the sentences its statement left out."""
-    if REDACTED not in literal:
-        return literal
-    text = json.loads(literal)
-    for sentence in omitted_sentences(text):
-        if sentence != REDACTED:
-            text = text.replace(sentence, REDACTED)
-    return json.dumps(text, ensure_ascii=False)
