@@ -337,11 +337,19 @@ class Memory:
             raise InputError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
         if not question or not question.strip():
             raise InputError("empty question")
-        if strategy == "auto":
-            route = self.explain(question, space, k)
-            answer = self.ask(question, space, route.strategy, k)
+        if strategy == "auto":  # one search serves the route and the answer
+            started = time.perf_counter()
+            hits = self.search(question, space, k)
+            route = self._route(question, space, hits)
+            routed = time.perf_counter() - started
+            answer = self._answer(question, space, route.strategy, k, hits)
             answer.route = route.reason
+            answer.timings["route_s"] = routed
+            answer.timings["total_s"] += routed
             return answer
+        return self._answer(question, space, strategy, k)
+
+    def _answer(self, question: str, space: str, strategy: str, k: int, hits: list[Hit] | None = None) -> Answer:
         started = time.perf_counter()
         adapter = None
         if strategy == "weights":
@@ -351,7 +359,7 @@ class Memory:
             if strategy == "context":
                 memories = self._pack_context(question, space)
             else:
-                hits = self.search(question, space, k)
+                hits = self.search(question, space, k) if hits is None else hits
                 floor = self.settings.min_relative_score * (hits[0].score if hits else 0.0)
                 memories = [hit.memory for hit in hits if hit.score >= floor]
             seen = self._as_of_now(memories, question, space)  # what the reader is shown
@@ -402,8 +410,10 @@ class Memory:
 
     def explain(self, question: str, space: str, k: int = 5) -> Route:
         """Which tier `auto` would answer from, why, and the memories behind the choice."""
+        return self._route(question, space, self.search(question, space, k))
+
+    def _route(self, question: str, space: str, hits: list[Hit]) -> Route:
         store, _ = self._space(space)
-        hits = self.search(question, space, k)
         current = self.adapters(space).current()
         if current and current.base_model != str(self._model_dir()):
             current = None  # trained on another base model: it cannot answer here
