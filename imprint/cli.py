@@ -73,7 +73,7 @@ def add(
 @app.command()
 @handles_errors
 def search(query: str, space: Space = "default", k: TopK = 5, data: DataDir = None) -> None:
-    """Hybrid search of a space's memories: keyword + dense, spread over the entity graph."""
+    """Hybrid search of a space's memories: keyword + dense (spread over the entity graph with IMPRINT_GRAPH)."""
     hits = _memory(data).search(query, space, k)
     table = Table("id", "score", "bm25 #", "dense #", "graph #", "time", "memory", "source")
     for hit in hits:

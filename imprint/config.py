@@ -55,8 +55,9 @@ class Settings(BaseSettings):
         0.5, ge=0, le=1, description="index and hybrid leave out retrieved memories scoring below this share of "
                                      "the best one: a small reader is easily led astray by weak matches.")
     graph: bool = Field(
-        True, description="Search spreads its best dense matches one step over the entity graph (to the memories "
-                          "about the names they mention): multi-hop questions find their second memory.")
+        False, description="Search spreads its best dense matches one step over the entity graph (to the memories "
+                           "about the names they mention): multi-hop questions find their second memory. Off: the "
+                           "memories it adds cost the 270M reader more single-hop answers than it won (README).")
     focus: bool = Field(
         True, description="index and hybrid keep the retrieved memories that share a name with the question (and "
                           "those one name away) when any does: a small reader copies other people's facts.")

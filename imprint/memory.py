@@ -291,7 +291,7 @@ class Memory:
 
     def search(self, query: str, space: str, k: int = 5, graph: bool | None = None) -> list[Hit]:
         """The k best memories: keyword and dense ranks fused, the dense one spread over the entity
-        graph when `graph` (default: the `graph` setting, on: HotpotQA recall@5 80.5% -> 87.5%)."""
+        graph when `graph` (default: the `graph` setting; HotpotQA recall@5 80.5% -> 87.5%)."""
         if not query or not query.strip():
             raise InputError("empty query")
         if k < 1:

@@ -27,9 +27,9 @@ def test_the_spread_reaches_the_memory_about_a_name_the_first_hop_mentions(memor
     # not the one about Tallinn (mentioned by the second hop only) nor Ilse Varga's (another name)
     assert set(graph.spread({first: 1.0}, {})) == {first, second}
     assert graph.spread({second: 1.0}, {}) == {second: 1.0, others[-1]: 1.0}
-    hits = memory.search(question, "g", k=2)  # the graph is on by default
+    hits = memory.search(question, "g", k=2, graph=True)
     assert [h.memory.id for h in hits] == [first, second]
-    assert second not in {h.memory.id for h in memory.search(question, "g", k=2, graph=False)}  # missed without
+    assert second not in {h.memory.id for h in memory.search(question, "g", k=2)}  # missed without (the default)
 
 
 def test_forgetting_removes_the_names_no_memory_mentions_any_more(memory):
