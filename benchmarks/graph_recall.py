@@ -7,7 +7,7 @@ supporting passages (HotpotQA's supporting_facts titles, two per question) are l
 top 2 and top 5 of: dense only (cosine), hybrid (BM25 + dense, RRF), dense spread over the graph
 alone (one step from the best dense matches and the question's names to the passages about the
 names they mention: recall/graph.py), and hybrid + graph (BM25 + the spread dense ranking, fused:
-what `Memory.search` does by default). No language model runs. Recall@k: the share of
+what `Memory.search(graph=True)` does). No language model runs. Recall@k: the share of
 supporting passages found; all@k: questions with every supporting passage found.
 """
 
