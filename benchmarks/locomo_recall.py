@@ -6,11 +6,12 @@ Each conversation goes into its own space, one memory per dialogue turn (speaker
 kept), through the same `Memory.ingest` as `imprint add`. Questions of categories 1-4 are searched;
 a question counts as recalled at k when all of its evidence dialogue ids are among the top k.
 No language model is needed. Keyword-only and dense-only rankings are scored beside the hybrid one
-and hybrid + entity graph. All of it three times: with every turn indexed, and with the default
-lifecycle (low-information turns and repeats kept raw only) with turns indexed as said, and with
-each turn's statement (extract.py: relative dates resolved), to show what
-each costs in recall and saves in indexed tokens (compression: tokens said / tokens indexed). With `--answers`, every question is also answered (strategy
-index, the packaged model) and token F1 against the gold answer is reported per category.
+and hybrid + entity graph. All of it three times: with every turn indexed; with the default
+lifecycle (low-information turns and repeats kept raw only), turns indexed as said; and with each
+turn's statement (extract.py: relative dates resolved), to show what each costs in recall and
+saves in indexed tokens (compression: tokens said / tokens indexed). With `--answers`, every
+question is also answered (strategy index, the packaged model) and token F1 against the gold
+answer is reported per category.
 """
 
 import argparse

@@ -246,7 +246,7 @@ class Memory:
             for text, segment in chunks:
                 vector, stored = vectors[position], nearest[position]
                 position += 1
-                words = content_words(strip_resolved_dates(without_speaker(text, segment.speaker)))
+                words = _said_words(text, segment.speaker)
                 # the information bar is for chat turns; text a user adds on purpose is kept whatever its size
                 dropped = low_information(words, self.settings.min_information) if item.kind == "conversation" else None
                 repeat_of = None
@@ -280,7 +280,7 @@ class Memory:
         threshold = self.settings.duplicate_similarity
         if stored and stored[1] >= threshold:
             [held] = store.get([stored[0]])
-            if content_words(strip_resolved_dates(without_speaker(held.text, held.speaker))) == words:
+            if _said_words(held.text, held.speaker) == words:
                 return f"repeats memory {held.id} (similarity {stored[1]:.2f})", held.id
         for other, other_words, row in batch:
             if other_words == words and float(other @ vector) >= threshold:
@@ -533,6 +533,12 @@ class Memory:
             raise ModelError(f"adapter v{current.version} of {space!r} was trained on {current.base_model}, "
                              f"not on the configured model {model_dir}")
         return registry.path(current.version)
+
+
+def _said_words(text: str, speaker: str | None) -> set[str]:
+    """The content words a memory's speaker said: what the information bar and repeats compare
+    (not the speaker's name, not the dates extract.py added)."""
+    return content_words(strip_resolved_dates(without_speaker(text, speaker)))
 
 
 def _batches(items: list[RawItem], chunker: Callable[[RawItem], list]):

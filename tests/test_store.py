@@ -119,9 +119,11 @@ def test_a_file_from_before_subjects_gets_them_on_opening(tmp_path):
     chunk.entities = ["quillon varga", "zorblat industries"]
     store.add([(raw, [chunk])])
     store._conn.execute("ALTER TABLE mentions DROP COLUMN subject")  # as migration 5 left it
+    store._conn.execute("INSERT INTO entities (name) VALUES ('quillon varga founded')")  # an older extractor's name
     store._conn.execute(f"PRAGMA user_version={len(MIGRATIONS) - 1}")
     store.close()
     reopened = SpaceStore(tmp_path / "a.sqlite")
     memories, entities, subject = reopened.mentions()
     names = dict(reopened._conn.execute("SELECT id, name FROM entities"))
     assert {names[e]: bool(s) for e, s in zip(entities, subject)} == {"quillon varga": True, "zorblat industries": False}
+    assert set(names.values()) == {"quillon varga", "zorblat industries"}  # the unmentioned one is gone

@@ -8,6 +8,7 @@ are resolved; anything vaguer ("recently", "a while ago") is left as it was.
 
 import re
 from datetime import date, datetime, timedelta
+from typing import Callable
 
 from dateutil import parser as date_parser
 from dateutil.relativedelta import relativedelta
@@ -56,7 +57,7 @@ def _weekday(which: str, name: str, said: date) -> str:
 
 
 # (pattern, what it means said on a given day); the longer phrases first
-_RULES: list[tuple[re.Pattern, object]] = [(re.compile(rf"\b{pattern}\b", re.IGNORECASE), meaning) for pattern, meaning in [
+_RULES: list[tuple[re.Pattern, Callable[[re.Match, date], str]]] = [(re.compile(rf"\b{pattern}\b", re.IGNORECASE), meaning) for pattern, meaning in [
     (r"the day before yesterday", lambda m, d: day(d - timedelta(days=2))),
     (r"the day after tomorrow", lambda m, d: day(d + timedelta(days=2))),
     (r"yesterday|last night", lambda m, d: day(d - timedelta(days=1))),

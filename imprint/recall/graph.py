@@ -50,11 +50,9 @@ class GraphIndex:
         memories it is the subject of."""
         with self._lock:
             self._refresh()
-            names = np.zeros(len(self._entity_ids))
-            if memory_seeds:
-                seeds = np.zeros(len(self._memory_ids))
-                self._place(seeds, self._memory_ids, memory_seeds)
-                names += self._mentions.T @ seeds
+            seeds = np.zeros(len(self._memory_ids))
+            self._place(seeds, self._memory_ids, memory_seeds)
+            names = self._mentions.T @ seeds
             self._place(names, self._entity_ids, entity_seeds)
             reached = self._about @ names
             found = np.flatnonzero(reached)

@@ -219,6 +219,7 @@ class SpaceStore:
             rows = self._conn.execute("SELECT id, text FROM chunks WHERE dropped IS NULL").fetchall()
             for chunk_id, text in rows:
                 self._add_mentions(chunk_id, extract_entities(self._open(text, "chunk.text")))
+            self._drop_unmentioned_entities()  # names an older extractor found and this one does not
 
     def _open_cipher(self, master_key: bytes | None) -> SpaceCipher | None:
         name = self.path.stem
@@ -487,8 +488,11 @@ class SpaceStore:
 
     def _count_deletion(self) -> None:
         """Every deletion ends here: names no memory mentions any more leave the graph too."""
-        self._conn.execute("DELETE FROM entities WHERE NOT EXISTS (SELECT 1 FROM mentions WHERE entity_id = entities.id)")
+        self._drop_unmentioned_entities()
         self._conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'deletions'")
+
+    def _drop_unmentioned_entities(self) -> None:
+        self._conn.execute("DELETE FROM entities WHERE NOT EXISTS (SELECT 1 FROM mentions WHERE entity_id = entities.id)")
 
     # --- reading -------------------------------------------------------------------------
 
