@@ -133,6 +133,22 @@ def list_memories(space: Space = "default", limit: int = 50, offset: int = 0, da
 
 @app.command()
 @handles_errors
+def show(memory_id: int, space: Space = "default", data: DataDir = None) -> None:
+    """One memory: where it came from, and each sentence with when it held (replaced ones too)."""
+    memory = _memory(data)
+    m = memory.get(memory_id, space)
+    sources = ", ".join(Path(source).name for source in [m.source, *m.also_from])
+    console.print(f"[bold]memory {m.id}[/bold] from {sources}; time {m.time or 'not given'}, added {m.added_at}, "
+                  f"used in {m.uses} answers")
+    table = Table("sentence", "valid from", "valid to", "replaced by", "says since")
+    for v in memory.validity(memory_id, space):
+        table.add_row(v.sentence, v.valid_from or "", v.valid_to or ("" if v.replaced_by is None else "?"),
+                      "" if v.replaced_by is None else str(v.replaced_by), v.now or "")
+    console.print(table)
+
+
+@app.command()
+@handles_errors
 def dropped(space: Space = "default", limit: int = 50, offset: int = 0, data: DataDir = None) -> None:
     """What was kept raw but not indexed (greetings, filler, repeats), and why. IMPRINT_MIN_INFORMATION sets the bar."""
     table = Table("id", "text", "why", "source")

@@ -12,21 +12,27 @@ import shutil
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 from .config import Settings
-from .encode.chunk import chunk_segment, without_speaker
-from .encode.dates import strip_resolved_dates
+from .encode.chunk import chunk_segment, split_sentences, without_speaker
+from .encode.dates import named_day, parse_time, strip_resolved_dates
 from .encode.entities import extract_entities
 from .encode.extract import TeacherExtractor, turn_statement
 from .encode.parse import check_unicode, conversation_item, parse_paths, text_item
 from .encode.redact import redact
 from .encode.salience import content_words, low_information
-from .encode.supersede import as_of_now, asks_about_the_past, replaced, statements
+from .encode.supersede import (
+    as_of_now,
+    asks_about_now,
+    asks_about_the_past,
+    replaced,
+    statements,
+)
 from .errors import InputError, ModelError, NotFoundError, ParseError
 from .llm.embed import Embedder
 from .llm.llamacpp import LlamaCppModel, llama_cpp_available
@@ -37,9 +43,9 @@ from .recall.context import pack
 from .recall.dense import VectorIndex
 from .recall.focus import focus
 from .recall.graph import GraphIndex
-from .recall.route import Route, choose
+from .recall.route import Route, choose, found_in
 from .recall.search import hybrid_search
-from .records import Chunk, Hit, RawItem, Segment
+from .records import Chunk, Hit, RawItem, Segment, Validity
 from .store.crypto import load_master_key
 from .store.sqlite import PreparedChunk, SpaceStore
 from .weights.adapters import AdapterRegistry
@@ -344,6 +350,8 @@ class Memory:
             routed = time.perf_counter() - started
             answer = self._answer(question, space, route.strategy, k, hits)
             answer.route = route.reason
+            if route.strategy in ("weights", "hybrid"):
+                answer = self._grounded(answer, question, space, k, hits)
             answer.timings["route_s"] = routed
             answer.timings["total_s"] += routed
             return answer
@@ -362,7 +370,7 @@ class Memory:
                 hits = self.search(question, space, k) if hits is None else hits
                 floor = self.settings.min_relative_score * (hits[0].score if hits else 0.0)
                 memories = [hit.memory for hit in hits if hit.score >= floor]
-            seen = self._as_of_now(memories, question, space)  # what the reader is shown
+            seen = self._as_of(memories, question, space)  # what the reader is shown
             if strategy != "context":
                 if self.settings.focus:  # on the current text: a replaced sentence's names do not count
                     seen = focus(seen, question)
@@ -381,25 +389,57 @@ class Memory:
             timings={"recall_s": recalled - started, "generate_s": done - recalled, "total_s": done - started},
         )
 
-    def _as_of_now(self, memories: list[Chunk], question: str, space: str) -> list[Chunk]:
-        """The memories as the reader sees them: each sentence a newer memory replaced shows what it
-        says now, and changes are stated by their outcome, unless the question asks about the past
-        (then the memories are shown as stored)."""
-        if not self.settings.supersede or asks_about_the_past(question):
+    def _grounded(self, answer: Answer, question: str, space: str, k: int, hits: list[Hit]) -> Answer:
+        """The adapter's answer if the memories it was given (closed book: the ones the route looked at)
+        say it as of now; otherwise the base reader's answer from the top memories (`index`)."""
+        shown = self._as_of(answer.memories or [hit.memory for hit in hits], question, space)
+        if found_in(answer.text, [m.text for m in shown]):
+            return answer
+        reread = self._answer(question, space, "index", k, hits)
+        reread.route = (f"{answer.route}; the adapter answered {answer.text!r}, which the memories do not say, "
+                        "so the base model answered from them")
+        reread.prompt_tokens += answer.prompt_tokens
+        reread.timings = {key: reread.timings.get(key, 0.0) + answer.timings.get(key, 0.0)
+                          for key in answer.timings.keys() | reread.timings.keys()}
+        return reread
+
+    def _as_of(self, memories: list[Chunk], question: str, space: str) -> list[Chunk]:
+        """The memories as the reader sees them, as of the day the question names (a year, a date), or
+        else as of now: each sentence a newer memory had replaced by then shows what it says since,
+        and such changes are stated by their outcome. A question about the past with no date sees
+        them as stored."""
+        when = None if asks_about_now(question) else named_day(question)
+        if not self.settings.supersede or (when is None and asks_about_the_past(question)):
             return memories
         store, ids = self._space(space)[0], [m.id for m in memories]
         replaced_in, changes = store.replaced_sentences(ids), store.superseding(ids)
-        current = []
+        shown = []
         for memory in memories:
             text = memory.text
-            for sentence, now in replaced_in.get(memory.id, []):
-                text = text.replace(sentence, now)
-            if memory.id in changes:  # only a change that replaced something is told by its outcome
+            for replacement in replaced_in.get(memory.id, []):
+                if _happened_by(replacement.since, when):
+                    text = text.replace(replacement.sentence, replacement.now)
+            if memory.id in changes and _happened_by(memory.time, when):  # a change told by its outcome
                 text = as_of_now(text)
             text = " ".join(text.split())
             if text and text != f"{memory.speaker}:":
-                current.append(dataclasses.replace(memory, text=text))
-        return current
+                shown.append(dataclasses.replace(memory, text=text))
+        return shown
+
+    def validity(self, memory_id: int, space: str) -> list[Validity]:
+        """Each sentence of a memory with when it held: from the memory's time (or when it was added)
+        until the newer memory that replaced it."""
+        memory = self.get(memory_id, space)
+        valid_from = memory.time or memory.added_at
+        replacements = {r.sentence: r for r in self._space(space)[0].replaced_sentences([memory_id]).get(memory_id, [])}
+        out = []
+        for sentence in split_sentences(memory.text):
+            replacement = next((r for said, r in replacements.items() if said in sentence or sentence in said), None)
+            if replacement is None:
+                out.append(Validity(sentence, valid_from))
+            else:
+                out.append(Validity(sentence, valid_from, replacement.since, replacement.by, replacement.now))
+        return out
 
     def context_budget(self, question: str) -> int:
         """Tokens left for memories: the context limit minus the prompt scaffolding and the answer."""
@@ -494,7 +534,7 @@ class Memory:
         if not memory_ids:
             memory_ids = self.stable_memories(space, stable_days, min_uses)
             log(f"policy: {len(memory_ids)} of {store.count()} memories are stable and used enough")
-        memories = self._as_of_now(store.get(memory_ids), "", space)  # train what is true now, not what was replaced
+        memories = self._as_of(store.get(memory_ids), "", space)  # train what is true now, not what was replaced
         if not memories:
             raise InputError(f"space {space!r} has no memories to consolidate (none is stable and used enough: "
                              "see IMPRINT_STABLE_DAYS and IMPRINT_MIN_USES)")
@@ -553,3 +593,10 @@ def _batches(items: list[RawItem], chunker: Callable[[RawItem], list]):
             group, size, start = [], 0, position + 1
     if group:
         yield start, group
+
+
+def _happened_by(time: str | None, when: date | None) -> bool:
+    """Whether something at `time` had happened by the day `when` (None: now); a time that cannot be
+    read counts as having happened."""
+    happened = parse_time(time)
+    return when is None or happened is None or happened <= when

@@ -47,6 +47,27 @@ class Chunk:
 
 
 @dataclass
+class Replacement:
+    """A sentence of a memory that a newer memory replaced; kept for history and questions about then."""
+
+    sentence: str
+    now: str  # what the sentence says since the change
+    by: int  # the newer memory
+    since: str | None  # the newer memory's time (None: not known)
+
+
+@dataclass
+class Validity:
+    """One sentence of a memory and when it held: from the memory's time until a newer memory replaced it."""
+
+    sentence: str
+    valid_from: str | None
+    valid_to: str | None = None  # None: still valid (or replaced at an unknown time, see replaced_by)
+    replaced_by: int | None = None
+    now: str | None = None  # what it says since
+
+
+@dataclass
 class Hit:
     """A search result: the memory, its fused score, and its rank in each retriever (None: absent)."""
 

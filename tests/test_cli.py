@@ -37,3 +37,18 @@ def test_errors_are_one_clear_line_and_exit_code_one(tmp_path):
     assert result.exit_code == 1 and "no space 'nobody'" in result.output
     result = runner.invoke(app, ["add", str(tmp_path / "missing.txt"), "--data", str(tmp_path)])
     assert result.exit_code == 1 and "no such file" in result.output
+
+
+def test_show_lists_each_sentence_with_what_replaced_it(tmp_path):
+    data = ["--data", str(tmp_path / "store")]
+    (tmp_path / "old.md").write_text("Kalo Rabri bakes bread at Tensu Labs. Kalo Rabri lives in Vosuville.")
+    (tmp_path / "new.md").write_text("In 2021, Kalo Rabri moved from Vosuville to Tenstad.")
+    for name in ("old.md", "new.md"):
+        assert runner.invoke(app, ["add", str(tmp_path / name), "--space", "k", *data]).exit_code == 0
+    shown = runner.invoke(app, ["show", "1", "--space", "k", *data])
+    assert shown.exit_code == 0, shown.output
+    replaced = next(line for line in shown.output.splitlines() if "lives in Vosuville" in line)
+    assert "Kalo Rabri lives in Tenstad." in replaced and " 2 " in replaced  # replaced by memory 2
+    kept = next(line for line in shown.output.splitlines() if "bakes bread" in line)
+    assert "Tenstad" not in kept and "old.md" in shown.output
+    assert runner.invoke(app, ["show", "9", "--space", "k", *data]).exit_code == 1

@@ -9,6 +9,7 @@ import pytest
 from imprint import Memory, Settings
 from imprint.encode.chunk import without_speaker
 from imprint.encode.dates import (
+    named_day,
     parse_time,
     resolve_relative_dates,
     strip_resolved_dates,
@@ -104,3 +105,10 @@ def test_a_teacher_rewrites_turns_and_only_grounded_facts_become_memories(tmp_pa
     memory.forget(ids[0], "chat")
     assert "support group" not in memory.raw(ids[1], "chat").content
     memory.close()
+
+
+def test_the_day_a_question_names():
+    assert named_day("Where did Kalo Rabri live in 2019?") == date(2019, 1, 1)
+    assert named_day("What did Caroline do on 8 May, 2023?") == date(2023, 5, 8)
+    assert named_day("Where was she in May 2022?") == date(2022, 5, 1)
+    assert named_day("Where does Kalo live now?") is None and named_day("Who lives at 1234 Main St?") is None

@@ -3,6 +3,7 @@ import json
 import pytest
 
 from imprint import InputError, Memory, NotFoundError, Settings
+from imprint.records import Replacement, Validity
 
 
 def test_add_search_list_forget_round_trip(memory):
@@ -176,20 +177,36 @@ def test_a_newer_statement_replaces_the_older_sentence_and_keeps_the_rest(memory
     [other] = memory.add("Mira Osk lives in Vosuville.", space="w")  # another subject: untouched
     [train] = memory.add("The night train runs from Paris to Rome.", space="w")  # a route, not a change
     store, _ = memory._space("w")
-    assert memory._as_of_now(store.get([train]), "Where does the night train start?", "w")[0].text == \
+    assert memory._as_of(store.get([train]), "Where does the night train start?", "w")[0].text == \
         "The night train runs from Paris to Rome."
     assert store.replaced_sentences([old, move, other]) == {
-        old: [("Kalo Rabri lives in Vosuville.", "Kalo Rabri lives in Tenstad.")]}
+        old: [Replacement("Kalo Rabri lives in Vosuville.", "Kalo Rabri lives in Tenstad.", move, "2021-06-01")]}
     question = "Where does Kalo Rabri live now?"
-    now = {m.id: m.text for m in memory._as_of_now(store.get([old, move, other]), question, "w")}
+    now = {m.id: m.text for m in memory._as_of(store.get([old, move, other]), question, "w")}
     assert now[old] == "Kalo Rabri works as a baker at Tensu Labs. Kalo Rabri lives in Tenstad."
     assert now[move] == "In 2021, Kalo Rabri moved to Tenstad." and now[other] == "Mira Osk lives in Vosuville."
-    past = memory._as_of_now(store.get([old]), "Where did Kalo Rabri live before?", "w")
+    past = memory._as_of(store.get([old]), "Where did Kalo Rabri live before?", "w")
     assert "lives in Vosuville" in past[0].text  # history is kept, and shown when the question asks for it
     answer = memory.ask(question, "w", strategy="index")
     assert "Tenstad" in answer.text
     memory.forget(move, "w")  # the newer statement is gone: the older one is current again
     assert store.replaced_sentences([old]) == {}
+
+
+def test_each_sentence_holds_until_replaced_and_a_dated_question_sees_that_day(memory):
+    [old] = memory.add("Kalo Rabri works as a baker at Tensu Labs. Kalo Rabri lives in Vosuville.", space="w",
+                       time="2018-03-01")
+    [move] = memory.add("In 2021, Kalo Rabri moved from Vosuville to Tenstad.", space="w", time="2021-06-01")
+    assert memory.validity(old, "w") == [
+        Validity("Kalo Rabri works as a baker at Tensu Labs.", "2018-03-01"),
+        Validity("Kalo Rabri lives in Vosuville.", "2018-03-01", "2021-06-01", move, "Kalo Rabri lives in Tenstad.")]
+    assert memory.validity(move, "w") == [Validity("In 2021, Kalo Rabri moved from Vosuville to Tenstad.", "2021-06-01")]
+    store, _ = memory._space("w")
+    then = {m.id: m.text for m in memory._as_of(store.get([old, move]), "Where did Kalo Rabri live in 2019?", "w")}
+    assert "lives in Vosuville" in then[old] and "from Vosuville to Tenstad" in then[move]
+    later = {m.id: m.text for m in memory._as_of(store.get([old, move]), "Where did Kalo live in May 2022?", "w")}
+    assert "lives in Tenstad" in later[old] and later[move] == "In 2021, Kalo Rabri moved to Tenstad."
+    assert "Vosuville" in memory.ask("Where did Kalo Rabri live in 2019?", "w", strategy="index").text
 
 
 def test_the_consolidation_policy_takes_memories_stable_and_used_enough(tiny):

@@ -1,6 +1,6 @@
 """The router: a pure decision, tested on every branch, then end to end on a real space."""
 
-from imprint.recall.route import choose
+from imprint.recall.route import choose, found_in
 from imprint.records import Chunk, Hit
 
 
@@ -30,6 +30,14 @@ def test_context_for_a_small_space_without_a_covering_adapter():
 def test_index_for_a_large_space_or_no_match():
     assert choose(hits(1, 2), None, set(), space_tokens=50_000, budget=1000).strategy == "index"
     assert choose([], 3, {1}, space_tokens=0, budget=1000).reason == "no memory matches the question"
+
+
+def test_an_adapter_answer_counts_as_found_only_as_a_run_of_the_memories_words():
+    memories = ["Deka Mobrira works as a pilot at Ulfalo Works.", "Deka Mobrira's home is in Ladelostad."]
+    assert found_in("Ulfalo Works", memories) and found_in("ulfalo works.", memories)
+    assert not found_in("Deka's home is in Ladelostad.", memories)  # the adapter's template words
+    assert not found_in("Ulfalo Work", ["Ulfalo Worksop"]) and not found_in("", memories)
+    assert not found_in("pilot at Ulfalo Works. Deka", memories)  # not across memories
 
 
 def test_auto_answers_and_says_why(memory):

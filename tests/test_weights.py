@@ -143,8 +143,10 @@ def test_auto_routes_consolidated_knowledge_to_the_weights_and_newer_memories_to
     tiny.add("Otto Kranz repairs clocks in Graz.", space="a")
     route = tiny.explain("Who repairs clocks in Graz?", "a")
     assert route.strategy == "hybrid" and route.covered == [1]
+    # the tiny random model's adapter answers words no memory says: the base model reads the memories instead
     answer = tiny.ask("Who repairs clocks in Graz?", "a")
-    assert answer.strategy == "hybrid" and answer.route == route.reason
+    assert answer.strategy == "index" and answer.route.startswith(route.reason) and "do not say" in answer.route
+    assert answer.prompt_tokens > tiny.ask("Who repairs clocks in Graz?", "a", strategy="index").prompt_tokens
 
 
 def test_consolidation_trains_what_is_true_now(tiny):

@@ -127,7 +127,10 @@ def router() -> APIRouter:
 
     @api.get("/spaces/{space}/memories/{memory_id}")
     def get_memory(space: Space, memory_id: int, request: Request) -> dict:
-        return asdict(_memory(request).get(memory_id, space))
+        """The memory, and each of its sentences with when it held (`validity`)."""
+        memory = _memory(request)
+        return {**asdict(memory.get(memory_id, space)),
+                "validity": [asdict(v) for v in memory.validity(memory_id, space)]}
 
     @api.delete("/spaces/{space}/memories/{memory_id}")
     def forget(space: Space, memory_id: int, request: Request) -> dict:

@@ -29,7 +29,7 @@ import numpy as np
 from ..encode.entities import extract_entities
 from ..encode.words import STOPWORDS
 from ..errors import EncryptionError, NotFoundError
-from ..records import Chunk, RawItem
+from ..records import Chunk, RawItem, Replacement
 from .crypto import SpaceCipher
 
 # Each entry upgrades the schema by one version; PRAGMA user_version records how far a file got.
@@ -373,17 +373,17 @@ class SpaceStore:
                 [(old, self._seal(sentence, "superseded.sentence"), self._seal(now, "superseded.now"), new, since)
                  for old, sentence, now, new, since in replaced])
 
-    def replaced_sentences(self, ids: list[int]) -> dict[int, list[tuple[str, str]]]:
-        """For these memories, (sentence a newer memory replaced, what it says now) pairs."""
+    def replaced_sentences(self, ids: list[int]) -> dict[int, list[Replacement]]:
+        """For these memories, the sentences newer memories replaced, oldest change first."""
         if not ids:
             return {}
-        out: dict[int, list[tuple[str, str]]] = {}
+        out: dict[int, list[Replacement]] = {}
         with self._lock:
-            rows = self._conn.execute(f"SELECT chunk_id, sentence, now FROM superseded WHERE chunk_id IN "
+            rows = self._conn.execute(f"SELECT chunk_id, sentence, now, by_chunk, since FROM superseded WHERE chunk_id IN "
                                       f"({','.join('?' * len(ids))}) ORDER BY rowid", ids).fetchall()
-        for chunk_id, sentence, now in rows:
-            out.setdefault(chunk_id, []).append((self._open(sentence, "superseded.sentence"),
-                                                 self._open(now, "superseded.now")))
+        for chunk_id, sentence, now, by, since in rows:
+            out.setdefault(chunk_id, []).append(Replacement(self._open(sentence, "superseded.sentence"),
+                                                            self._open(now, "superseded.now"), by, since))
         return out
 
     def superseding(self, ids: list[int]) -> set[int]:
