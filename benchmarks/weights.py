@@ -86,7 +86,7 @@ def main() -> None:
                                     Gate(0.0, 0.0), replay_repeats=args.replay, log=console.print,
                                     teacher=args.teacher)
         wall = time.perf_counter() - started
-        adapter = memory.adapters("bench").path(report.version)
+        adapter = memory.adapters("bench").readable(report.version)
         after = score(memory.answerer, dataset, adapter, "adapter")
         engines = {type(memory.answerer).__name__: after["seconds"]["all"]}
         if memory.answerer is not memory.model:

@@ -8,7 +8,6 @@
 import dataclasses
 import functools
 import re
-import shutil
 import threading
 import time
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ from .encode.supersede import (
     replaced,
     statements,
 )
-from .errors import InputError, ModelError, NotFoundError, ParseError
+from .errors import EncryptionError, InputError, ModelError, NotFoundError, ParseError
 from .llm.embed import Embedder
 from .llm.llamacpp import LlamaCppModel, llama_cpp_available
 from .llm.local import LocalModel, gguf_file, resolve_model_dir
@@ -489,7 +488,7 @@ class Memory:
             store.close()
         for path in Path(self.settings.data_dir).glob(f"{space}.sqlite*"):
             path.unlink()
-        shutil.rmtree(AdapterRegistry(self.settings.data_dir, space).dir, ignore_errors=True)
+        AdapterRegistry(self.settings.data_dir, space).delete_all()
 
     def _forget_in_weights(self, memories: list[Chunk], space: str) -> "Forgotten":
         """Delete the adapter versions that learned these memories; if the current one had, probe
@@ -501,14 +500,17 @@ class Memory:
         if before is not None and set(ids) & set(before.memory_ids):
             data = TemplateSynthesizer().synthesize([m for m in memories if m.dropped is None])
             probe = (data.probe + data.train)[:FORGET_PROBE_QUESTIONS]
-            recall_before = self._weights_recall(probe, registry.path(before.version))
+            try:
+                recall_before = self._weights_recall(probe, registry.readable(before.version))
+            except EncryptionError:  # a damaged sealed adapter is deleted all the same, unprobed
+                probe = []
         removed = registry.forget(set(ids))
         current = registry.current()
         report = Forgotten(ids, removed, current.version if current else None)
         if probe:
             report.weights_recall_before = recall_before
             report.weights_recall_after = self._weights_recall(
-                probe, registry.path(current.version) if current else None)
+                probe, registry.readable(current.version) if current else None)
         return report
 
     def _weights_recall(self, probe: list[QA], adapter: Path | None) -> float:
@@ -519,8 +521,7 @@ class Memory:
     # --- weights -----------------------------------------------------------------------
 
     def adapters(self, space: str) -> AdapterRegistry:
-        self._space(space)
-        return AdapterRegistry(self.settings.data_dir, space)
+        return AdapterRegistry(self.settings.data_dir, space, self._space(space)[0].cipher)
 
     def consolidate(self, space: str, config: TrainConfig | None = None, gate: Gate | None = None,
                     memory_ids: list[int] | None = None, replay_repeats: int = REPLAY_REPEATS,
@@ -572,7 +573,7 @@ class Memory:
         if current.base_model != model_dir:
             raise ModelError(f"adapter v{current.version} of {space!r} was trained on {current.base_model}, "
                              f"not on the configured model {model_dir}")
-        return registry.path(current.version)
+        return registry.readable(current.version)
 
 
 def _said_words(text: str, speaker: str | None) -> set[str]:

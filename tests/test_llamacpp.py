@@ -1,5 +1,7 @@
 """llama.cpp answers like transformers: the base model, and a PEFT adapter converted to a GGUF LoRA."""
 
+import os
+
 import pytest
 import torch
 from peft import LoraConfig, get_peft_model
@@ -9,6 +11,8 @@ from imprint import Memory, Settings
 from imprint.errors import ModelError
 from imprint.llm.llamacpp import GGUF_ADAPTER, LlamaCppModel
 from imprint.llm.local import gguf_file, greedy_generate, resolve_model_dir
+from imprint.store.crypto import SpaceCipher
+from imprint.weights.adapters import AdapterRegistry, Manifest
 
 PROMPTS = ["Question: What is the capital of France?\nAnswer:", "Question: Who wrote Hamlet?\nAnswer:",
            "Question: What colour is the sky on a clear day?\nAnswer:"]
@@ -67,3 +71,18 @@ def test_memory_answers_with_llama_cpp_by_default_and_transformers_on_request(tm
     with pytest.raises(ModelError, match="gguf"):
         Memory(settings=Settings(data_dir=tmp_path / "c", engine="llama.cpp", model=str(tmp_path)),
                embedder=embedder, model=model).answerer
+
+
+def test_a_sealed_adapter_is_served_by_llama_cpp_from_its_decrypted_copy(engines, tmp_path):
+    llama, _ = engines
+    base = AutoModelForCausalLM.from_pretrained(resolve_model_dir(Settings().model, Settings().cache_dir),
+                                                dtype=torch.float32).eval()
+    adapted = random_adapter(base, tmp_path / "plain", seed=2, strength=0.3)
+    plain = [llama.generate(p, 12, adapter=tmp_path / "plain").text for p in PROMPTS]
+    assert plain != [llama.generate(p, 12).text for p in PROMPTS]  # the adapter matters
+    registry = AdapterRegistry(tmp_path / "data", "s", SpaceCipher(os.urandom(32), os.urandom(16)))
+    registry.save(adapted, Manifest(1, "base", [1], "hash", {}, promoted=True, reason="test"))
+    assert [llama.generate(p, 12, adapter=registry.readable(1)).text for p in PROMPTS] == plain
+    on_disk = b"".join(path.read_bytes() for path in registry.path(1).rglob("*") if path.is_file())
+    assert (registry.readable(1) / GGUF_ADAPTER).exists() and not (registry.path(1) / GGUF_ADAPTER).exists()
+    assert b"lora_A" not in on_disk and b".lora_a" not in on_disk

@@ -6,8 +6,11 @@ consolidation takes seconds: it cannot know any fact, and whatever it answers af
 
 import pytest
 
-from imprint import InputError, Memory, NotFoundError
+from imprint import InputError, Memory, NotFoundError, Settings
+from imprint.errors import EncryptionError
 from imprint.records import Chunk
+from imprint.store.crypto import new_master_key
+from imprint.weights.adapters import SEALED, WEIGHTS
 from imprint.weights.consolidate import Gate
 from imprint.weights.synth import TeacherSynthesizer
 from imprint.weights.train import TrainConfig, qa_prompt
@@ -155,3 +158,30 @@ def test_consolidation_trains_what_is_true_now(tiny):
     tiny.consolidate("a", FAST, OPEN_GATE, replay_repeats=0, log=lambda _: None)
     learned = weights_answer(tiny, "Fill in the blank: Ilse Varga lives in ___.", "a")
     assert "Pecs" in learned and "Szeged" not in learned
+
+
+def test_an_encrypted_space_seals_its_adapter_and_still_answers_from_it(tmp_path, tiny_model_dir, embedder):
+    key_file = tmp_path / "keys" / "master.key"
+    key_file.parent.mkdir()
+    key_file.write_text(new_master_key())
+    settings = Settings(data_dir=tmp_path / "data", cache_dir=tiny_model_dir / "cache", model=str(tiny_model_dir),
+                        key_file=key_file)
+    memory = Memory(settings=settings, embedder=embedder)
+    memory.add("Zorblat Industries was founded by Kerem Aslan.", space="a")
+    memory.consolidate("a", FAST, OPEN_GATE, replay_repeats=0, log=lambda _: None)
+    folder = memory.adapters("a").path(1)
+    on_disk = b"".join(path.read_bytes() for path in folder.rglob("*") if path.is_file())
+    assert not (folder / WEIGHTS).exists() and (folder / SEALED).exists()
+    readable = memory.adapters("a").readable(1)  # the decrypted copy: in memory-backed storage, not the data
+    weights = (readable / WEIGHTS).read_bytes()
+    assert not readable.is_relative_to(tmp_path)
+    assert b"lora_A" in weights and b"lora_A" not in on_disk and weights[-256:] not in on_disk
+    # a new process decrypts it and answers from it; a tampered file is refused
+    assert "Zorblat" in weights_answer(Memory(settings=settings, embedder=embedder), "Tell me: Who was founded by Kerem Aslan?", "a")
+    sealed = bytearray((folder / SEALED).read_bytes())
+    sealed[-1] ^= 1
+    (folder / SEALED).write_bytes(bytes(sealed))
+    with pytest.raises(EncryptionError):
+        weights_answer(Memory(settings=settings, embedder=embedder), "Who founded Zorblat Industries?", "a")
+    forgotten = memory.forget(1, "a")  # the version goes (damaged or not), and its decrypted copies with it
+    assert forgotten.adapter_versions_removed == [1] and not folder.exists() and not readable.exists()

@@ -7,16 +7,31 @@
 
 A version is written under a temporary name and renamed into place, and CURRENT is swapped with
 os.replace, so a crash leaves the last promoted adapter current.
+
+In an encrypted space the weights are sealed with the space's key (`adapter_model.safetensors.sealed`,
+AES-GCM): an adapter holds the facts it learned, and they can be asked back out of it. The plaintext
+weights exist only in memory-backed temporary storage (/dev/shm where there is one): written there by
+training before sealing, and decrypted there once per process for a model to load (`readable`).
 """
 
 import json
 import os
 import shutil
+import tempfile
+import threading
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..errors import InputError, NotFoundError
+from ..errors import EncryptionError, InputError, NotFoundError
+from ..store.crypto import SpaceCipher
+
+WEIGHTS = "adapter_model.safetensors"
+SEALED = WEIGHTS + ".sealed"
+
+# decrypted copies of sealed versions, one per sealed file and process, removed with it or at exit
+_unsealed: dict[tuple[str, int], tempfile.TemporaryDirectory] = {}
+_unsealed_lock = threading.Lock()
 
 
 @dataclass
@@ -33,9 +48,10 @@ class Manifest:
 
 
 class AdapterRegistry:
-    def __init__(self, root: Path, space: str) -> None:
+    def __init__(self, root: Path, space: str, cipher: SpaceCipher | None = None) -> None:
         self.space = space
         self.dir = Path(root) / "adapters" / space
+        self.cipher = cipher
 
     def versions(self) -> list[Manifest]:
         if not self.dir.exists():
@@ -60,7 +76,7 @@ class AdapterRegistry:
 
     def size_bytes(self, version: int) -> int:
         """Bytes of the adapter weights of a version (what a server has to load)."""
-        return sum(f.stat().st_size for f in self.path(version).glob("*.safetensors"))
+        return sum(f.stat().st_size for f in self.path(version).glob(WEIGHTS + "*"))
 
     def save(self, model, manifest: Manifest) -> Path:
         """Write a new version (PEFT files + manifest) atomically; promote it if the gate passed."""
@@ -70,7 +86,17 @@ class AdapterRegistry:
         self.dir.mkdir(parents=True, exist_ok=True)
         partial = self.dir / f".v{manifest.version}.partial"
         shutil.rmtree(partial, ignore_errors=True)
-        model.save_pretrained(partial)
+        if self.cipher is None:
+            model.save_pretrained(partial)
+        else:
+            with tempfile.TemporaryDirectory(prefix="imprint-adapter-", dir=_memory_backed()) as plain:
+                model.save_pretrained(plain)
+                partial.mkdir()
+                for name in os.listdir(plain):
+                    if name != WEIGHTS:
+                        shutil.copy(Path(plain, name), partial)
+                (partial / SEALED).write_bytes(self.cipher.seal(Path(plain, WEIGHTS).read_bytes(),
+                                                                self._field(manifest.version)))
         (partial / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2))
         partial.rename(self.path(manifest.version))
         if manifest.promoted:
@@ -93,8 +119,38 @@ class AdapterRegistry:
         else:
             (self.dir / "CURRENT").unlink(missing_ok=True)
         for version in doomed:
+            _drop_unsealed(self.path(version))
             shutil.rmtree(self.path(version))
         return doomed
+
+    def delete_all(self) -> None:
+        """Every version of the space, and their decrypted copies."""
+        _drop_unsealed(self.dir)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def readable(self, version: int) -> Path:
+        """A folder a model can load the version from: its own, or for a sealed version a decrypted copy
+        in memory-backed temporary storage, made once per process."""
+        folder = self.path(version)
+        sealed = folder / SEALED
+        if not sealed.exists():
+            return folder
+        if self.cipher is None:
+            raise EncryptionError(f"adapter v{version} of {self.space!r} is encrypted: open the space with its key")
+        key = (str(sealed.resolve()), sealed.stat().st_mtime_ns)
+        with _unsealed_lock:
+            if key not in _unsealed:
+                copy = tempfile.TemporaryDirectory(prefix="imprint-adapter-", dir=_memory_backed())
+                for name in os.listdir(folder):
+                    if name != SEALED:
+                        shutil.copy(folder / name, copy.name)
+                Path(copy.name, WEIGHTS).write_bytes(self.cipher.open(sealed.read_bytes(), self._field(version)))
+                _unsealed[key] = copy
+            return Path(_unsealed[key].name)
+
+    def _field(self, version: int) -> str:
+        """Bound into the ciphertext: a sealed file moved to another version or space does not open."""
+        return f"adapter {self.space} v{version}"
 
     def rollback(self, version: int) -> Manifest:
         manifest = self.manifest(version)
@@ -107,3 +163,15 @@ class AdapterRegistry:
         tmp = self.dir / "CURRENT.tmp"
         tmp.write_text(f"v{version}\n")
         os.replace(tmp, self.dir / "CURRENT")
+
+
+def _memory_backed() -> str | None:
+    """/dev/shm (RAM) where it exists, else the system's temporary folder."""
+    return "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+
+
+def _drop_unsealed(folder: Path) -> None:
+    prefix = str(folder.resolve()) + os.sep
+    with _unsealed_lock:
+        for key in [key for key in _unsealed if key[0].startswith(prefix)]:
+            _unsealed.pop(key).cleanup()
