@@ -111,4 +111,6 @@ def test_the_day_a_question_names():
     assert named_day("Where did Kalo Rabri live in 2019?") == date(2019, 1, 1)
     assert named_day("What did Caroline do on 8 May, 2023?") == date(2023, 5, 8)
     assert named_day("Where was she in May 2022?") == date(2022, 5, 1)
+    assert named_day("What happened on 2023-05-08?") == date(2023, 5, 8)
     assert named_day("Where does Kalo live now?") is None and named_day("Who lives at 1234 Main St?") is None
+    assert named_day("Who scored 2000 points?") is None

@@ -31,13 +31,16 @@ def parse_time(value: str | None) -> date | None:
 
 
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
-_NAMED_DAY = re.compile(rf"\b\d{{4}}-\d{{2}}-\d{{2}}\b|\b(?:\d{{1,2}}(?:st|nd|rd|th)? )?(?:(?:{_MONTHS}),? )?"
-                        rf"(?:\d{{1,2}}(?:st|nd|rd|th)?,? )?(?:1[5-9]|20)\d{{2}}\b", re.IGNORECASE)
+_YEAR = r"(?:1[5-9]|20)\d{2}\b"
+_NAMED_DAY = re.compile(rf"\b\d{{4}}-\d{{2}}-\d{{2}}\b"  # ISO
+                        rf"|\b(?:\d{{1,2}}(?:st|nd|rd|th)? )?(?:{_MONTHS}),? (?:\d{{1,2}}(?:st|nd|rd|th)?,? )?{_YEAR}"
+                        rf"|\b(?:in|during|of|by|around) (?:the year )?{_YEAR}", re.IGNORECASE)  # a bare year
 
 
 def named_day(text: str) -> date | None:
     """The first day, month or year a text names ("in 2019", "in May 2022", "on 8 May, 2023"), as its
-    first day; None if it names none. Whole sentences defeat dateutil's fuzzy reading."""
+    first day; None if it names none (a bare number is a year only after "in", "during", "of", "by" or
+    "around": "Who scored 2000 points?" names no year). Whole sentences defeat dateutil's fuzzy reading."""
     found = _NAMED_DAY.search(text)
     return parse_time(found.group()) if found else None
 
