@@ -42,9 +42,9 @@ def load(name: str, limit: int, seed: int) -> datasets.Dataset:
     return getattr(datasets, name)(PATHS[name], limit)
 
 
-def score(model, dataset: datasets.Dataset, adapter, label: str) -> dict[str, dict[str, float]]:
-    """Per category: exact match, token F1 and 'contains' (the answer appears in what was said);
-    under "seconds", the time all the questions took."""
+def score(model, dataset: datasets.Dataset, adapter, label: str) -> tuple[dict[str, dict[str, float]], float]:
+    """Per category: exact match, token F1 and 'contains' (the answer appears in what was said); and
+    the seconds all the questions took."""
     sums: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     started = time.perf_counter()
     for q in track(dataset.questions, description=f"asking ({label})"):
@@ -56,7 +56,7 @@ def score(model, dataset: datasets.Dataset, adapter, label: str) -> dict[str, di
         row["f1"] += f1
         row["contains"] += correct
     scores = {c: {k: (v if k == "n" else v / row["n"]) for k, v in row.items()} for c, row in sums.items()}
-    return {**scores, "seconds": {"all": time.perf_counter() - started}}
+    return scores, time.perf_counter() - started
 
 
 def main() -> None:
@@ -78,7 +78,7 @@ def main() -> None:
         memory = Memory(data)
         for space, items in dataset.spaces.items():
             memory.ingest(items, space)
-        before = score(memory.answerer, dataset, None, "base")
+        before, _ = score(memory.answerer, dataset, None, "base")
         started = time.perf_counter()
         config = TrainConfig(epochs=args.epochs, seed=args.seed, lr=args.lr, kl_weight=args.kl, rank=args.rank,
                              alpha=2 * args.rank, target_modules=tuple(args.modules.split(",")))
@@ -87,14 +87,13 @@ def main() -> None:
                                     teacher=args.teacher)
         wall = time.perf_counter() - started
         adapter = memory.adapters("bench").readable(report.version)
-        after = score(memory.answerer, dataset, adapter, "adapter")
-        engines = {type(memory.answerer).__name__: after["seconds"]["all"]}
+        after, seconds = score(memory.answerer, dataset, adapter, "adapter")
+        engines = {type(memory.answerer).__name__: seconds}
         if memory.answerer is not memory.model:
-            after_transformers = score(memory.model, dataset, adapter, "adapter, transformers")
-            engines["LocalModel (transformers)"] = after_transformers.pop("seconds")["all"]
+            after_transformers, engines["LocalModel (transformers)"] = score(memory.model, dataset, adapter,
+                                                                             "adapter, transformers")
             same = {c: after_transformers[c]["contains"] == after[c]["contains"] for c in after_transformers}
             console.print(f"transformers + peft with the same adapter: {after_transformers} (same 'contains': {same})")
-        before.pop("seconds"), after.pop("seconds")
 
     table = Table("category", "questions", "before (contains)", "after (contains)", "before EM", "after EM",
                   "before F1", "after F1", title=f"{args.dataset}: {dataset.documents} documents into weights")
