@@ -57,6 +57,8 @@ def test_rest_add_search_ask_forget_with_tenancy(server):
     assert "4411" not in other.text and alice.get("/spaces").json() == {"spaces": ["alice"]}
 
     memory_id = added.json()["memory_ids"][0]
+    shown = alice.get(f"/spaces/alice/memories/{memory_id}").json()
+    assert shown["validity"][0]["valid_to"] is None and shown["validity"][0]["sentence"] in shown["text"]
     assert alice.delete(f"/spaces/alice/memories/{memory_id}").status_code == 200
     assert alice.get(f"/spaces/alice/memories/{memory_id}").status_code == 404
     assert alice.post("/spaces/alice/ask", json={"question": "x", "strategy": "psychic"}).status_code == 400
