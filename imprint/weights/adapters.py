@@ -1,6 +1,7 @@
 """Per-space adapter registry: numbered versions in PEFT format, a manifest each, one current.
 
     <data_dir>/adapters/<space>/v3/adapter_model.safetensors   (PEFT: loadable by vLLM and others)
+                                  or adapter_model.safetensors.sealed (an encrypted space's)
     <data_dir>/adapters/<space>/v3/adapter_config.json
     <data_dir>/adapters/<space>/v3/manifest.json               (ours: base, memories, hash, metrics)
     <data_dir>/adapters/<space>/CURRENT                        ("v3"; replaced atomically)
@@ -140,11 +141,12 @@ class AdapterRegistry:
         key = (str(sealed.resolve()), sealed.stat().st_mtime_ns)
         with _unsealed_lock:
             if key not in _unsealed:
+                weights = self.cipher.open(sealed.read_bytes(), self._field(version))  # refused before any copy
                 copy = tempfile.TemporaryDirectory(prefix="imprint-adapter-", dir=_memory_backed())
                 for name in os.listdir(folder):
                     if name != SEALED:
                         shutil.copy(folder / name, copy.name)
-                Path(copy.name, WEIGHTS).write_bytes(self.cipher.open(sealed.read_bytes(), self._field(version)))
+                Path(copy.name, WEIGHTS).write_bytes(weights)
                 _unsealed[key] = copy
             return Path(_unsealed[key].name)
 
