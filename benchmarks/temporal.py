@@ -1,4 +1,5 @@
-"""Temporal updates: after "X moved from A to B", do answers give the current home?
+"""Temporal updates: after "X moved from A to B", do answers give the current home, and the old
+one when the question names a year before the move?
 
     python benchmarks/temporal.py [--facts 200] [--strategies index,context]
 
@@ -6,10 +7,13 @@ Every temporal question of the generated world ("Where does X live now?", the pe
 home superseded by a later move) is asked with supersession off (`IMPRINT_SUPERSEDE=false`:
 the reader sees both statements) and on (the replaced sentence shows what it says now), and
 with the subject focus off and on (`IMPRINT_FOCUS`: memories not about the question's names
-leave the prompt), same store.
+leave the prompt), same store. Then, defaults on, "Where did X live in <the year before the
+move>?" for every mover: with the memories as they were that year (the default), and with the
+day the question names ignored (so the reader sees them as of now), to show what the dated view does.
 """
 
 import argparse
+import re
 import tempfile
 
 from common import write_result
@@ -17,9 +21,12 @@ from rich.console import Console
 from rich.progress import track
 from rich.table import Table
 
+import imprint.memory
 from imprint import Memory
 from imprint.bench.runner import judge
 from imprint.bench.world import world
+
+_MOVE = re.compile(r"^In (?P<year>\d{4}), (?P<person>.+?) moved from (?P<old>.+?) to (?P<new>.+?)\.$")
 
 
 def main() -> None:
@@ -48,8 +55,23 @@ def main() -> None:
                     answer = memory.ask(question.text, question.space, strategy, args.k)
                     correct += judge(answer.text, question.answer, question.category)[0]
                 rows[name] = correct / len(questions)
+        memory.settings = memory.settings.model_copy(update={"supersede": True, "focus": True})
+        moves = [match for items in data.spaces.values() for item in items if (match := _MOVE.match(item.content))]
+        dated = [(f"Where did {m['person']} live in {int(m['year']) - 1}?", m["old"], m["new"]) for m in moves]
+        ignore_the_day = imprint.memory.named_day
+        for name, day_reader in ((f"{args.strategies.split(',')[0]}, dated question, as of that year (default)",
+                                  ignore_the_day), ("same, the day the question names ignored", lambda _: None)):
+            imprint.memory.named_day = day_reader
+            right = newer = 0
+            for text, old, new in track(dated, description=name, console=console):
+                answer = memory.ask(text, next(iter(data.spaces)), args.strategies.split(",")[0], args.k).text
+                right += judge(answer, old, "temporal")[0]
+                newer += judge(answer, new, "temporal")[0]
+            rows[name] = right / len(dated)
+            rows[name + ": answered the later home"] = newer / len(dated)
+        imprint.memory.named_day = ignore_the_day
         memory.close()
-    table = Table("strategy", "current value given", title=f"World ({args.facts} facts): {len(questions)} temporal "
+    table = Table("strategy", "right value given", title=f"World ({args.facts} facts): {len(questions)} temporal "
                                                            f"questions, {replaced} sentences replaced at ingest")
     for name, accuracy in rows.items():
         table.add_row(name, f"{accuracy:.0%}")

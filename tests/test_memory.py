@@ -3,6 +3,7 @@ import json
 import pytest
 
 from imprint import InputError, Memory, NotFoundError, Settings
+from imprint.encode.supersede import replaced
 from imprint.records import Replacement, Validity
 
 
@@ -191,6 +192,13 @@ def test_a_newer_statement_replaces_the_older_sentence_and_keeps_the_rest(memory
     assert "Tenstad" in answer.text
     memory.forget(move, "w")  # the newer statement is gone: the older one is current again
     assert store.replaced_sentences([old]) == {}
+
+
+def test_a_colleague_at_the_same_place_replaces_nothing():
+    colleague, earlier = "At Ulfalo Works, Suko Brihael has a job as a carpenter.", "At Ulfalo Works, Ruti Eldemo has a job as a carpenter."
+    assert replaced(colleague, earlier) == []  # about Suko, not about Ulfalo Works
+    moved_job = "At Tensu Labs, Ruti Eldemo has a job as a carpenter."
+    assert replaced(moved_job, earlier) == [(earlier, moved_job)]
 
 
 def test_each_sentence_holds_until_replaced_and_a_dated_question_sees_that_day(memory):

@@ -1,7 +1,7 @@
 """Supersession without a model: which sentences of older memories a newer memory replaces.
 
-A sentence is about its first name (its subject). A newer sentence about the same subject
-replaces an older one when
+A sentence is about its first name (its subject), after any fronted phrase ("At Zorblat, Mira
+..." is about Mira). A newer sentence about the same subject replaces an older one when
 - it states a change away from something the older one said: "In 2021, Mira moved from Tallinn
   to Riga." replaces "Mira lives in Tallinn." (a `from X to Y` change naming the old value), or
 - it says the same thing with other names or numbers: "Mira lives in Riga." replaces "Mira lives
@@ -9,8 +9,9 @@ replaces an older one when
 Only the sentence is replaced, not the whole memory: "Mira works at Zorblat. Mira lives in
 Tallinn." keeps its first fact. Replaced sentences stay stored, for history and for questions
 about the past; answers about the present see what the sentence says now ("Mira lives in Riga.")
-in its place: a small reader that finds no such sentence grabs a look-alike about someone else. A teacher model would catch far more
-("she relocated", "no longer works there"); these two rules are the ones that rarely misfire.
+in its place: a small reader that finds no such sentence grabs a look-alike about someone else. A
+teacher model would catch far more ("she relocated", "no longer works there"); these two rules are
+the ones that rarely misfire.
 """
 
 import re
@@ -20,6 +21,8 @@ from .chunk import split_sentences
 from .entities import extract_entities
 
 _CHANGE = re.compile(r"\bfrom (?P<old>[^,;]+?) to (?P<new>[^,;]+?)(?=[,;.!?]?\s*$|[,;])", re.IGNORECASE)
+_FRONTED = re.compile(r"^(?:at|in|on|for|from|with|after|before|during|since|by|under|near)\b[^,]{1,60},\s*",
+                      re.IGNORECASE)
 _NUMBER = re.compile(r"\b\d[\d,.:/-]*\b")
 _NOW = re.compile(r"\b(now|currently|current|these days|at the moment|at present|nowadays|still|latest)\b", re.I)
 _PAST = re.compile(r"\b(used to|before|previously|formerly|originally|at first|earlier|former|in the past)\b",
@@ -42,8 +45,16 @@ def statements(text: str) -> list[Statement]:
         for name in sorted(names, key=len, reverse=True):
             shape = shape.replace(name, "<name>")
         shape = _NUMBER.sub("<number>", shape).rstrip(".!? ")
-        found.append(Statement(sentence, names[0] if names else None, shape, names + _NUMBER.findall(sentence)))
+        found.append(Statement(sentence, _subject(sentence, names), shape, names + _NUMBER.findall(sentence)))
     return found
+
+
+def _subject(sentence: str, names: list[str]) -> str | None:
+    """The first name after a fronted phrase: "At Ulfalo Works, Ruti has a job" is about Ruti, and
+    must not replace "At Ulfalo Works, Suko has a job"."""
+    fronted = _FRONTED.match(sentence)
+    after = extract_entities(sentence[fronted.end():]) if fronted else names
+    return (after or names or [None])[0]
 
 
 def replaced(newer: str, older: str) -> list[tuple[str, str]]:
