@@ -32,6 +32,7 @@ from .encode.supersede import (
     replaced,
     statements,
 )
+from .encode.words import found_in
 from .errors import EncryptionError, InputError, ModelError, NotFoundError, ParseError
 from .llm.embed import Embedder
 from .llm.llamacpp import LlamaCppModel, llama_cpp_available
@@ -42,7 +43,7 @@ from .recall.context import pack
 from .recall.dense import VectorIndex
 from .recall.focus import focus
 from .recall.graph import GraphIndex
-from .recall.route import Route, choose, found_in
+from .recall.route import Route, choose
 from .recall.search import hybrid_search
 from .records import Chunk, Hit, RawItem, Segment, Validity
 from .store.crypto import load_master_key

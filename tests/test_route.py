@@ -1,6 +1,7 @@
 """The router: a pure decision, tested on every branch, then end to end on a real space."""
 
-from imprint.recall.route import choose, found_in
+from imprint.encode.words import found_in
+from imprint.recall.route import choose
 from imprint.records import Chunk, Hit
 
 

@@ -1,4 +1,7 @@
-"""English function words: left out of keyword queries, information counts and entity names."""
+"""Words of English text: function words (left out of keyword queries, information counts and
+entity names), and whether an answer is said in a text word for word."""
+
+import re
 
 STOPWORDS = frozenset(
     """a about above after again all am an and any are as at be been before being below between
@@ -9,3 +12,14 @@ STOPWORDS = frozenset(
     those through to too under until up very was we were what when where which while who whom why
     will with would you your yours yourself""".split()
 )
+
+
+def normal_words(text: str) -> str:
+    """The text's words, lower case, one space apart: text compared without case or punctuation."""
+    return " ".join(re.findall(r"\w+", text.lower()))
+
+
+def found_in(answer: str, texts: list[str]) -> bool:
+    """Whether the answer, as words, is a run of words in one of the texts (case and punctuation aside)."""
+    words = normal_words(answer)
+    return bool(words) and any(f" {words} " in f" {normal_words(text)} " for text in texts)

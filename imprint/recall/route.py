@@ -9,13 +9,13 @@ It looks at the memories that best match the question and at the space's current
 - index: otherwise, the top k memories.
 The decision is a pure function of what it is given, so it can be tested and explained.
 
-An adapter's answer is then checked (`found_in`): it must be words the retrieved memories contain.
+An adapter's answer is then checked (`encode.words.found_in`): it must be words the retrieved
+memories contain.
 A small adapter trained on template questions answers in its training's words ("X's home is in
 Y" to "Where does X work?"); when its answer is not in the memories, the base reader answers from
 them instead (`Memory.ask`).
 """
 
-import re
 from dataclasses import dataclass
 
 from ..records import Chunk, Hit
@@ -53,13 +53,3 @@ def choose(hits: list[Hit], adapter_version: int | None, adapter_memories: set[i
                                 f"fit in the prompt ({budget:,})", best, covered)
     return Route("index", f"no adapter covers the best matches and the space ({space_tokens:,} tokens) is larger "
                           f"than the prompt ({budget:,}): the top memories", best, covered)
-
-
-def found_in(answer: str, texts: list[str]) -> bool:
-    """Whether the answer, as words, is a run of words in one of the texts (case and punctuation aside)."""
-    words = _words(answer)
-    return bool(words) and any(f" {words} " in f" {_words(text)} " for text in texts)
-
-
-def _words(text: str) -> str:
-    return " ".join(re.findall(r"\w+", text.lower()))

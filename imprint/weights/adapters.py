@@ -92,10 +92,7 @@ class AdapterRegistry:
         else:
             with tempfile.TemporaryDirectory(prefix="imprint-adapter-", dir=_memory_backed()) as plain:
                 model.save_pretrained(plain)
-                partial.mkdir()
-                for name in os.listdir(plain):
-                    if name != WEIGHTS:
-                        shutil.copy(Path(plain, name), partial)
+                _copy_all_but(Path(plain), partial, WEIGHTS)
                 (partial / SEALED).write_bytes(self.cipher.seal(Path(plain, WEIGHTS).read_bytes(),
                                                                 self._field(manifest.version)))
         (partial / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2))
@@ -143,9 +140,7 @@ class AdapterRegistry:
             if key not in _unsealed:
                 weights = self.cipher.open(sealed.read_bytes(), self._field(version))  # refused before any copy
                 copy = tempfile.TemporaryDirectory(prefix="imprint-adapter-", dir=_memory_backed())
-                for name in os.listdir(folder):
-                    if name != SEALED:
-                        shutil.copy(folder / name, copy.name)
+                _copy_all_but(folder, Path(copy.name), SEALED)
                 Path(copy.name, WEIGHTS).write_bytes(weights)
                 _unsealed[key] = copy
             return Path(_unsealed[key].name)
@@ -177,3 +172,11 @@ def _drop_unsealed(folder: Path) -> None:
     with _unsealed_lock:
         for key in [key for key in _unsealed if key[0].startswith(prefix)]:
             _unsealed.pop(key).cleanup()
+
+
+def _copy_all_but(source: Path, target: Path, weights: str) -> None:
+    """The files beside the weights (config, manifest), copied between a version and its plaintext twin."""
+    target.mkdir(exist_ok=True)
+    for name in os.listdir(source):
+        if name != weights:
+            shutil.copy(source / name, target)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Callable, Protocol
 
 from ..encode.chunk import split_sentences, without_speaker
+from ..encode.words import found_in, normal_words
 from ..records import Chunk
 
 
@@ -170,13 +171,12 @@ class TeacherSynthesizer:
     def pairs(self, memory: Chunk) -> list[tuple[str, str]]:
         """The teacher's grounded (question, answer) pairs for one memory, duplicates removed."""
         text = f"Q:{self.teacher.generate(TEACHER_PROMPT.format(passage=memory.text), self.max_new_tokens, stop='Passage:').text}"
-        passage = f" {_normal(memory.text)} "
         found, seen = [], set()
         for match in _PAIR.finditer(text):
             question, answer = match["q"], match["a"]
-            if len(answer.split()) > 12 or f" {_normal(answer)} " not in passage or _normal(question) in seen:
+            if len(answer.split()) > 12 or not found_in(answer, [memory.text]) or normal_words(question) in seen:
                 continue
-            seen.add(_normal(question))
+            seen.add(normal_words(question))
             found.append((question, answer))
         return found
 
@@ -192,7 +192,3 @@ class TeacherSynthesizer:
                 self.progress(done, len(memories))
         random.Random(self.templates.seed).shuffle(data.train)
         return data
-
-
-def _normal(text: str) -> str:
-    return " ".join(re.findall(r"\w+", text.lower()))
