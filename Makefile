@@ -3,14 +3,17 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
-# llama-cpp-python builds from source (~7 min once; pip caches the wheel)
 export CMAKE_BUILD_PARALLEL_LEVEL := 2
 
 .PHONY: demo test test-fast bench clean
 
-$(VENV)/installed: pyproject.toml
+# llama-cpp-python is built once for a portable instruction set (scripts/llama-wheel.sh: no
+# -march=native, no AVX-512 or AMX) into a folder named after its flags, and installed from there
+# before anything else can pull a wheel pip cached from a native build.
+$(VENV)/installed: pyproject.toml scripts/llama-wheel.sh
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --no-deps --no-index --find-links "$$(PYTHON=$(PY) scripts/llama-wheel.sh)" llama-cpp-python
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 

@@ -12,6 +12,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.markdown import Markdown
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -20,6 +21,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from .errors import ImprintError
 from .memory import STRATEGIES, Memory
@@ -37,13 +39,22 @@ def _memory(data: Path | None) -> Memory:
     return Memory(data)
 
 
+def _plain(*cells: str) -> list[Text]:
+    """Table cells shown literally: stored text is never rich markup ("[b]", "[/quote]", a resolved date)."""
+    return [Text(cell) for cell in cells]
+
+
+def _count(n: int, singular: str, plural: str | None = None) -> str:
+    return f"{n} {singular if n == 1 else plural or singular + 's'}"
+
+
 def handles_errors(command):
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
         except ImprintError as error:
-            err.print(f"[red]error:[/red] {error}")
+            err.print(f"[red]error:[/red] {escape(str(error))}")
             raise typer.Exit(1) from None
     return wrapper
 
@@ -62,10 +73,10 @@ def add(
         task = progress.add_task("ingesting items", total=None)
         report = memory.add_paths(paths, space, lambda done, total: progress.update(task, completed=done, total=total))
     for error in report.errors:
-        err.print(f"[yellow]skipped[/yellow] {error}")
-    console.print(f"{report.added} items added, {report.duplicates} already stored, "
-                  f"{len(report.memories) - report.dropped} memories, {report.dropped} kept raw only "
-                  f"(`imprint dropped`), {len(report.errors)} files skipped.")
+        err.print(f"[yellow]skipped[/yellow] {escape(str(error))}")
+    console.print(f"{_count(report.added, 'item')} added, {report.duplicates} already stored, "
+                  f"{_count(report.indexed, 'new memory', 'new memories')}, {report.dropped} kept raw only "
+                  f"(`imprint dropped`), {_count(len(report.errors), 'file')} skipped.", markup=False)
     if report.errors and not report.added and not report.duplicates:
         raise typer.Exit(1)
 
@@ -78,8 +89,8 @@ def search(query: str, space: Space = "default", k: TopK = 5, data: DataDir = No
     table = Table("id", "score", "bm25 #", "dense #", "graph #", "time", "memory", "source")
     for hit in hits:
         m = hit.memory
-        table.add_row(str(m.id), f"{hit.score:.4f}", str(hit.keyword_rank or "-"), str(hit.dense_rank or "-"),
-                      str(hit.graph_rank or "-"), m.time or "", m.text, Path(m.source).name)
+        table.add_row(*_plain(str(m.id), f"{hit.score:.4f}", str(hit.keyword_rank or "-"), str(hit.dense_rank or "-"),
+                      str(hit.graph_rank or "-"), m.time or "", m.text, Path(m.source).name))
     console.print(table)
 
 
@@ -101,9 +112,9 @@ def ask(
             "answer": answer.text, "strategy": answer.strategy, "route": answer.route, "memories": answer.memory_ids,
             "prompt_tokens": answer.prompt_tokens, "timings": answer.timings}))
         return
-    console.print(f"[bold]{answer.text}[/bold]")
+    console.print(f"[bold]{escape(answer.text)}[/bold]")
     if answer.route:
-        console.print(f"[dim]auto chose {answer.strategy}: {answer.route}[/dim]")
+        console.print(f"[dim]auto chose {answer.strategy}: {escape(answer.route)}[/dim]")
     console.print(f"[dim]{answer.strategy}: {len(answer.memories)} memories {answer.memory_ids}, "
                   f"{answer.prompt_tokens} prompt tokens, {answer.timings['total_s']:.2f} s[/dim]")
 
@@ -113,10 +124,10 @@ def ask(
 def explain(question: str, space: Space = "default", k: TopK = 5, data: DataDir = None) -> None:
     """Which tier `ask` (strategy auto) would answer from, why, and the memories behind it. No answer is generated."""
     route = _memory(data).explain(question, space, k)
-    console.print(f"[bold]{route.strategy}[/bold]: {route.reason}")
+    console.print(f"[bold]{route.strategy}[/bold]: {escape(route.reason)}")
     table = Table("id", "in adapter", "memory", "source", "time")
     for m in route.memories:
-        table.add_row(str(m.id), "yes" if m.id in route.covered else "no", m.text, Path(m.source).name, m.time or "")
+        table.add_row(*_plain(str(m.id), "yes" if m.id in route.covered else "no", m.text, Path(m.source).name, m.time or ""))
     console.print(table)
 
 
@@ -127,7 +138,7 @@ def list_memories(space: Space = "default", limit: int = 50, offset: int = 0, da
     memory = _memory(data)
     table = Table("id", "time", "memory", "source", title=f"{space}: {memory.count(space)} memories")
     for m in memory.list_memories(space, limit, offset):
-        table.add_row(str(m.id), m.time or "", m.text, Path(m.source).name)
+        table.add_row(*_plain(str(m.id), m.time or "", m.text, Path(m.source).name))
     console.print(table)
 
 
@@ -138,12 +149,12 @@ def show(memory_id: int, space: Space = "default", data: DataDir = None) -> None
     memory = _memory(data)
     m = memory.get(memory_id, space)
     sources = ", ".join(Path(source).name for source in [m.source, *m.also_from])
-    console.print(f"[bold]memory {m.id}[/bold] from {sources}; time {m.time or 'not given'}, added {m.added_at}, "
+    console.print(f"[bold]memory {m.id}[/bold] from {escape(sources)}; time {escape(m.time or 'not given')}, added {m.added_at}, "
                   f"used in {m.uses} answers")
     table = Table("sentence", "valid from", "valid to", "replaced by", "says since")
     for v in memory.validity(memory_id, space):
-        table.add_row(v.sentence, v.valid_from or "", v.valid_to or ("" if v.replaced_by is None else "?"),
-                      "" if v.replaced_by is None else str(v.replaced_by), v.now or "")
+        table.add_row(*_plain(v.sentence, v.valid_from or "", v.valid_to or ("" if v.replaced_by is None else "?"),
+                      "" if v.replaced_by is None else str(v.replaced_by), v.now or ""))
     console.print(table)
 
 
@@ -153,7 +164,7 @@ def dropped(space: Space = "default", limit: int = 50, offset: int = 0, data: Da
     """What was kept raw but not indexed (greetings, filler, repeats), and why. IMPRINT_MIN_INFORMATION sets the bar."""
     table = Table("id", "text", "why", "source")
     for m in _memory(data).dropped(space, limit, offset):
-        table.add_row(str(m.id), m.text, m.dropped, Path(m.source).name)
+        table.add_row(*_plain(str(m.id), m.text, m.dropped, Path(m.source).name))
     console.print(table)
 
 
@@ -176,7 +187,8 @@ def forget(
         console.print(f"deleted space {space!r}: its store and all its adapters")
         return
     done = memory.forget_source(source, space) if source is not None else memory.forget(memory_id, space)
-    console.print(f"forgot {len(done.memory_ids)} memories" + (f" from {source}" if source else f" ({memory_id})"))
+    console.print(f"forgot {len(done.memory_ids)} memories" + (f" from {source}" if source else f" ({memory_id})"),
+                  markup=False)
     if done.adapter_versions_removed:
         now = f"v{done.current_adapter}" if done.current_adapter else "none (run consolidate again)"
         console.print(f"deleted adapter versions {done.adapter_versions_removed} that had learned them; current: {now}")
@@ -190,7 +202,7 @@ def forget(
 def spaces(data: DataDir = None) -> None:
     """List the spaces in the data folder."""
     for name in _memory(data).spaces():
-        console.print(name)
+        console.print(name, markup=False)
 
 
 @app.command()
@@ -212,9 +224,9 @@ def consolidate(
 
     report = _memory(data).consolidate(
         space, TrainConfig(epochs=epochs), Gate(min_recall, min_retention), replay_repeats=replay,
-        log=lambda line: err.print(f"[dim]{line}[/dim]"), teacher=teacher, stable_days=stable_days, min_uses=min_uses)
+        log=lambda line: err.print(f"[dim]{escape(line)}[/dim]"), teacher=teacher, stable_days=stable_days, min_uses=min_uses)
     colour = "green" if report.promoted else "yellow"
-    console.print(f"[{colour}]v{report.version}: {report.reason}[/{colour}] (probe recall {report.probe_recall:.0%}, "
+    console.print(f"[{colour}]v{report.version}: {escape(report.reason)}[/{colour}] (probe recall {report.probe_recall:.0%}, "
                   f"retention {report.retention:.0%}, {report.train_seconds:.0f} s, {report.adapter_bytes / 1e6:.1f} MB)")
 
 
@@ -233,9 +245,9 @@ def adapters(ctx: typer.Context, space: Space = "default", data: DataDir = None)
     table = Table("version", "current", "memories", "probe recall", "retention", "train s", "size MB", "created", "verdict")
     for m in registry.versions():
         size = registry.size_bytes(m.version) / 1e6
-        table.add_row(f"v{m.version}", "*" if current and current.version == m.version else "", str(len(m.memory_ids)),
+        table.add_row(*_plain(f"v{m.version}", "*" if current and current.version == m.version else "", str(len(m.memory_ids)),
                       f"{m.metrics['probe_recall']:.0%}", f"{m.metrics['retention']:.0%}",
-                      f"{m.metrics['train_seconds']:.0f}", f"{size:.1f}", m.created_at, m.reason)
+                      f"{m.metrics['train_seconds']:.0f}", f"{size:.1f}", m.created_at, m.reason))
     console.print(table)
 
 
@@ -290,7 +302,7 @@ def bench(
             bar.update(task, description=f"answering: {strategy}", completed=done, total=total)
 
         def log(line: str) -> None:
-            bar.console.print(f"[dim]{line}[/dim]")
+            bar.console.print(f"[dim]{escape(line)}[/dim]")
 
         if scaling:
             if scaling != "context":
@@ -339,7 +351,8 @@ def serve(
         raise InputError(f"refusing to serve on {host} without API keys: pass --keys FILE (or IMPRINT_KEYS_FILE)")
     api = create_app(_memory(data), Keys.load(keys) if keys else None, host)
     err.print(f"imprint on http://{host}:{port}  (docs /docs, OpenAI /v1, MCP /mcp)")
-    uvicorn.run(api, host=host, port=port, log_level="warning")
+    # SIGTERM: stop taking requests, give running ones 5 s, then exit
+    uvicorn.run(api, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
 
 
 @app.command()
@@ -364,6 +377,22 @@ def keygen(path: Annotated[Path, typer.Argument(help="Where to write the key; ke
     except FileExistsError:
         raise ImprintError(f"{path} exists: imprint never overwrites a key (data sealed with it would be lost)") from None
     console.print(f"wrote {path}; back it up: without it encrypted spaces cannot be read")
+
+
+@app.command()
+@handles_errors
+def doctor(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """What a bug report needs: versions, CPU flags, the engine in use and why, models, data folder, encryption."""
+    from .config import Settings
+    from .doctor import report
+
+    facts = report(Settings())
+    if as_json:
+        console.print_json(json.dumps(facts))
+        return
+    width = max(map(len, facts))
+    for name, value in facts.items():  # plain lines: pasted whole into a bug report
+        console.print(f"{name:<{width}}  {value}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()

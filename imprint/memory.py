@@ -35,8 +35,9 @@ from .encode.supersede import (
 from .encode.words import found_in
 from .errors import EncryptionError, InputError, ModelError, NotFoundError, ParseError
 from .llm.embed import Embedder
-from .llm.llamacpp import LlamaCppModel, llama_cpp_available
-from .llm.local import LocalModel, gguf_file, resolve_model_dir
+from .llm.engine import EngineChoice, choose_engine
+from .llm.llamacpp import LlamaCppModel
+from .llm.local import LocalModel, resolve_model_dir
 from .llm.remote import RemoteModel
 from .prompt import answer_prompt, prompt_overhead
 from .recall.context import pack
@@ -47,7 +48,7 @@ from .recall.route import Route, choose
 from .recall.search import hybrid_search
 from .records import Chunk, Hit, RawItem, Segment, Validity
 from .store.crypto import load_master_key
-from .store.sqlite import PreparedChunk, SpaceStore
+from .store.sqlite import FILE_SUFFIXES, PreparedChunk, SpaceStore
 from .weights.adapters import AdapterRegistry
 from .weights.consolidate import REPLAY_REPEATS, ConsolidationReport, Gate, consolidate
 from .weights.control import correct
@@ -55,7 +56,7 @@ from .weights.synth import QA, TeacherSynthesizer, TemplateSynthesizer
 from .weights.train import TrainConfig, qa_prompt
 
 STRATEGIES = ("auto", "index", "context", "weights", "hybrid")
-_SPACE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_SPACE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # fullmatch: "$" would let a final newline in
 _EMBED_BATCH = 256  # chunks embedded (and committed) together when ingesting many items
 FORGET_PROBE_QUESTIONS = 8  # questions asked of the weights to show a forgotten fact is gone
 
@@ -90,7 +91,8 @@ class IngestReport:
     added: int = 0  # raw items stored
     duplicates: int = 0  # raw items already stored, skipped
     memories: list[int] = field(default_factory=list)  # ids of the memories created (dropped ones too)
-    dropped: int = 0  # chunks kept raw but not indexed: low information, or repeats
+    indexed: int = 0  # memories this run stored and indexed
+    dropped: int = 0  # chunks this run kept raw but not indexed: low information, or repeats
     errors: list[ParseError] = field(default_factory=list)
 
 
@@ -114,15 +116,16 @@ class Memory:
         self._lock = threading.Lock()
 
     @functools.cached_property
+    def engine(self) -> EngineChoice:
+        """Which engine answers locally, and why (llama.cpp only once proven to run on this CPU)."""
+        return choose_engine(self.settings)
+
+    @functools.cached_property
     def answerer(self) -> "LocalModel | LlamaCppModel":
         """The local model that generates answers, with adapters: llama.cpp on the GGUF file when it
-        can (about 3x faster here: README), else transformers (self.model, which also trains)."""
-        s = self.settings
-        gguf = gguf_file(s.model, s.cache_dir) if s.engine != "transformers" else None
-        if gguf is not None and llama_cpp_available():
-            return LlamaCppModel.shared(gguf, s.threads)
-        if s.engine == "llama.cpp":
-            raise ModelError("engine llama.cpp needs a .gguf model (or the packaged default) and llama-cpp-python")
+        runs here (about 3x faster: README), else transformers (self.model, which also trains)."""
+        if self.engine.name == "llama.cpp":
+            return LlamaCppModel.shared(self.engine.gguf, self.settings.threads)
         return self.model
 
     @functools.cached_property
@@ -140,9 +143,12 @@ class Memory:
         return sorted(p.stem for p in Path(self.settings.data_dir).glob("*.sqlite"))
 
     def _space(self, space: str, create: bool = False) -> tuple[SpaceStore, VectorIndex]:
-        if not _SPACE_NAME.match(space or ""):
+        if not isinstance(space, str) or not _SPACE_NAME.fullmatch(space):
             raise InputError(f"bad space name {space!r}: use letters, digits, '_', '-', '.' (max 64)")
         with self._lock:
+            if space in self._spaces and self._spaces[space][0].is_replaced():
+                self._spaces.pop(space)[0].close()  # forgotten (or replaced) by another process
+                self._graphs.pop(space, None)
             if space not in self._spaces:
                 path = Path(self.settings.data_dir) / f"{space}.sqlite"
                 if not create and not path.exists():
@@ -193,12 +199,14 @@ class Memory:
         report = IngestReport()
         for start, batch in _batches(items, self._chunk_texts):
             prepared = self._prepare(batch, store, index)
-            report.dropped += sum(chunk.dropped is not None for _, chunks in prepared for chunk in chunks)
             results = store.add(prepared)
-            for result in results:
+            for (_, rows), result in zip(prepared, results):
                 report.memories.extend(result.chunk_ids)
                 report.duplicates += result.duplicate
                 report.added += not result.duplicate
+                if not result.duplicate:  # a stored item's chunks were not stored again: nothing was dropped
+                    report.dropped += sum(row.dropped is not None for row in rows)
+                    report.indexed += sum(row.dropped is None for row in rows)
             store.supersede([replacement for (_, rows), result in zip(prepared, results) if not result.duplicate
                              for chunk_id, row in zip(result.chunk_ids, rows) if row.dropped is None
                              for replacement in self._replacements(store, chunk_id, row)])
@@ -487,8 +495,9 @@ class Memory:
             store, _ = self._spaces.pop(space)
             self._graphs.pop(space, None)
             store.close()
-        for path in Path(self.settings.data_dir).glob(f"{space}.sqlite*"):
-            path.unlink()
+        base = Path(self.settings.data_dir) / f"{space}.sqlite"
+        for suffix in FILE_SUFFIXES:
+            base.with_name(base.name + suffix).unlink(missing_ok=True)
         AdapterRegistry(self.settings.data_dir, space).delete_all()
 
     def _forget_in_weights(self, memories: list[Chunk], space: str) -> "Forgotten":

