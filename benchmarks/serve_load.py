@@ -22,7 +22,7 @@ from rich.table import Table
 
 from imprint.serve.launch import running_server
 
-KEY = "k-load-0001"
+KEY = "k-load-0001-5c2e9a7b"
 TOPICS = ["Tallinn", "Riga", "Vilnius", "Oslo", "Porto", "Lyon", "Graz", "Bergen"]
 
 

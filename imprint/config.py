@@ -73,7 +73,15 @@ class Settings(BaseSettings):
     min_uses: int = Field(
         0, ge=0, description="Consolidation policy: ... and was put in front of the model for at least this many "
                              "answers (0: used or not).")
-    max_file_bytes: int = Field(50_000_000, ge=1, description="Larger files are refused.")
+    max_file_bytes: int = Field(50_000_000, ge=1, description="Larger files (and uploads) are refused.")
+    max_request_bytes: int = Field(
+        8_000_000, ge=1024, description="imprint serve: larger request bodies (other than file uploads) get 413.")
+    allowed_hosts: list[str] = Field(
+        default_factory=list, description="imprint serve: Host names it answers to besides the address it is bound "
+                                          "to (a name behind a proxy); others get 421 (DNS rebinding).")
+    cors_origins: list[str] = Field(
+        default_factory=list, description="imprint serve: web origins (https://app.example) allowed to call it from a "
+                                          "browser; other cross-site requests get 403.")
     threads: int = Field(2, ge=1, description="Torch threads.")
     answer_url: str | None = Field(
         None, description="An OpenAI-compatible server (ends in /v1) that answers index/context questions "

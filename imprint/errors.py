@@ -36,3 +36,10 @@ class ModelError(ImprintError):
 
 class EncryptionError(ImprintError):
     """An encrypted space without its key, a wrong key, or a store file that was tampered with."""
+
+
+def check_prompt_fits(prompt_tokens: int, answer_tokens: int, window: int) -> None:
+    """A prompt the model cannot read is the caller's input to shorten, not a model failure."""
+    if prompt_tokens + answer_tokens > window:
+        raise InputError(f"the prompt is {prompt_tokens:,} tokens; with {answer_tokens} left for the answer the "
+                         f"model reads at most {window:,}: shorten it")

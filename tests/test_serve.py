@@ -18,7 +18,8 @@ from openai import OpenAI
 
 from imprint.serve.launch import running_server
 
-ALICE, BOB = "k-alice-3f9a", "k-bob-77c1"
+ALICE, BOB = "k-alice-3f9a2c71d0e4", "k-bob-77c1b5e09a3f"
+DATA_DIRS = {}  # server URL -> its data folder
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +28,7 @@ def server(tmp_path_factory):
     keys = folder / "keys.json"
     keys.write_text(json.dumps({"keys": {ALICE: ["alice"], BOB: ["bob*"]}}))
     with running_server(folder / "data", keys) as url:
+        DATA_DIRS[url] = folder / "data"
         yield url
 
 
@@ -199,3 +201,66 @@ def test_any_uploaded_bytes_are_stored_or_refused_with_a_reason(server, data, na
     assert response.status_code in (201, 400), response.text
     if response.status_code == 400:
         assert name in response.json()["detail"]
+
+
+def test_malformed_and_oversized_requests_get_a_4xx_naming_the_problem(server):
+    alice = client(server, ALICE)
+    alice.post("/spaces/alice/memories", json={"text": "the space exists"})
+    huge = "99999999999999999999"
+    for path in (f"/spaces/alice/memories?limit={huge}", f"/spaces/alice/memories?offset={huge}",
+                 f"/spaces/alice/memories/{huge}", "/spaces/alice/dropped?limit=-1"):
+        assert alice.get(path).status_code == 422, path
+    assert alice.delete(f"/spaces/alice/memories/{huge}").status_code == 422
+    for name in ("..", ".", "a" * 300 + ".txt", "bad\x00name.txt"):  # raw multipart: clients would clean the name
+        body = (b'--b0undary\r\nContent-Disposition: form-data; name="file"; filename="' + name.encode() +
+                b'"\r\nContent-Type: text/plain\r\n\r\nsome text\r\n--b0undary--\r\n')
+        response = alice.post("/spaces/alice/files", content=body,
+                              headers={"content-type": "multipart/form-data; boundary=b0undary"})
+        assert response.status_code == 400 and "bad upload file name" in response.json()["detail"], (name, response.text)
+    broken = alice.post("/spaces/alice/files", files={"file": ("notes.txt", b"\xef\xbb\xbfok \xff broken")})
+    assert broken.status_code == 400 and broken.json()["detail"].startswith("notes.txt: not valid UTF-8")
+    assert "/tmp" not in broken.text and "/data" not in broken.text
+    assert alice.post("/spaces/alice/search", json={"query": "word " * 200_000}).status_code == 422
+    assert alice.post("/spaces/alice/turns", json={"turns": [{"text": "hi"}] * 10_001}).status_code == 422
+    too_big = alice.post("/spaces/alice/memories", content=b'{"text": "' + b"x" * 9_000_000 + b'"}',
+                         headers={"content-type": "application/json"})
+    assert too_big.status_code == 413
+    # a prompt over the model's window: the limit, not a 500
+    long = OpenAI(base_url=server + "/v1", api_key=ALICE, max_retries=0)
+    with pytest.raises(Exception) as refused:
+        long.chat.completions.create(model="gemma3-270m", messages=[{"role": "user", "content": "word " * 40_000}])
+    assert refused.value.status_code == 400 and "tokens" in refused.value.response.text
+    assert alice.get("/spaces/alice/memories").json()["total"] >= 1
+
+
+def test_a_keyless_loopback_server_refuses_foreign_hosts_and_cross_site_pages(tmp_path):
+    with running_server(tmp_path / "data") as url:
+        port = url.rsplit(":", 1)[1]
+        http = httpx2.Client(base_url=url, timeout=60)
+        assert http.post("/spaces/s/memories", json={"text": "private note"}).status_code == 201
+        evil_page = http.post("/spaces/s/files", files={"file": ("x.txt", b"planted")},
+                              headers={"Origin": "http://evil.example"})
+        assert evil_page.status_code == 403
+        assert http.post("/spaces/s/memories", json={"text": "planted"},
+                         headers={"Sec-Fetch-Site": "cross-site"}).status_code == 403
+        rebound = http.get("/spaces/s/memories", headers={"Host": f"evil.example:{port}"})
+        assert rebound.status_code == 421 and "private" not in rebound.text
+        same_origin = http.post("/spaces/s/memories", json={"text": "from the docs page"},
+                                headers={"Origin": f"http://127.0.0.1:{port}", "Sec-Fetch-Site": "same-origin"})
+        assert same_origin.status_code == 201
+        texts = [m["text"] for m in http.get("/spaces/s/memories").json()["memories"]]
+        assert texts == ["private note", "from the docs page"]
+
+
+def test_a_space_deleted_by_another_process_answers_404_in_the_server(server, tmp_path):
+    """The server holds the space open; the CLI deletes it; the server must not serve or write the old file."""
+    from imprint import Memory
+
+    bob = client(server, BOB)
+    assert bob.post("/spaces/bob-x/memories", json={"text": "Bob's old secret is 1234."}).status_code == 201
+    data = DATA_DIRS[server]
+    Memory(data).forget_space("bob-x")
+    assert bob.get("/spaces/bob-x/memories").status_code == 404
+    assert bob.post("/spaces/bob-x/search", json={"query": "secret"}).status_code == 404
+    assert bob.post("/spaces/bob-x/memories", json={"text": "a new start"}).status_code == 201
+    assert [m.text for m in Memory(data).list_memories("bob-x")] == ["a new start"]

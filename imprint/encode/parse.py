@@ -6,6 +6,8 @@ collects those errors and goes on with the other files.
 
 import io
 import json
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -16,6 +18,8 @@ from ..records import RawItem, Segment
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".rst"}
 HTML_SUFFIXES = {".html", ".htm"}
 SUPPORTED = TEXT_SUFFIXES | HTML_SUFFIXES | {".pdf", ".json", ".jsonl"}
+MAX_NESTING = 32  # levels of lists and objects in metadata and a turn's extra fields
+MAX_METADATA_BYTES = 65_536  # metadata (and a turn's extra fields) as JSON
 
 
 @dataclass
@@ -25,10 +29,11 @@ class ParseOutcome:
 
 
 def iter_files(path: Path) -> Iterator[Path]:
-    """The path itself, or every non-hidden file under a folder, in a stable order."""
+    """The path itself, or every non-hidden regular file under a folder, in a stable order (links to
+    devices, FIFOs and sockets are left out: they can block or never end)."""
     if path.is_dir():
         for child in sorted(path.rglob("*")):
-            if child.is_file() and not any(part.startswith(".") for part in child.relative_to(path).parts):
+            if _is_regular(child) and not any(part.startswith(".") for part in child.relative_to(path).parts):
                 yield child
     elif path.exists():
         yield path
@@ -52,31 +57,83 @@ def parse_paths(paths: list[Path], max_bytes: int) -> ParseOutcome:
     return outcome
 
 
+def _is_regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
 def parse_file(path: Path, max_bytes: int) -> RawItem:
+    """One file as a raw item; only regular files are read, and at most `max_bytes` of them."""
     path = Path(path)
-    suffix = path.suffix.lower()
+    if path.suffix.lower() not in SUPPORTED:
+        raise ParseError(path, f"unsupported file type {path.suffix.lower() or '(none)'}; "
+                               f"supported: {', '.join(sorted(SUPPORTED))}")
+    if not _is_regular(path):
+        raise ParseError(path, "not a regular file (a device, FIFO, socket or broken link)")
+    try:
+        with path.open("rb") as file:  # at most the limit, even if the file grows meanwhile
+            data = file.read(max_bytes + 1)
+    except OSError as error:
+        raise ParseError(path, f"cannot be read: {error.strerror}") from None
+    if len(data) > max_bytes:
+        raise ParseError(path, f"over the limit of {max_bytes:,} bytes (IMPRINT_MAX_FILE_BYTES)")
+    return parse_data(data, path, str(path.resolve()))
+
+
+def parse_data(data: bytes, name: str | Path, source: str) -> RawItem:
+    """A file's bytes as a raw item, by the type its `name` says (uploads are parsed in memory, never
+    written to disk). Whatever goes wrong in a parser becomes a ParseError that names `name` only."""
+    try:
+        item = _parse_data(data, name, source)
+        check_unicode(item)
+        return item
+    except ParseError as error:
+        raise ParseError(name, error.reason) from None
+    except RecursionError:
+        raise ParseError(name, "nested too deeply to read") from None
+    except MemoryError:
+        raise ParseError(name, "too large to read into memory") from None
+    except Exception as error:  # a third-party parser on untrusted bytes: name the file, keep the rest going
+        raise ParseError(name, f"could not be read ({type(error).__name__}: {error})"[:300]) from None
+
+
+def _parse_data(data: bytes, name: str | Path, source: str) -> RawItem:
+    suffix = Path(name).suffix.lower()
     if suffix not in SUPPORTED:
-        raise ParseError(path, f"unsupported file type {suffix or '(none)'}; supported: {', '.join(sorted(SUPPORTED))}")
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise ParseError(path, f"{size:,} bytes is over the limit of {max_bytes:,} (IMPRINT_MAX_FILE_BYTES)")
-    data = path.read_bytes()
+        raise ParseError(name, f"unsupported file type {suffix or '(none)'}; supported: {', '.join(sorted(SUPPORTED))}")
     if not data.strip():
-        raise ParseError(path, "the file is empty")
-    source = str(path.resolve())
+        raise ParseError(name, "the file is empty")
     if suffix == ".pdf":
-        return _document(source, _pdf_text(path, data), original=data)
+        return _document(source, _pdf_text(name, data), original=data)
     if suffix in HTML_SUFFIXES:
-        return _document(source, _html_text(_decode(path, data)), original=data)
-    text = _decode(path, data)
+        return _document(source, _html_text(_decode(name, data)), original=data)
+    text = _decode(name, data)
     if suffix in TEXT_SUFFIXES:
         return _document(source, text)
-    turns = _json_turns(path, text, lines=suffix == ".jsonl")
+    turns = _json_turns(name, text, lines=suffix == ".jsonl")
     return RawItem(source=source, kind="conversation", content=text, segments=turns)
+
+
+def check_json_shape(value: Any, where: object, what: str = "metadata") -> None:
+    """Refuse values nested deeper than MAX_NESTING or larger than MAX_METADATA_BYTES as JSON: stored,
+    they would break every later listing and search of the space (RecursionError when encoded)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > MAX_NESTING:
+                raise ParseError(where, f"{what} is nested more than {MAX_NESTING} levels deep")
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    size = len(json.dumps(value, ensure_ascii=False, default=str).encode("utf-8", "replace"))
+    if size > MAX_METADATA_BYTES:
+        raise ParseError(where, f"{what} is {size:,} bytes as JSON; the limit is {MAX_METADATA_BYTES:,}")
 
 
 def text_item(text: str, source: str, time: str | None = None, metadata: dict | None = None) -> RawItem:
     """A raw item for text handed over directly (not from a file)."""
+    check_json_shape(metadata or {}, source)
     return RawItem(source=source, kind="text", content=text, time=time, metadata=metadata or {},
                    segments=[Segment(text=text, time=time)])
 
@@ -108,12 +165,17 @@ def _document(source: str, text: str, original: bytes | None = None) -> RawItem:
                    segments=[Segment(text=text)])
 
 
-def _decode(path: Path, data: bytes) -> str:
+def _decode(path: str | Path, data: bytes) -> str:
     if b"\x00" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise ParseError(path, "looks like a binary file (NUL bytes), not text")
-    for bom, encoding in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
+    for bom, encoding, label in ((b"\xef\xbb\xbf", "utf-8-sig", "UTF-8"), (b"\xff\xfe", "utf-16", "UTF-16"),
+                                 (b"\xfe\xff", "utf-16", "UTF-16")):
         if data.startswith(bom):
-            return data.decode(encoding)
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError as error:
+                raise ParseError(path, f"not valid {label} after its byte-order mark "
+                                       f"(byte {error.start}: {error.reason})") from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -132,7 +194,7 @@ def _html_text(html: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
-def _pdf_text(path: Path, data: bytes) -> str:
+def _pdf_text(path: str | Path, data: bytes) -> str:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
@@ -143,7 +205,7 @@ def _pdf_text(path: Path, data: bytes) -> str:
         raise ParseError(path, f"not a readable PDF ({error})") from None
 
 
-def _json_turns(path: Path, text: str, lines: bool) -> list[Segment]:
+def _json_turns(path: str | Path, text: str, lines: bool) -> list[Segment]:
     try:
         data = [json.loads(line) for line in text.splitlines() if line.strip()] if lines else json.loads(text)
     except json.JSONDecodeError as error:
@@ -166,6 +228,7 @@ def _turn(where: object, index: int, turn: Any) -> Segment:
         raise ParseError(where, f"turn {index} has no text (expected a 'text' or 'content' string)")
     time = turn.get("time", turn.get("timestamp"))
     extra = {k: v for k, v in turn.items() if k not in {"speaker", "role", "text", "content", "time", "timestamp"}}
+    check_json_shape(extra, where, f"turn {index}'s extra fields")
     return Segment(text=text, speaker=str(speaker) if speaker is not None else None,
                    time=str(time) if time is not None else None, metadata=extra)
 

@@ -14,6 +14,7 @@ teacher model would catch far more ("she relocated", "no longer works there"); t
 the ones that rarely misfire.
 """
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -29,15 +30,19 @@ _PAST = re.compile(r"\b(used to|before|previously|formerly|originally|at first|e
                    re.IGNORECASE)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Statement:
     sentence: str
     subject: str | None
     shape: str  # the sentence with its names and numbers masked
-    values: list[str]  # its names and numbers
+    values: tuple[str, ...]  # its names and numbers
 
 
-def statements(text: str) -> list[Statement]:
+@functools.lru_cache(maxsize=8192)
+def statements(text: str) -> tuple[Statement, ...]:
+    """A text's sentences with their subjects. Cached: ingest compares each new memory with up to
+    200 older ones about the same name, and finding names is the costly part (without the cache, a
+    document naming the same two people in 3,000 sentences took minutes: quadratic)."""
     found = []
     for sentence in split_sentences(text):
         names = extract_entities(sentence)
@@ -45,8 +50,8 @@ def statements(text: str) -> list[Statement]:
         for name in sorted(names, key=len, reverse=True):
             shape = shape.replace(name, "<name>")
         shape = _NUMBER.sub("<number>", shape).rstrip(".!? ")
-        found.append(Statement(sentence, _subject(sentence, names), shape, names + _NUMBER.findall(sentence)))
-    return found
+        found.append(Statement(sentence, _subject(sentence, names), shape, tuple(names + _NUMBER.findall(sentence))))
+    return tuple(found)
 
 
 def _subject(sentence: str, names: list[str]) -> str | None:

@@ -11,6 +11,7 @@ from ..errors import ImprintError, InputError, NotFoundError
 from ..memory import Memory
 from . import chat, rest
 from .auth import Keys
+from .guard import RequestGuard, allowed_hosts
 from .jobs import Jobs
 from .mcp_tools import build_mcp
 
@@ -52,4 +53,12 @@ def create_app(memory: Memory, keys: Keys | None = None, host: str = "127.0.0.1"
         return await call_next(request)
 
     app.mount("/", mcp_app)  # last: serves /mcp only
+    s = memory.settings
+    if s.cors_origins:
+        from starlette.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=s.cors_origins, allow_methods=["*"],
+                           allow_headers=["authorization", "x-api-key", "content-type"])
+    app.add_middleware(RequestGuard, hosts=allowed_hosts(host, s.allowed_hosts), origins=set(s.cors_origins),
+                       max_body=s.max_request_bytes, max_upload=s.max_file_bytes + 1_000_000)  # multipart framing
     return app

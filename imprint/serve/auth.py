@@ -16,6 +16,7 @@ from pathlib import Path
 from ..errors import InputError
 
 OPEN = "open"  # the caller when no keys file is configured (loopback only)
+MIN_KEY_CHARS = 16  # shorter keys are guessable; an empty one would match an empty header
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,11 @@ class Keys:
                              f'{{"keys": {{"KEY": ["space", ...]}}}}: {error}') from error
         if not grants:
             raise InputError(f"keys file {path} holds no keys")
+        short = [n for n, key in enumerate(grants, 1) if len(key.strip()) < MIN_KEY_CHARS or key != key.strip()]
+        if short:
+            raise InputError(f"keys file {path}: key number {short[0]} is shorter than {MIN_KEY_CHARS} characters "
+                             "or has spaces around it; use long random keys (python -c 'import secrets; "
+                             "print(secrets.token_urlsafe(24))')")
         return cls(grants)
 
     def caller(self, authorization: str | None, api_key_header: str | None = None) -> str | None:
@@ -47,7 +53,7 @@ class Keys:
         key = api_key_header
         if authorization and authorization.lower().startswith("bearer "):
             key = authorization[7:].strip()
-        return key if key in self.grants else None
+        return key if key and key in self.grants else None
 
     def allows(self, key: str, space: str) -> bool:
         return any(fnmatch.fnmatchcase(space, p) for p in self.grants.get(key, ()))

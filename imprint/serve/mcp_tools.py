@@ -26,9 +26,10 @@ def build_mcp(memory: Memory, keys: Keys, default_space: str = "default") -> MCP
     async def run(ctx: Context, space: str, work: Callable[[], Any]) -> Any:
         """Check the caller may touch `space`, then run the blocking work off the event loop."""
         headers = ctx.headers
-        key = keys.caller(headers.get("authorization"), headers.get("x-api-key")) if headers is not None else "stdio"
-        if key != "stdio" and (key is None or not keys.allows(key, space)):
-            raise ToolError(f"no space {space!r}")
+        if headers is not None:  # HTTP: the key decides (stdio is the local user, who may touch every space)
+            key = keys.caller(headers.get("authorization"), headers.get("x-api-key"))
+            if key is None or not keys.allows(key, space):
+                raise ToolError(f"no space {space!r}")
         try:
             return await anyio.to_thread.run_sync(work)
         except ImprintError as error:

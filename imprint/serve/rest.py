@@ -4,15 +4,23 @@ Every route that names a space goes through `space_for_caller`: a space the call
 touch is answered 404, exactly like a space that does not exist.
 """
 
-import tempfile
+import unicodedata
 from dataclasses import asdict
-from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, HTTPException, Request, UploadFile
+from fastapi import (
+    APIRouter,
+    Depends,
+    File,
+    HTTPException,
+    Path,
+    Query,
+    Request,
+    UploadFile,
+)
 from pydantic import BaseModel, Field
 
-from ..encode.parse import parse_file
+from ..encode.parse import parse_data
 from ..errors import InputError
 from ..memory import STRATEGIES, Memory
 from ..weights.consolidate import Gate
@@ -20,26 +28,36 @@ from ..weights.train import TrainConfig
 from .auth import Keys
 from .jobs import Jobs
 
+MAX_TEXT_CHARS = 1_000_000  # one text added at once (a long document: upload it as a file)
+MAX_TURNS = 10_000  # turns added at once
+MAX_QUERY_CHARS = 4_000  # a search query or a question
+MAX_NAME_CHARS = 255  # an uploaded file's name
+
+MemoryId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+Limit = Annotated[int, Query(ge=1, le=1000)]
+Offset = Annotated[int, Query(ge=0, le=2**62)]
+
 
 class TextIn(BaseModel):
-    text: str = Field(min_length=1)
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
     source: str | None = None
     time: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
 class TurnsIn(BaseModel):
-    turns: list[dict[str, Any]] = Field(min_length=1, description="{speaker|role, text|content, time?} each")
+    turns: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_TURNS,
+                                        description="{speaker|role, text|content, time?} each")
     source: str = "chat"
 
 
 class SearchIn(BaseModel):
-    query: str = Field(min_length=1)
+    query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
     k: int = Field(5, ge=1, le=100)
 
 
 class AskIn(BaseModel):
-    question: str = Field(min_length=1)
+    question: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
     strategy: str = Field("auto", description=f"one of {', '.join(STRATEGIES)}")
     k: int = Field(5, ge=1, le=100)
 
@@ -72,6 +90,16 @@ def space_for_caller(space: str, request: Request, key: Annotated[str, Depends(c
 Space = Annotated[str, Depends(space_for_caller)]
 
 
+def upload_name(filename: str | None) -> str:
+    """The last part of an uploaded file's name, refused when it is no usable file name."""
+    name = (filename or "upload.txt").replace("\\", "/").rsplit("/", 1)[-1]
+    if name in ("", ".", "..") or len(name) > MAX_NAME_CHARS or any(
+            unicodedata.category(c).startswith("C") for c in name):
+        raise InputError(f"bad upload file name {name[:40]!r}: give a plain name of at most {MAX_NAME_CHARS} "
+                         "characters, without control characters")
+    return name
+
+
 def _memory(request: Request) -> Memory:
     return request.app.state.memory
 
@@ -95,18 +123,15 @@ def router() -> APIRouter:
 
     @api.post("/spaces/{space}/files", status_code=201)
     def add_file(space: Space, request: Request, file: Annotated[UploadFile, File()]) -> dict:
+        """Upload one file. It is parsed in memory (never written to a temporary file: an encrypted
+        space's plaintext stays off the disk), and errors name the upload, not a server path."""
         memory = _memory(request)
         limit = memory.settings.max_file_bytes
-        name = Path(file.filename or "upload.txt").name
+        name = upload_name(file.filename)
         data = file.file.read(limit + 1)
         if len(data) > limit:
             raise InputError(f"{name}: over the limit of {limit:,} bytes (IMPRINT_MAX_FILE_BYTES)")
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / name
-            path.write_bytes(data)
-            item = parse_file(path, limit)
-        item.source = f"upload:{name}"
-        report = memory.ingest([item], space)
+        report = memory.ingest([parse_data(data, name, f"upload:{name}")], space)
         return {"memory_ids": report.memories, "duplicate": bool(report.duplicates)}
 
     @api.delete("/spaces/{space}")
@@ -115,25 +140,25 @@ def router() -> APIRouter:
         return {"deleted": space}
 
     @api.get("/spaces/{space}/memories")
-    def list_memories(space: Space, request: Request, limit: int = 50, offset: int = 0) -> dict:
+    def list_memories(space: Space, request: Request, limit: Limit = 50, offset: Offset = 0) -> dict:
         memory = _memory(request)
         return {"memories": [asdict(m) for m in memory.list_memories(space, limit, offset)],
                 "total": memory.count(space)}
 
     @api.get("/spaces/{space}/dropped")
-    def list_dropped(space: Space, request: Request, limit: int = 50, offset: int = 0) -> dict:
+    def list_dropped(space: Space, request: Request, limit: Limit = 50, offset: Offset = 0) -> dict:
         """Chunks kept raw but not indexed (low information, repeats), each with its reason."""
         return {"dropped": [asdict(m) for m in _memory(request).dropped(space, limit, offset)]}
 
     @api.get("/spaces/{space}/memories/{memory_id}")
-    def get_memory(space: Space, memory_id: int, request: Request) -> dict:
+    def get_memory(space: Space, memory_id: MemoryId, request: Request) -> dict:
         """The memory, and each of its sentences with when it held (`validity`)."""
         memory = _memory(request)
         return {**asdict(memory.get(memory_id, space)),
                 "validity": [asdict(v) for v in memory.validity(memory_id, space)]}
 
     @api.delete("/spaces/{space}/memories/{memory_id}")
-    def forget(space: Space, memory_id: int, request: Request) -> dict:
+    def forget(space: Space, memory_id: MemoryId, request: Request) -> dict:
         return asdict(_memory(request).forget(memory_id, space))
 
     @api.delete("/spaces/{space}/sources")

@@ -32,6 +32,11 @@ from ..errors import EncryptionError, NotFoundError
 from ..records import Chunk, RawItem, Replacement
 from .crypto import SpaceCipher
 
+# The files SQLite keeps for one space: the database, its write-ahead log and shared memory, and a
+# rollback journal. Exactly these are deleted with the space: never a glob, which would also match
+# another space whose name starts with this file's name.
+FILE_SUFFIXES = ("", "-wal", "-shm", "-journal")
+
 # Each entry upgrades the schema by one version; PRAGMA user_version records how far a file got.
 MIGRATIONS = [
     """
@@ -153,6 +158,14 @@ class AddResult:
     duplicate: bool
 
 
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -182,6 +195,7 @@ class SpaceStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=60)
         self._lock = threading.RLock()
+        self._identity = _file_identity(self.path)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA foreign_keys=ON")
@@ -273,6 +287,12 @@ class SpaceStore:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+    def is_replaced(self) -> bool:
+        """Whether the file was deleted or replaced since it was opened (another process forgot the
+        space): one stat, so a long-running server checks it on every request and writes nothing into
+        an unlinked file."""
+        return _file_identity(self.path) != self._identity
 
     # --- writing -------------------------------------------------------------------------
 

@@ -1,0 +1,116 @@
+"""Regression suite of the adversarial pass: each case once lost data, crashed, or let an attack in."""
+
+import json
+import os
+import threading
+
+import pytest
+from typer.testing import CliRunner
+
+from imprint import Memory
+from imprint.errors import InputError, NotFoundError, ParseError
+from imprint.serve.auth import Keys
+
+
+def test_forgetting_a_space_deletes_only_its_own_files(memory, tmp_path):
+    memory.add("Alice keeps her notes here.", "alice")
+    memory.add("The archive holds the 2019 tax papers.", "alice.sqlite-archive")  # a name alice's glob matched
+    memory.forget_space("alice")
+    assert memory.spaces() == ["alice.sqlite-archive"]
+    assert "tax papers" in memory.list_memories("alice.sqlite-archive")[0].text
+
+
+def test_a_space_forgotten_by_another_process_is_gone_here_too(tmp_path, embedder, model):
+    server, other = Memory(tmp_path, embedder=embedder, model=model), Memory(tmp_path, embedder=embedder, model=model)
+    server.add("Mira's locker code is 4411.", "victim")
+    other.forget_space("victim")
+    with pytest.raises(NotFoundError):
+        server.list_memories("victim")
+    server.add("A new note after the deletion.", "victim")  # a fresh space, not the unlinked file
+    assert [m.text for m in other.list_memories("victim")] == ["A new note after the deletion."]
+
+
+def test_a_space_name_with_a_trailing_newline_is_refused(memory):
+    with pytest.raises(InputError, match="bad space name"):
+        memory.add("text", "alice\n")
+
+
+def test_one_bad_file_is_named_and_the_rest_is_ingested(memory, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "good.txt").write_text("Ana has a parrot named Kiwi.")
+    (folder / "odd16.txt").write_bytes(b"\xff\xfe" + "hi".encode("utf-16-le") + b"\x00")  # odd length after a BOM
+    (folder / "bad8.txt").write_bytes(b"\xef\xbb\xbfok \xff\xfe broken")  # bad UTF-8 after a BOM
+    (folder / "deep.json").write_text("[" * 100_000)
+    (folder / "zero.txt").symlink_to("/dev/zero")
+    os.mkfifo(folder / "pipe.txt")
+    report = memory.add_paths([folder], "s")
+    assert report.added == 1 and "Kiwi" in memory.list_memories("s")[0].text
+    named = {str(e.path).rsplit("/", 1)[-1] for e in report.errors}
+    assert {"odd16.txt", "bad8.txt", "deep.json"} <= named  # devices and FIFOs are skipped while walking
+    for path in ("zero.txt", "pipe.txt"):  # named directly: refused, never read
+        assert "not a regular file" in str(memory.add_paths([folder / path], "s").errors[0])
+
+
+def test_a_turn_nested_too_deeply_is_refused_and_the_space_still_lists(memory):
+    memory.add("The space exists.", "s")
+    deep: object = "leaf"
+    for _ in range(900):
+        deep = {"x": deep}
+    with pytest.raises(ParseError, match="nested"):
+        memory.add_turns([{"speaker": "a", "text": "hello there friend", "extra": deep}], "s")
+    with pytest.raises(ParseError, match="bytes as JSON"):
+        memory.add("big metadata", "s", metadata={"blob": "x" * 100_000})
+    assert len(memory.list_memories("s")) == 1 and memory.search("space", "s")
+
+
+def test_adding_the_same_files_again_counts_duplicates_not_dropped(memory, tmp_path):
+    chat = tmp_path / "chat.json"
+    chat.write_text(json.dumps([{"speaker": "A", "text": f"I planted {n} tomato seedlings in the garden."}
+                                for n in ("three", "three", "five")]))
+    first = memory.add_paths([chat], "s")
+    again = memory.add_paths([chat], "s")
+    assert first.added == 1 and first.dropped == 1 and first.indexed == 2  # the second turn repeats the first
+    assert (again.added, again.duplicates, again.dropped, again.indexed) == (0, 1, 0, 0)
+
+
+def test_the_cli_prints_stored_text_literally(tmp_path):
+    from imprint.cli import app
+
+    text = "TODO [urgent] ship before [b]Friday[/b] [/quote] [bold red]loud[/bold red]"
+    Memory(tmp_path).add(text, "s")
+    for command in (["list"], ["search", "ship Friday"], ["show", "1"]):
+        result = CliRunner().invoke(app, [*command, "--space", "s", "--data", str(tmp_path)], terminal_width=300)
+        assert result.exit_code == 0, result.output
+        flat = " ".join(result.output.split())
+        assert "[urgent]" in flat and "[b]Friday[/b]" in flat and "[/quote]" in flat, flat
+
+
+@pytest.mark.parametrize("grants", [{"": ["*"]}, {"stdio": ["*"]}, {"short-key": ["a"]}, {" padded-key-0123456789 ": ["a"]}])
+def test_empty_short_or_padded_keys_are_refused_at_load(tmp_path, grants):
+    path = tmp_path / "keys.json"
+    path.write_text(json.dumps({"keys": grants}))
+    with pytest.raises(InputError, match="shorter than 16"):
+        Keys.load(path)
+
+
+def test_an_empty_key_header_matches_nothing(tmp_path):
+    path = tmp_path / "keys.json"
+    path.write_text(json.dumps({"keys": {"k-0123456789abcdef": ["a"]}}))
+    keys = Keys.load(path)
+    assert keys.caller("Bearer ", "") is None and keys.caller(None, None) is None
+
+
+def test_concurrent_writers_in_threads_lose_nothing(memory):
+    memory.add("seed", "s")
+
+    def write(n: int) -> None:
+        for i in range(5):
+            memory.add(f"Worker {n} wrote note number {i} about topic {n * 10 + i}.", "s")
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert memory.count("s") == 21
