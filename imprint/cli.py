@@ -199,6 +199,25 @@ def forget(
 
 @app.command()
 @handles_errors
+def check(
+    space: Space = "default",
+    repair: Annotated[bool, typer.Option("--repair", help="Move rows that fail into the quarantine table.")] = False,
+    data: DataDir = None,
+) -> None:
+    """Verify a space: SQLite's integrity check, then every stored row read back (sealed ones authenticated)."""
+    report = _memory(data).check(space, repair)
+    console.print(f"{space}: integrity {report.integrity}, {report.rows_checked} rows read, "
+                  f"{len(report.damaged)} damaged", markup=False)
+    for damage in report.damaged:
+        console.print(f"  {damage.table} row {damage.row_id}: {damage.reason}", markup=False)
+    if repair:
+        console.print(f"quarantined {report.quarantined} rows (kept, bytes intact, in the space's quarantine table)")
+    if report.integrity != "ok" or (report.damaged and not repair):
+        raise typer.Exit(1)
+
+
+@app.command()
+@handles_errors
 def spaces(data: DataDir = None) -> None:
     """List the spaces in the data folder."""
     for name in _memory(data).spaces():

@@ -48,7 +48,7 @@ from .recall.route import Route, choose
 from .recall.search import hybrid_search
 from .records import Chunk, Hit, RawItem, Segment, Validity
 from .store.crypto import load_master_key
-from .store.sqlite import FILE_SUFFIXES, PreparedChunk, SpaceStore
+from .store.sqlite import FILE_SUFFIXES, CheckReport, PreparedChunk, SpaceStore
 from .weights.adapters import AdapterRegistry
 from .weights.consolidate import REPLAY_REPEATS, ConsolidationReport, Gate, consolidate
 from .weights.control import correct
@@ -152,7 +152,7 @@ class Memory:
             if space not in self._spaces:
                 path = Path(self.settings.data_dir) / f"{space}.sqlite"
                 if not create and not path.exists():
-                    raise NotFoundError(f"no space {space!r} in {self.settings.data_dir}")
+                    raise NotFoundError(f"no space {space!r}")  # never the server's paths
                 store = SpaceStore(path, self._master_key)
                 self._spaces[space] = (store, VectorIndex(store))
             return self._spaces[space]
@@ -293,8 +293,8 @@ class Memory:
         would merge different facts."""
         threshold = self.settings.duplicate_similarity
         if stored and stored[1] >= threshold:
-            [held] = store.get([stored[0]])
-            if _said_words(held.text, held.speaker) == words:
+            held = next(iter(store.get([stored[0]])), None)  # None: a damaged row
+            if held is not None and _said_words(held.text, held.speaker) == words:
                 return f"repeats memory {held.id} (similarity {stored[1]:.2f})", held.id
         for other, other_words, row in batch:
             if other_words == words and float(other @ vector) >= threshold:
@@ -328,7 +328,11 @@ class Memory:
         return self._space(space)[0].list_memories(limit, offset, dropped=True)
 
     def get(self, memory_id: int, space: str) -> Chunk:
-        found = self._space(space)[0].get([memory_id])
+        store = self._space(space)[0]
+        found = store.get([memory_id])
+        if not found and ("chunks", memory_id) in store.damaged:
+            raise EncryptionError(f"memory {memory_id} of {space!r} is damaged ({store.damaged[('chunks', memory_id)]}); "
+                                  "`imprint check --repair` moves it out, `imprint forget` deletes it")
         if not found:
             raise NotFoundError(f"no memory {memory_id} in space {space!r}")
         return found[0]
@@ -487,6 +491,15 @@ class Memory:
     def forget_source(self, source: str, space: str) -> "Forgotten":
         """Delete everything that came from `source`, in every tier, as `forget` does."""
         return self._forget_in_weights(self._space(space)[0].delete_source(source), space)
+
+    def check(self, space: str, repair: bool = False) -> CheckReport:
+        """Verify a space's file (SQLite's integrity check, every sealed value authenticated); with
+        `repair`, quarantine the rows that fail so the rest reads and searches again."""
+        report = self._space(space)[0].check(repair)
+        if report.quarantined:  # the vector index reloads by itself: a repair counts as a deletion
+            with self._lock:
+                self._graphs.pop(space, None)
+        return report
 
     def forget_space(self, space: str) -> None:
         """Delete a whole space: its SQLite file (with WAL and journal), and all its adapters."""

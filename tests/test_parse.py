@@ -116,3 +116,21 @@ def test_any_bytes_either_parse_or_raise_parse_error(tmp_path_factory, data, suf
     except ParseError:
         return
     assert item.segments and all(s.text.strip() for s in item.segments)
+
+
+def test_a_pdf_over_its_time_or_page_budget_is_refused_not_waited_for(tmp_path):
+    from pypdf import PdfWriter
+
+    from imprint.encode.pdf import PdfError, pdf_text
+
+    writer = PdfWriter()
+    for _ in range(3):
+        writer.add_blank_page(612, 792)
+    path = tmp_path / "three.pdf"
+    writer.write(path)
+    data = path.read_bytes()
+    assert pdf_text(data) == "\n\n\n\n"  # three empty pages
+    with pytest.raises(PdfError, match="3 pages; at most 2"):
+        pdf_text(data, max_pages=2)
+    with pytest.raises(PdfError, match="took over 0 s"):  # the child is killed at its deadline
+        pdf_text(data, max_seconds=0.001)

@@ -6,7 +6,13 @@ import pytest
 from imprint.errors import NotFoundError
 from imprint.recall.dense import VectorIndex
 from imprint.records import RawItem, Segment
-from imprint.store.sqlite import MIGRATIONS, PreparedChunk, SpaceStore, fts_query
+from imprint.store.sqlite import (
+    _SUBJECT_VERSION,
+    MIGRATIONS,
+    PreparedChunk,
+    SpaceStore,
+    fts_query,
+)
 
 
 def unit(seed: int, dim: int = 8) -> np.ndarray:
@@ -120,7 +126,8 @@ def test_a_file_from_before_subjects_gets_them_on_opening(tmp_path):
     store.add([(raw, [chunk])])
     store._conn.execute("ALTER TABLE mentions DROP COLUMN subject")  # as migration 5 left it
     store._conn.execute("INSERT INTO entities (name) VALUES ('quillon varga founded')")  # an older extractor's name
-    store._conn.execute(f"PRAGMA user_version={len(MIGRATIONS) - 1}")
+    store._conn.execute("DROP TABLE quarantine")  # added after it
+    store._conn.execute(f"PRAGMA user_version={_SUBJECT_VERSION - 1}")
     store.close()
     reopened = SpaceStore(tmp_path / "a.sqlite")
     memories, entities, subject = reopened.mentions()

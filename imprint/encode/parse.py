@@ -4,7 +4,6 @@ A file that cannot be read raises ParseError naming the file and the reason; `pa
 collects those errors and goes on with the other files.
 """
 
-import io
 import json
 import os
 import stat
@@ -195,14 +194,12 @@ def _html_text(html: str) -> str:
 
 
 def _pdf_text(path: str | Path, data: bytes) -> str:
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from .pdf import PdfError, pdf_text
 
     try:
-        reader = PdfReader(io.BytesIO(data))
-        return "\n\n".join(page.extract_text() or "" for page in reader.pages)
-    except (PdfReadError, ValueError, KeyError, TypeError) as error:
-        raise ParseError(path, f"not a readable PDF ({error})") from None
+        return pdf_text(data)
+    except PdfError as error:
+        raise ParseError(path, str(error)) from None
 
 
 def _json_turns(path: str | Path, text: str, lines: bool) -> list[Segment]:

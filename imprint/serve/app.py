@@ -5,6 +5,7 @@ import contextlib
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.formparsers import MultiPartParser
 
 from .. import __version__
 from ..errors import ImprintError, InputError, NotFoundError
@@ -54,6 +55,9 @@ def create_app(memory: Memory, keys: Keys | None = None, host: str = "127.0.0.1"
 
     app.mount("/", mcp_app)  # last: serves /mcp only
     s = memory.settings
+    # uploads stay in memory up to the file limit: Starlette spools larger parts to a temporary file,
+    # which would put an encrypted space's plaintext on disk
+    MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, s.max_file_bytes + 1)
     if s.cors_origins:
         from starlette.middleware.cors import CORSMiddleware
 

@@ -15,6 +15,7 @@ the keyword index holds keyed tags instead of words. Forgetting overwrites what 
 import hashlib
 import hmac
 import json
+import logging
 import os
 import re
 import sqlite3
@@ -31,6 +32,12 @@ from ..encode.words import STOPWORDS
 from ..errors import EncryptionError, NotFoundError
 from ..records import Chunk, RawItem, Replacement
 from .crypto import SpaceCipher
+
+log = logging.getLogger(__name__)
+# Encrypted spaces made since format 2 bind each sealed value to its row (and a memory's text to
+# whether it is shown): a ciphertext copied onto another row, or a memory hidden by editing its
+# `dropped` column, no longer authenticates. Format 1 spaces keep reading as they were written.
+ENCRYPTION_FORMATS = {"aes-gcm-v1": 1, "aes-gcm-v2": 2}
 
 # The files SQLite keeps for one space: the database, its write-ahead log and shared memory, and a
 # rollback journal. Exactly these are deleted with the space: never a glob, which would also match
@@ -125,8 +132,20 @@ MIGRATIONS = [
     """
     ALTER TABLE mentions ADD COLUMN subject INTEGER NOT NULL DEFAULT 0;
     """,
+    # `imprint check --repair` moves rows that fail their checks here, bytes intact, out of the way.
+    """
+    CREATE TABLE quarantine (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        table_name TEXT NOT NULL,
+        row_id INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        row TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    """,
 ]
 
+_KEYS = {"raw_items": "id", "chunks": "id", "vectors": "chunk_id", "superseded": "rowid"}  # a row's id, by table
 _SUBJECT_VERSION = 6  # the migration that marks subjects among mentions (4 added the graph)
 
 _CHUNK_COLUMNS = (
@@ -149,6 +168,21 @@ class PreparedChunk:
     entities: list[str] | None = None  # names it mentions: its edges in the graph
     # the memory it repeats: a stored id, or a chunk earlier in the same add()
     repeat_of: "int | PreparedChunk | None" = None
+
+
+@dataclass
+class Damage:
+    table: str
+    row_id: int
+    reason: str
+
+
+@dataclass
+class CheckReport:
+    integrity: str  # SQLite's own verdict on the file ("ok")
+    rows_checked: int
+    damaged: list[Damage]
+    quarantined: int = 0  # rows moved out with --repair
 
 
 @dataclass
@@ -196,6 +230,8 @@ class SpaceStore:
         self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=60)
         self._lock = threading.RLock()
         self._identity = _file_identity(self.path)
+        self._format = 0  # the encryption format; 0: not encrypted
+        self.damaged: dict[tuple[str, int], str] = {}  # rows found unreadable since opening, and why
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA foreign_keys=ON")
@@ -222,7 +258,7 @@ class SpaceStore:
             if version == 0 and master_key is not None:
                 salt = os.urandom(16)
                 self._conn.executemany("INSERT INTO meta VALUES (?, ?)", [
-                    ("encryption", "aes-gcm-v1"), ("salt", salt.hex()),
+                    ("encryption", "aes-gcm-v2"), ("salt", salt.hex()),
                     ("key_check", SpaceCipher(master_key, salt).check_value())])
         return version
 
@@ -230,9 +266,9 @@ class SpaceStore:
         """A file from before the graph or its subjects: find the names its memories mention, once."""
         with self._lock, self._write():
             self._conn.execute("DELETE FROM mentions")
-            rows = self._conn.execute("SELECT id, text FROM chunks WHERE dropped IS NULL").fetchall()
-            for chunk_id, text in rows:
-                self._add_mentions(chunk_id, extract_entities(self._open(text, "chunk.text")))
+            rows = self._conn.execute("SELECT id, raw_id, text FROM chunks WHERE dropped IS NULL").fetchall()
+            for chunk_id, raw_id, text in rows:
+                self._add_mentions(chunk_id, extract_entities(self._open_text(text, chunk_id, raw_id)))
             self._drop_unmentioned_entities()  # names an older extractor found and this one does not
 
     def _open_cipher(self, master_key: bytes | None) -> SpaceCipher | None:
@@ -245,15 +281,37 @@ class SpaceStore:
             return None
         if master_key is None:
             raise EncryptionError(f"space {name!r} is encrypted: set IMPRINT_KEY_FILE or IMPRINT_KEY")
+        if meta["encryption"] not in ENCRYPTION_FORMATS:
+            raise EncryptionError(f"space {name!r} uses encryption {meta['encryption']!r}, unknown to this imprint")
         cipher = SpaceCipher(master_key, bytes.fromhex(meta["salt"]))
         if not hmac.compare_digest(cipher.check_value(), meta["key_check"]):
             raise EncryptionError(f"wrong key for space {name!r}: it was encrypted with another key")
+        self._format = ENCRYPTION_FORMATS[meta["encryption"]]
         return cipher
 
     # --- field encoding: plaintext, or sealed when the space is encrypted ----------------
 
+    def _field(self, field: str, *row: object) -> str:
+        """The associated data a value is sealed with: its column, and from format 2 its row."""
+        return ":".join([field, *map(str, row)]) if self._format >= 2 else field
+
     def _seal(self, text: str | None, field: str) -> str | bytes | None:
         return text if self.cipher is None else self.cipher.seal_text(text, field)
+
+    def _seal_text(self, text: str, chunk_id: int, raw_id: int, shown: bool) -> str | bytes:
+        """A chunk's text, bound to its row and to whether it is a memory or kept raw only."""
+        return self._seal(text, self._field("chunk.text", chunk_id, raw_id, "memory" if shown else "dropped"))
+
+    def _open_text(self, value: str | bytes, chunk_id: int, raw_id: int, shown: bool = True) -> str:
+        return self._open(value, self._field("chunk.text", chunk_id, raw_id, "memory" if shown else "dropped"))
+
+    def _seal_plain_in_v1(self, text: str | None, field: str) -> str | bytes | None:
+        """Columns format 1 left in plaintext (a dropped chunk's reason, since when a sentence was
+        replaced): sealed from format 2 on."""
+        return self._seal(text, field) if self._format >= 2 else text
+
+    def _open_plain_in_v1(self, value: str | bytes | None, field: str) -> str | None:
+        return self._open(value, field) if self._format >= 2 else value
 
     def _open(self, value: str | bytes | None, field: str) -> str | None:
         return value if self.cipher is None else self.cipher.open_text(value, field)
@@ -268,12 +326,33 @@ class SpaceStore:
         return value if self.cipher is None else self.cipher.open_fixed(value, "source")
 
     def _row_to_chunk(self, row: tuple) -> Chunk:
+        chunk_id, raw_id = row[0], row[1]
         return Chunk(
-            id=row[0], raw_id=row[1], source=self._open_source(row[2]), text=self._open(row[3], "chunk.text"),
-            speaker=self._open(row[4], "chunk.speaker"), time=self._open(row[5], "chunk.time"), tokens=row[6],
-            metadata=json.loads(self._open(row[7], "chunk.metadata")), added_at=row[8], dropped=row[9],
+            id=chunk_id, raw_id=raw_id, source=self._open_source(row[2]),
+            text=self._open_text(row[3], chunk_id, raw_id, shown=row[9] is None),
+            speaker=self._open(row[4], self._field("chunk.speaker", chunk_id, raw_id)),
+            time=self._open(row[5], self._field("chunk.time", chunk_id, raw_id)), tokens=row[6],
+            metadata=json.loads(self._open(row[7], self._field("chunk.metadata", chunk_id, raw_id))), added_at=row[8],
+            dropped=self._open_plain_in_v1(row[9], self._field("chunk.dropped", chunk_id)),
             repeat_of=row[10], uses=row[11],
         )
+
+    def _readable(self, rows: list[tuple]) -> list[Chunk]:
+        """Chunks from rows, leaving out (and reporting) rows that are damaged: one flipped byte must
+        not make a whole space unreadable. `imprint check --repair` moves them out."""
+        chunks = []
+        for row in rows:
+            try:
+                chunks.append(self._row_to_chunk(row))
+            except (EncryptionError, ValueError, UnicodeDecodeError) as error:
+                self._damage("chunks", row[0], error)
+        return chunks
+
+    def _damage(self, table: str, row_id: int, error: Exception) -> None:
+        if (table, row_id) not in self.damaged:
+            log.warning("space %r: %s row %d is damaged and left out (%s); run imprint check --repair",
+                        self.path.stem, table, row_id, error)
+        self.damaged[(table, row_id)] = str(error)
 
     def _seal_bytes(self, data: bytes | None, field: str) -> bytes | None:
         return data if self.cipher is None or data is None else self.cipher.seal(data, field)
@@ -319,39 +398,46 @@ class SpaceStore:
                     results.append(AddResult(existing[0], ids, duplicate=True))
                     continue
                 now = _now()
-                raw_id = self._conn.execute(
-                    "INSERT INTO raw_items (source, kind, time, content, original, metadata, sha256, added_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (source, item.kind, self._seal(item.time, "raw.time"), self._seal(item.content, "raw.content"),
-                     self._seal_bytes(item.original, "raw.original"),
-                     self._seal(json.dumps(item.metadata), "raw.metadata"), digest, now),
-                ).lastrowid
+                raw_id = self._next_id("raw_items")  # known before sealing: the row is bound in
+                self._conn.execute(
+                    "INSERT INTO raw_items (id, source, kind, time, content, original, metadata, sha256, added_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (raw_id, source, item.kind, self._seal(item.time, self._field("raw.time", raw_id)),
+                     self._seal(item.content, self._field("raw.content", raw_id)),
+                     self._seal_bytes(item.original, self._field("raw.original", raw_id)),
+                     self._seal(json.dumps(item.metadata), self._field("raw.metadata", raw_id)), digest, now))
                 chunk_ids = []
                 for position, chunk in enumerate(chunks):
                     repeat_of = chunk.repeat_of
                     if isinstance(repeat_of, PreparedChunk):
                         repeat_of = stored.get(id(repeat_of))
-                    chunk_id = self._conn.execute(
-                        "INSERT INTO chunks (raw_id, position, text, speaker, time, tokens, metadata, added_at,"
-                        " dropped, repeat_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (raw_id, position, self._seal(chunk.text, "chunk.text"),
-                         self._seal(chunk.speaker, "chunk.speaker"), self._seal(chunk.time, "chunk.time"),
-                         chunk.tokens, self._seal(json.dumps(chunk.metadata or {}), "chunk.metadata"), now,
-                         chunk.dropped, repeat_of),
-                    ).lastrowid
+                    chunk_id = self._next_id("chunks")
+                    self._conn.execute(
+                        "INSERT INTO chunks (id, raw_id, position, text, speaker, time, tokens, metadata, added_at,"
+                        " dropped, repeat_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (chunk_id, raw_id, position, self._seal_text(chunk.text, chunk_id, raw_id, not chunk.dropped),
+                         self._seal(chunk.speaker, self._field("chunk.speaker", chunk_id, raw_id)),
+                         self._seal(chunk.time, self._field("chunk.time", chunk_id, raw_id)), chunk.tokens,
+                         self._seal(json.dumps(chunk.metadata or {}), self._field("chunk.metadata", chunk_id, raw_id)),
+                         now, self._seal_plain_in_v1(chunk.dropped, self._field("chunk.dropped", chunk_id)), repeat_of))
                     chunk_ids.append(chunk_id)
                     stored[id(chunk)] = chunk_id
                     if chunk.dropped:
                         continue
-                    self._conn.execute(
-                        "INSERT INTO vectors (chunk_id, vector) VALUES (?, ?)",
-                        (chunk_id, self._seal_bytes(np.asarray(chunk.vector, dtype=np.float32).tobytes(), "vector")),
-                    )
+                    vector = np.asarray(chunk.vector, dtype=np.float32).tobytes()
+                    self._conn.execute("INSERT INTO vectors (chunk_id, vector) VALUES (?, ?)",
+                                       (chunk_id, self._seal_bytes(vector, self._field("vector", chunk_id))))
                     self._conn.execute("INSERT INTO keywords (rowid, text) VALUES (?, ?)",
                                        (chunk_id, self._index_text(chunk.text)))
                     self._add_mentions(chunk_id, chunk.entities or [])
                 results.append(AddResult(raw_id, chunk_ids, duplicate=False))
         return results
+
+    def _next_id(self, table: str) -> int:
+        """The id AUTOINCREMENT would give the next row (call inside the write transaction)."""
+        used = self._conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,)).fetchone()
+        highest = self._conn.execute(f"SELECT max(id) FROM {table}").fetchone()[0]
+        return max(used[0] if used else 0, highest or 0) + 1
 
     def _entity_key(self, name: str) -> str:
         return name if self.cipher is None else self.cipher.tag(name)
@@ -390,7 +476,9 @@ class SpaceStore:
         with self._lock, self._write():
             self._conn.executemany(
                 "INSERT INTO superseded (chunk_id, sentence, now, by_chunk, since) VALUES (?, ?, ?, ?, ?)",
-                [(old, self._seal(sentence, "superseded.sentence"), self._seal(now, "superseded.now"), new, since)
+                [(old, self._seal(sentence, self._field("superseded.sentence", old, new)),
+                  self._seal(now, self._field("superseded.now", old, new)), new,
+                  self._seal_plain_in_v1(since, self._field("superseded.since", old, new)))
                  for old, sentence, now, new, since in replaced])
 
     def replaced_sentences(self, ids: list[int]) -> dict[int, list[Replacement]]:
@@ -402,8 +490,13 @@ class SpaceStore:
             rows = self._conn.execute(f"SELECT chunk_id, sentence, now, by_chunk, since FROM superseded WHERE chunk_id IN "
                                       f"({','.join('?' * len(ids))}) ORDER BY rowid", ids).fetchall()
         for chunk_id, sentence, now, by, since in rows:
-            out.setdefault(chunk_id, []).append(Replacement(self._open(sentence, "superseded.sentence"),
-                                                            self._open(now, "superseded.now"), by, since))
+            try:
+                out.setdefault(chunk_id, []).append(Replacement(
+                    self._open(sentence, self._field("superseded.sentence", chunk_id, by)),
+                    self._open(now, self._field("superseded.now", chunk_id, by)), by,
+                    self._open_plain_in_v1(since, self._field("superseded.since", chunk_id, by))))
+            except (EncryptionError, UnicodeDecodeError) as error:
+                self._damage("superseded", chunk_id, error)
         return out
 
     def superseding(self, ids: list[int]) -> set[int]:
@@ -434,23 +527,43 @@ class SpaceStore:
             with self._write():
                 [chunk] = self.get([chunk_id]) or [None]
                 if chunk is None:
-                    raise NotFoundError(f"no memory {chunk_id} in {self.path.stem!r}")
-                repeats = self.get([row[0] for row in self._conn.execute(
-                    "SELECT id FROM chunks WHERE repeat_of = ? ORDER BY id", (chunk_id,))])
-                for gone in [chunk, *repeats]:
-                    self._unindex("id = ?", gone.id)
-                    self._conn.execute("DELETE FROM chunks WHERE id = ?", (gone.id,))
-                    kept = self._chunks_of(gone.raw_id)
-                    if not kept:
-                        self._conn.execute("DELETE FROM raw_items WHERE id = ?", (gone.raw_id,))
-                    elif redact is not None:
-                        content = self._open(self._conn.execute(
-                            "SELECT content FROM raw_items WHERE id = ?", (gone.raw_id,)).fetchone()[0], "raw.content")
-                        self._conn.execute("UPDATE raw_items SET content = ?, original = NULL WHERE id = ?",
-                                           (self._seal(redact(content, gone, kept), "raw.content"), gone.raw_id))
+                    removed = [self._delete_unreadable_memory(chunk_id)]
+                else:
+                    removed = [chunk, *self.get([row[0] for row in self._conn.execute(
+                        "SELECT id FROM chunks WHERE repeat_of = ? ORDER BY id", (chunk_id,))])]
+                    for gone in removed:
+                        self._unindex("id = ?", gone.id)
+                        self._conn.execute("DELETE FROM chunks WHERE id = ?", (gone.id,))
+                        kept = self._chunks_of(gone.raw_id)
+                        if not kept:
+                            self._conn.execute("DELETE FROM raw_items WHERE id = ?", (gone.raw_id,))
+                        elif redact is not None:
+                            self._redact_raw(gone, kept, redact)
                 self._count_deletion()
             self._scrub()
-        return [chunk, *repeats]
+        return removed
+
+    def _delete_unreadable_memory(self, chunk_id: int) -> Chunk:
+        """Forget a memory whose row no longer reads (damaged): it goes all the same, unread."""
+        row = self._conn.execute("SELECT raw_id FROM chunks WHERE id = ?", (chunk_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no memory {chunk_id} in {self.path.stem!r}")
+        self._delete_damaged(["chunks"], [chunk_id])
+        return Chunk(chunk_id, row[0], source="", text="", speaker=None, time=None, tokens=0, metadata={},
+                     added_at="", dropped="unreadable (damaged)")
+
+    def _redact_raw(self, gone: Chunk, kept: list[Chunk], redact: Callable[[str, Chunk, list[Chunk]], str]) -> None:
+        """Take a forgotten memory's sentences out of the raw item its other memories keep; a raw text
+        that no longer authenticates is emptied instead (it could not be shown anyway)."""
+        field = self._field("raw.content", gone.raw_id)
+        sealed = self._conn.execute("SELECT content FROM raw_items WHERE id = ?", (gone.raw_id,)).fetchone()[0]
+        try:
+            content = redact(self._open(sealed, field), gone, kept)
+        except (EncryptionError, UnicodeDecodeError) as error:
+            self._damage("raw_items", gone.raw_id, error)
+            content = ""
+        self._conn.execute("UPDATE raw_items SET content = ?, original = NULL WHERE id = ?",
+                           (self._seal(content, field), gone.raw_id))
 
     def _chunks_of(self, raw_id: int) -> list[Chunk]:
         ids = [row[0] for row in self._conn.execute("SELECT id FROM chunks WHERE raw_id = ? ORDER BY position",
@@ -478,26 +591,82 @@ class SpaceStore:
         supersession records and the other repeats, and is indexed under its own words."""
         for memory_id in ids:
             row = self._conn.execute(
-                "SELECT c.id, c.text FROM chunks c JOIN raw_items r ON r.id = c.raw_id"
+                "SELECT c.id, c.raw_id, c.text FROM chunks c JOIN raw_items r ON r.id = c.raw_id"
                 " WHERE c.repeat_of = ? AND r.source != ? ORDER BY c.id LIMIT 1", (memory_id, leaving_source)).fetchone()
             if row is None:
                 continue
-            heir, text = row
-            self._conn.execute("UPDATE chunks SET dropped = NULL, repeat_of = NULL WHERE id = ?", (heir,))
+            heir, raw_id, sealed = row
+            text = self._open_text(sealed, heir, raw_id, shown=False)
+            self._conn.execute("UPDATE chunks SET dropped = NULL, repeat_of = NULL, text = ? WHERE id = ?",
+                               (self._seal_text(text, heir, raw_id, shown=True), heir))
             self._conn.execute("UPDATE chunks SET repeat_of = ? WHERE repeat_of = ?", (heir, memory_id))
-            for table, column in (("vectors", "chunk_id"), ("mentions", "chunk_id"),
-                                  ("superseded", "chunk_id"), ("superseded", "by_chunk")):
-                self._conn.execute(f"UPDATE {table} SET {column} = ? WHERE {column} = ?", (heir, memory_id))
-            self._conn.execute("INSERT INTO keywords (rowid, text) VALUES (?, ?)",
-                               (heir, self._index_text(self._open(text, "chunk.text"))))
+            self._conn.execute("UPDATE mentions SET chunk_id = ? WHERE chunk_id = ?", (heir, memory_id))
+            self._move_sealed_rows(memory_id, heir)
+            self._conn.execute("INSERT INTO keywords (rowid, text) VALUES (?, ?)", (heir, self._index_text(text)))
+
+    def _move_sealed_rows(self, old: int, new: int) -> None:
+        """Hand a memory's vector and supersession records to the memory that takes its place; in
+        format 2 each is sealed again for its new row."""
+        vector = self._conn.execute("SELECT vector FROM vectors WHERE chunk_id = ?", (old,)).fetchone()
+        if vector is not None:
+            plain = self._open_bytes(vector[0], self._field("vector", old))
+            self._conn.execute("UPDATE vectors SET chunk_id = ?, vector = ? WHERE chunk_id = ?",
+                               (new, self._seal_bytes(plain, self._field("vector", new)), old))
+        rows = self._conn.execute("SELECT rowid, chunk_id, by_chunk, sentence, now, since FROM superseded"
+                                  " WHERE chunk_id = ? OR by_chunk = ?", (old, old)).fetchall()
+        for rowid, chunk_id, by_chunk, *sealed in rows:
+            after = (new if chunk_id == old else chunk_id, new if by_chunk == old else by_chunk)
+            fields = ("superseded.sentence", "superseded.now")
+            sentence, now = (self._seal(self._open(value, self._field(f, chunk_id, by_chunk)), self._field(f, *after))
+                             for f, value in zip(fields, sealed))
+            since = self._seal_plain_in_v1(self._open_plain_in_v1(sealed[2], self._field("superseded.since", chunk_id,
+                                                                                          by_chunk)),
+                                           self._field("superseded.since", *after))
+            self._conn.execute("UPDATE superseded SET chunk_id = ?, by_chunk = ?, sentence = ?, now = ?, since = ?"
+                               " WHERE rowid = ?", (*after, sentence, now, since, rowid))
 
     def _unindex(self, where: str, value: object) -> list[int]:
         """Take the chunks matching `where` out of the contentless keyword index (it needs their text)."""
-        rows = self._conn.execute(f"SELECT id, text FROM chunks WHERE dropped IS NULL AND ({where})",
+        rows = self._conn.execute(f"SELECT id, raw_id, text FROM chunks WHERE dropped IS NULL AND ({where})",
                                   (value,)).fetchall()
-        self._conn.executemany("INSERT INTO keywords (keywords, rowid, text) VALUES ('delete', ?, ?)",
-                               [(i, self._index_text(self._open(text, "chunk.text"))) for i, text in rows])
-        return [i for i, _ in rows]
+        readable, damaged = [], []
+        for chunk_id, raw_id, sealed in rows:
+            try:
+                readable.append((chunk_id, self._index_text(self._open_text(sealed, chunk_id, raw_id))))
+            except (EncryptionError, UnicodeDecodeError):
+                damaged.append(chunk_id)
+        self._conn.executemany("INSERT INTO keywords (keywords, rowid, text) VALUES ('delete', ?, ?)", readable)
+        if damaged:  # a contentless index forgets an entry only given its words: rebuild it without them
+            self._rebuild_keywords(exclude=set(damaged))
+        return [chunk_id for chunk_id, _, _ in rows]
+
+    def _rebuild_keywords(self, exclude: set[int] = frozenset()) -> None:
+        """The keyword index anew from every readable memory (after damaged rows left)."""
+        self._conn.execute("INSERT INTO keywords (keywords) VALUES ('delete-all')")
+        rows = self._conn.execute("SELECT id, raw_id, text FROM chunks WHERE dropped IS NULL").fetchall()
+        for chunk_id, raw_id, sealed in rows:
+            if chunk_id in exclude:
+                continue
+            try:
+                text = self._open_text(sealed, chunk_id, raw_id)
+            except (EncryptionError, UnicodeDecodeError):
+                continue
+            self._conn.execute("INSERT INTO keywords (rowid, text) VALUES (?, ?)", (chunk_id, self._index_text(text)))
+
+    def _delete_damaged(self, tables: list[str], ids: list[int]) -> None:
+        """Delete rows that cannot be read (their vectors, names and records go with a chunk)."""
+        chunk_ids = [i for t, i in zip(tables, ids) if t == "chunks"]
+        raw_ids = {row[0] for row in self._conn.execute(
+            f"SELECT raw_id FROM chunks WHERE id IN ({','.join('?' * len(chunk_ids))})", chunk_ids)}
+        for table, row_id in zip(tables, ids):
+            self._conn.execute(f"DELETE FROM {table} WHERE {_KEYS[table]} = ?", (row_id,))
+        for raw_id in raw_ids:  # a raw item goes with its last chunk, as in forgetting
+            self._conn.execute("DELETE FROM raw_items WHERE id = ? AND NOT EXISTS"
+                               " (SELECT 1 FROM chunks WHERE raw_id = ?)", (raw_id, raw_id))
+        if chunk_ids or "raw_items" in tables:
+            self._rebuild_keywords()
+        for table, row_id in zip(tables, ids):
+            self.damaged.pop((table, row_id), None)
 
     def _scrub(self) -> None:
         """Make deletions physical: merge the keyword index (dropping deleted entries) and move the
@@ -534,7 +703,7 @@ class SpaceStore:
             rows = self._conn.execute(
                 f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN raw_items r ON r.id = c.raw_id"
                 f" WHERE c.id IN ({marks})", ids).fetchall()
-        by_id = {row[0]: self._row_to_chunk(row) for row in rows}
+        by_id = {chunk.id: chunk for chunk in self._readable(rows)}
         return self._with_repeat_sources([by_id[i] for i in ids if i in by_id])
 
     def _with_repeat_sources(self, chunks: list[Chunk]) -> list[Chunk]:
@@ -548,7 +717,10 @@ class SpaceStore:
                 f" WHERE c.repeat_of IN ({','.join('?' * len(ids))}) ORDER BY c.id", ids).fetchall()
         sources: dict[int, list[str]] = {}
         for memory_id, source in rows:
-            sources.setdefault(memory_id, []).append(self._open_source(source))
+            try:
+                sources.setdefault(memory_id, []).append(self._open_source(source))
+            except EncryptionError:
+                continue  # a damaged repeat's source: the memory still shows
         for chunk in chunks:
             chunk.also_from = [s for s in dict.fromkeys(sources.get(chunk.id, [])) if s != chunk.source]
         return chunks
@@ -560,7 +732,7 @@ class SpaceStore:
                 f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN raw_items r ON r.id = c.raw_id"
                 f" WHERE c.dropped IS {'NOT ' if dropped else ''}NULL ORDER BY c.id LIMIT ? OFFSET ?",
                 (limit, offset)).fetchall()
-        return self._with_repeat_sources([self._row_to_chunk(row) for row in rows])
+        return self._with_repeat_sources(self._readable(rows))
 
     def record_use(self, ids: list[int]) -> None:
         """Count that these memories were put in front of the model for an answer."""
@@ -587,9 +759,11 @@ class SpaceStore:
                 (raw_id,)).fetchone()
         if row is None:
             raise NotFoundError(f"no raw item {raw_id} in {self.path.stem!r}")
-        return RawItem(source=self._open_source(row[0]), kind=row[1], content=self._open(row[2], "raw.content"), segments=[],
-                       time=self._open(row[3], "raw.time"), metadata=json.loads(self._open(row[4], "raw.metadata")),
-                       original=self._open_bytes(row[5], "raw.original"))
+        return RawItem(source=self._open_source(row[0]), kind=row[1],
+                       content=self._open(row[2], self._field("raw.content", raw_id)), segments=[],
+                       time=self._open(row[3], self._field("raw.time", raw_id)),
+                       metadata=json.loads(self._open(row[4], self._field("raw.metadata", raw_id))),
+                       original=self._open_bytes(row[5], self._field("raw.original", raw_id)))
 
     def keyword_search(self, query: str, limit: int) -> list[int]:
         """Memory ids by BM25 rank for the words of `query`."""
@@ -612,12 +786,89 @@ class SpaceStore:
             rows = self._conn.execute(
                 "SELECT chunk_id, vector FROM vectors WHERE chunk_id > ? ORDER BY chunk_id", (chunk_id,)
             ).fetchall()
-        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        if not rows:
+        good, blobs = [], []
+        for chunk_id, blob in rows:
+            try:
+                plain = self._open_bytes(blob, self._field("vector", chunk_id))
+            except EncryptionError as error:
+                self._damage("vectors", chunk_id, error)
+                continue
+            if blobs and len(plain) != len(blobs[0]) or len(plain) % 4:
+                self._damage("vectors", chunk_id, ValueError(f"{len(plain)} bytes, not a vector of this space"))
+                continue
+            good.append(chunk_id)
+            blobs.append(plain)
+        ids = np.asarray(good, dtype=np.int64)
+        if not blobs:
             return ids, np.zeros((0, 0), dtype=np.float32)
-        blobs = (self._open_bytes(r[1], "vector") for r in rows)
-        matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(rows), -1)
-        return ids, matrix
+        return ids, np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), -1)
+
+    # --- checking ------------------------------------------------------------------------
+
+    def check(self, repair: bool = False) -> CheckReport:
+        """SQLite's integrity check, then every row read back (sealed ones authenticated); with
+        `repair`, rows that fail are moved to the quarantine table and the keyword index rebuilt."""
+        with self._lock:
+            integrity = "; ".join(r[0] for r in self._conn.execute("PRAGMA integrity_check").fetchall())
+            damaged, checked = [], 0
+            for table, rows, read in self._check_plan():
+                for row in rows:
+                    checked += 1
+                    try:
+                        read(row)
+                    except (EncryptionError, ValueError, UnicodeDecodeError, TypeError) as error:
+                        damaged.append(Damage(table, row[0], str(error)))
+            bad = {(d.table, d.row_id) for d in damaged}
+            dims = {len(self._open_bytes(b, self._field("vector", i))) for i, b in self._conn.execute(
+                "SELECT chunk_id, vector FROM vectors").fetchall() if ("vectors", i) not in bad}
+            if len(dims) > 1:
+                damaged.append(Damage("vectors", 0, f"vectors of {sorted(dims)} bytes: mixed sizes"))
+            report = CheckReport(integrity, checked, damaged)
+            if repair and damaged:
+                with self._write():
+                    for damage in damaged:
+                        row = self._conn.execute(
+                            f"SELECT * FROM {damage.table} WHERE {_KEYS[damage.table]} = ?", (damage.row_id,)).fetchone()
+                        if row is None:
+                            continue
+                        as_text = json.dumps([v.hex() if isinstance(v, bytes) else v for v in row])
+                        self._conn.execute("INSERT INTO quarantine (table_name, row_id, reason, row, at)"
+                                           " VALUES (?, ?, ?, ?, ?)", (damage.table, damage.row_id, damage.reason,
+                                                                       as_text, _now()))
+                        report.quarantined += 1
+                    self._delete_damaged([d.table for d in damaged], [d.row_id for d in damaged])
+                    self._count_deletion()
+                self._scrub()
+        return report
+
+    def _check_plan(self) -> list[tuple[str, list[tuple], Callable[[tuple], object]]]:
+        """(table, its rows, how to read one) for every table holding stored content."""
+        c = self._conn
+
+        def raw(row: tuple) -> None:
+            self._open_source(row[1])
+            for field, value in zip(("raw.time", "raw.content"), row[2:4]):
+                self._open(value, self._field(field, row[0]))
+            json.loads(self._open(row[4], self._field("raw.metadata", row[0])))
+            self._open_bytes(row[5], self._field("raw.original", row[0]))
+
+        def superseded(row: tuple) -> None:
+            for field, value in zip(("superseded.sentence", "superseded.now"), row[3:5]):
+                self._open(value, self._field(field, row[1], row[2]))
+            self._open_plain_in_v1(row[5], self._field("superseded.since", row[1], row[2]))
+
+        def vector(row: tuple) -> None:
+            if len(self._open_bytes(row[1], self._field("vector", row[0]))) % 4:
+                raise ValueError("not a float32 vector")
+
+        return [
+            ("raw_items", c.execute("SELECT id, source, time, content, metadata, original FROM raw_items").fetchall(), raw),
+            ("chunks", c.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN raw_items r ON r.id = c.raw_id").fetchall(),
+             self._row_to_chunk),
+            ("vectors", c.execute("SELECT chunk_id, vector FROM vectors").fetchall(), vector),
+            ("superseded", c.execute("SELECT rowid, chunk_id, by_chunk, sentence, now, since FROM superseded").fetchall(),
+             superseded),
+        ]
 
 
 class _Transaction:
