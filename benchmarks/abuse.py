@@ -39,7 +39,12 @@ def slow_pdf(pages: int = 2_000, stream_bytes: int = 5_000_000) -> bytes:
     """Many pages sharing one large content stream with a real font: pypdf re-reads the whole
     stream for every page (about 9 s a page here)."""
     from pypdf import PdfWriter
-    from pypdf.generic import ArrayObject, DecodedStreamObject, DictionaryObject, NameObject
+    from pypdf.generic import (
+        ArrayObject,
+        DecodedStreamObject,
+        DictionaryObject,
+        NameObject,
+    )
 
     writer = PdfWriter()
     content = DecodedStreamObject()

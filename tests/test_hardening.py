@@ -5,6 +5,8 @@ import os
 import threading
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from imprint import Memory
@@ -114,3 +116,44 @@ def test_concurrent_writers_in_threads_lose_nothing(memory):
     for thread in threads:
         thread.join()
     assert memory.count("s") == 21
+
+
+@settings(max_examples=200, deadline=None)
+@given(name=st.text(max_size=300) | st.sampled_from(["..", ".", "a/../../etc/passwd", "c:\\x\\..\\y.txt", "\x00"]))
+def test_any_upload_name_is_a_plain_file_name_or_refused(name):
+    from imprint.serve.rest import upload_name
+
+    try:
+        cleaned = upload_name(name)
+    except InputError as error:
+        assert "bad upload file name" in str(error)
+        return
+    assert cleaned not in ("", ".", "..") and "/" not in cleaned and "\\" not in cleaned
+    assert len(cleaned) <= 255 and cleaned.isprintable()
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                                         max_size=3),
+                           max_leaves=60)
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=json_values, wrap=st.integers(0, 40))
+def test_metadata_is_stored_shape_checked_or_refused_never_half_way(value, wrap):
+    from imprint.encode.parse import MAX_METADATA_BYTES, MAX_NESTING, check_json_shape
+
+    for _ in range(wrap):
+        value = [value]
+
+    def depth(v) -> int:
+        children = v.values() if isinstance(v, dict) else v if isinstance(v, list) else None
+        return 0 if children is None else 1 + max(map(depth, children), default=0)
+
+    too_deep = depth(value) > MAX_NESTING
+    too_big = len(json.dumps(value).encode()) > MAX_METADATA_BYTES
+    if too_deep or too_big:
+        with pytest.raises(ParseError, match="nested|bytes as JSON"):
+            check_json_shape(value, "m")
+    else:
+        check_json_shape(value, "m")
