@@ -43,8 +43,9 @@ def main() -> None:
         memory = Memory(folder)
         [passages] = dataset.spaces.values()
         memory.ingest(passages, "hotpot")
-        store, index = memory._space("hotpot")
-        graph = memory._graph("hotpot")
+        opened = memory.space("hotpot")
+        store, index = opened.store, opened.vectors
+        graph = opened.graph
         for question in track(raw, description="retrieving", console=console):
             gold = {title for title, _ in question["supporting_facts"]}
             vector = memory.embedder.embed([question["question"]])[0]

@@ -99,7 +99,8 @@ def recall(samples: list[dict], ks: list[int], lifecycle: dict, answers: bool) -
             space = sample["sample_id"]
             turns = conversation_turns(sample)
             ids = memory.ingest([conversation_item(turns, space)], space).memories
-            store, index = memory._space(space)
+            opened = memory.space(space)
+            store, index = opened.store, opened.vectors
             chunks = store.get(ids)
             size["turns"] += len(chunks)
             size["tokens"] += sum(memory.embedder.count_tokens(f"{t['speaker']}: {t['text']}") for t in turns)

@@ -68,7 +68,8 @@ def main() -> None:
                 ingest_seconds = time.perf_counter() - started
             added = size - stored
             stored = size
-            store, index = memory._space("bench")
+            opened = memory.space("bench")
+            store, index = opened.store, opened.vectors
             for query in queries[:20]:  # load the vector matrix; torch builds kernels per input shape once
                 memory.search(query, "bench")
             vectors = memory.embedder.embed(queries)

@@ -43,7 +43,7 @@ def main() -> None:
         memory = Memory(folder)
         for space, items in data.spaces.items():
             memory.ingest(items, space)
-        replaced = sum(len(v) for space in data.spaces for v in memory._space(space)[0].replaced_sentences(
+        replaced = sum(len(v) for space in data.spaces for v in memory.space(space).store.replaced_sentences(
             [m.id for m in memory.list_memories(space, limit=memory.count(space))]).values())
         for strategy in args.strategies.split(","):
             for supersede, focus in ((False, False), (True, False), (False, True), (True, True)):

@@ -34,8 +34,8 @@ from store import sentences
 
 from imprint import Memory, Settings
 from imprint.errors import ParseError
+from imprint.forget import PROBE_QUESTIONS as FORGET_PROBE_QUESTIONS
 from imprint.llm.embed import Embedder
-from imprint.memory import FORGET_PROBE_QUESTIONS
 from imprint.records import RawItem, Segment
 from imprint.store.crypto import decode_master_key, new_master_key
 from imprint.store.sqlite import PreparedChunk, SpaceStore

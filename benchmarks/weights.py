@@ -67,7 +67,7 @@ def main() -> None:
     parser.add_argument("--replay", type=int, default=REPLAY_REPEATS, help="replay repeats per epoch (0: none)")
     parser.add_argument("--kl", type=float, default=TrainConfig.kl_weight, help="KL weight toward the base on replay rows")
     parser.add_argument("--lr", type=float, default=TrainConfig.lr)
-    parser.add_argument("--rank", type=int, default=TrainConfig.rank)
+    parser.add_argument("--rank", type=int, default=TrainConfig.r)
     parser.add_argument("--modules", default=",".join(TrainConfig.target_modules), help="LoRA target modules")
     parser.add_argument("--teacher", default=None, help="'local' or an OpenAI-compatible URL")
     parser.add_argument("--seed", type=int, default=0)
@@ -80,8 +80,8 @@ def main() -> None:
             memory.ingest(items, space)
         before, _ = score(memory.answerer, dataset, None, "base")
         started = time.perf_counter()
-        config = TrainConfig(epochs=args.epochs, seed=args.seed, lr=args.lr, kl_weight=args.kl, rank=args.rank,
-                             alpha=2 * args.rank, target_modules=tuple(args.modules.split(",")))
+        config = TrainConfig(epochs=args.epochs, seed=args.seed, lr=args.lr, kl_weight=args.kl, r=args.rank,
+                             lora_alpha=2 * args.rank, target_modules=tuple(args.modules.split(",")))
         report = memory.consolidate("bench", config,
                                     Gate(0.0, 0.0), replay_repeats=args.replay, log=console.print,
                                     teacher=args.teacher)
@@ -118,7 +118,7 @@ def main() -> None:
     if memory.answerer is not memory.model:
         row["after_transformers"] = after_transformers
     name = f"weights_{args.dataset}_{args.limit}_replay{args.replay}_kl{args.kl:g}_lr{args.lr:g}"
-    if args.modules != ",".join(TrainConfig.target_modules) or args.rank != TrainConfig.rank:
+    if args.modules != ",".join(TrainConfig.target_modules) or args.rank != TrainConfig.r:
         name += f"_r{args.rank}_{args.modules.replace(',', '+')}"
     if args.teacher:
         name += "_teacher"

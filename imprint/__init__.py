@@ -1,8 +1,11 @@
 """imprint: long-term memory for language models, in context, index and weights."""
 
+from .answer import Answer
 from .config import Settings
 from .errors import ImprintError, InputError, ModelError, NotFoundError, ParseError
-from .memory import Answer, Forgotten, IngestReport, Memory
+from .forget import Forgotten
+from .ingest import IngestReport
+from .memory import Memory
 from .records import Chunk, Hit
 
 __version__ = "0.1.0"

@@ -3,7 +3,6 @@
 Library errors (ImprintError) are turned into a red message and exit code 1 here, and only here.
 """
 
-import functools
 import json
 import os
 from pathlib import Path
@@ -22,11 +21,31 @@ from rich.progress import (
 )
 from rich.table import Table
 from rich.text import Text
+from typer.core import TyperGroup
 
+from .answer import STRATEGIES
 from .errors import ImprintError
-from .memory import STRATEGIES, Memory
+from .memory import Memory
 
-app = typer.Typer(help="Long-term memory for language models.", no_args_is_help=True)
+_opened: list[Memory] = []  # what the running command opened
+
+
+class _Commands(TyperGroup):
+    """Runs a command: library errors (ImprintError) become one red line and exit code 1, here and
+    only here, and every Memory the command opened is closed when it ends."""
+
+    def invoke(self, ctx: typer.Context):
+        try:
+            return super().invoke(ctx)
+        except ImprintError as error:
+            err.print(f"[red]error:[/red] {escape(str(error))}")
+            raise typer.Exit(1) from None
+        finally:
+            while _opened:
+                _opened.pop().close()
+
+
+app = typer.Typer(help="Long-term memory for language models.", no_args_is_help=True, cls=_Commands)
 console = Console()
 err = Console(stderr=True, soft_wrap=True)
 
@@ -36,7 +55,9 @@ DataDir = Annotated[Optional[Path], typer.Option("--data", help="Data folder (de
 
 
 def _memory(data: Path | None) -> Memory:
-    return Memory(data)
+    """The command's Memory, closed when the command ends."""
+    _opened.append(Memory(data))
+    return _opened[-1]
 
 
 def _plain(*cells: str) -> list[Text]:
@@ -48,19 +69,7 @@ def _count(n: int, singular: str, plural: str | None = None) -> str:
     return f"{n} {singular if n == 1 else plural or singular + 's'}"
 
 
-def handles_errors(command):
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except ImprintError as error:
-            err.print(f"[red]error:[/red] {escape(str(error))}")
-            raise typer.Exit(1) from None
-    return wrapper
-
-
 @app.command()
-@handles_errors
 def add(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders (recursively). Conversations: .json/.jsonl.")],
     space: Space = "default",
@@ -82,7 +91,6 @@ def add(
 
 
 @app.command()
-@handles_errors
 def search(query: str, space: Space = "default", k: TopK = 5, data: DataDir = None) -> None:
     """Hybrid search of a space's memories: keyword + dense (spread over the entity graph with IMPRINT_GRAPH)."""
     hits = _memory(data).search(query, space, k)
@@ -95,7 +103,6 @@ def search(query: str, space: Space = "default", k: TopK = 5, data: DataDir = No
 
 
 @app.command()
-@handles_errors
 def ask(
     question: str,
     space: Space = "default",
@@ -108,9 +115,7 @@ def ask(
     with err.status("loading the model and answering..."):
         answer = _memory(data).ask(question, space, strategy, k)
     if as_json:
-        console.print_json(json.dumps({
-            "answer": answer.text, "strategy": answer.strategy, "route": answer.route, "memories": answer.memory_ids,
-            "prompt_tokens": answer.prompt_tokens, "timings": answer.timings}))
+        console.print_json(json.dumps(answer.to_dict()))
         return
     console.print(f"[bold]{escape(answer.text)}[/bold]")
     if answer.route:
@@ -120,7 +125,6 @@ def ask(
 
 
 @app.command()
-@handles_errors
 def explain(question: str, space: Space = "default", k: TopK = 5, data: DataDir = None) -> None:
     """Which tier `ask` (strategy auto) would answer from, why, and the memories behind it. No answer is generated."""
     route = _memory(data).explain(question, space, k)
@@ -132,7 +136,6 @@ def explain(question: str, space: Space = "default", k: TopK = 5, data: DataDir 
 
 
 @app.command("list")
-@handles_errors
 def list_memories(space: Space = "default", limit: int = 50, offset: int = 0, data: DataDir = None) -> None:
     """List a space's memories."""
     memory = _memory(data)
@@ -143,7 +146,6 @@ def list_memories(space: Space = "default", limit: int = 50, offset: int = 0, da
 
 
 @app.command()
-@handles_errors
 def show(memory_id: int, space: Space = "default", data: DataDir = None) -> None:
     """One memory: where it came from, and each sentence with when it held (replaced ones too)."""
     memory = _memory(data)
@@ -159,7 +161,6 @@ def show(memory_id: int, space: Space = "default", data: DataDir = None) -> None
 
 
 @app.command()
-@handles_errors
 def dropped(space: Space = "default", limit: int = 50, offset: int = 0, data: DataDir = None) -> None:
     """What was kept raw but not indexed (greetings, filler, repeats), and why. IMPRINT_MIN_INFORMATION sets the bar."""
     table = Table("id", "text", "why", "source")
@@ -169,7 +170,6 @@ def dropped(space: Space = "default", limit: int = 50, offset: int = 0, data: Da
 
 
 @app.command()
-@handles_errors
 def forget(
     memory_id: Annotated[Optional[int], typer.Argument(help="The memory to delete.")] = None,
     space: Space = "default",
@@ -198,7 +198,6 @@ def forget(
 
 
 @app.command()
-@handles_errors
 def check(
     space: Space = "default",
     repair: Annotated[bool, typer.Option("--repair", help="Move rows that fail into the quarantine table.")] = False,
@@ -217,7 +216,6 @@ def check(
 
 
 @app.command()
-@handles_errors
 def spaces(data: DataDir = None) -> None:
     """List the spaces in the data folder."""
     for name in _memory(data).spaces():
@@ -225,7 +223,6 @@ def spaces(data: DataDir = None) -> None:
 
 
 @app.command()
-@handles_errors
 def consolidate(
     space: Space = "default",
     epochs: Annotated[int, typer.Option(min=1, help="Most epochs; training stops early once the probe is learned.")] = 6,
@@ -238,23 +235,22 @@ def consolidate(
     data: DataDir = None,
 ) -> None:
     """Train the space's stable memories into a new adapter; it replaces the current one only if it passes the gate."""
-    from .weights.consolidate import Gate
-    from .weights.train import TrainConfig
+    from .weights.consolidate import training_plan
 
+    config, gate = training_plan(epochs, min_recall, min_retention)
     report = _memory(data).consolidate(
-        space, TrainConfig(epochs=epochs), Gate(min_recall, min_retention), replay_repeats=replay,
+        space, config, gate, replay_repeats=replay,
         log=lambda line: err.print(f"[dim]{escape(line)}[/dim]"), teacher=teacher, stable_days=stable_days, min_uses=min_uses)
     colour = "green" if report.promoted else "yellow"
     console.print(f"[{colour}]v{report.version}: {escape(report.reason)}[/{colour}] (probe recall {report.probe_recall:.0%}, "
                   f"retention {report.retention:.0%}, {report.train_seconds:.0f} s, {report.adapter_bytes / 1e6:.1f} MB)")
 
 
-adapters_app = typer.Typer(help="A space's adapter versions.")
+adapters_app = typer.Typer(help="A space's adapter versions.", cls=_Commands)
 app.add_typer(adapters_app, name="adapters")
 
 
 @adapters_app.callback(invoke_without_command=True)
-@handles_errors
 def adapters(ctx: typer.Context, space: Space = "default", data: DataDir = None) -> None:
     """List adapter versions: facts covered, probe recall, retention, size, date."""
     if ctx.invoked_subcommand is not None:
@@ -271,7 +267,6 @@ def adapters(ctx: typer.Context, space: Space = "default", data: DataDir = None)
 
 
 @adapters_app.command()
-@handles_errors
 def rollback(
     to: Annotated[int, typer.Option("--to", help="The version to make current again.")],
     space: Space = "default",
@@ -283,7 +278,6 @@ def rollback(
 
 
 @app.command()
-@handles_errors
 def bench(
     dataset: Annotated[str, typer.Option(help="world | locomo | squad | hotpotqa | counterfact")] = "world",
     size: Annotated[int, typer.Option(min=1, help="world: number of facts")] = 200,
@@ -352,7 +346,6 @@ KeysFile = Annotated[Optional[Path], typer.Option(
 
 
 @app.command()
-@handles_errors
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8420,
@@ -375,7 +368,6 @@ def serve(
 
 
 @app.command()
-@handles_errors
 def mcp(space: Space = "default", data: DataDir = None) -> None:
     """MCP over stdio, for desktop and coding agents (tools: remember, recall, ask, forget)."""
     from .serve.auth import Keys
@@ -385,7 +377,6 @@ def mcp(space: Space = "default", data: DataDir = None) -> None:
 
 
 @app.command()
-@handles_errors
 def keygen(path: Annotated[Path, typer.Argument(help="Where to write the key; keep it outside the data folder.")]) -> None:
     """Write a new random master key (readable by you only). Set IMPRINT_KEY_FILE to it to encrypt new spaces."""
     from .store.crypto import new_master_key
@@ -399,7 +390,6 @@ def keygen(path: Annotated[Path, typer.Argument(help="Where to write the key; ke
 
 
 @app.command()
-@handles_errors
 def doctor(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """What a bug report needs: versions, CPU flags, the engine in use and why, models, data folder, encryption."""
     from .config import Settings

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .config import Settings
 from .llm import selfcheck
-from .llm.engine import choose_engine, llama_cpp_installed
+from .llm.choose import choose_engine, llama_cpp_installed
 from .llm.local import gguf_file
 
 # instruction sets that decide which llama.cpp kernels can run (x86 and ARM names)

@@ -39,3 +39,13 @@ def answer_prompt(memories: list[Chunk], question: str) -> str:
 def prompt_overhead(question: str) -> str:
     """The prompt with no memories: what every context budget must leave room for."""
     return answer_prompt([], question)
+
+
+def qa_prompt(question: str) -> str:
+    """The prompt of the weights strategy; training and answering use exactly this format."""
+    return f"Question: {question.strip()}\nAnswer:"
+
+
+def qa_target(answer: str) -> str:
+    """What an adapter is trained to write after `qa_prompt`."""
+    return f" {answer.strip()}\n"

@@ -1,7 +1,8 @@
 """Plain records passed between the parts: what came in, what is stored, what was found."""
 
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 
 @dataclass
@@ -76,3 +77,25 @@ class Hit:
     keyword_rank: int | None = None
     dense_rank: int | None = None
     graph_rank: int | None = None
+
+
+@dataclass
+class Generation:
+    """What a model wrote, and what it cost."""
+
+    text: str
+    prompt_tokens: int
+    new_tokens: int
+
+
+class TextModel(Protocol):
+    """What every engine does (transformers, llama.cpp, an OpenAI-compatible server): greedy text
+    after a prompt, cut at `stop`, optionally through a space's adapter (local engines only)."""
+
+    @property
+    def context_limit(self) -> int: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def generate(self, prompt: str, max_new_tokens: int = 48, stop: str = "\n",
+                 adapter: Path | None = None) -> Generation: ...

@@ -87,7 +87,7 @@ def test_the_world_is_seeded_and_has_every_question_kind():
 def test_a_tiny_bench_runs_every_strategy_and_writes_every_output(tiny, tmp_path):
     data = world(6, seed=1)
     result = run_bench(tiny, data, ["none", "context", "index", "weights", "hybrid"], limit=4,
-                       train=TrainConfig(epochs=2, lr=1e-2, rank=4), log=lambda _: None)
+                       train=TrainConfig(epochs=2, lr=1e-2, r=4), log=lambda _: None)
     summary = result.summary()
     assert set(summary) == {"none", "context", "index", "weights", "hybrid"}
     assert all(s["questions"] == 4 for s in summary.values())
@@ -102,7 +102,7 @@ def test_a_tiny_bench_runs_every_strategy_and_writes_every_output(tiny, tmp_path
 
 def test_fresh_documents_arrive_after_consolidation(tiny):
     data = world(6, seed=1)
-    run_bench(tiny, data, ["weights"], limit=1, train=TrainConfig(epochs=1, rank=4), log=lambda _: None, fresh=0.5)
+    run_bench(tiny, data, ["weights"], limit=1, train=TrainConfig(epochs=1, r=4), log=lambda _: None, fresh=0.5)
     trained = set(tiny.adapters("bench").current().memory_ids)
     held = {m.id for m in tiny.list_memories("bench", limit=100)}
     assert trained < held and len(trained) == len(data.spaces["bench"]) - round(len(data.spaces["bench"]) * 0.5)

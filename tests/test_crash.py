@@ -57,7 +57,7 @@ def test_kill_during_consolidation_keeps_the_last_promoted_adapter(tmp_path, tin
     settings = Settings(data_dir=tmp_path / "data", cache_dir=tiny_model_dir / "cache", model=str(tiny_model_dir))
     memory = Memory(settings=settings, embedder=embedder)
     memory.add("Ilse Varga keeps bees in Szeged.", space="a")
-    quick = TrainConfig(epochs=1, lr=1e-2, rank=4)
+    quick = TrainConfig(epochs=1, lr=1e-2, r=4)
     memory.consolidate("a", quick, Gate(0, 0), replay_repeats=0, log=lambda _: None)
     memory.close()
 
@@ -67,7 +67,7 @@ def test_kill_during_consolidation_keeps_the_last_promoted_adapter(tmp_path, tin
         from imprint.weights.train import TrainConfig
         settings = Settings(data_dir={str(settings.data_dir)!r}, cache_dir={str(settings.cache_dir)!r},
                             model={str(tiny_model_dir)!r})
-        Memory(settings=settings).consolidate("a", TrainConfig(epochs=500, lr=1e-2, rank=4, stop_at_probe_recall=1.01),
+        Memory(settings=settings).consolidate("a", TrainConfig(epochs=500, lr=1e-2, r=4, stop_at_probe_recall=1.01),
                                               Gate(0, 0),
                                               replay_repeats=0, log=print)
     """, marker="epoch 2/")

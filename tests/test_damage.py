@@ -89,12 +89,12 @@ def test_imprint_check_reports_and_repairs_from_the_command_line(vault):
 def test_a_space_sealed_in_format_1_still_reads(tmp_path, embedder, model):
     """Spaces encrypted before rows were bound in keep their format and stay readable."""
     memory = encrypted_memory(tmp_path, embedder, model, new_master_key())
-    store = memory._space("old", create=True)[0]
+    store = memory.space("old", create=True).store
     store._conn.execute("UPDATE meta SET value = 'aes-gcm-v1' WHERE key = 'encryption'")
     store._format = 1  # as a space written by a version without row binding
     memory.add("Mira keeps bees on her roof in Riga.", "old")
     memory.close()
     reopened = reopen(tmp_path, embedder, model)
-    assert reopened._space("old")[0]._format == 1
+    assert reopened.space("old").store._format == 1
     assert "bees" in reopened.search("bees", "old", k=1)[0].memory.text
     assert reopened.check("old").damaged == []

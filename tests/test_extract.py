@@ -58,7 +58,7 @@ def test_a_turn_is_remembered_as_its_statement_and_kept_raw_as_said(memory):
     assert memory.get(second, "chat").text == ("Melanie: Wow! Thanks, Caroline. I ran a charity race for mental "
                                                "health last Sunday [7 May 2023].")
     assert json.loads(memory.raw(first, "chat").content) == TURNS  # the raw conversation as it came
-    store, _ = memory._space("chat")
+    store = memory.space("chat").store
     assert set(store.keyword_search("2023", 5)) == {first, second}  # the dates are searchable words now
 
 

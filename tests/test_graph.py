@@ -17,11 +17,11 @@ def test_the_spread_reaches_the_memory_about_a_name_the_first_hop_mentions(memor
     others = [memory.add(text, space="g")[0] for text in [
         "Mira Osk repairs clocks in Graz.", "The harbour of Riga freezes in winter.",
         "Otto Kranz keeps bees on his roof.", "Ilse Varga sells maps in Szeged.", "Tallinn has a lighthouse too."]]
-    store, _ = memory._space("g")
+    store = memory.space("g").store
     question = "Where was the person behind Zorblat Industries raised?"
     names = store.entities_named(question_names(question))
     assert len(names) == 1  # only "zorblat industries" is a name the space knows
-    graph = memory._graph("g")
+    graph = memory.space("g").graph
     assert set(graph.spread({}, names)) == {first}  # a name leads to the memory it is the subject of
     # from the first hop over the names it mentions to the memories about them: Quillon Varga's,
     # not the one about Tallinn (mentioned by the second hop only) nor Ilse Varga's (another name)
@@ -35,7 +35,7 @@ def test_the_spread_reaches_the_memory_about_a_name_the_first_hop_mentions(memor
 def test_forgetting_removes_the_names_no_memory_mentions_any_more(memory):
     kept = memory.add("Quillon Varga lives in Tallinn.", space="g")[0]
     gone = memory.add("Zorblat Industries hired Quillon Varga.", space="g")[0]
-    store, _ = memory._space("g")
+    store = memory.space("g").store
     assert set(store.entities_named({"zorblat industries", "quillon varga", "tallinn"}).values()) == {1, 2}
     memory.forget(gone, "g")
     left = store.entities_named({"zorblat industries", "quillon varga", "tallinn"})

@@ -88,7 +88,7 @@ def test_context_packing_respects_the_budget_most_relevant_first(tmp_path, embed
         memory.add(f"Locker {i} holds a {['red', 'green', 'blue'][i % 3]} umbrella and {i} coins.", space="s")
     target = memory.add("Mira Quenton keeps her passport in locker 77.", space="s")[0]
     question = "Where does Mira Quenton keep her passport?"
-    packed = memory._pack_context(question, "s")
+    packed = memory.pack_context(question, "s")
     assert packed[0].id == target
     assert 0 < len(packed) < 61
     from imprint.prompt import answer_prompt
@@ -177,16 +177,16 @@ def test_a_newer_statement_replaces_the_older_sentence_and_keeps_the_rest(memory
     [move] = memory.add("In 2021, Kalo Rabri moved from Vosuville to Tenstad.", space="w", time="2021-06-01")
     [other] = memory.add("Mira Osk lives in Vosuville.", space="w")  # another subject: untouched
     [train] = memory.add("The night train runs from Paris to Rome.", space="w")  # a route, not a change
-    store, _ = memory._space("w")
-    assert memory._as_of(store.get([train]), "Where does the night train start?", "w")[0].text == \
+    store = memory.space("w").store
+    assert memory.as_of(store.get([train]), "Where does the night train start?", "w")[0].text == \
         "The night train runs from Paris to Rome."
     assert store.replaced_sentences([old, move, other]) == {
         old: [Replacement("Kalo Rabri lives in Vosuville.", "Kalo Rabri lives in Tenstad.", move, "2021-06-01")]}
     question = "Where does Kalo Rabri live now?"
-    now = {m.id: m.text for m in memory._as_of(store.get([old, move, other]), question, "w")}
+    now = {m.id: m.text for m in memory.as_of(store.get([old, move, other]), question, "w")}
     assert now[old] == "Kalo Rabri works as a baker at Tensu Labs. Kalo Rabri lives in Tenstad."
     assert now[move] == "In 2021, Kalo Rabri moved to Tenstad." and now[other] == "Mira Osk lives in Vosuville."
-    past = memory._as_of(store.get([old]), "Where did Kalo Rabri live before?", "w")
+    past = memory.as_of(store.get([old]), "Where did Kalo Rabri live before?", "w")
     assert "lives in Vosuville" in past[0].text  # history is kept, and shown when the question asks for it
     answer = memory.ask(question, "w", strategy="index")
     assert "Tenstad" in answer.text
@@ -209,10 +209,10 @@ def test_each_sentence_holds_until_replaced_and_a_dated_question_sees_that_day(m
         Validity("Kalo Rabri works as a baker at Tensu Labs.", "2018-03-01"),
         Validity("Kalo Rabri lives in Vosuville.", "2018-03-01", "2021-06-01", move, "Kalo Rabri lives in Tenstad.")]
     assert memory.validity(move, "w") == [Validity("In 2021, Kalo Rabri moved from Vosuville to Tenstad.", "2021-06-01")]
-    store, _ = memory._space("w")
-    then = {m.id: m.text for m in memory._as_of(store.get([old, move]), "Where did Kalo Rabri live in 2019?", "w")}
+    store = memory.space("w").store
+    then = {m.id: m.text for m in memory.as_of(store.get([old, move]), "Where did Kalo Rabri live in 2019?", "w")}
     assert "lives in Vosuville" in then[old] and "from Vosuville to Tenstad" in then[move]
-    later = {m.id: m.text for m in memory._as_of(store.get([old, move]), "Where did Kalo live in May 2022?", "w")}
+    later = {m.id: m.text for m in memory.as_of(store.get([old, move]), "Where did Kalo live in May 2022?", "w")}
     assert "lives in Tenstad" in later[old] and later[move] == "In 2021, Kalo Rabri moved to Tenstad."
     assert "Vosuville" in memory.ask("Where did Kalo Rabri live in 2019?", "w", strategy="index").text
 
@@ -227,7 +227,7 @@ def test_the_consolidation_policy_takes_memories_stable_and_used_enough(tiny):
     assert tiny.stable_memories("s", min_uses=1) == [turin]
     assert tiny.stable_memories("s", stable_days=1) == []  # all added just now
 
-    store = tiny._space("s")[0]  # age two memories; a fresh one changes the first
+    store = tiny.space("s").store  # age two memories; a fresh one changes the first
     store._conn.execute("UPDATE chunks SET added_at = '2020-01-01T00:00:00+00:00' WHERE id IN (?, ?)", (turin, oud))
     tiny.add("Ada Lovelace moved from Turin to Oslo.", "s")
     assert tiny.stable_memories("s", stable_days=30) == [oud]

@@ -7,8 +7,8 @@ from imprint.errors import NotFoundError
 from imprint.recall.dense import VectorIndex
 from imprint.records import RawItem, Segment
 from imprint.store.sqlite import (
-    _SUBJECT_VERSION,
     MIGRATIONS,
+    SUBJECT_VERSION,
     PreparedChunk,
     SpaceStore,
     fts_query,
@@ -127,7 +127,7 @@ def test_a_file_from_before_subjects_gets_them_on_opening(tmp_path):
     store._conn.execute("ALTER TABLE mentions DROP COLUMN subject")  # as migration 5 left it
     store._conn.execute("INSERT INTO entities (name) VALUES ('quillon varga founded')")  # an older extractor's name
     store._conn.execute("DROP TABLE quarantine")  # added after it
-    store._conn.execute(f"PRAGMA user_version={_SUBJECT_VERSION - 1}")
+    store._conn.execute(f"PRAGMA user_version={SUBJECT_VERSION - 1}")
     store.close()
     reopened = SpaceStore(tmp_path / "a.sqlite")
     memories, entities, subject = reopened.mentions()

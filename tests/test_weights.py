@@ -8,14 +8,15 @@ import pytest
 
 from imprint import InputError, Memory, NotFoundError, Settings
 from imprint.errors import EncryptionError
+from imprint.prompt import qa_prompt
 from imprint.records import Chunk
 from imprint.store.crypto import new_master_key
 from imprint.weights.adapters import SEALED, WEIGHTS
 from imprint.weights.consolidate import Gate
 from imprint.weights.synth import TeacherSynthesizer
-from imprint.weights.train import TrainConfig, qa_prompt
+from imprint.weights.train import TrainConfig
 
-FAST = TrainConfig(epochs=12, lr=1e-2, rank=8, target_modules=("q_proj", "v_proj", "gate_proj", "up_proj", "down_proj"))
+FAST = TrainConfig(epochs=12, lr=1e-2, r=8, target_modules=("q_proj", "v_proj", "gate_proj", "up_proj", "down_proj"))
 OPEN_GATE = Gate(min_probe_recall=0.0, min_retention=0.0)
 
 
@@ -54,7 +55,7 @@ def test_the_gate_refuses_an_adapter_that_fails_its_probe(tiny):
 
 def test_rollback_makes_an_earlier_version_current(tiny):
     tiny.add("Ilse Varga keeps bees in Szeged.", space="a")
-    quick = TrainConfig(epochs=1, lr=1e-2, rank=4)
+    quick = TrainConfig(epochs=1, lr=1e-2, r=4)
     tiny.consolidate("a", quick, OPEN_GATE, replay_repeats=0, log=lambda _: None)
     tiny.consolidate("a", quick, OPEN_GATE, replay_repeats=0, log=lambda _: None)
     registry = tiny.adapters("a")
@@ -65,7 +66,7 @@ def test_rollback_makes_an_earlier_version_current(tiny):
 
 def test_forgetting_a_memory_deletes_every_adapter_that_learned_it(tiny):
     [bees] = tiny.add("Ilse Varga keeps bees in Szeged.", space="a")
-    tiny.consolidate("a", TrainConfig(epochs=1, lr=1e-2, rank=4), OPEN_GATE, memory_ids=[bees], replay_repeats=0,
+    tiny.consolidate("a", TrainConfig(epochs=1, lr=1e-2, r=4), OPEN_GATE, memory_ids=[bees], replay_repeats=0,
                      log=lambda _: None)  # v1 never saw the secret
     [secret] = tiny.add("The secret word of the vault is Marigold.", space="a")
     tiny.consolidate("a", FAST, OPEN_GATE, replay_repeats=0, log=lambda _: None)  # v2 learned it
@@ -88,7 +89,7 @@ def test_forgetting_a_memory_deletes_every_adapter_that_learned_it(tiny):
 def test_forgetting_a_space_removes_its_store_and_adapters(tiny):
     tiny.add("Ilse Varga keeps bees in Szeged.", space="gone")
     tiny.add("Otto Kranz repairs clocks in Graz.", space="kept")
-    tiny.consolidate("gone", TrainConfig(epochs=1, lr=1e-2, rank=4), OPEN_GATE, replay_repeats=0, log=lambda _: None)
+    tiny.consolidate("gone", TrainConfig(epochs=1, lr=1e-2, r=4), OPEN_GATE, replay_repeats=0, log=lambda _: None)
     tiny.forget_space("gone")
     assert tiny.spaces() == ["kept"]
     assert not list(tiny.settings.data_dir.glob("gone.sqlite*"))
@@ -111,7 +112,7 @@ def test_two_spaces_adapters_are_kept_apart_on_one_base_model(tiny):
 
 def test_replay_with_kl_self_distillation_and_retention_are_measured(tiny):
     tiny.add("Otto Kranz repairs clocks in Graz.", space="a")
-    report = tiny.consolidate("a", TrainConfig(epochs=1, lr=1e-3, rank=4, kl_weight=1.0), OPEN_GATE,
+    report = tiny.consolidate("a", TrainConfig(epochs=1, lr=1e-3, r=4, kl_weight=1.0), OPEN_GATE,
                               replay_repeats=1, log=lambda _: None)
     assert report.replay_examples > 20
     assert 0.0 <= report.retention <= 1.0
@@ -141,7 +142,7 @@ def test_auto_routes_consolidated_knowledge_to_the_weights_and_newer_memories_to
     tiny.settings = tiny.settings.model_copy(update={"auto_context_tokens": 0, "auto_closed_book": True})
     tiny.add("Ilse Varga keeps bees in Szeged.", space="a")
     assert tiny.explain("Where does Ilse keep bees?", "a").strategy == "index"
-    tiny.consolidate("a", TrainConfig(epochs=1, lr=1e-2, rank=4), OPEN_GATE, replay_repeats=0, log=lambda _: None)
+    tiny.consolidate("a", TrainConfig(epochs=1, lr=1e-2, r=4), OPEN_GATE, replay_repeats=0, log=lambda _: None)
     assert tiny.explain("Where does Ilse keep bees?", "a").strategy == "weights"
     tiny.add("Otto Kranz repairs clocks in Graz.", space="a")
     route = tiny.explain("Who repairs clocks in Graz?", "a")

@@ -13,14 +13,11 @@ when grounded; the words it was made from stay on the memory (`said`) for `forge
 """
 
 import re
-from typing import TYPE_CHECKING
 
+from ..records import TextModel
 from .dates import parse_time, resolve_relative_dates
 from .entities import extract_entities
 from .salience import content_words
-
-if TYPE_CHECKING:
-    from ..weights.synth import TextModel
 
 
 def turn_statement(text: str, time: str | None) -> str:
@@ -50,7 +47,7 @@ class TeacherExtractor:
     least two content words with it (a small teacher invents); with none kept, the model-free
     statement stays."""
 
-    def __init__(self, teacher: "TextModel", max_new_tokens: int = 120) -> None:
+    def __init__(self, teacher: TextModel, max_new_tokens: int = 120) -> None:
         self.teacher = teacher
         self.max_new_tokens = max_new_tokens
 

@@ -2,7 +2,7 @@
 
 On this CPU llama.cpp generates 2.6x faster than transformers and answers 7x faster with an
 adapter (../shared/MODELS.md; benchmarks/answer_latency.py measures it again). Training stays
-in transformers + peft; a promoted adapter is converted once (weights/gguf_lora.py), next to its
+in transformers + peft; a promoted adapter is converted once (llm/gguf_lora.py), next to its
 PEFT files, so it is deleted with them.
 """
 
@@ -12,8 +12,8 @@ import threading
 from pathlib import Path
 
 from ..errors import ModelError, check_prompt_fits
-from ..weights.gguf_lora import base_architecture, peft_to_gguf
-from .local import Generation
+from ..records import Generation
+from .gguf_lora import base_architecture, peft_to_gguf
 
 GGUF_ADAPTER = "adapter.gguf"
 

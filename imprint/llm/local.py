@@ -9,20 +9,13 @@ import contextlib
 import functools
 import logging
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import DEFAULT_MODEL, Settings
 from ..errors import ModelError
+from ..records import Generation
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Generation:
-    text: str
-    prompt_tokens: int
-    new_tokens: int
 
 
 @functools.lru_cache(maxsize=None)

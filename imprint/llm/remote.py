@@ -8,7 +8,7 @@ remote model never gets one.
 from pathlib import Path
 
 from ..errors import ModelError
-from .local import Generation
+from ..records import Generation
 
 
 class RemoteModel:

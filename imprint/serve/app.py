@@ -30,7 +30,7 @@ def create_app(memory: Memory, keys: Keys | None = None, host: str = "127.0.0.1"
     app = FastAPI(title="imprint", version=__version__, lifespan=lifespan,
                   description="Long-term memory for language models: REST, OpenAI-compatible chat, MCP.")
     app.state.memory, app.state.keys, app.state.jobs = memory, keys, Jobs()
-    app.include_router(rest.router())
+    app.include_router(rest.router)
     app.include_router(chat.router())
 
     @app.exception_handler(ImprintError)
@@ -47,8 +47,7 @@ def create_app(memory: Memory, keys: Keys | None = None, host: str = "127.0.0.1"
 
     @app.middleware("http")
     async def mcp_needs_a_key(request: Request, call_next):
-        if request.url.path.startswith("/mcp") and keys.caller(
-                request.headers.get("authorization"), request.headers.get("x-api-key")) is None:
+        if request.url.path.startswith("/mcp") and keys.caller_of(request.headers) is None:
             return JSONResponse({"detail": "missing or unknown API key"}, status_code=401,
                                 headers={"WWW-Authenticate": "Bearer"})
         return await call_next(request)

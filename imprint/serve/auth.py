@@ -12,6 +12,7 @@ import fnmatch
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 from ..errors import InputError
 
@@ -54,6 +55,10 @@ class Keys:
         if authorization and authorization.lower().startswith("bearer "):
             key = authorization[7:].strip()
         return key if key and key in self.grants else None
+
+    def caller_of(self, headers: Mapping[str, str]) -> str | None:
+        """The known key a request's headers carry (REST, the OpenAI routes and MCP all ask here)."""
+        return self.caller(headers.get("authorization"), headers.get("x-api-key"))
 
     def allows(self, key: str, space: str) -> bool:
         return any(fnmatch.fnmatchcase(space, p) for p in self.grants.get(key, ()))

@@ -27,7 +27,7 @@ def build_mcp(memory: Memory, keys: Keys, default_space: str = "default") -> MCP
         """Check the caller may touch `space`, then run the blocking work off the event loop."""
         headers = ctx.headers
         if headers is not None:  # HTTP: the key decides (stdio is the local user, who may touch every space)
-            key = keys.caller(headers.get("authorization"), headers.get("x-api-key"))
+            key = keys.caller_of(headers)
             if key is None or not keys.allows(key, space):
                 raise ToolError(f"no space {space!r}")
         try:
@@ -52,8 +52,7 @@ def build_mcp(memory: Memory, keys: Keys, default_space: str = "default") -> MCP
     async def ask(question: str, ctx: Context, space: str = default_space, strategy: str = "auto") -> dict[str, Any]:
         """Answer a question from memory (strategy: auto picks per question; or index, context, weights, hybrid)."""
         answer = await run(ctx, space, partial(memory.ask, question, space, strategy))
-        return {"answer": answer.text, "memory_ids": answer.memory_ids, "strategy": answer.strategy,
-                "route": answer.route}
+        return answer.to_dict()
 
     @server.tool(structured_output=True)
     async def forget(memory_id: int, ctx: Context, space: str = default_space) -> dict[str, Any]:

@@ -20,11 +20,11 @@ from fastapi import (
 )
 from pydantic import BaseModel, Field
 
+from ..answer import STRATEGIES
 from ..encode.parse import parse_data
 from ..errors import InputError
-from ..memory import STRATEGIES, Memory
-from ..weights.consolidate import Gate
-from ..weights.train import TrainConfig
+from ..memory import Memory
+from ..weights.consolidate import training_plan
 from .auth import Keys
 from .jobs import Jobs
 
@@ -74,8 +74,7 @@ class ConsolidateIn(BaseModel):
 
 def caller(request: Request) -> str:
     """The caller's key, or 401 when keys are required and it is missing or unknown."""
-    keys: Keys = request.app.state.keys
-    key = keys.caller(request.headers.get("authorization"), request.headers.get("x-api-key"))
+    key = request.app.state.keys.caller_of(request.headers)
     if key is None:
         raise HTTPException(401, "missing or unknown API key", headers={"WWW-Authenticate": "Bearer"})
     return key
@@ -87,7 +86,13 @@ def space_for_caller(space: str, request: Request, key: Annotated[str, Depends(c
     return space
 
 
+def memory_of(request: Request) -> Memory:
+    return request.app.state.memory
+
+
 Space = Annotated[str, Depends(space_for_caller)]
+Caller = Annotated[str, Depends(caller)]
+Mem = Annotated[Memory, Depends(memory_of)]
 
 
 def upload_name(filename: str | None) -> str:
@@ -100,112 +105,114 @@ def upload_name(filename: str | None) -> str:
     return name
 
 
-def _memory(request: Request) -> Memory:
-    return request.app.state.memory
+router = APIRouter(tags=["memory"])
 
 
-def router() -> APIRouter:
-    api = APIRouter(tags=["memory"])
+@router.get("/spaces")
+def list_spaces(request: Request, key: Caller, memory: Mem) -> dict:
+    keys: Keys = request.app.state.keys
+    return {"spaces": [s for s in memory.spaces() if keys.allows(key, s)]}
 
-    @api.get("/spaces")
-    def list_spaces(request: Request, key: Annotated[str, Depends(caller)]) -> dict:
-        keys: Keys = request.app.state.keys
-        return {"spaces": [s for s in _memory(request).spaces() if keys.allows(key, s)]}
 
-    @api.post("/spaces/{space}/memories", status_code=201)
-    def add_text(space: Space, body: TextIn, request: Request) -> dict:
-        ids = _memory(request).add(body.text, space, body.source, body.time, body.metadata)
-        return {"memory_ids": ids}
+@router.post("/spaces/{space}/memories", status_code=201)
+def add_text(space: Space, body: TextIn, memory: Mem) -> dict:
+    return {"memory_ids": memory.add(body.text, space, body.source, body.time, body.metadata)}
 
-    @api.post("/spaces/{space}/turns", status_code=201)
-    def add_turns(space: Space, body: TurnsIn, request: Request) -> dict:
-        return {"memory_ids": _memory(request).add_turns(body.turns, space, body.source)}
 
-    @api.post("/spaces/{space}/files", status_code=201)
-    def add_file(space: Space, request: Request, file: Annotated[UploadFile, File()]) -> dict:
-        """Upload one file. It is parsed in memory (never written to a temporary file: an encrypted
-        space's plaintext stays off the disk), and errors name the upload, not a server path."""
-        memory = _memory(request)
-        limit = memory.settings.max_file_bytes
-        name = upload_name(file.filename)
-        data = file.file.read(limit + 1)
-        if len(data) > limit:
-            raise InputError(f"{name}: over the limit of {limit:,} bytes (IMPRINT_MAX_FILE_BYTES)")
-        report = memory.ingest([parse_data(data, name, f"upload:{name}")], space)
-        return {"memory_ids": report.memories, "duplicate": bool(report.duplicates)}
+@router.post("/spaces/{space}/turns", status_code=201)
+def add_turns(space: Space, body: TurnsIn, memory: Mem) -> dict:
+    return {"memory_ids": memory.add_turns(body.turns, space, body.source)}
 
-    @api.delete("/spaces/{space}")
-    def forget_space(space: Space, request: Request) -> dict:
-        _memory(request).forget_space(space)
-        return {"deleted": space}
 
-    @api.get("/spaces/{space}/memories")
-    def list_memories(space: Space, request: Request, limit: Limit = 50, offset: Offset = 0) -> dict:
-        memory = _memory(request)
-        return {"memories": [asdict(m) for m in memory.list_memories(space, limit, offset)],
-                "total": memory.count(space)}
+@router.post("/spaces/{space}/files", status_code=201)
+def add_file(space: Space, memory: Mem, file: Annotated[UploadFile, File()]) -> dict:
+    """Upload one file. It is parsed in memory (never written to a temporary file: an encrypted
+    space's plaintext stays off the disk), and errors name the upload, not a server path."""
+    limit = memory.settings.max_file_bytes
+    name = upload_name(file.filename)
+    data = file.file.read(limit + 1)
+    if len(data) > limit:
+        raise InputError(f"{name}: over the limit of {limit:,} bytes (IMPRINT_MAX_FILE_BYTES)")
+    report = memory.ingest([parse_data(data, name, f"upload:{name}")], space)
+    return {"memory_ids": report.memories, "duplicate": bool(report.duplicates)}
 
-    @api.get("/spaces/{space}/dropped")
-    def list_dropped(space: Space, request: Request, limit: Limit = 50, offset: Offset = 0) -> dict:
-        """Chunks kept raw but not indexed (low information, repeats), each with its reason."""
-        return {"dropped": [asdict(m) for m in _memory(request).dropped(space, limit, offset)]}
 
-    @api.get("/spaces/{space}/memories/{memory_id}")
-    def get_memory(space: Space, memory_id: MemoryId, request: Request) -> dict:
-        """The memory, and each of its sentences with when it held (`validity`)."""
-        memory = _memory(request)
-        return {**asdict(memory.get(memory_id, space)),
-                "validity": [asdict(v) for v in memory.validity(memory_id, space)]}
+@router.delete("/spaces/{space}")
+def forget_space(space: Space, memory: Mem) -> dict:
+    memory.forget_space(space)
+    return {"deleted": space}
 
-    @api.delete("/spaces/{space}/memories/{memory_id}")
-    def forget(space: Space, memory_id: MemoryId, request: Request) -> dict:
-        return asdict(_memory(request).forget(memory_id, space))
 
-    @api.delete("/spaces/{space}/sources")
-    def forget_source(space: Space, source: str, request: Request) -> dict:
-        return asdict(_memory(request).forget_source(source, space))
+@router.get("/spaces/{space}/memories")
+def list_memories(space: Space, memory: Mem, limit: Limit = 50, offset: Offset = 0) -> dict:
+    return {"memories": [asdict(m) for m in memory.list_memories(space, limit, offset)],
+            "total": memory.count(space)}
 
-    @api.post("/spaces/{space}/search")
-    def search(space: Space, body: SearchIn, request: Request) -> dict:
-        hits = _memory(request).search(body.query, space, body.k)
-        return {"hits": [asdict(h) for h in hits]}
 
-    @api.post("/spaces/{space}/ask")
-    def ask(space: Space, body: AskIn, request: Request) -> dict:
-        answer = _memory(request).ask(body.question, space, body.strategy, body.k)
-        return {"answer": answer.text, "strategy": answer.strategy, "route": answer.route,
-                "memory_ids": answer.memory_ids, "prompt_tokens": answer.prompt_tokens, "timings": answer.timings}
+@router.get("/spaces/{space}/dropped")
+def list_dropped(space: Space, memory: Mem, limit: Limit = 50, offset: Offset = 0) -> dict:
+    """Chunks kept raw but not indexed (low information, repeats), each with its reason."""
+    return {"dropped": [asdict(m) for m in memory.dropped(space, limit, offset)]}
 
-    @api.post("/spaces/{space}/explain")
-    def explain(space: Space, body: AskIn, request: Request) -> dict:
-        """Which tier strategy auto would answer from, why, and the memories behind it (no answer generated)."""
-        route = _memory(request).explain(body.question, space, body.k)
-        return {"strategy": route.strategy, "reason": route.reason, "covered": route.covered,
-                "memories": [asdict(m) for m in route.memories]}
 
-    @api.post("/spaces/{space}/consolidate", status_code=202)
-    def consolidate(space: Space, body: ConsolidateIn, request: Request) -> dict:
-        memory, jobs = _memory(request), request.app.state.jobs
-        memory.count(space)  # 404 before a job starts
-        job = jobs.start("consolidate", space, lambda log: memory.consolidate(
-            space, TrainConfig(epochs=body.epochs), Gate(body.min_recall, body.min_retention),
-            replay_repeats=body.replay, log=log, teacher=body.teacher, stable_days=body.stable_days,
-            min_uses=body.min_uses).to_dict())
-        return {"job": job.id, "status": job.status}
+@router.get("/spaces/{space}/memories/{memory_id}")
+def get_memory(space: Space, memory_id: MemoryId, memory: Mem) -> dict:
+    """The memory, and each of its sentences with when it held (`validity`)."""
+    return {**asdict(memory.get(memory_id, space)),
+            "validity": [asdict(v) for v in memory.validity(memory_id, space)]}
 
-    @api.get("/jobs/{job_id}")
-    def job_status(job_id: str, request: Request, key: Annotated[str, Depends(caller)]) -> dict:
-        jobs: Jobs = request.app.state.jobs
-        job = jobs.get(job_id)
-        if job is None or not request.app.state.keys.allows(key, job.space):
-            raise HTTPException(404, f"no job {job_id!r}")
-        return asdict(job)
 
-    @api.get("/spaces/{space}/adapters")
-    def adapters(space: Space, request: Request) -> dict:
-        registry = _memory(request).adapters(space)
-        current = registry.current()
-        return {"current": current.version if current else None,
-                "versions": [asdict(m) | {"bytes": registry.size_bytes(m.version)} for m in registry.versions()]}
+@router.delete("/spaces/{space}/memories/{memory_id}")
+def forget(space: Space, memory_id: MemoryId, memory: Mem) -> dict:
+    return asdict(memory.forget(memory_id, space))
 
-    return api
+
+@router.delete("/spaces/{space}/sources")
+def forget_source(space: Space, source: str, memory: Mem) -> dict:
+    return asdict(memory.forget_source(source, space))
+
+
+@router.post("/spaces/{space}/search")
+def search(space: Space, body: SearchIn, memory: Mem) -> dict:
+    return {"hits": [asdict(h) for h in memory.search(body.query, space, body.k)]}
+
+
+@router.post("/spaces/{space}/ask")
+def ask(space: Space, body: AskIn, memory: Mem) -> dict:
+    return memory.ask(body.question, space, body.strategy, body.k).to_dict()
+
+
+@router.post("/spaces/{space}/explain")
+def explain(space: Space, body: AskIn, memory: Mem) -> dict:
+    """Which tier strategy auto would answer from, why, and the memories behind it (no answer generated)."""
+    route = memory.explain(body.question, space, body.k)
+    return {"strategy": route.strategy, "reason": route.reason, "covered": route.covered,
+            "memories": [asdict(m) for m in route.memories]}
+
+
+@router.post("/spaces/{space}/consolidate", status_code=202)
+def consolidate(space: Space, body: ConsolidateIn, request: Request, memory: Mem) -> dict:
+    jobs: Jobs = request.app.state.jobs
+    memory.count(space)  # 404 before a job starts
+    config, gate = training_plan(body.epochs, body.min_recall, body.min_retention)
+    job = jobs.start("consolidate", space, lambda log: memory.consolidate(
+        space, config, gate, replay_repeats=body.replay, log=log, teacher=body.teacher,
+        stable_days=body.stable_days, min_uses=body.min_uses).to_dict())
+    return {"job": job.id, "status": job.status}
+
+
+@router.get("/jobs/{job_id}")
+def job_status(job_id: str, request: Request, key: Caller) -> dict:
+    jobs: Jobs = request.app.state.jobs
+    job = jobs.get(job_id)
+    if job is None or not request.app.state.keys.allows(key, job.space):
+        raise HTTPException(404, f"no job {job_id!r}")
+    return asdict(job)
+
+
+@router.get("/spaces/{space}/adapters")
+def adapters(space: Space, memory: Mem) -> dict:
+    registry = memory.adapters(space)
+    current = registry.current()
+    return {"current": current.version if current else None,
+            "versions": [asdict(m) | {"bytes": registry.size_bytes(m.version)} for m in registry.versions()]}

@@ -8,6 +8,7 @@ import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -27,8 +28,23 @@ REPLAY_REPEATS = 1
 class Gate:
     """Thresholds a new adapter must pass to replace the current one."""
 
-    min_probe_recall: float = 0.8
-    min_retention: float = 0.9
+    min_probe_recall: float = field(default=0.8, metadata={"help": "share of held-out probe questions answered"})
+    min_retention: float = field(default=0.9, metadata={
+        "help": "share of general control answers the base model got right that the adapter still gets right"})
+
+    def __post_init__(self) -> None:
+        if self.min_probe_recall < 0 or self.min_retention < 0:
+            raise InputError(f"gate thresholds are shares, 0 or more (over 1: nothing passes): {self}")
+
+
+def training_plan(epochs: int, min_recall: float, min_retention: float) -> tuple[TrainConfig, Gate]:
+    """The training settings and gate from the options the CLI and REST expose."""
+    return TrainConfig(epochs=epochs), Gate(min_recall, min_retention)
+
+
+def stable_since(stable_days: float) -> str:
+    """The policy's cutoff: memories added, and last changed, before this time are stable."""
+    return (datetime.now(timezone.utc) - timedelta(days=stable_days)).isoformat(timespec="seconds")
 
 
 @dataclass

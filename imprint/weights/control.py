@@ -11,6 +11,7 @@ import zlib
 from importlib.resources import files
 from pathlib import Path
 
+from ..prompt import qa_prompt
 from .synth import QA
 
 
@@ -27,7 +28,6 @@ def base_answers(model, cache_file: Path) -> dict[str, str]:
     """The base model's greedy answers to every control question (cached per base model)."""
     if cache_file.exists():
         return json.loads(cache_file.read_text())
-    from .train import qa_prompt
 
     answers = {q: model.generate(qa_prompt(q), max_new_tokens=16).text for q, _ in control_questions()}
     cache_file.parent.mkdir(parents=True, exist_ok=True)

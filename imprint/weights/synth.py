@@ -17,7 +17,7 @@ from typing import Callable, Protocol
 
 from ..encode.chunk import split_sentences, without_speaker
 from ..encode.words import found_in, normal_words
-from ..records import Chunk
+from ..records import Chunk, TextModel
 
 
 @dataclass(frozen=True)
@@ -133,10 +133,6 @@ def _topic(sentence: str) -> str:
 
 class Synthesizer(Protocol):
     def synthesize(self, memories: list[Chunk]) -> TrainingData: ...
-
-
-class TextModel(Protocol):
-    def generate(self, prompt: str, max_new_tokens: int = 48, stop: str = "\n"): ...
 
 
 TEACHER_PROMPT = """Write questions a reader can answer from the passage, each with a short answer copied from it.

@@ -1,0 +1,173 @@
+"""add: raw items -> statements -> chunks -> vectors -> judged (information, repeats) -> stored -> supersession.
+
+Each batch of about 256 chunks is embedded together and stored in one all-or-nothing transaction,
+so a killed process leaves whole items or none.
+"""
+
+import dataclasses
+import functools
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import numpy as np
+
+from .config import Settings
+from .encode.chunk import chunk_segment, without_speaker
+from .encode.dates import strip_resolved_dates
+from .encode.entities import extract_entities
+from .encode.extract import TeacherExtractor, turn_statement
+from .encode.parse import check_unicode
+from .encode.salience import content_words, low_information
+from .encode.supersede import replaced, statements
+from .errors import ParseError
+from .llm.embed import Embedder
+from .records import RawItem, Segment
+from .spaces import Space
+from .store.sqlite import PreparedChunk, SpaceStore
+
+EMBED_BATCH = 256  # chunks embedded (and committed) together when ingesting many items
+
+
+@dataclass
+class IngestReport:
+    added: int = 0  # raw items stored
+    duplicates: int = 0  # raw items already stored, skipped
+    memories: list[int] = field(default_factory=list)  # ids of the memories created (dropped ones too)
+    indexed: int = 0  # memories this run stored and indexed
+    dropped: int = 0  # chunks this run kept raw but not indexed: low information, or repeats
+    errors: list[ParseError] = field(default_factory=list)
+
+
+class Ingest:
+    """The add pipeline of one Memory: its settings, its embedder, and (for IMPRINT_EXTRACT=teacher)
+    the teacher that rewrites statements, made on first use."""
+
+    def __init__(self, settings: Settings, embedder: Embedder, extractor: Callable[[], TeacherExtractor]) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self._make_extractor = extractor
+
+    @functools.cached_property
+    def extractor(self) -> TeacherExtractor:
+        return self._make_extractor()
+
+    def run(self, items: list[RawItem], space: Space,
+            progress: Callable[[int, int], None] | None = None) -> IngestReport:
+        """Chunk, embed and store raw items; `progress(done, total)` counts items after each batch."""
+        for item in items:
+            check_unicode(item)
+        store = space.store
+        report = IngestReport()
+        for start, batch in _batches(items, self._chunk_texts):
+            prepared = self._prepare(batch, space)
+            results = store.add(prepared)
+            for (_, rows), result in zip(prepared, results):
+                report.memories.extend(result.chunk_ids)
+                report.duplicates += result.duplicate
+                report.added += not result.duplicate
+                if not result.duplicate:  # a stored item's chunks were not stored again: nothing was dropped
+                    report.dropped += sum(row.dropped is not None for row in rows)
+                    report.indexed += sum(row.dropped is None for row in rows)
+            store.supersede([replacement for (_, rows), result in zip(prepared, results) if not result.duplicate
+                             for chunk_id, row in zip(result.chunk_ids, rows) if row.dropped is None
+                             for replacement in _replacements(store, chunk_id, row)])
+            if progress:
+                progress(start + len(batch), len(items))
+        return report
+
+    def _chunk_texts(self, item: RawItem) -> list[tuple[str, Segment]]:
+        s = self.settings
+        size = min(s.chunk_tokens, self.embedder.max_tokens - 2)
+        return [self._rewritten(text, segment) for segment in item.segments
+                for text in chunk_segment(self._statement(item, segment), self.embedder.count_tokens, size,
+                                          s.chunk_overlap)]
+
+    def _statement(self, item: RawItem, segment: Segment) -> Segment:
+        """What a segment is remembered as: a conversation turn as the statement it makes (extract.py)."""
+        if item.kind != "conversation" or self.settings.extract == "off":
+            return segment
+        return dataclasses.replace(segment, text=turn_statement(segment.text, segment.time or item.time))
+
+    def _rewritten(self, text: str, segment: Segment) -> tuple[str, Segment]:
+        """A chunk as the teacher's grounded facts (IMPRINT_EXTRACT=teacher), the words it was made
+        from kept on it as `said`; as it is otherwise, or when the teacher wrote nothing grounded."""
+        if self.settings.extract != "teacher":
+            return text, segment
+        said = without_speaker(text, segment.speaker)
+        facts = self.extractor.facts(said, segment.speaker, segment.time)
+        if not facts:
+            return text, segment
+        prefix = f"{segment.speaker}: " if segment.speaker else ""
+        return prefix + " ".join(facts), dataclasses.replace(segment, metadata={**segment.metadata, "said": said})
+
+    def _prepare(self, batch: list[tuple[RawItem, list[tuple[str, Segment]]]], space: Space):
+        texts = [text for _, chunks in batch for text, _ in chunks]
+        vectors = self.embedder.embed(texts)
+        nearest = space.vectors.nearest(vectors) if self.settings.duplicate_similarity <= 1 else [None] * len(texts)
+        prepared, kept, position = [], [], 0
+        for item, chunks in batch:
+            rows = []
+            for text, segment in chunks:
+                vector, stored = vectors[position], nearest[position]
+                position += 1
+                words = said_words(text, segment.speaker)
+                # the information bar is for chat turns; text a user adds on purpose is kept whatever its size
+                dropped = low_information(words, self.settings.min_information) if item.kind == "conversation" else None
+                repeat_of = None
+                if dropped is None:
+                    dropped, repeat_of = self._repeat(vector, words, stored, space.store, kept)
+                row = PreparedChunk(text=text, tokens=self.embedder.count_tokens(text), vector=vector,
+                                    speaker=segment.speaker, time=segment.time or item.time,
+                                    metadata=segment.metadata, dropped=dropped, repeat_of=repeat_of,
+                                    entities=None if dropped else extract_entities(text))
+                if dropped is None:
+                    kept.append((vector, words, row))
+                rows.append(row)
+            prepared.append((item, rows))
+        return prepared
+
+    def _repeat(self, vector: np.ndarray, words: set[str], stored: tuple[int, float] | None, store: SpaceStore,
+                batch: list[tuple[np.ndarray, set[str], PreparedChunk]]) -> tuple[str | None, int | PreparedChunk | None]:
+        """Why this chunk repeats a memory already held (stored, or earlier in this batch), and that
+        memory; (None, None) if it says something new. A repeat says the same content words with a
+        near-identical embedding: embeddings alone barely see a changed name or number, so they
+        would merge different facts."""
+        threshold = self.settings.duplicate_similarity
+        if stored and stored[1] >= threshold:
+            held = next(iter(store.get([stored[0]])), None)  # None: a damaged row
+            if held is not None and said_words(held.text, held.speaker) == words:
+                return f"repeats memory {held.id} (similarity {stored[1]:.2f})", held.id
+        for other, other_words, row in batch:
+            if other_words == words and float(other @ vector) >= threshold:
+                return "repeats an earlier memory of the same batch", row
+        return None, None
+
+
+def _replacements(store: SpaceStore, chunk_id: int, chunk: PreparedChunk) -> list[tuple]:
+    """(older memory, sentence, what it says now, this memory, since) for each sentence it replaces."""
+    text = without_speaker(chunk.text, chunk.speaker)
+    subjects = {s.subject for s in statements(text) if s.subject}
+    older = store.get(sorted({i for name in subjects for i in store.memories_mentioning(name, chunk_id)}))
+    return [(old.id, sentence, now, chunk_id, chunk.time) for old in older
+            if old.dropped is None and not (old.time and chunk.time and old.time > chunk.time)
+            for sentence, now in replaced(text, without_speaker(old.text, old.speaker))]
+
+
+def said_words(text: str, speaker: str | None) -> set[str]:
+    """The content words a memory's speaker said: what the information bar and repeats compare
+    (not the speaker's name, not the dates extract.py added)."""
+    return content_words(strip_resolved_dates(without_speaker(text, speaker)))
+
+
+def _batches(items: list[RawItem], chunker: Callable[[RawItem], list]) -> Iterator[tuple[int, list]]:
+    """Group items so each group has about EMBED_BATCH chunks; yields (index of first, group)."""
+    group, size, start = [], 0, 0
+    for position, item in enumerate(items):
+        chunks = chunker(item)
+        group.append((item, chunks))
+        size += len(chunks)
+        if size >= EMBED_BATCH:
+            yield start, group
+            group, size, start = [], 0, position + 1
+    if group:
+        yield start, group

@@ -1,0 +1,95 @@
+"""Which models a Memory uses, and why: the local model, the answer engine, the reader, a teacher.
+
+llama.cpp answers 3-5x faster here (README), but a build that does not fit this CPU kills the
+process at the first token, so it is used only after `selfcheck` saw it generate in a child.
+Every model loads on first use: listing or searching a space never waits for one.
+"""
+
+import functools
+import importlib.util
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import Settings
+from ..errors import InputError, ModelError
+from ..records import TextModel
+from . import selfcheck
+from .llamacpp import LlamaCppModel
+from .local import LocalModel, gguf_file, resolve_model_dir
+from .remote import RemoteModel
+
+log = logging.getLogger("imprint")
+
+
+@dataclass(frozen=True)
+class EngineChoice:
+    name: str  # "llama.cpp" or "transformers"
+    reason: str
+    gguf: Path | None = None  # the file llama.cpp loads
+
+
+def llama_cpp_installed() -> bool:
+    return importlib.util.find_spec("llama_cpp") is not None
+
+
+def choose_engine(settings: Settings) -> EngineChoice:
+    """The engine for `settings.engine` on this machine; a failed self-check under `auto` falls back
+    to transformers with one warning that says why and how to rebuild."""
+    if settings.engine == "transformers":
+        return EngineChoice("transformers", "IMPRINT_ENGINE=transformers")
+    gguf = gguf_file(settings.model, settings.cache_dir)
+    if gguf is None or not llama_cpp_installed():
+        missing = "the model is not a .gguf file" if gguf is None else "llama-cpp-python is not installed"
+        if settings.engine == "llama.cpp":
+            raise ModelError(f"engine llama.cpp needs a .gguf model (or the packaged default) and "
+                             f"llama-cpp-python: {missing}")
+        return EngineChoice("transformers", missing)
+    verdict = selfcheck.check(gguf, settings.cache_dir)
+    if verdict.runs:
+        return EngineChoice("llama.cpp", f"{verdict.reason} (check cached per build and CPU)", gguf)
+    if settings.engine == "llama.cpp":
+        raise ModelError(f"engine llama.cpp cannot run here: {verdict.reason}; {selfcheck.REBUILD_HINT}")
+    log.warning("imprint: answering with transformers, not llama.cpp: %s; %s", verdict.reason, selfcheck.REBUILD_HINT)
+    return EngineChoice("transformers", f"llama.cpp failed its self-check: {verdict.reason}")
+
+
+class Models:
+    """The models of one Memory, each made on first use."""
+
+    def __init__(self, settings: Settings, model: LocalModel | None = None) -> None:
+        self.settings = settings
+        self.model = model or LocalModel(settings.model, settings.cache_dir, settings.threads)  # trains
+
+    @functools.cached_property
+    def engine(self) -> EngineChoice:
+        """Which engine answers locally, and why (llama.cpp only once proven to run on this CPU)."""
+        return choose_engine(self.settings)
+
+    @functools.cached_property
+    def answerer(self) -> LocalModel | LlamaCppModel:
+        """The local model that generates answers, with adapters: llama.cpp on the GGUF file when it
+        runs here, else transformers (the training model)."""
+        if self.engine.name == "llama.cpp":
+            return LlamaCppModel.shared(self.engine.gguf, self.settings.threads)
+        return self.model
+
+    @functools.cached_property
+    def reader(self) -> TextModel:
+        """The model that reads retrieved memories: a configured server, or the local answerer.
+        Adapters always run locally."""
+        s = self.settings
+        if s.answer_url:
+            return RemoteModel(s.answer_url, s.answer_model, s.remote_api_key, s.context_tokens or 8192)
+        return self.answerer
+
+    def teacher(self, teacher: str | None, needed_by: str) -> TextModel:
+        """The model `teacher` names: 'local' (the local answer model) or an OpenAI-compatible server URL."""
+        if not teacher:
+            raise InputError(f"{needed_by} needs a teacher model: set IMPRINT_TEACHER to 'local' or a server URL")
+        s = self.settings
+        return self.answerer if teacher == "local" else RemoteModel(teacher, s.teacher_model, s.remote_api_key)
+
+    def model_dir(self) -> Path:
+        """The configured base model's folder: what adapters are trained on and must match."""
+        return resolve_model_dir(self.settings.model, self.settings.cache_dir)

@@ -1,0 +1,85 @@
+"""The spaces of one data folder: each open Space holds its store, vector index, entity graph and
+adapters. A space is opened once per process, noticed when another process deleted or replaced
+its file, and deleted whole (exactly its own files).
+"""
+
+import functools
+import re
+import threading
+from pathlib import Path
+
+from .errors import InputError, NotFoundError
+from .recall.dense import VectorIndex
+from .recall.graph import GraphIndex
+from .store.sqlite import FILE_SUFFIXES, SpaceStore
+from .weights.adapters import AdapterRegistry
+
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # fullmatch: "$" would let a final newline in
+
+
+class Space:
+    """One user's or project's memory: everything the pipelines read and write."""
+
+    def __init__(self, name: str, store: SpaceStore, data_dir: Path) -> None:
+        self.name = name
+        self.store = store
+        self.vectors = VectorIndex(store)
+        self._data_dir = data_dir
+
+    @functools.cached_property
+    def graph(self) -> GraphIndex:
+        return GraphIndex(self.store)
+
+    @property
+    def adapters(self) -> AdapterRegistry:
+        """The space's adapter versions (sealed with the space's key when it is encrypted)."""
+        return AdapterRegistry(self._data_dir, self.name, self.store.cipher)
+
+
+class Spaces:
+    """The open spaces of `data_dir`, thread-safe."""
+
+    def __init__(self, data_dir: Path, master_key: bytes | None) -> None:
+        self.data_dir = Path(data_dir)
+        self._master_key = master_key
+        self._open: dict[str, Space] = {}
+        self._lock = threading.Lock()
+
+    def names(self) -> list[str]:
+        return sorted(p.stem for p in self.data_dir.glob("*.sqlite"))
+
+    def open(self, name: str, create: bool = False) -> Space:
+        """The space `name`; NotFoundError when it does not exist and `create` is off."""
+        if not isinstance(name, str) or not NAME.fullmatch(name):
+            raise InputError(f"bad space name {name!r}: use letters, digits, '_', '-', '.' (max 64)")
+        with self._lock:
+            space = self._open.get(name)
+            if space is not None and space.store.is_replaced():  # forgotten (or replaced) by another process
+                self._open.pop(name).store.close()
+                space = None
+            if space is None:
+                path = self._file(name)
+                if not create and not path.exists():
+                    raise NotFoundError(f"no space {name!r}")  # never the server's paths
+                space = self._open[name] = Space(name, SpaceStore(path, self._master_key), self.data_dir)
+            return space
+
+    def delete(self, name: str) -> None:
+        """Delete a whole space: its SQLite file (with WAL, shared memory and journal), and its adapters."""
+        space = self.open(name)
+        with self._lock:
+            self._open.pop(name, None)
+            space.store.close()
+        base = self._file(name)
+        for suffix in FILE_SUFFIXES:
+            base.with_name(base.name + suffix).unlink(missing_ok=True)
+        space.adapters.delete_all()
+
+    def close(self) -> None:
+        with self._lock:
+            for space in self._open.values():
+                space.store.close()
+            self._open.clear()
+
+    def _file(self, name: str) -> Path:
+        return self.data_dir / f"{name}.sqlite"

@@ -1,0 +1,114 @@
+"""Damage found and contained: unreadable rows are left out of reads and reported, and
+`check` verifies a whole space (and with `repair`, quarantines what fails). Part of SpaceStore."""
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Callable
+
+from ..errors import EncryptionError
+from ..records import Chunk
+from .sql import CHUNK_COLUMNS, ROW_KEYS, now
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Damage:
+    table: str
+    row_id: int
+    reason: str
+
+
+@dataclass
+class CheckReport:
+    integrity: str  # SQLite's own verdict on the file ("ok")
+    rows_checked: int
+    damaged: list[Damage]
+    quarantined: int = 0  # rows moved out with --repair
+
+
+class Checking:
+    damaged: dict[tuple[str, int], str]  # rows found unreadable since opening, and why
+
+    def _readable(self, rows: list[tuple]) -> list[Chunk]:
+        """Chunks from rows, leaving out (and reporting) rows that are damaged: one flipped byte must
+        not make a whole space unreadable. `imprint check --repair` moves them out."""
+        chunks = []
+        for row in rows:
+            try:
+                chunks.append(self._row_to_chunk(row))
+            except (EncryptionError, ValueError, UnicodeDecodeError) as error:
+                self._damage("chunks", row[0], error)
+        return chunks
+
+    def _damage(self, table: str, row_id: int, error: Exception) -> None:
+        if (table, row_id) not in self.damaged:
+            log.warning("space %r: %s row %d is damaged and left out (%s); run imprint check --repair",
+                        self.path.stem, table, row_id, error)
+        self.damaged[(table, row_id)] = str(error)
+
+    def check(self, repair: bool = False) -> CheckReport:
+        """SQLite's integrity check, then every row read back (sealed ones authenticated); with
+        `repair`, rows that fail are moved to the quarantine table and the keyword index rebuilt."""
+        with self._lock:
+            integrity = "; ".join(r[0] for r in self._conn.execute("PRAGMA integrity_check").fetchall())
+            damaged, checked = [], 0
+            for table, rows, read in self._check_plan():
+                for row in rows:
+                    checked += 1
+                    try:
+                        read(row)
+                    except (EncryptionError, ValueError, UnicodeDecodeError, TypeError) as error:
+                        damaged.append(Damage(table, row[0], str(error)))
+            bad = {(d.table, d.row_id) for d in damaged}
+            dims = {len(self._open_bytes(b, self._field("vector", i))) for i, b in self._conn.execute(
+                "SELECT chunk_id, vector FROM vectors").fetchall() if ("vectors", i) not in bad}
+            if len(dims) > 1:
+                damaged.append(Damage("vectors", 0, f"vectors of {sorted(dims)} bytes: mixed sizes"))
+            report = CheckReport(integrity, checked, damaged)
+            if repair and damaged:
+                with self._write():
+                    for damage in damaged:
+                        row = self._conn.execute(
+                            f"SELECT * FROM {damage.table} WHERE {ROW_KEYS[damage.table]} = ?", (damage.row_id,)).fetchone()
+                        if row is None:
+                            continue
+                        as_text = json.dumps([v.hex() if isinstance(v, bytes) else v for v in row])
+                        self._conn.execute("INSERT INTO quarantine (table_name, row_id, reason, row, at)"
+                                           " VALUES (?, ?, ?, ?, ?)", (damage.table, damage.row_id, damage.reason,
+                                                                       as_text, now()))
+                        report.quarantined += 1
+                    self._delete_damaged([d.table for d in damaged], [d.row_id for d in damaged])
+                    self._count_deletion()
+                self._scrub()
+        return report
+
+    def _check_plan(self) -> list[tuple[str, list[tuple], Callable[[tuple], object]]]:
+        """(table, its rows, how to read one) for every table holding stored content."""
+        c = self._conn
+
+        def raw(row: tuple) -> None:
+            self._open_source(row[1])
+            for field, value in zip(("raw.time", "raw.content"), row[2:4]):
+                self._open(value, self._field(field, row[0]))
+            json.loads(self._open(row[4], self._field("raw.metadata", row[0])))
+            self._open_bytes(row[5], self._field("raw.original", row[0]))
+
+        def superseded(row: tuple) -> None:
+            for field, value in zip(("superseded.sentence", "superseded.now"), row[3:5]):
+                self._open(value, self._field(field, row[1], row[2]))
+            self._open_plain_in_v1(row[5], self._field("superseded.since", row[1], row[2]))
+
+        def vector(row: tuple) -> None:
+            if len(self._open_bytes(row[1], self._field("vector", row[0]))) % 4:
+                raise ValueError("not a float32 vector")
+
+        return [
+            ("raw_items", c.execute("SELECT id, source, time, content, metadata, original FROM raw_items").fetchall(), raw),
+            ("chunks", c.execute(f"SELECT {CHUNK_COLUMNS} FROM chunks c JOIN raw_items r ON r.id = c.raw_id").fetchall(),
+             self._row_to_chunk),
+            ("vectors", c.execute("SELECT chunk_id, vector FROM vectors").fetchall(), vector),
+            ("superseded", c.execute("SELECT rowid, chunk_id, by_chunk, sentence, now, since FROM superseded").fetchall(),
+             superseded),
+        ]

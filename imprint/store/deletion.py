@@ -1,0 +1,179 @@
+"""Physical deletion: a memory with its repeats, a source, damaged rows. Part of SpaceStore.
+
+Forgetting removes bytes, not just rows: secure_delete zeroes freed pages, the contentless keyword
+index is told each forgotten entry's words (or rebuilt without a damaged one), and the WAL is
+checkpointed and truncated.
+"""
+
+from typing import Callable
+
+from ..errors import EncryptionError, NotFoundError
+from ..records import Chunk
+from .sql import ROW_KEYS, marks
+
+
+class Deletion:
+    def delete_memory(self, chunk_id: int,
+                      redact: Callable[[str, Chunk, list[Chunk]], str] | None = None) -> list[Chunk]:
+        """Delete one memory (chunk, vector, keyword entry) and its repeats; returns them, the memory first.
+        A raw item goes with its last chunk. While other memories keep it, `redact(content, forgotten,
+        kept)` rewrites its content and the original bytes are dropped, in the same transaction."""
+        with self._lock:
+            with self._write():
+                [chunk] = self.get([chunk_id]) or [None]
+                if chunk is None:
+                    removed = [self._delete_unreadable_memory(chunk_id)]
+                else:
+                    removed = [chunk, *self.get([row[0] for row in self._conn.execute(
+                        "SELECT id FROM chunks WHERE repeat_of = ? ORDER BY id", (chunk_id,))])]
+                    for gone in removed:
+                        self._unindex("id = ?", gone.id)
+                        self._conn.execute("DELETE FROM chunks WHERE id = ?", (gone.id,))
+                        kept = self._chunks_of(gone.raw_id)
+                        if not kept:
+                            self._conn.execute("DELETE FROM raw_items WHERE id = ?", (gone.raw_id,))
+                        elif redact is not None:
+                            self._redact_raw(gone, kept, redact)
+                self._count_deletion()
+            self._scrub()
+        return removed
+
+    def _delete_unreadable_memory(self, chunk_id: int) -> Chunk:
+        """Forget a memory whose row no longer reads (damaged): it goes all the same, unread."""
+        row = self._conn.execute("SELECT raw_id FROM chunks WHERE id = ?", (chunk_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no memory {chunk_id} in {self.path.stem!r}")
+        self._delete_damaged(["chunks"], [chunk_id])
+        return Chunk(chunk_id, row[0], source="", text="", speaker=None, time=None, tokens=0, metadata={},
+                     added_at="", dropped="unreadable (damaged)")
+
+    def _redact_raw(self, gone: Chunk, kept: list[Chunk], redact: Callable[[str, Chunk, list[Chunk]], str]) -> None:
+        """Take a forgotten memory's sentences out of the raw item its other memories keep; a raw text
+        that no longer authenticates is emptied instead (it could not be shown anyway)."""
+        field = self._field("raw.content", gone.raw_id)
+        sealed = self._conn.execute("SELECT content FROM raw_items WHERE id = ?", (gone.raw_id,)).fetchone()[0]
+        try:
+            content = redact(self._open(sealed, field), gone, kept)
+        except (EncryptionError, UnicodeDecodeError) as error:
+            self._damage("raw_items", gone.raw_id, error)
+            content = ""
+        self._conn.execute("UPDATE raw_items SET content = ?, original = NULL WHERE id = ?",
+                           (self._seal(content, field), gone.raw_id))
+
+    def _chunks_of(self, raw_id: int) -> list[Chunk]:
+        ids = [row[0] for row in self._conn.execute("SELECT id FROM chunks WHERE raw_id = ? ORDER BY position",
+                                                    (raw_id,))]
+        return self.get(ids)
+
+    def delete_source(self, source: str) -> list[Chunk]:
+        """Delete every raw item from `source` and all that was derived from it; returns its memories.
+        A memory another source repeats stays, merged: that source's repeat takes its place."""
+        key = self._source_key(source)
+        where = "raw_id IN (SELECT id FROM raw_items WHERE source = ?)"
+        with self._lock:
+            with self._write():
+                removed = self.get(self._unindex(where, key))
+                self._promote_repeats([m.id for m in removed], key)
+                if not self._conn.execute("DELETE FROM raw_items WHERE source = ?", (key,)).rowcount:
+                    raise NotFoundError(f"no source {source!r} in {self.path.stem!r}")
+                self._count_deletion()
+            self._scrub()
+        return removed
+
+    def _promote_repeats(self, ids: list[int], leaving_source: str | bytes) -> None:
+        """For each memory about to go, its first repeat from another source becomes the memory:
+        it takes over the vector (same content words, cosine >= the repeat threshold), names,
+        supersession records and the other repeats, and is indexed under its own words."""
+        for memory_id in ids:
+            row = self._conn.execute(
+                "SELECT c.id, c.raw_id, c.text FROM chunks c JOIN raw_items r ON r.id = c.raw_id"
+                " WHERE c.repeat_of = ? AND r.source != ? ORDER BY c.id LIMIT 1", (memory_id, leaving_source)).fetchone()
+            if row is None:
+                continue
+            heir, raw_id, sealed = row
+            text = self._open_text(sealed, heir, raw_id, shown=False)
+            self._conn.execute("UPDATE chunks SET dropped = NULL, repeat_of = NULL, text = ? WHERE id = ?",
+                               (self._seal_text(text, heir, raw_id, shown=True), heir))
+            self._conn.execute("UPDATE chunks SET repeat_of = ? WHERE repeat_of = ?", (heir, memory_id))
+            self._conn.execute("UPDATE mentions SET chunk_id = ? WHERE chunk_id = ?", (heir, memory_id))
+            self._move_sealed_rows(memory_id, heir)
+            self._conn.execute("INSERT INTO keywords (rowid, text) VALUES (?, ?)", (heir, self._index_text(text)))
+
+    def _move_sealed_rows(self, old: int, new: int) -> None:
+        """Hand a memory's vector and supersession records to the memory that takes its place; in
+        format 2 each is sealed again for its new row."""
+        vector = self._conn.execute("SELECT vector FROM vectors WHERE chunk_id = ?", (old,)).fetchone()
+        if vector is not None:
+            plain = self._open_bytes(vector[0], self._field("vector", old))
+            self._conn.execute("UPDATE vectors SET chunk_id = ?, vector = ? WHERE chunk_id = ?",
+                               (new, self._seal_bytes(plain, self._field("vector", new)), old))
+        rows = self._conn.execute("SELECT rowid, chunk_id, by_chunk, sentence, now, since FROM superseded"
+                                  " WHERE chunk_id = ? OR by_chunk = ?", (old, old)).fetchall()
+        for rowid, chunk_id, by_chunk, *sealed in rows:
+            after = (new if chunk_id == old else chunk_id, new if by_chunk == old else by_chunk)
+            fields = ("superseded.sentence", "superseded.now")
+            sentence, now = (self._seal(self._open(value, self._field(f, chunk_id, by_chunk)), self._field(f, *after))
+                             for f, value in zip(fields, sealed))
+            since = self._seal_plain_in_v1(self._open_plain_in_v1(sealed[2], self._field("superseded.since", chunk_id,
+                                                                                          by_chunk)),
+                                           self._field("superseded.since", *after))
+            self._conn.execute("UPDATE superseded SET chunk_id = ?, by_chunk = ?, sentence = ?, now = ?, since = ?"
+                               " WHERE rowid = ?", (*after, sentence, now, since, rowid))
+
+    def _unindex(self, where: str, value: object) -> list[int]:
+        """Take the chunks matching `where` out of the contentless keyword index (it needs their text)."""
+        rows = self._conn.execute(f"SELECT id, raw_id, text FROM chunks WHERE dropped IS NULL AND ({where})",
+                                  (value,)).fetchall()
+        readable, damaged = [], []
+        for chunk_id, raw_id, sealed in rows:
+            try:
+                readable.append((chunk_id, self._index_text(self._open_text(sealed, chunk_id, raw_id))))
+            except (EncryptionError, UnicodeDecodeError):
+                damaged.append(chunk_id)
+        self._conn.executemany("INSERT INTO keywords (keywords, rowid, text) VALUES ('delete', ?, ?)", readable)
+        if damaged:  # a contentless index forgets an entry only given its words: rebuild it without them
+            self._rebuild_keywords(exclude=set(damaged))
+        return [chunk_id for chunk_id, _, _ in rows]
+
+    def _rebuild_keywords(self, exclude: set[int] = frozenset()) -> None:
+        """The keyword index anew from every readable memory (after damaged rows left)."""
+        self._conn.execute("INSERT INTO keywords (keywords) VALUES ('delete-all')")
+        rows = self._conn.execute("SELECT id, raw_id, text FROM chunks WHERE dropped IS NULL").fetchall()
+        for chunk_id, raw_id, sealed in rows:
+            if chunk_id in exclude:
+                continue
+            try:
+                text = self._open_text(sealed, chunk_id, raw_id)
+            except (EncryptionError, UnicodeDecodeError):
+                continue
+            self._conn.execute("INSERT INTO keywords (rowid, text) VALUES (?, ?)", (chunk_id, self._index_text(text)))
+
+    def _delete_damaged(self, tables: list[str], ids: list[int]) -> None:
+        """Delete rows that cannot be read (their vectors, names and records go with a chunk)."""
+        chunk_ids = [i for t, i in zip(tables, ids) if t == "chunks"]
+        raw_ids = {row[0] for row in self._conn.execute(
+            f"SELECT raw_id FROM chunks WHERE id IN ({marks(chunk_ids)})", chunk_ids)}
+        for table, row_id in zip(tables, ids):
+            self._conn.execute(f"DELETE FROM {table} WHERE {ROW_KEYS[table]} = ?", (row_id,))
+        for raw_id in raw_ids:  # a raw item goes with its last chunk, as in forgetting
+            self._conn.execute("DELETE FROM raw_items WHERE id = ? AND NOT EXISTS"
+                               " (SELECT 1 FROM chunks WHERE raw_id = ?)", (raw_id, raw_id))
+        if chunk_ids or "raw_items" in tables:
+            self._rebuild_keywords()
+        for table, row_id in zip(tables, ids):
+            self.damaged.pop((table, row_id), None)
+
+    def _scrub(self) -> None:
+        """Make deletions physical: merge the keyword index (dropping deleted entries) and move the
+        WAL into the file, whose freed pages secure_delete has zeroed."""
+        with self._write():
+            self._conn.execute("INSERT INTO keywords (keywords) VALUES ('optimize')")
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def _count_deletion(self) -> None:
+        """Every deletion ends here: names no memory mentions any more leave the graph too."""
+        self._drop_unmentioned_entities()
+        self._conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'deletions'")
+
+    def _drop_unmentioned_entities(self) -> None:
+        self._conn.execute("DELETE FROM entities WHERE NOT EXISTS (SELECT 1 FROM mentions WHERE entity_id = entities.id)")

@@ -1,0 +1,59 @@
+"""How a space's values are written: as they are, or sealed when the space is encrypted.
+
+Part of SpaceStore (a mixin over its connection and cipher). Encrypted spaces made since format 2
+bind each sealed value to its row (and a memory's text to whether it is shown): a ciphertext copied
+onto another row, or a memory hidden by editing its `dropped` column, no longer authenticates.
+Format 1 spaces keep reading as they were written.
+"""
+
+from .crypto import SpaceCipher
+
+ENCRYPTION_FORMATS = {"aes-gcm-v1": 1, "aes-gcm-v2": 2}
+
+
+class Fields:
+    cipher: SpaceCipher | None
+    _format: int  # the encryption format; 0: not encrypted
+
+    def _field(self, field: str, *row: object) -> str:
+        """The associated data a value is sealed with: its column, and from format 2 its row."""
+        return ":".join([field, *map(str, row)]) if self._format >= 2 else field
+
+    def _seal(self, text: str | None, field: str) -> str | bytes | None:
+        return text if self.cipher is None else self.cipher.seal_text(text, field)
+
+    def _seal_text(self, text: str, chunk_id: int, raw_id: int, shown: bool) -> str | bytes:
+        """A chunk's text, bound to its row and to whether it is a memory or kept raw only."""
+        return self._seal(text, self._field("chunk.text", chunk_id, raw_id, "memory" if shown else "dropped"))
+
+    def _open_text(self, value: str | bytes, chunk_id: int, raw_id: int, shown: bool = True) -> str:
+        return self._open(value, self._field("chunk.text", chunk_id, raw_id, "memory" if shown else "dropped"))
+
+    def _seal_plain_in_v1(self, text: str | None, field: str) -> str | bytes | None:
+        """Columns format 1 left in plaintext (a dropped chunk's reason, since when a sentence was
+        replaced): sealed from format 2 on."""
+        return self._seal(text, field) if self._format >= 2 else text
+
+    def _open_plain_in_v1(self, value: str | bytes | None, field: str) -> str | None:
+        return self._open(value, field) if self._format >= 2 else value
+
+    def _open(self, value: str | bytes | None, field: str) -> str | None:
+        return value if self.cipher is None else self.cipher.open_text(value, field)
+
+    def _source_key(self, source: str) -> str | bytes:
+        return source if self.cipher is None else self.cipher.seal_fixed(source, "source")
+
+    def _index_text(self, text: str) -> str:
+        return text if self.cipher is None else self.cipher.keyword_tags(text)
+
+    def _open_source(self, value: str | bytes) -> str:
+        return value if self.cipher is None else self.cipher.open_fixed(value, "source")
+
+    def _seal_bytes(self, data: bytes | None, field: str) -> bytes | None:
+        return data if self.cipher is None or data is None else self.cipher.seal(data, field)
+
+    def _open_bytes(self, data: bytes | None, field: str) -> bytes | None:
+        return data if self.cipher is None or data is None else self.cipher.open(data, field)
+
+    def _entity_key(self, name: str) -> str:
+        return name if self.cipher is None else self.cipher.tag(name)
