@@ -21,7 +21,8 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("imprint-data"), description="One SQLite file per space lives here.")
     cache_dir: Path = Field(
         Path.home() / ".cache" / "imprint",
-        description="Float copies of packaged GGUF models, so they are dequantised only once.",
+        description="Float copies of packaged GGUF models (dequantised once), llama.cpp self-check verdicts, "
+                    "the portable llama.cpp wheel.",
     )
     model: str = Field(
         DEFAULT_MODEL,
@@ -29,8 +30,9 @@ class Settings(BaseSettings):
     )
     engine: Literal["auto", "llama.cpp", "transformers"] = Field(
         "auto", description="What generates local answers. auto: llama.cpp when the model is a GGUF file (the "
-                            "default is) and llama-cpp-python is installed, else transformers. Training always "
-                            "uses transformers; adapters are converted for llama.cpp on first use.")
+                            "default is), llama-cpp-python is installed and its self-check in a child process "
+                            "passed on this CPU, else transformers. Training always uses transformers; adapters "
+                            "are converted for llama.cpp on first use.")
     chunk_tokens: int = Field(200, ge=16, description="Maximum embedder tokens per chunk.")
     chunk_overlap: int = Field(30, ge=0, description="Tokens shared by neighbouring chunks.")
     answer_tokens: int = Field(48, ge=1, description="Room left for the answer in the prompt.")
@@ -57,7 +59,7 @@ class Settings(BaseSettings):
     graph: bool = Field(
         False, description="Search spreads its best dense matches one step over the entity graph (to the memories "
                            "about the names they mention): multi-hop questions find their second memory. Off: the "
-                           "memories it adds cost the 270M reader more single-hop answers than it won (README).")
+                           "memories it adds cost the 270M reader more single-hop answers than it won (docs/architecture.md).")
     focus: bool = Field(
         True, description="index and hybrid keep the retrieved memories that share a name with the question (and "
                           "those one name away) when any does: a small reader copies other people's facts.")
@@ -104,3 +106,21 @@ class Settings(BaseSettings):
         if overlap >= size:
             raise ValueError(f"chunk_overlap ({overlap}) must be smaller than chunk_tokens ({size})")
         return overlap
+
+
+def settings_markdown() -> str:
+    """docs/configuration.md: every setting with its variable, type, default and description
+    (`python scripts/settings_doc.py` writes it; a test checks it is current)."""
+    rows = ["| variable | type | default | what it does |", "|---|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        kind = str(field.annotation).replace("typing.", "").replace("<class '", "").replace("'>", "")
+        default = field.default_factory() if field.default_factory else field.default
+        if name == "cache_dir":
+            default = "~/.cache/imprint"
+        description = (field.description or "").replace("|", "\\|")
+        rows.append(f"| `IMPRINT_{name.upper()}` | {kind} | `{default!s}` | {description} |")
+    return ("# Configuration\n\nEvery setting can be given as an `IMPRINT_*` environment variable (or to `Settings(...)` "
+            "in Python). Unknown variables are refused, so a typo never passes silently. Lists are JSON "
+            "(`IMPRINT_CORS_ORIGINS='[\"https://app.example\"]'`).\n\n" + "\n".join(rows) + "\n\n"
+            "Also read: `IMPRINT_KEYS_FILE` (the API keys of `imprint serve`), `IMPRINT_LLAMA_CMAKE_ARGS` "
+            "and `IMPRINT_WHEEL_DIR` (scripts/llama-wheel.sh).\n")

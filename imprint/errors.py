@@ -1,4 +1,4 @@
-"""The errors imprint raises. The CLI (and later the servers) translate them once, at their edge.
+"""The errors imprint raises. The CLI, REST and MCP translate them once each, at their edge.
 
     ImprintError
      +-- InputError          bad input from the caller; nothing stored was touched

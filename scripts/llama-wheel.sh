@@ -26,7 +26,7 @@ folder="${IMPRINT_WHEEL_DIR:-$HOME/.cache/imprint/wheels}/llama-cpp-python-$vers
 
 if ! ls "$folder"/llama_cpp_python-"$version"-*.whl >/dev/null 2>&1; then
   echo "building llama-cpp-python $version for $arch with: $IMPRINT_LLAMA_CMAKE_ARGS" >&2
-  echo "(about 7 minutes on 2 cores, once per machine and flags)" >&2
+  echo "(about 5 minutes on 2 cores, once per machine and flags)" >&2
   partial="$folder.partial.$$"
   rm -rf "$partial" && mkdir -p "$partial"
   # --no-cache-dir: never take a wheel pip cached from a build with other flags

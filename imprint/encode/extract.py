@@ -5,7 +5,7 @@ optionally every statement rewritten as standalone facts by a teacher model.
 2023, becomes the memory "Caroline: I went to a LGBTQ support group yesterday [7 May 2023] and it
 was so powerful." (speaker and time stay on the memory, the turn stays raw as it came). The words
 are kept as said: leaving out sentences without content ("Hi!", "Thanks!") or under two content
-words ("Hey Jon!") cost LoCoMo recall and answers (README), so the model-free statement only adds.
+words ("Hey Jon!") cost LoCoMo recall and answers (docs/benchmarks.md), so the model-free statement only adds.
 
 With a teacher model (`IMPRINT_EXTRACT=teacher`), each statement, of a turn or a document chunk, is
 rewritten as standalone facts ("Caroline went to a LGBTQ support group on 7 May 2023."), kept only

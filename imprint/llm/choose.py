@@ -1,6 +1,6 @@
 """Which models a Memory uses, and why: the local model, the answer engine, the reader, a teacher.
 
-llama.cpp answers 3-5x faster here (README), but a build that does not fit this CPU kills the
+llama.cpp answers 3-5x faster here (docs/benchmarks.md), but a build that does not fit this CPU kills the
 process at the first token, so it is used only after `selfcheck` saw it generate in a child.
 Every model loads on first use: listing or searching a space never waits for one.
 """

@@ -1,6 +1,6 @@
 """Convert a PEFT LoRA adapter into a llama.cpp LoRA (GGUF), so llama.cpp can answer with it.
 
-llama.cpp answers 2.6x faster than transformers here, 7x with an adapter (../shared/MODELS.md).
+llama.cpp answers 2.6x faster than transformers here, 7x with an adapter (docs/benchmarks.md).
 The conversion only renames tensors (HF names -> GGUF names, via the gguf package's own map) and
 records alpha; the low-rank matrices are written unchanged, as float32.
 """

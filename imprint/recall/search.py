@@ -17,7 +17,7 @@ from .graph import GraphIndex
 
 RRF_K = 60
 GRAPH_SEEDS = 2  # the graph spreads from this many best dense matches (and the query's names)
-LINK_WEIGHT = 1.0  # a link from a seed of similarity s adds s (HotpotQA sweep: README)
+LINK_WEIGHT = 1.0  # a link from a seed of similarity s adds s (HotpotQA sweep: docs/benchmarks.md)
 
 
 def hybrid_search(

@@ -5,7 +5,7 @@ vectors point back to their raw item and are written in the same transaction, so
 all-or-nothing and a killed process leaves either the whole item or none of it. Keyword search
 is a contentless FTS5 table (BM25, porter stemming) the store keeps in step itself; vectors are
 float32 BLOBs searched by `VectorIndex`, because this Python's sqlite3 cannot load extensions such
-as sqlite-vec (see README).
+as sqlite-vec (docs/architecture.md).
 
 With a master key the space is encrypted at rest (see crypto.py): contents and vectors are sealed,
 the keyword index holds keyed tags instead of words. Forgetting overwrites what it deletes
