@@ -1,14 +1,14 @@
 """imprint: long-term memory for language models, in context, index and weights."""
 
 from .answer import Answer
-from .config import Settings
+from .config import VERSION, Settings
 from .errors import ImprintError, InputError, ModelError, NotFoundError, ParseError
 from .forget import Forgotten
 from .ingest import IngestReport
 from .memory import Memory
 from .records import Chunk, Hit
 
-__version__ = "0.1.0"
+__version__ = VERSION
 
 __all__ = [
     "Answer",

@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+VERSION = "0.2.0"
 DEFAULT_MODEL = "gemma3-270m"
 
 

@@ -10,7 +10,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from .config import Settings
+from .config import VERSION, Settings
 from .llm import selfcheck
 from .llm.choose import choose_engine, llama_cpp_installed
 from .llm.local import gguf_file
@@ -48,11 +48,9 @@ def _sha256(path: Path) -> str:
 
 def report(settings: Settings) -> dict[str, str]:
     """Name -> value, in the order a reader wants them."""
-    from . import __version__
-
     flags = set(selfcheck.cpu_flags())
     facts = {
-        "imprint": __version__,
+        "imprint": VERSION,
         "python": f"{sys.version.split()[0]} ({sys.executable})",
         "platform": platform.platform(),
         "cpu": _cpu_model(),

@@ -60,6 +60,7 @@ class Memory:
 
     @property
     def settings(self) -> Settings:
+        """The settings every part reads (IMPRINT_* variables unless given)."""
         return self._settings
 
     @settings.setter

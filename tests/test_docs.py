@@ -2,7 +2,10 @@
 product, not of how it was built."""
 
 import re
+import sqlite3
 from pathlib import Path
+
+import pytest
 
 from imprint.config import settings_markdown
 
@@ -25,3 +28,24 @@ def test_no_file_tells_the_story_of_its_making():
     told = [f"{path.relative_to(ROOT)}: {match.group(0)}" for path in files if path != Path(__file__).resolve()
             for match in story.finditer(path.read_text())]
     assert not told, told
+
+
+def test_every_public_method_of_memory_says_what_it_does():
+    import inspect
+
+    from imprint import Memory
+
+    undocumented = [name for name, member in inspect.getmembers(Memory)
+                    if not name.startswith("_") and (inspect.isfunction(member) or isinstance(member, property))
+                    and not (member.__doc__ or "").strip()]
+    assert not undocumented, undocumented
+
+
+def test_memory_is_a_context_manager_that_closes_its_spaces(tmp_path, embedder, model):
+    from imprint import Memory
+
+    with Memory(tmp_path, embedder=embedder, model=model) as memory:
+        memory.add("Mira keeps bees in Riga.", "s")
+        store = memory.space("s").store
+    with pytest.raises(sqlite3.ProgrammingError):  # its connection is closed
+        store._conn.execute("SELECT 1")

@@ -7,7 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.formparsers import MultiPartParser
 
-from .. import __version__
+from ..config import VERSION
 from ..errors import ImprintError, InputError, NotFoundError
 from ..memory import Memory
 from . import chat, rest
@@ -27,7 +27,7 @@ def create_app(memory: Memory, keys: Keys | None = None, host: str = "127.0.0.1"
         async with mcp.session_manager.run():
             yield
 
-    app = FastAPI(title="imprint", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="imprint", version=VERSION, lifespan=lifespan,
                   description="Long-term memory for language models: REST, OpenAI-compatible chat, MCP.")
     app.state.memory, app.state.keys, app.state.jobs = memory, keys, Jobs()
     app.include_router(rest.router)
