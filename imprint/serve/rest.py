@@ -98,7 +98,7 @@ Mem = Annotated[Memory, Depends(memory_of)]
 def upload_name(filename: str | None) -> str:
     """The last part of an uploaded file's name, refused when it is no usable file name."""
     name = (filename or "upload.txt").replace("\\", "/").rsplit("/", 1)[-1]
-    if name in ("", ".", "..") or len(name) > MAX_NAME_CHARS or any(
+    if name.strip() in ("", ".", "..") or len(name) > MAX_NAME_CHARS or any(
             unicodedata.category(c).startswith("C") for c in name):
         raise InputError(f"bad upload file name {name[:40]!r}: give a plain name of at most {MAX_NAME_CHARS} "
                          "characters, without control characters")
