@@ -99,7 +99,7 @@ def cases(http: httpx2.Client, url: str, data: Path, port: int) -> list[tuple[st
 
     def deleted_elsewhere() -> str:
         http.post("/spaces/gone/memories", json={"text": "old secret"})
-        subprocess.run([sys.executable, "-m", "imprint.cli", "forget", "--all", "--space", "gone", "--data", str(data)],
+        subprocess.run([sys.executable, "-m", "imprint.cli", "forget", "--all", "--yes", "--space", "gone", "--data", str(data)],
                        env=ENV, check=True, capture_output=True)
         return status(http.get("/spaces/gone/memories"))
 

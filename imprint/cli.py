@@ -5,6 +5,7 @@ Library errors (ImprintError) are turned into a red message and exit code 1 here
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -24,7 +25,9 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from .answer import STRATEGIES
-from .errors import ImprintError
+from .config import VERSION
+from .encode.parse import text_item
+from .errors import ImprintError, InputError
 from .memory import Memory
 
 _opened: list[Memory] = []  # what the running command opened
@@ -69,14 +72,45 @@ def _count(n: int, singular: str, plural: str | None = None) -> str:
     return f"{n} {singular if n == 1 else plural or singular + 's'}"
 
 
+def _show_version(shown: bool) -> None:
+    if shown:
+        console.print(f"imprint {VERSION}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the model libraries' progress bars and logs.")] = False,
+) -> None:
+    """Long-term memory for language models."""
+    if not verbose:
+        from transformers.utils import logging as hf_logging
+
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        hf_logging.disable_progress_bar()  # "Loading weights" bars of every model load
+        hf_logging.set_verbosity_error()
+
+
 @app.command()
 def add(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders (recursively). Conversations: .json/.jsonl.")],
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (recursively); '-' reads one text from stdin. "
+                                                     "Conversations: .json/.jsonl.")],
     space: Space = "default",
+    source: Annotated[str, typer.Option(help="With '-': where the text came from.")] = "stdin",
     data: DataDir = None,
 ) -> None:
-    """Ingest files and folders into a space."""
+    """Ingest files and folders (or text from stdin) into a space."""
     memory = _memory(data)
+    if paths == [Path("-")]:
+        text = sys.stdin.read()
+        if not text.strip():
+            raise InputError("nothing to add: stdin was empty")
+        report = memory.ingest([text_item(text, source)], space)
+        console.print(f"{_count(report.indexed, 'new memory', 'new memories')}"
+                      f"{', already stored' if report.duplicates else ''}.", markup=False)
+        return
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err) as progress:
         task = progress.add_task("ingesting items", total=None)
@@ -139,7 +173,7 @@ def explain(question: str, space: Space = "default", k: TopK = 5, data: DataDir 
 def list_memories(space: Space = "default", limit: int = 50, offset: int = 0, data: DataDir = None) -> None:
     """List a space's memories."""
     memory = _memory(data)
-    table = Table("id", "time", "memory", "source", title=f"{space}: {memory.count(space)} memories")
+    table = Table("id", "time", "memory", "source", title=f"{space}: {_count(memory.count(space), 'memory', 'memories')}")
     for m in memory.list_memories(space, limit, offset):
         table.add_row(*_plain(str(m.id), m.time or "", m.text, Path(m.source).name))
     console.print(table)
@@ -175,6 +209,7 @@ def forget(
     space: Space = "default",
     source: Annotated[Optional[str], typer.Option(help="Delete everything from this source instead.")] = None,
     everything: Annotated[bool, typer.Option("--all", help="Delete the whole space, adapters included.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="With --all: do not ask first.")] = False,
     data: DataDir = None,
 ) -> None:
     """Delete a memory (or a source, or a whole space) from every tier: raw, chunks, vectors, adapters."""
@@ -183,11 +218,14 @@ def forget(
         err.print("[red]error:[/red] give one of: a memory id, --source, --all")
         raise typer.Exit(2)
     if everything:
+        if not yes:
+            typer.confirm(f"Delete space {space!r} with all its memories and adapters? This cannot be undone",
+                          abort=True, err=True)
         memory.forget_space(space)
         console.print(f"deleted space {space!r}: its store and all its adapters")
         return
     done = memory.forget_source(source, space) if source is not None else memory.forget(memory_id, space)
-    console.print(f"forgot {len(done.memory_ids)} memories" + (f" from {source}" if source else f" ({memory_id})"),
+    console.print(f"forgot {_count(len(done.memory_ids), 'memory', 'memories')}" + (f" from {source}" if source else f" ({memory_id})"),
                   markup=False)
     if done.adapter_versions_removed:
         now = f"v{done.current_adapter}" if done.current_adapter else "none (run consolidate again)"

@@ -26,8 +26,11 @@ def test_add_search_list_forget_from_the_command_line(tmp_path):
     assert "2 memories" in listed.output
 
     assert runner.invoke(app, ["forget", "1", "--space", "alice", *data]).exit_code == 0
-    assert "1 memories" in runner.invoke(app, ["list", "--space", "alice", *data]).output
-    assert runner.invoke(app, ["forget", "--all", "--space", "alice", *data]).exit_code == 0
+    assert "1 memory" in runner.invoke(app, ["list", "--space", "alice", *data]).output
+    kept = runner.invoke(app, ["forget", "--all", "--space", "alice", *data], input="n\n")
+    assert kept.exit_code == 1 and "Delete space" in kept.output  # asked first; "n" keeps it
+    assert "1 memory" in runner.invoke(app, ["list", "--space", "alice", *data]).output
+    assert runner.invoke(app, ["forget", "--all", "--yes", "--space", "alice", *data]).exit_code == 0
     assert "alice" not in runner.invoke(app, ["spaces", *data]).output
     assert runner.invoke(app, ["forget", "--all", "--source", "x", *data]).exit_code == 2
 
@@ -52,3 +55,29 @@ def test_show_lists_each_sentence_with_what_replaced_it(tmp_path):
     kept = next(line for line in shown.output.splitlines() if "bakes bread" in line)
     assert "Tenstad" not in kept and "old.md" in shown.output
     assert runner.invoke(app, ["show", "9", "--space", "k", *data]).exit_code == 1
+
+
+def test_version_and_adding_from_stdin(tmp_path):
+    from imprint.config import VERSION
+
+    assert runner.invoke(app, ["--version"]).output.strip() == f"imprint {VERSION}"
+    data = ["--data", str(tmp_path)]
+    added = runner.invoke(app, ["add", "-", "--space", "s", *data], input="Ilse Varga keeps bees in Szeged.\n")
+    assert added.exit_code == 0 and "1 new memory" in added.output, added.output
+    assert "bees" in runner.invoke(app, ["list", "--space", "s", *data]).output
+    empty = runner.invoke(app, ["add", "-", "--space", "s", *data], input="  \n")
+    assert empty.exit_code == 1 and "stdin was empty" in empty.output
+
+
+def test_the_model_libraries_progress_bars_stay_quiet_unless_verbose(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "imprint.cli", "add", "-", "--space", "s", "--data", str(tmp_path)]
+    env = {k: v for k, v in os.environ.items() if k not in ("TQDM_DISABLE", "HF_HUB_DISABLE_PROGRESS_BARS")}
+    quiet = subprocess.run(command, input="Mira keeps bees.", capture_output=True, text=True, env=env)
+    loud = subprocess.run(command[:3] + ["-v"] + command[3:], input="Jonas bakes bread.", capture_output=True,
+                          text=True, env=env)
+    assert quiet.returncode == loud.returncode == 0, quiet.stderr
+    assert "it/s]" in loud.stderr and "it/s]" not in quiet.stderr
