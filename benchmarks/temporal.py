@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.progress import track
 from rich.table import Table
 
-import imprint.memory
+import imprint.recall.asof
 from imprint import Memory
 from imprint.bench.runner import judge
 from imprint.bench.world import world
@@ -58,10 +58,10 @@ def main() -> None:
         memory.settings = memory.settings.model_copy(update={"supersede": True, "focus": True})
         moves = [match for items in data.spaces.values() for item in items if (match := _MOVE.match(item.content))]
         dated = [(f"Where did {m['person']} live in {int(m['year']) - 1}?", m["old"], m["new"]) for m in moves]
-        reads_the_day, strategy = imprint.memory.named_day, args.strategies.split(",")[0]
+        reads_the_day, strategy = imprint.recall.asof.named_day, args.strategies.split(",")[0]
         for name, day_reader in ((f"{strategy}, dated question, as of that year (default)", reads_the_day),
                                  ("same, the day the question names ignored", lambda _: None)):
-            imprint.memory.named_day = day_reader
+            imprint.recall.asof.named_day = day_reader
             right = newer = 0
             for text, old, new in track(dated, description=name, console=console):
                 answer = memory.ask(text, next(iter(data.spaces)), strategy, args.k).text
@@ -69,7 +69,7 @@ def main() -> None:
                 newer += judge(answer, new, "temporal")[0]
             rows[name] = right / len(dated)
             rows[name + ": answered the later home"] = newer / len(dated)
-        imprint.memory.named_day = reads_the_day
+        imprint.recall.asof.named_day = reads_the_day
         memory.close()
     table = Table("strategy", "right value given", title=f"World ({args.facts} facts): {len(questions)} temporal "
                                                            f"questions, {replaced} sentences replaced at ingest")

@@ -333,12 +333,9 @@ def bench(
     """Context, index and weights side by side on the same knowledge: table, report files, plots."""
     import tempfile
 
-    from .bench import datasets
     from .bench.report import markdown, write_report
-    from .bench.runner import run_bench
+    from .bench.runner import dataset_named, run_bench
     from .bench.scaling import run_scaling, write_scaling
-    from .bench.world import world
-    from .errors import InputError
     from .weights.train import TrainConfig
 
     chosen = [s.strip() for s in strategies.split(",") if s.strip()]
@@ -363,15 +360,7 @@ def bench(
             files = write_scaling(points, chosen, out)
             console.print(Markdown((out / "scaling.md").read_text()))
         else:
-            if dataset == "world":
-                data = world(size, seed)
-            elif dataset in ("locomo", "squad", "counterfact", "hotpotqa"):
-                if path is None or (dataset == "hotpotqa" and corpus is None):
-                    raise InputError(f"--dataset {dataset} needs --path" + (" and --corpus" if dataset == "hotpotqa" else ""))
-                data = (datasets.hotpotqa(path, corpus) if dataset == "hotpotqa"
-                        else getattr(datasets, dataset)(path))
-            else:
-                raise InputError(f"unknown dataset {dataset!r}: world, locomo, squad, hotpotqa or counterfact")
+            data = dataset_named(dataset, size, path, corpus, seed)
             result = run_bench(memory, data, chosen, limit, train, progress, log, seed, fresh)
             files = write_report(result, out)
             console.print(Markdown(markdown(result)))

@@ -81,3 +81,10 @@ def test_the_model_libraries_progress_bars_stay_quiet_unless_verbose(tmp_path):
                           text=True, env=env)
     assert quiet.returncode == loud.returncode == 0, quiet.stderr
     assert "it/s]" in loud.stderr and "it/s]" not in quiet.stderr
+
+
+def test_bench_names_a_dataset_it_does_not_know(tmp_path):
+    result = runner.invoke(app, ["bench", "--dataset", "nope", "--out", str(tmp_path)])
+    assert result.exit_code == 1 and "unknown dataset 'nope'" in result.output
+    result = runner.invoke(app, ["bench", "--dataset", "squad", "--out", str(tmp_path)])
+    assert result.exit_code == 1 and "needs --path" in result.output

@@ -11,6 +11,7 @@ import random
 import time
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -20,8 +21,10 @@ from ..memory import Memory
 from ..prompt import qa_prompt
 from ..weights.consolidate import Gate
 from ..weights.train import TrainConfig
+from . import datasets
 from .datasets import UNANSWERABLE, Dataset, Question
 from .metrics import contains, exact_match, multi_answer_f1, normalise, token_f1
+from .world import world
 
 STRATEGIES = ("none", "context", "index", "weights", "hybrid", "auto")
 _ABSTAIN = ("unknown", "not mentioned", "no information", "not known", "does not say", "not available")
@@ -155,3 +158,15 @@ def run_bench(
             if progress:
                 progress(strategy, done, len(questions))
     return result
+
+
+def dataset_named(name: str, size: int, path: Path | None, corpus: Path | None, seed: int) -> Dataset:
+    """The dataset `imprint bench --dataset NAME` asks for: the generated world, or a file of one of
+    the public sets."""
+    if name == "world":
+        return world(size, seed)
+    if name not in ("locomo", "squad", "counterfact", "hotpotqa"):
+        raise InputError(f"unknown dataset {name!r}: world, locomo, squad, hotpotqa or counterfact")
+    if path is None or (name == "hotpotqa" and corpus is None):
+        raise InputError(f"--dataset {name} needs --path" + (" and --corpus" if name == "hotpotqa" else ""))
+    return datasets.hotpotqa(path, corpus) if name == "hotpotqa" else getattr(datasets, name)(path)
