@@ -1,0 +1,80 @@
+"""What every `imprint` command shares: the app, its consoles and options, error translation.
+
+Library errors (ImprintError) are turned into a red message and exit code 1 here, and only here.
+"""
+
+import os
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.text import Text
+from typer.core import TyperGroup
+
+from ..config import VERSION
+from ..errors import ImprintError
+from ..memory import Memory
+
+opened: list[Memory] = []  # what the running command opened
+
+
+class Commands(TyperGroup):
+    """Runs a command: library errors (ImprintError) become one red line and exit code 1, here and
+    only here, and every Memory the command opened is closed when it ends."""
+
+    def invoke(self, ctx: typer.Context):
+        try:
+            return super().invoke(ctx)
+        except ImprintError as error:
+            err.print(f"[red]error:[/red] {escape(str(error))}")
+            raise typer.Exit(1) from None
+        finally:
+            while opened:
+                opened.pop().close()
+
+
+app = typer.Typer(help="Long-term memory for language models.", no_args_is_help=True, cls=Commands)
+console = Console()
+err = Console(stderr=True, soft_wrap=True)
+
+Space = Annotated[str, typer.Option("--space", "-s", help="Which space (user, project) to use.")]
+TopK = Annotated[int, typer.Option("--k", "-k", min=1, help="How many memories to retrieve.")]
+DataDir = Annotated[Optional[Path], typer.Option("--data", help="Data folder (default: IMPRINT_DATA_DIR or ./imprint-data).")]
+
+
+def open_memory(data: Path | None) -> Memory:
+    """The command's Memory, closed when the command ends."""
+    opened.append(Memory(data))
+    return opened[-1]
+
+
+def plain(*cells: str) -> list[Text]:
+    """Table cells shown literally: stored text is never rich markup ("[b]", "[/quote]", a resolved date)."""
+    return [Text(cell) for cell in cells]
+
+
+def count(n: int, singular: str, plural: str | None = None) -> str:
+    return f"{n} {singular if n == 1 else plural or singular + 's'}"
+
+
+def _show_version(shown: bool) -> None:
+    if shown:
+        console.print(f"imprint {VERSION}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the model libraries' progress bars and logs.")] = False,
+) -> None:
+    """Long-term memory for language models."""
+    if not verbose:
+        from transformers.utils import logging as hf_logging
+
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        hf_logging.disable_progress_bar()  # "Loading weights" bars of every model load
+        hf_logging.set_verbosity_error()

@@ -1,0 +1,128 @@
+"""Commands for the weights tier and its measurement: `imprint consolidate | adapters | bench`."""
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.markdown import Markdown
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from ..errors import InputError
+from ..memory import Memory
+from .base import Commands, DataDir, Space, app, console, err, open_memory, plain
+
+
+@app.command()
+def consolidate(
+    space: Space = "default",
+    epochs: Annotated[int, typer.Option(min=1, help="Most epochs; training stops early once the probe is learned.")] = 6,
+    replay: Annotated[int, typer.Option(min=0, help="Times the base model's own control answers are replayed per epoch (0: none).")] = 1,
+    min_recall: Annotated[float, typer.Option(help="Gate: probe recall needed to promote.")] = 0.8,
+    min_retention: Annotated[float, typer.Option(help="Gate: control retention needed to promote.")] = 0.9,
+    teacher: Annotated[Optional[str], typer.Option(help="'local' or an OpenAI-compatible URL that writes extra QA pairs (default: IMPRINT_TEACHER).")] = None,
+    stable_days: Annotated[Optional[float], typer.Option(min=0, help="Policy: only memories unchanged for this many days (default: IMPRINT_STABLE_DAYS).")] = None,
+    min_uses: Annotated[Optional[int], typer.Option(min=0, help="Policy: only memories used in this many answers (default: IMPRINT_MIN_USES).")] = None,
+    data: DataDir = None,
+) -> None:
+    """Train the space's stable memories into a new adapter; it replaces the current one only if it passes the gate."""
+    from ..weights.consolidate import training_plan
+
+    config, gate = training_plan(epochs, min_recall, min_retention)
+    report = open_memory(data).consolidate(
+        space, config, gate, replay_repeats=replay,
+        log=lambda line: err.print(f"[dim]{escape(line)}[/dim]"), teacher=teacher, stable_days=stable_days, min_uses=min_uses)
+    colour = "green" if report.promoted else "yellow"
+    console.print(f"[{colour}]v{report.version}: {escape(report.reason)}[/{colour}] (probe recall {report.probe_recall:.0%}, "
+                  f"retention {report.retention:.0%}, {report.train_seconds:.0f} s, {report.adapter_bytes / 1e6:.1f} MB)")
+
+
+adapters_app = typer.Typer(help="A space's adapter versions.", cls=Commands)
+app.add_typer(adapters_app, name="adapters")
+
+
+@adapters_app.callback(invoke_without_command=True)
+def adapters(ctx: typer.Context, space: Space = "default", data: DataDir = None) -> None:
+    """List adapter versions: facts covered, probe recall, retention, size, date."""
+    if ctx.invoked_subcommand is not None:
+        return
+    registry = open_memory(data).adapters(space)
+    current = registry.current()
+    table = Table("version", "current", "memories", "probe recall", "retention", "train s", "size MB", "created", "verdict")
+    for m in registry.versions():
+        size = registry.size_bytes(m.version) / 1e6
+        table.add_row(*plain(f"v{m.version}", "*" if current and current.version == m.version else "", str(len(m.memory_ids)),
+                      f"{m.metrics['probe_recall']:.0%}", f"{m.metrics['retention']:.0%}",
+                      f"{m.metrics['train_seconds']:.0f}", f"{size:.1f}", m.created_at, m.reason))
+    console.print(table)
+
+
+@adapters_app.command()
+def rollback(
+    to: Annotated[int, typer.Option("--to", help="The version to make current again.")],
+    space: Space = "default",
+    data: DataDir = None,
+) -> None:
+    """Make an earlier promoted version current again."""
+    manifest = open_memory(data).adapters(space).rollback(to)
+    console.print(f"{space}: v{manifest.version} is current")
+
+
+@app.command()
+def bench(
+    dataset: Annotated[str, typer.Option(help="world | locomo | squad | hotpotqa | counterfact")] = "world",
+    size: Annotated[int, typer.Option(min=1, help="world: number of facts")] = 200,
+    path: Annotated[Optional[Path], typer.Option(help="the dataset file (not for world)")] = None,
+    corpus: Annotated[Optional[Path], typer.Option(help="hotpotqa: the corpus file")] = None,
+    strategies: Annotated[str, typer.Option(help="comma-separated: none,context,index,weights,hybrid")] = "none,index,weights,hybrid",
+    limit: Annotated[Optional[int], typer.Option(min=1, help="ask a seeded sample of N questions")] = None,
+    scaling: Annotated[Optional[str], typer.Option(help="'context': latency and accuracy as knowledge grows")] = None,
+    sizes: Annotated[str, typer.Option(help="scaling: world sizes in facts")] = "25,50,100,200,400",
+    epochs: Annotated[int, typer.Option(min=1, help="consolidation epochs (weights, hybrid)")] = 6,
+    fresh: Annotated[float, typer.Option(help="share of the documents added after consolidation (newer memories)")] = 0.0,
+    seed: int = 0,
+    out: Annotated[Path, typer.Option(help="folder for report.json, report.md and the plots")] = Path("bench-output"),
+) -> None:
+    """Context, index and weights side by side on the same knowledge: table, report files, plots."""
+    import tempfile
+
+    from ..bench.report import markdown, write_report
+    from ..bench.runner import dataset_named, run_bench
+    from ..bench.scaling import run_scaling, write_scaling
+    from ..weights.train import TrainConfig
+
+    chosen = [s.strip() for s in strategies.split(",") if s.strip()]
+    train = TrainConfig(epochs=epochs, seed=seed)
+    with tempfile.TemporaryDirectory() as scratch, Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=err) as bar:
+        memory = Memory(scratch)
+        task = bar.add_task("starting", total=None)
+
+        def progress(strategy: str, done: int, total: int) -> None:
+            bar.update(task, description=f"answering: {strategy}", completed=done, total=total)
+
+        def log(line: str) -> None:
+            bar.console.print(f"[dim]{escape(line)}[/dim]")
+
+        if scaling:
+            if scaling != "context":
+                raise InputError(f"--scaling takes 'context', not {scaling!r}")
+            points = run_scaling(memory, [int(n) for n in sizes.split(",")], chosen, limit or 5, seed, train,
+                                 progress, log)
+            files = write_scaling(points, chosen, out)
+            console.print(Markdown((out / "scaling.md").read_text()))
+        else:
+            data = dataset_named(dataset, size, path, corpus, seed)
+            result = run_bench(memory, data, chosen, limit, train, progress, log, seed, fresh)
+            files = write_report(result, out)
+            console.print(Markdown(markdown(result)))
+        memory.close()
+    console.print("wrote " + ", ".join(str(f) for f in files))
