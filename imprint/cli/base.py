@@ -10,6 +10,13 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.text import Text
 from typer.core import TyperGroup
 
@@ -53,6 +60,12 @@ def open_memory(data: Path | None) -> Memory:
 def plain(*cells: str) -> list[Text]:
     """Table cells shown literally: stored text is never rich markup ("[b]", "[/quote]", a resolved date)."""
     return [Text(cell) for cell in cells]
+
+
+def progress_bar() -> Progress:
+    """The one progress display of long commands (add, bench), on stderr so stdout stays the result."""
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=err)
 
 
 def count(n: int, singular: str, plural: str | None = None) -> str:

@@ -8,19 +8,23 @@ from typing import Annotated, Optional
 
 import typer
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 
 from ..answer import STRATEGIES
 from ..encode.parse import text_item
 from ..errors import InputError
-from .base import DataDir, Space, TopK, app, console, count, err, open_memory, plain
+from .base import (
+    DataDir,
+    Space,
+    TopK,
+    app,
+    console,
+    count,
+    err,
+    open_memory,
+    plain,
+    progress_bar,
+)
 
 
 @app.command()
@@ -41,8 +45,7 @@ def add(
         console.print(f"{count(report.indexed, 'new memory', 'new memories')}"
                       f"{', already stored' if report.duplicates else ''}.", markup=False)
         return
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err) as progress:
+    with progress_bar() as progress:
         task = progress.add_task("ingesting items", total=None)
         report = memory.add_paths(paths, space, lambda done, total: progress.update(task, completed=done, total=total))
     for error in report.errors:

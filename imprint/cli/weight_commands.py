@@ -6,18 +6,21 @@ from typing import Annotated, Optional
 import typer
 from rich.markdown import Markdown
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 
 from ..errors import InputError
 from ..memory import Memory
-from .base import Commands, DataDir, Space, app, console, err, open_memory, plain
+from .base import (
+    Commands,
+    DataDir,
+    Space,
+    app,
+    console,
+    err,
+    open_memory,
+    plain,
+    progress_bar,
+)
 
 
 @app.command()
@@ -100,9 +103,7 @@ def bench(
 
     chosen = [s.strip() for s in strategies.split(",") if s.strip()]
     train = TrainConfig(epochs=epochs, seed=seed)
-    with tempfile.TemporaryDirectory() as scratch, Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=err) as bar:
+    with tempfile.TemporaryDirectory() as scratch, progress_bar() as bar:
         memory = Memory(scratch)
         task = bar.add_task("starting", total=None)
 

@@ -53,17 +53,14 @@ class Checking:
         `repair`, rows that fail are moved to the quarantine table and the keyword index rebuilt."""
         with self._lock:
             integrity = "; ".join(r[0] for r in self._conn.execute("PRAGMA integrity_check").fetchall())
-            damaged, checked = [], 0
-            for table, rows, read in self._check_plan():
+            damaged, checked, dims = [], 0, set()
+            for table, rows, read in self._check_plan(dims):
                 for row in rows:
                     checked += 1
                     try:
                         read(row)
                     except (EncryptionError, ValueError, UnicodeDecodeError, TypeError) as error:
                         damaged.append(Damage(table, row[0], str(error)))
-            bad = {(d.table, d.row_id) for d in damaged}
-            dims = {len(self._open_bytes(b, self._field("vector", i))) for i, b in self._conn.execute(
-                "SELECT chunk_id, vector FROM vectors").fetchall() if ("vectors", i) not in bad}
             if len(dims) > 1:
                 damaged.append(Damage("vectors", 0, f"vectors of {sorted(dims)} bytes: mixed sizes"))
             report = CheckReport(integrity, checked, damaged)
@@ -84,8 +81,9 @@ class Checking:
                 self._scrub()
         return report
 
-    def _check_plan(self) -> list[tuple[str, list[tuple], Callable[[tuple], object]]]:
-        """(table, its rows, how to read one) for every table holding stored content."""
+    def _check_plan(self, dims: set[int]) -> list[tuple[str, list[tuple], Callable[[tuple], object]]]:
+        """(table, its rows, how to read one) for every table holding stored content; the sizes of
+        the vectors that read go into `dims` (one space has one size)."""
         c = self._conn
 
         def raw(row: tuple) -> None:
@@ -101,8 +99,10 @@ class Checking:
             self._open_plain_in_v1(row[5], self._field("superseded.since", row[1], row[2]))
 
         def vector(row: tuple) -> None:
-            if len(self._open_bytes(row[1], self._field("vector", row[0]))) % 4:
+            size = len(self._open_bytes(row[1], self._field("vector", row[0])))
+            if size % 4:
                 raise ValueError("not a float32 vector")
+            dims.add(size)
 
         return [
             ("raw_items", c.execute("SELECT id, source, time, content, metadata, original FROM raw_items").fetchall(), raw),
