@@ -4,7 +4,11 @@
     python benchmarks/weights.py --dataset squad [--limit 20]          # closed-book SQuAD passages
     python benchmarks/weights.py --dataset counterfact [--limit 20]    # new facts that override old ones
     options: --epochs 6 --replay 1 --kl 1 --lr 5e-4 --rank 16 --modules gate_proj,up_proj,down_proj
-             --teacher local|URL --seed 0
+             --distill 1 --hard 1 --open-book 0.25 --teacher local|URL --seed 0 --index
+
+--distill 0 trains on the gold answers only; --hard 0 on the teacher's distribution alone where it
+read the answer (context distillation). --index also asks the index tier (memories retrieved into the
+prompt) on the same questions, for the comparison the weights tier has to win.
 
 The documents are stored as memories and consolidated with `Memory.consolidate`; then each question
 is put to the base model (adapter off) and to the adapter, with no memories in the prompt.
@@ -59,6 +63,17 @@ def score(model, dataset: datasets.Dataset, adapter, label: str) -> tuple[dict[s
     return scores, time.perf_counter() - started
 
 
+def score_index(memory: Memory, dataset: datasets.Dataset) -> dict[str, dict[str, float]]:
+    """The index tier on the same questions: the top memories in the prompt, no adapter."""
+    sums: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for q in track(dataset.questions, description="asking (index)"):
+        correct, exact, _ = judge(memory.ask(q.text, "bench", "index").text, q.answer, q.category)
+        sums[q.category]["n"] += 1
+        sums[q.category]["exact"] += exact
+        sums[q.category]["contains"] += correct
+    return {c: {k: (v if k == "n" else v / row["n"]) for k, v in row.items()} for c, row in sums.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--dataset", choices=["fictional", "squad", "counterfact"], default="fictional")
@@ -69,6 +84,10 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=TrainConfig.lr)
     parser.add_argument("--rank", type=int, default=TrainConfig.r)
     parser.add_argument("--modules", default=",".join(TrainConfig.target_modules), help="LoRA target modules")
+    parser.add_argument("--distill", type=float, default=TrainConfig.distill_weight, help="KL weight to the teacher")
+    parser.add_argument("--hard", type=float, default=TrainConfig.hard_weight, help="gold cross-entropy weight")
+    parser.add_argument("--open-book", type=float, default=TrainConfig.open_book, help="share of open-book rows")
+    parser.add_argument("--index", action="store_true", help="also answer with the index tier")
     parser.add_argument("--teacher", default=None, help="'local' or an OpenAI-compatible URL")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -79,9 +98,11 @@ def main() -> None:
         for space, items in dataset.spaces.items():
             memory.ingest(items, space)
         before, _ = score(memory.answerer, dataset, None, "base")
+        index = score_index(memory, dataset) if args.index else None
         started = time.perf_counter()
         config = TrainConfig(epochs=args.epochs, seed=args.seed, lr=args.lr, kl_weight=args.kl, r=args.rank,
-                             lora_alpha=2 * args.rank, target_modules=tuple(args.modules.split(",")))
+                             lora_alpha=2 * args.rank, target_modules=tuple(args.modules.split(",")),
+                             distill_weight=args.distill, hard_weight=args.hard, open_book=args.open_book)
         report = memory.consolidate("bench", config,
                                     Gate(0.0, 0.0), replay_repeats=args.replay, log=console.print,
                                     teacher=args.teacher)
@@ -96,12 +117,15 @@ def main() -> None:
             console.print(f"transformers + peft with the same adapter: {after_transformers} (same 'contains': {same})")
 
     table = Table("category", "questions", "before (contains)", "after (contains)", "before EM", "after EM",
-                  "before F1", "after F1", title=f"{args.dataset}: {dataset.documents} documents into weights")
+                  "before F1", "after F1", "index (contains)", title=f"{args.dataset}: {dataset.documents} documents into weights")
     for category in before:
         b, a = before[category], after[category]
         table.add_row(category, str(int(b["n"])), f"{b['contains']:.0%}", f"{a['contains']:.0%}",
-                      f"{b['exact']:.0%}", f"{a['exact']:.0%}", f"{b['f1']:.2f}", f"{a['f1']:.2f}")
+                      f"{b['exact']:.0%}", f"{a['exact']:.0%}", f"{b['f1']:.2f}", f"{a['f1']:.2f}",
+                      f"{index[category]['contains']:.0%}" if index else "-")
     console.print(table)
+    console.print(f"{report.distilled_examples} rows with a teacher target ({report.teacher_seconds:.0f} s), "
+                  f"trained in {report.dtype}")
     console.print(f"probe recall {report.probe_recall:.0%}, retention {report.retention:.0%}, "
                   f"{report.train_examples} + {report.replay_examples} replay examples, {report.epochs_run} epochs, "
                   f"train {report.train_seconds:.0f} s ({report.examples_per_second:.1f} examples/s), "
@@ -109,6 +133,9 @@ def main() -> None:
     console.print("answering every question with the adapter: " + ", ".join(f"{k} {v:.1f} s" for k, v in engines.items()))
     row = {"dataset": args.dataset, "documents": dataset.documents, "questions": len(dataset.questions),
            "replay_repeats": args.replay, "kl_weight": args.kl, "lr": args.lr, "teacher": args.teacher,
+           "distill_weight": args.distill, "hard_weight": args.hard, "open_book": args.open_book,
+           "distilled_examples": report.distilled_examples, "teacher_seconds": report.teacher_seconds,
+           "dtype": report.dtype, "index": index,
            "rank": args.rank, "modules": args.modules,
            "before": before, "after": after, "probe_recall": report.probe_recall, "retention": report.retention,
            "train_seconds": report.train_seconds, "consolidate_seconds": wall,
@@ -117,7 +144,8 @@ def main() -> None:
            "adapter_bytes": report.adapter_bytes, "losses": report.losses, "answer_seconds_by_engine": engines}
     if memory.answerer is not memory.model:
         row["after_transformers"] = after_transformers
-    name = f"weights_{args.dataset}_{args.limit}_replay{args.replay}_kl{args.kl:g}_lr{args.lr:g}"
+    name = (f"weights_{args.dataset}_{args.limit}_replay{args.replay}_kl{args.kl:g}_lr{args.lr:g}"
+            f"_distill{args.distill:g}_hard{args.hard:g}_open{args.open_book:g}")
     if args.modules != ",".join(TrainConfig.target_modules) or args.rank != TrainConfig.r:
         name += f"_r{args.rank}_{args.modules.replace(',', '+')}"
     if args.teacher:

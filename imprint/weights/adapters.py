@@ -104,9 +104,19 @@ class AdapterRegistry:
     def next_version(self) -> int:
         return max((m.version for m in self.versions()), default=0) + 1
 
+    @property
+    def teacher_dir(self) -> Path | None:
+        """Where the teacher's answers per memory are cached (distill.py); none in an encrypted space,
+        whose cache would hold its facts in the clear."""
+        return None if self.cipher else self.dir / "teacher"
+
     def forget(self, memory_ids: set[int]) -> list[int]:
         """Delete every version that learned any of these memories (its weights hold them), and make
-        the newest promoted version that never saw them current (or none). Returns the deleted versions."""
+        the newest promoted version that never saw them current (or none). Returns the deleted versions.
+        The teacher's cached answers about them go too."""
+        for memory_id in memory_ids:
+            for cached in (self.dir / "teacher").glob(f"{memory_id}-*.pt"):
+                cached.unlink(missing_ok=True)
         versions = self.versions()
         doomed = [m.version for m in versions if memory_ids & set(m.memory_ids)]
         if not doomed:

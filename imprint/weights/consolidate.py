@@ -1,12 +1,14 @@
 """Consolidation: move a space's memories into its own adapter, and keep it only if it is good.
 
 select memories -> synthesise QA (+ a held-out probe) -> add replay of the base model's own answers
--> train LoRA -> measure probe recall and retention -> gate -> save (and promote if it passed)
+-> the teacher reads each memory (context distillation) -> train LoRA -> measure probe recall and
+retention -> gate -> save (and promote if it passed)
 """
 
 import hashlib
 import json
 import re
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -16,8 +18,10 @@ from ..errors import InputError
 from ..records import Chunk
 from .adapters import AdapterRegistry, Manifest
 from .control import base_answers, correct, replay_set, retention_set
+from .distill import teacher_targets
+from .precision import dtype_name, train_dtype
 from .synth import Synthesizer, TemplateSynthesizer
-from .train import TrainConfig, greedy_answers, train_adapter
+from .train import TrainConfig, greedy_answers, load_student, train_adapter
 
 # How often the replay set is seen per epoch. On 20 made-up facts (benchmarks/weights.py):
 # none: retention 18%, natural-question recall 63%; once: 58%, 90%; three times: 66%, 67%.
@@ -63,6 +67,9 @@ class ConsolidationReport:
     train_seconds: float
     examples_per_second: float
     adapter_bytes: int
+    distilled_examples: int = 0  # rows with a teacher target (the teacher read the gold answer)
+    teacher_seconds: float = 0.0
+    dtype: str = "fp32"
     losses: list[float] = field(default_factory=list)
     path: str = ""
 
@@ -85,21 +92,32 @@ def consolidate(
 ) -> ConsolidationReport:
     config = config or TrainConfig()
     gate = gate or Gate()
-    data = (synthesizer or TemplateSynthesizer(seed=config.seed)).synthesize(memories)
+    data = (synthesizer or TemplateSynthesizer(seed=config.seed, open_book=config.open_book)).synthesize(memories)
     if not data.train or not data.probe:
         raise InputError(f"nothing to consolidate in {space!r}: no facts (names, places, dates, numbers) found")
     log(f"synthesised {len(data.train)} training and {len(data.probe)} probe questions from {len(memories)} memories")
 
     answers = base_answers(model, cache_dir / "control" / f"{_slug(str(model_dir))}.json")
     replayed = replay_set(answers) * replay_repeats
-    result = train_adapter(model_dir, data.train + replayed, data.probe, config, log)
+    student, tokenizer = load_student(model_dir, config)
+    started = time.perf_counter()
+    soft = None
+    if config.distill_weight:
+        soft = teacher_targets(student, tokenizer, data.train, memories, config.top_k, registry.teacher_dir,
+                               str(model_dir), log=log)
+    teacher_seconds = time.perf_counter() - started
+    distilled = sum(target is not None for target in soft or [])
+    if soft is not None:
+        log(f"teacher read the gold answer in {distilled} of {len(data.train)} rows ({teacher_seconds:.0f} s)")
+    result = train_adapter(student, tokenizer, data.train + replayed, data.probe, config, log,
+                           (soft or [None] * len(data.train)) + [None] * len(replayed))
 
     # retention: held-out general questions the base answers right; how many still are, adapter on
     questions, golds = zip(*retention_set())
     base_right = correct([answers[q] for q in questions], golds)
     known = [(q, g) for (q, g), right in zip(zip(questions, golds), base_right) if right]
     before = len(known)
-    after = sum(correct(greedy_answers(result.model, model.tokenizer, [q for q, _ in known]), [g for _, g in known]))
+    after = sum(correct(greedy_answers(result.model, tokenizer, [q for q, _ in known]), [g for _, g in known]))
     retention = after / before if before else 1.0
     probe_recall = result.probe_history[-1]
 
@@ -116,7 +134,8 @@ def consolidate(
         version=version, base_model=str(model_dir), memory_ids=sorted({m.id for m in memories}),
         data_hash=data_hash, promoted=promoted, reason=reason,
         metrics={"probe_recall": probe_recall, "retention": retention, "train_seconds": result.seconds,
-                 "examples": len(data.train) + len(replayed), "epochs": result.epochs_run},
+                 "examples": len(data.train) + len(replayed), "epochs": result.epochs_run,
+                 "distilled_examples": distilled, "dtype": dtype_name(train_dtype())},
     )
     path = registry.save(result.model, manifest)
     size = registry.size_bytes(version)
@@ -126,7 +145,8 @@ def consolidate(
         train_examples=len(data.train), replay_examples=len(replayed), probe_examples=len(data.probe),
         probe_recall=probe_recall, retention=retention, epochs_run=result.epochs_run,
         train_seconds=result.seconds, examples_per_second=result.examples_per_second,
-        adapter_bytes=size, losses=result.losses, path=str(path),
+        adapter_bytes=size, losses=result.losses, path=str(path), distilled_examples=distilled,
+        teacher_seconds=teacher_seconds, dtype=dtype_name(train_dtype()),
     )
 
 

@@ -25,13 +25,14 @@ def is_replay(question: str) -> bool:
 
 
 def base_answers(model, cache_file: Path) -> dict[str, str]:
-    """The base model's greedy answers to every control question (cached per base model)."""
-    if cache_file.exists():
-        return json.loads(cache_file.read_text())
-
-    answers = {q: model.generate(qa_prompt(q), max_new_tokens=16).text for q, _ in control_questions()}
-    cache_file.parent.mkdir(parents=True, exist_ok=True)
-    cache_file.write_text(json.dumps(answers, indent=1))
+    """The base model's greedy answers to every control question (cached per base model; questions
+    added to the set since are answered and added)."""
+    answers = json.loads(cache_file.read_text()) if cache_file.exists() else {}
+    missing = [q for q, _ in control_questions() if q not in answers]
+    if missing:
+        answers |= {q: model.generate(qa_prompt(q), max_new_tokens=16).text for q in missing}
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        cache_file.write_text(json.dumps(answers, indent=1))
     return answers
 
 

@@ -1,9 +1,11 @@
 """Training data from memories: many phrasings of each fact, and a held-out probe set.
 
-A fact seen in one phrasing is learned as a string, not as a fact, so each answerable span of a
-memory (a name, a place, a date, a number) becomes several questions: a wh-question that replaces
-the span, a fill-in-the-blank, and a restatement. One phrasing family per span is never trained on:
-it is the probe that tells whether the adapter learned the fact or only the training strings.
+A fact seen in one phrasing is learned as a string, not as a fact (Physics of Language Models 3.1),
+so each sentence becomes the questions people ask about it, in both directions of its relation
+(questions.py), and each answerable span (a name, a place, a date, a number) a wh-question and a
+fill-in-the-blank; the sentence itself is a restatement. Some rows carry memories in the prompt
+(open-book, as in RAFT). One phrasing per fact is never trained on: the probe that tells whether
+the adapter learned the fact or only the training strings.
 
 Two generators with one method, `synthesize(memories) -> TrainingData`: the model-free
 TemplateSynthesizer (deterministic for a seed, offline) and the TeacherSynthesizer, where a model
@@ -12,12 +14,14 @@ TemplateSynthesizer (deterministic for a seed, offline) and the TeacherSynthesiz
 
 import random
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 from typing import Callable, Protocol
 
 from ..encode.chunk import split_sentences, without_speaker
 from ..encode.words import found_in, normal_words
 from ..records import Chunk, TextModel
+from .questions import natural_questions
 
 
 @dataclass(frozen=True)
@@ -25,7 +29,8 @@ class QA:
     question: str
     answer: str
     memory_id: int
-    kind: str  # "wh" | "cloze" | "restate" | "teacher" | "probe" | "replay"
+    kind: str  # "natural" | "wh" | "cloze" | "restate" | "teacher" | "open-book" | "probe" | "replay"
+    context: tuple[Chunk, ...] = ()  # open-book rows: the memories in the prompt, best first
 
 
 @dataclass
@@ -92,11 +97,18 @@ def _questions(sentence: str, start: int, end: int, kind: str) -> dict[str, list
 
 
 class TemplateSynthesizer:
-    """Model-free question-answer pairs from the spans of each memory's sentences."""
+    """Model-free question-answer pairs from each memory's sentences: natural questions in both
+    directions of each relation (questions.py), template families around each answerable span, and
+    open-book rows that carry memories in the prompt.
 
-    def __init__(self, seed: int = 0, per_span: int = 4) -> None:
+    The probe, one per fact, is a phrasing the training rows never use: a natural question with
+    another question word ("Which person founded X?" where "Who founded X?" is trained), or, where no
+    natural question exists, a cloze frame no training row has."""
+
+    def __init__(self, seed: int = 0, per_span: int = 2, open_book: float = 0.25) -> None:
         self.seed = seed
         self.per_span = per_span
+        self.open_book = open_book
 
     def synthesize(self, memories: list[Chunk]) -> TrainingData:
         rng = random.Random(self.seed)
@@ -107,17 +119,69 @@ class TemplateSynthesizer:
                 text = third_person(text, memory.speaker)
             for sentence in split_sentences(text):
                 sentence = sentence.strip()
+                naturals = natural_questions(sentence)
+                train += [QA(q, a, memory.id, "natural") for q, a in naturals]
+                if naturals:
+                    question, answer = rng.choice(naturals)
+                    probe.append(QA(reworded(question), answer, memory.id, "probe"))
                 for start, end, kind in _spans(sentence):
                     answer = sentence[start:end]
                     families = _questions(sentence, start, end, kind)
                     trained = families["wh"] + families["cloze"]
                     for question in rng.sample(trained, min(self.per_span, len(trained))):
                         train.append(QA(question, answer, memory.id, "wh" if question in families["wh"] else "cloze"))
-                    probe.append(QA(rng.choice(families["probe"]), answer, memory.id, "probe"))
+                    if not naturals:
+                        probe.append(QA(families["probe"][0], answer, memory.id, "probe"))
                 # restatement: the sentence itself, so the fact is also seen as plain text
                 train.append(QA(f"What do you remember about {_topic(sentence)}?", sentence, memory.id, "restate"))
+        train += open_book_rows(train, memories, self.open_book, rng)
         rng.shuffle(train)
         return TrainingData(train=train, probe=probe)
+
+
+_REWORDED = [("In what year ", "Which year "), ("Where ", "In which place "), ("When ", "On what date "),
+             ("Who ", "Which person "), ("What is the name of ", "What name does "), ("What ", "What, in short, ")]
+
+
+def reworded(question: str) -> str:
+    """The same question with another question word: the probe's phrasing, never trained on."""
+    for old, new in _REWORDED:
+        if question.startswith(old):
+            if new == "What name does ":
+                return f"{new}{question[len(old):-1]} have?"
+            return new + question[len(old):]
+    return f"From what you know: {question}"
+
+
+def open_book_rows(pairs: list[QA], memories: list[Chunk], share: float, rng: random.Random,
+                   distractors: int = 2) -> list[QA]:
+    """RAFT-style rows: the question with its memory and distractors in the prompt, and, for a third
+    of them, a newer memory that says otherwise in place of it, whose answer is the target. The
+    adapter learns to read as well as to recall, and that the prompt wins over what it was taught."""
+    by_id = {m.id: m for m in memories}
+    natural = [p for p in pairs if p.kind == "natural" and p.memory_id in by_id]
+    if not natural or share <= 0:
+        return []
+    chosen = rng.sample(natural, min(len(natural), max(1, int(len(natural) * share))))
+    rows = []
+    for number, pair in enumerate(chosen):
+        memory = by_id[pair.memory_id]
+        others = rng.sample([m for m in memories if m.id != memory.id], min(distractors, len(memories) - 1))
+        answer = pair.answer
+        if number % 3 == 0 and pair.answer in memory.text:
+            alternatives = [p.answer for p in natural if _shape(p.question) == _shape(pair.question)
+                            and p.answer != pair.answer]
+            if alternatives:
+                answer = rng.choice(alternatives)
+                memory = replace(memory, id=max(by_id) + 1 + number, text=memory.text.replace(pair.answer, answer),
+                                 time=datetime.now(timezone.utc).date().isoformat())
+        rows.append(QA(pair.question, answer, pair.memory_id, "open-book", tuple([memory] + others)))
+    return rows
+
+
+def _shape(question: str) -> str:
+    """A question with its names blanked: questions of one shape have answers of one kind."""
+    return question.split()[0] + re.sub(_NAME, "X", question.partition(" ")[2])
 
 
 def third_person(text: str, speaker: str) -> str:

@@ -1,9 +1,14 @@
 """Train a LoRA adapter on question-answer pairs, on the CPU, with the base model frozen.
 
 Reads top to bottom like nanoGPT's loop: build batches, step, log, check the probe, stop.
-Two things make it fast on 2 cores: the loss is computed only at answer positions, and the output
+Three things make it fast on 2 cores: the loss is computed only at answer positions, and the output
 projection (Gemma 3 has a 262k-token vocabulary) is applied only there, not to every position;
-sequences are bucketed by length so little time goes into padding.
+sequences are bucketed by length so little time goes into padding; and where the CPU does bf16
+fast, the frozen base runs in bf16 (precision.py), the LoRA weights and the optimiser stay fp32.
+
+Each row's loss: cross-entropy on the gold answer; where the teacher read the answer out of the
+memory (distill.py), also the KL to its top-k distribution; replay rows instead match the base
+model's own distribution (KL), against forgetting.
 """
 
 import math
@@ -17,7 +22,8 @@ import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 
 from ..errors import InputError
-from ..prompt import qa_prompt, qa_target
+from ..prompt import answer_prompt, qa_prompt, qa_target
+from .precision import train_dtype
 from .synth import QA
 
 MLP_MODULES = ("gate_proj", "up_proj", "down_proj")
@@ -43,6 +49,13 @@ class TrainConfig:
     stop_at_probe_recall: float = field(default=0.95, metadata=_help("early stop once the probe reaches this"))
     kl_weight: float = field(default=1.0, metadata=_help(
         "> 0: replay rows are fitted to the base model's whole distribution (KL), against forgetting"))
+    distill_weight: float = field(default=1.0, metadata=_help(
+        "weight of the KL to the teacher (the base model reading the memory); 0: no distillation"))
+    hard_weight: float = field(default=1.0, metadata=_help(
+        "weight of the gold answer's cross-entropy on rows that have a teacher target (others: always 1)"))
+    top_k: int = field(default=32, metadata=_help("teacher tokens kept per answer position"))
+    open_book: float = field(default=0.25, metadata=_help(
+        "share of questions also trained with memories and distractors in the prompt (RAFT)"))
     seed: int = field(default=0, metadata=_help("seed of the shuffles and the LoRA initialisation"))
 
     def __post_init__(self) -> None:
@@ -51,6 +64,16 @@ class TrainConfig:
         if self.stop_at_probe_recall < 0 or not 0 <= self.warmup_fraction < 1 or self.kl_weight < 0:
             raise InputError(f"stop_at_probe_recall >= 0 (over 1: never early), warmup_fraction in [0, 1), "
                              f"kl_weight >= 0: {self}")
+        if self.distill_weight < 0 or self.hard_weight < 0 or self.top_k < 1 or not 0 <= self.open_book <= 1:
+            raise InputError(f"distill_weight and hard_weight >= 0, top_k >= 1, open_book in [0, 1]: {self}")
+
+
+@dataclass(frozen=True)
+class SoftTarget:
+    """The teacher's top-k next-token ids and log-probabilities at each answer token of one row."""
+
+    ids: torch.Tensor  # [answer tokens, k]
+    logprobs: torch.Tensor  # [answer tokens, k]
 
 
 @dataclass
@@ -63,30 +86,48 @@ class TrainResult:
     examples_per_second: float = 0.0
 
 
+OPEN_BOOK_LENGTH = 512  # an open-book row's prompt holds memories: it may be longer than max_length
+
+
 def encode(tokenizer, pairs: list[QA], max_length: int) -> list[tuple[list[int], list[int]]]:
     """(input ids, labels) per pair; labels are -100 on the prompt so only the answer is learned."""
     encoded = []
     for pair in pairs:
-        prompt = tokenizer(qa_prompt(pair.question))["input_ids"]
+        text = answer_prompt(list(pair.context), pair.question) if pair.context else qa_prompt(pair.question)
+        prompt = tokenizer(text)["input_ids"]
         answer = tokenizer(qa_target(pair.answer), add_special_tokens=False)["input_ids"]
-        ids = (prompt + answer)[:max_length]
-        labels = ([-100] * len(prompt) + answer)[:max_length]
+        limit = max(max_length, OPEN_BOOK_LENGTH) if pair.context else max_length
+        ids = (prompt + answer)[:limit]
+        labels = ([-100] * len(prompt) + answer)[:limit]
         encoded.append((ids, labels))
     return encoded
 
 
-def _collate(rows: list[tuple], pad_id: int) -> dict[str, torch.Tensor]:
-    """Pad (ids, labels[, is_replay]) rows into one batch."""
+def collate(rows: list[tuple], pad_id: int, top_k: int = 1) -> dict[str, torch.Tensor]:
+    """Pad (ids, labels[, is_replay[, SoftTarget | None]]) rows into one batch. The soft targets are
+    laid out like `answer_logits`' positions: row by row, one line per answer token."""
     width = max(len(row[0]) for row in rows)
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     labels = torch.full((len(rows), width), -100, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for row, (token_ids, token_labels, *_) in enumerate(rows):
+    soft_ids, soft_logprobs, has_soft = [], [], []
+    for row, (token_ids, token_labels, *rest) in enumerate(rows):
         ids[row, : len(token_ids)] = torch.tensor(token_ids)
         labels[row, : len(token_labels)] = torch.tensor(token_labels)
         mask[row, : len(token_ids)] = 1
+        answered = sum(label != -100 for label in token_labels[1:])
+        soft = rest[1] if len(rest) > 1 else None
+        taught = min(answered, len(soft.ids)) if soft is not None else 0  # a target may skip the last tokens
+        soft_ids.append(torch.zeros((answered, top_k), dtype=torch.long))
+        soft_logprobs.append(torch.zeros((answered, top_k)))
+        if taught:
+            soft_ids[-1][:taught] = soft.ids[:taught]
+            soft_logprobs[-1][:taught] = soft.logprobs[:taught].float()
+        has_soft += [True] * taught + [False] * (answered - taught)
     replay = torch.tensor([bool(row[2]) if len(row) > 2 else False for row in rows])
-    return {"input_ids": ids, "labels": labels, "attention_mask": mask, "replay": replay}
+    return {"input_ids": ids, "labels": labels, "attention_mask": mask, "replay": replay,
+            "soft_ids": torch.cat(soft_ids), "soft_logprobs": torch.cat(soft_logprobs),
+            "soft": torch.tensor(has_soft, dtype=torch.bool)}
 
 
 def bucketed_batches(rows: list, batch_size: int, rng: random.Random) -> list[list]:
@@ -105,10 +146,12 @@ def bucketed_batches(rows: list, batch_size: int, rng: random.Random) -> list[li
 def answer_logits(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Logits at the answer positions only, their target tokens, and the row each belongs to."""
     causal = model.get_base_model() if isinstance(model, PeftModel) else model
-    hidden = causal.get_decoder()(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
-    targets = batch["labels"][:, 1:]
-    selected = targets != -100
-    logits = causal.get_output_embeddings()(hidden[:, :-1][selected])
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=causal.dtype == torch.bfloat16):
+        hidden = causal.get_decoder()(input_ids=batch["input_ids"],
+                                      attention_mask=batch["attention_mask"]).last_hidden_state
+        targets = batch["labels"][:, 1:]
+        selected = targets != -100
+        logits = causal.get_output_embeddings()(hidden[:, :-1][selected]).float()
     cap = getattr(causal.config, "final_logit_softcapping", None)
     if cap:
         logits = torch.tanh(logits / cap) * cap
@@ -125,55 +168,83 @@ def exact_match(model, tokenizer, pairs: list[QA], batch_size: int = 16) -> list
     with torch.inference_mode():
         for start in range(0, len(rows), batch_size):
             chunk = rows[start:start + batch_size]
-            logits, targets, row = answer_logits(model, _collate(chunk, tokenizer.pad_token_id or 0))
+            logits, targets, row = answer_logits(model, collate(chunk, tokenizer.pad_token_id or 0))
             wrong = torch.zeros(len(chunk), dtype=torch.long).index_add_(0, row, (logits.argmax(-1) != targets).long())
             hits += (wrong == 0).tolist()
     return hits
 
 
-def greedy_answers(model, tokenizer, questions: list[str], max_new_tokens: int = 16) -> list[str]:
-    """What the model (adapter as currently enabled) answers, greedy, cut at the first newline."""
-    from ..llm.local import greedy_generate
-
+def greedy_answers(model, tokenizer, questions: list[str], max_new_tokens: int = 16,
+                   batch_size: int = 16) -> list[str]:
+    """What the model (adapter as currently enabled) answers, greedy, cut at the first newline;
+    batched with left padding (one question at a time took ~1 s each)."""
     model.eval()
-    return [greedy_generate(model, tokenizer, qa_prompt(q), max_new_tokens).text for q in questions]
+    side, tokenizer.padding_side = tokenizer.padding_side, "left"
+    answers = []
+    try:
+        for start in range(0, len(questions), batch_size):
+            prompts = [qa_prompt(q) for q in questions[start:start + batch_size]]
+            inputs = tokenizer(prompts, return_tensors="pt", padding=True)
+            with torch.inference_mode():
+                output = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
+                                        pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)
+            for row in output[:, inputs["input_ids"].shape[1]:]:
+                answers.append(tokenizer.decode(row, skip_special_tokens=True).split("\n")[0].strip())
+    finally:
+        tokenizer.padding_side = side
+    return answers
 
 
-def _loss(model: PeftModel, batch: dict[str, torch.Tensor], kl_weight: float) -> torch.Tensor:
-    """Cross-entropy on the answers; with kl_weight, replay rows instead match the frozen base
-    model's full next-token distribution (self-distillation with soft targets)."""
+def _loss(model: PeftModel, batch: dict[str, torch.Tensor], config: TrainConfig) -> torch.Tensor:
+    """Cross-entropy on the gold answers (weighted by hard_weight where a teacher target exists), plus
+    distill_weight x KL to the teacher's top-k there; replay rows, with kl_weight, match the frozen
+    base model's full next-token distribution instead (self-distillation with soft targets)."""
     logits, targets, rows = answer_logits(model, batch)
-    replay = batch["replay"][rows]
-    if not kl_weight or not replay.any():
-        return torch.nn.functional.cross_entropy(logits, targets)
-    with torch.no_grad(), model.disable_adapter():
-        base_logits, _, _ = answer_logits(model, batch)
-    loss = torch.zeros(())
-    if (~replay).any():
-        loss = torch.nn.functional.cross_entropy(logits[~replay], targets[~replay])
-    kl = torch.nn.functional.kl_div(torch.log_softmax(logits[replay], -1), torch.log_softmax(base_logits[replay], -1),
-                                    log_target=True, reduction="batchmean")
-    return loss + kl_weight * kl
+    logprobs = torch.log_softmax(logits, -1)
+    replay = batch["replay"][rows] if config.kl_weight else torch.zeros_like(targets, dtype=torch.bool)
+    soft = batch["soft"] & ~replay
+    weight = torch.where(soft, config.hard_weight, 1.0) * ~replay
+    loss = -(logprobs.gather(1, targets[:, None]).squeeze(1) * weight).sum() / max(1, int((~replay).sum()))
+    if soft.any() and config.distill_weight:
+        teacher = torch.log_softmax(batch["soft_logprobs"][soft], -1)  # renormalised over its top k
+        student = logprobs[soft].gather(1, batch["soft_ids"][soft])
+        kl = (teacher.exp() * (teacher - student)).sum(-1).mean()
+        loss = loss + config.distill_weight * kl
+    if replay.any():
+        with torch.no_grad(), model.disable_adapter():
+            base_logits, _, _ = answer_logits(model, batch)
+        kl = torch.nn.functional.kl_div(logprobs[replay], torch.log_softmax(base_logits[replay], -1),
+                                        log_target=True, reduction="batchmean")
+        loss = loss + config.kl_weight * kl
+    return loss
+
+
+def load_student(base_dir: Path, config: TrainConfig):
+    """(base model + a fresh LoRA, tokenizer): the base in the dtype this CPU trains fastest in."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch.manual_seed(config.seed)
+    tokenizer = AutoTokenizer.from_pretrained(base_dir)
+    base = AutoModelForCausalLM.from_pretrained(base_dir, dtype=train_dtype())
+    lora = LoraConfig(r=config.r, lora_alpha=config.lora_alpha, lora_dropout=0.0,
+                      target_modules=list(config.target_modules), task_type="CAUSAL_LM")
+    return get_peft_model(base, lora, autocast_adapter_dtype=True), tokenizer
 
 
 def train_adapter(
-    base_dir: Path,
+    model: PeftModel,
+    tokenizer,
     train: list[QA],
     probe: list[QA],
     config: TrainConfig,
     log: Callable[[str], None] = print,
+    soft_targets: list[SoftTarget | None] | None = None,
 ) -> TrainResult:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    torch.manual_seed(config.seed)
+    """Train `model`'s LoRA (from `load_student`) on `train`, with the teacher's targets aligned to it."""
     rng = random.Random(config.seed)
-    tokenizer = AutoTokenizer.from_pretrained(base_dir)
-    base = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
-    lora = LoraConfig(r=config.r, lora_alpha=config.lora_alpha, lora_dropout=0.0,
-                      target_modules=list(config.target_modules), task_type="CAUSAL_LM")
-    model = get_peft_model(base, lora)
-    rows = [(ids, labels, pair.kind == "replay")
-            for (ids, labels), pair in zip(encode(tokenizer, train, config.max_length), train)]
+    soft_targets = soft_targets or [None] * len(train)
+    rows = [(ids, labels, pair.kind == "replay", soft)
+            for (ids, labels), pair, soft in zip(encode(tokenizer, train, config.max_length), train, soft_targets)]
     steps_per_epoch = math.ceil(len(rows) / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
     warmup = max(1, int(total_steps * config.warmup_fraction))
@@ -189,8 +260,8 @@ def train_adapter(
         model.train()
         epoch_loss = []
         for batch_rows in bucketed_batches(rows, config.batch_size, rng):
-            batch = _collate(batch_rows, tokenizer.pad_token_id or 0)
-            loss = _loss(model, batch, config.kl_weight)
+            batch = collate(batch_rows, tokenizer.pad_token_id or 0, config.top_k)
+            loss = _loss(model, batch, config)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             optimizer.step()

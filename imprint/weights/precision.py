@@ -1,0 +1,42 @@
+"""Train in bf16 where the CPU does bf16 fast, in fp32 where it does not: chosen by a measured probe.
+
+On a CPU with AVX512-BF16 or AMX a bf16 matmul is 2.8-5.4x faster than fp32; on one without them it
+is ~3x slower (../shared/MODELS.md). Flags in /proc/cpuinfo say what exists, not what torch's
+kernels use, so a short matmul timing decides (~0.3 s, once per process). IMPRINT_TRAIN_DTYPE=fp32
+or bf16 overrides it.
+"""
+
+import functools
+import os
+import time
+
+import torch
+
+from ..errors import InputError
+
+_SIZE = 1024
+_NEEDED_SPEEDUP = 1.3  # bf16 must win clearly: its weights and activations round
+
+
+def _seconds(dtype: torch.dtype) -> float:
+    a, b = torch.randn(_SIZE, _SIZE, dtype=dtype), torch.randn(_SIZE, _SIZE, dtype=dtype)
+    a @ b  # warm-up: the first call picks kernels
+    started = time.perf_counter()
+    for _ in range(3):
+        a @ b
+    return time.perf_counter() - started
+
+
+@functools.cache
+def train_dtype() -> torch.dtype:
+    """bf16 if this CPU multiplies in bf16 at least 1.3x faster than fp32, else fp32."""
+    chosen = os.environ.get("IMPRINT_TRAIN_DTYPE", "auto")
+    if chosen not in ("auto", "fp32", "bf16"):
+        raise InputError(f"IMPRINT_TRAIN_DTYPE must be auto, fp32 or bf16, not {chosen!r}")
+    if chosen != "auto":
+        return torch.bfloat16 if chosen == "bf16" else torch.float32
+    return torch.bfloat16 if _seconds(torch.float32) / _seconds(torch.bfloat16) >= _NEEDED_SPEEDUP else torch.float32
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    return "bf16" if dtype == torch.bfloat16 else "fp32"

@@ -1,0 +1,113 @@
+"""Training data people would ask with, open-book rows, and the teacher signal of context distillation."""
+
+import random
+
+import pytest
+import torch
+
+from imprint.bench.datasets import fictional
+from imprint.errors import InputError
+from imprint.records import Chunk
+from imprint.weights.adapters import AdapterRegistry
+from imprint.weights.distill import teacher_targets
+from imprint.weights.precision import train_dtype
+from imprint.weights.questions import natural_questions
+from imprint.weights.synth import QA, TemplateSynthesizer, open_book_rows
+from imprint.weights.train import SoftTarget, TrainConfig, answer_logits, collate, load_student
+
+
+def chunk(memory_id: int, text: str) -> Chunk:
+    return Chunk(memory_id, memory_id, "notes.md", text, None, None, len(text.split()), {}, "2026-01-01")
+
+
+@pytest.mark.parametrize("sentence, expected", [
+    ("Ana Ruiz lives in Porto.", [("Where does Ana Ruiz live?", "Porto")]),
+    ("Lumen Labs was founded by Ana Ruiz in 1990.", [("Who founded Lumen Labs?", "Ana Ruiz"),
+                                                     ("What did Ana Ruiz found?", "Lumen Labs"),
+                                                     ("In what year was Lumen Labs founded?", "1990")]),
+    ("Kalo Mirate founded Tenvo Labs in 1990.", [("What did Kalo Mirate found?", "Tenvo Labs"),
+                                                 ("Who founded Tenvo Labs?", "Kalo Mirate"),
+                                                 ("In what year did Kalo Mirate found Tenvo Labs?", "1990")]),
+    ("Ana Ruiz has a dog named Rex.", [("What is the name of Ana Ruiz's dog?", "Rex"),
+                                       ("What is Ana Ruiz's dog called?", "Rex")]),
+    ("The head office of Tenvo Labs is in Suburg.", [("Where is the head office of Tenvo Labs?", "Suburg")]),
+    ("Paris is the capital of France.", [("What is the capital of France?", "Paris"),
+                                         ("What is Paris?", "the capital of France")]),
+    ("Melanie went to a support group on 7 May 2023.", [("Where did Melanie go?", "a support group"),
+                                                         ("When did Melanie go?", "7 May 2023")]),
+    ("it rained a lot.", []),
+])
+def test_a_sentence_becomes_the_questions_people_ask_in_both_directions(sentence, expected):
+    assert natural_questions(sentence) == expected
+
+
+def test_the_probe_is_a_phrasing_no_training_row_uses():
+    dataset = fictional(24, seed=3)
+    memories = [chunk(i, item.content) for i, item in enumerate(dataset.spaces["bench"])]
+    data = TemplateSynthesizer(seed=0).synthesize(memories)
+    trained = {pair.question for pair in data.train}
+    assert len(data.probe) == len(memories)  # one per fact
+    assert not trained & {pair.question for pair in data.probe}
+    assert sum(pair.kind == "natural" for pair in data.train) >= len(memories)
+
+
+def test_open_book_rows_carry_the_memory_distractors_and_a_newer_memory_that_wins():
+    memories = [chunk(i, f"{name} lives in {city}.") for i, (name, city) in
+                enumerate([("Ana Ruiz", "Porto"), ("Ben Oduya", "Lagos"), ("Chen Wei", "Xi'an"), ("Dora Lind", "Umeå")])]
+    pairs = [QA(q, a, m.id, "natural") for m in memories for q, a in natural_questions(m.text)]
+    rows = open_book_rows(pairs, memories, share=1.0, rng=random.Random(0))
+    assert len(rows) == len(pairs) and all(len(row.context) == 3 for row in rows)
+    for row in rows:
+        shown = row.context[0]
+        assert row.answer in shown.text  # the answer is always in the prompt
+        if shown.id not in {m.id for m in memories}:  # the newer memory that says otherwise
+            original = next(m for m in memories if m.id == row.memory_id)
+            assert row.answer not in original.text and shown.time
+    assert any(row.context[0].id not in {m.id for m in memories} for row in rows)
+
+
+def test_collated_teacher_targets_line_up_with_the_answer_positions():
+    tokens = TrainConfig().top_k
+    short = SoftTarget(torch.full((1, tokens), 7, dtype=torch.int32), torch.zeros((1, tokens), dtype=torch.float16))
+    rows = [([2, 10, 11, 12, 13], [-100, -100, -100, 12, 13], False, short),  # 2 answer tokens, 1 taught
+            ([2, 10, 14], [-100, -100, 14], False, None)]
+    batch = collate(rows, pad_id=0, top_k=tokens)
+    assert batch["soft"].tolist() == [True, False, False]
+    assert batch["soft_ids"][0, 0] == 7 and batch["soft_ids"].shape == (3, tokens)
+
+
+def test_unknown_training_settings_are_refused():
+    with pytest.raises(InputError, match="distill_weight"):
+        TrainConfig(distill_weight=-1)
+    with pytest.raises(InputError, match="open_book"):
+        TrainConfig(open_book=2)
+
+
+def test_the_teacher_reads_the_memory_keeps_only_right_answers_and_caches_per_memory(memory, tmp_path):
+    student, tokenizer = load_student(memory.models.model_dir(), TrainConfig(r=4))
+    assert student.get_base_model().dtype == train_dtype()
+    fact = chunk(5, "Lena Ortiz opened a bakery in Porto in 2015.")
+    pairs = [QA("In which city did Lena Ortiz open a bakery?", "Porto", 5, "natural"),
+             QA("In which city did Lena Ortiz open a bakery?", "Madrid", 5, "natural"),  # not what it says
+             QA("What do you remember about Lena Ortiz?", fact.text, 5, "restate")]  # not distilled
+    registry = AdapterRegistry(tmp_path, "a")
+    logged = []
+    targets = teacher_targets(student, tokenizer, pairs, [fact], 8, registry.teacher_dir, "gemma", log=logged.append)
+    right, wrong, restated = targets
+    assert wrong is None and restated is None
+    gold = tokenizer(" Porto", add_special_tokens=False)["input_ids"]
+    assert right.ids.shape == (len(gold), 8) and right.ids[:, 0].tolist() == gold
+    assert (right.logprobs[:, 0] >= right.logprobs[:, 1]).all()
+    # a retrain reads nothing again; forgetting the memory removes what the teacher said about it
+    again = teacher_targets(student, tokenizer, pairs, [fact], 8, registry.teacher_dir, "gemma", log=logged.append)
+    assert torch.equal(again[0].ids, right.ids) and logged[-1] == "teacher: 0 rows read, 2 from the cache"
+    assert list(registry.teacher_dir.glob("5-*.pt"))
+    registry.forget({5})
+    assert not list(registry.teacher_dir.glob("5-*.pt"))
+    # the student's answer positions are the ones the targets were taken at
+    prompt = tokenizer("Question: x\nAnswer:")["input_ids"]
+    newline = tokenizer("\n", add_special_tokens=False)["input_ids"]
+    with torch.inference_mode():
+        batch = collate([(prompt + gold + newline, [-100] * len(prompt) + gold + newline)], 0, 8)
+        logits, labels, _ = answer_logits(student, batch)
+    assert logits.shape[0] == len(gold) + 1 and labels[: len(gold)].tolist() == gold
