@@ -33,6 +33,8 @@ from rich.table import Table
 from imprint import Memory
 from imprint.bench import datasets
 from imprint.bench.runner import bare_prompt, judge
+from imprint.prompt import answer_prompt
+from imprint.records import Chunk
 from imprint.weights.consolidate import REPLAY_REPEATS, Gate
 from imprint.weights.train import TrainConfig
 
@@ -61,6 +63,21 @@ def score(model, dataset: datasets.Dataset, adapter, label: str) -> tuple[dict[s
         row["contains"] += correct
     scores = {c: {k: (v if k == "n" else v / row["n"]) for k, v in row.items()} for c, row in sums.items()}
     return scores, time.perf_counter() - started
+
+
+def score_open_book(model, dataset: datasets.Dataset) -> dict[str, dict[str, float]] | None:
+    """The same reader with the question's own passage in the context tier's prompt: what the
+    adapter should match closed book."""
+    if not all(q.evidence for q in dataset.questions):
+        return None
+    sums: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for q in track(dataset.questions, description="asking (open book)"):
+        passage = Chunk(0, 0, "evidence", q.evidence, None, None, 0, {}, "")
+        correct, exact, _ = judge(model.generate(answer_prompt([passage], q.text), 24).text, q.answer, q.category)
+        sums[q.category]["n"] += 1
+        sums[q.category]["exact"] += exact
+        sums[q.category]["contains"] += correct
+    return {c: {k: (v if k == "n" else v / row["n"]) for k, v in row.items()} for c, row in sums.items()}
 
 
 def score_index(memory: Memory, dataset: datasets.Dataset) -> dict[str, dict[str, float]]:
@@ -99,6 +116,7 @@ def main() -> None:
             memory.ingest(items, space)
         before, _ = score(memory.answerer, dataset, None, "base")
         index = score_index(memory, dataset) if args.index else None
+        open_book = score_open_book(memory.answerer, dataset)
         started = time.perf_counter()
         config = TrainConfig(epochs=args.epochs, seed=args.seed, lr=args.lr, kl_weight=args.kl, r=args.rank,
                              lora_alpha=2 * args.rank, target_modules=tuple(args.modules.split(",")),
@@ -117,11 +135,13 @@ def main() -> None:
             console.print(f"transformers + peft with the same adapter: {after_transformers} (same 'contains': {same})")
 
     table = Table("category", "questions", "before (contains)", "after (contains)", "before EM", "after EM",
-                  "before F1", "after F1", "index (contains)", title=f"{args.dataset}: {dataset.documents} documents into weights")
+                  "before F1", "after F1", "open book (contains)", "open book EM", "index (contains)", title=f"{args.dataset}: {dataset.documents} documents into weights")
     for category in before:
         b, a = before[category], after[category]
         table.add_row(category, str(int(b["n"])), f"{b['contains']:.0%}", f"{a['contains']:.0%}",
                       f"{b['exact']:.0%}", f"{a['exact']:.0%}", f"{b['f1']:.2f}", f"{a['f1']:.2f}",
+                      f"{open_book[category]['contains']:.0%}" if open_book else "-",
+                      f"{open_book[category]['exact']:.0%}" if open_book else "-",
                       f"{index[category]['contains']:.0%}" if index else "-")
     console.print(table)
     console.print(f"{report.distilled_examples} rows with a teacher target ({report.teacher_seconds:.0f} s), "
@@ -133,9 +153,9 @@ def main() -> None:
     console.print("answering every question with the adapter: " + ", ".join(f"{k} {v:.1f} s" for k, v in engines.items()))
     row = {"dataset": args.dataset, "documents": dataset.documents, "questions": len(dataset.questions),
            "replay_repeats": args.replay, "kl_weight": args.kl, "lr": args.lr, "teacher": args.teacher,
-           "distill_weight": args.distill, "hard_weight": args.hard, "open_book": args.open_book,
+           "distill_weight": args.distill, "hard_weight": args.hard, "open_book_share": args.open_book,
            "distilled_examples": report.distilled_examples, "teacher_seconds": report.teacher_seconds,
-           "dtype": report.dtype, "index": index,
+           "dtype": report.dtype, "index": index, "open_book_reference": open_book,
            "rank": args.rank, "modules": args.modules,
            "before": before, "after": after, "probe_recall": report.probe_recall, "retention": report.retention,
            "train_seconds": report.train_seconds, "consolidate_seconds": wall,

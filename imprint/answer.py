@@ -150,13 +150,17 @@ class Answering:
 
     def _grounded(self, space: Space, answer: Answer, question: str, k: int, hits: list[Hit]) -> Answer:
         """The adapter's answer if the memories it was given (closed book: the ones the route looked at)
-        say it as of now; otherwise the base reader's answer from the top memories (`index`)."""
+        say it as of now and it is more than the question's own words ("What is X's job?" -> "X");
+        otherwise the base reader's answer from the top memories (`index`)."""
         shown = self.shown(space, answer.memories or [hit.memory for hit in hits], question)
-        if found_in(answer.text, [m.text for m in shown]):
+        if found_in(answer.text, [question]):
+            why = "which only repeats the question"
+        elif not found_in(answer.text, [m.text for m in shown]):
+            why = "which the memories do not say"
+        else:
             return answer
         reread = self._answer(space, question, "index", k, hits)
-        reread.route = (f"{answer.route}; the adapter answered {answer.text!r}, which the memories do not say, "
-                        "so the base model answered from them")
+        reread.route = f"{answer.route}; the adapter answered {answer.text!r}, {why}, so the base model answered from them"
         reread.prompt_tokens += answer.prompt_tokens
         reread.timings = {key: reread.timings.get(key, 0.0) + answer.timings.get(key, 0.0)
                           for key in answer.timings.keys() | reread.timings.keys()}

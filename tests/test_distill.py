@@ -13,7 +13,13 @@ from imprint.weights.distill import teacher_targets
 from imprint.weights.precision import train_dtype
 from imprint.weights.questions import natural_questions
 from imprint.weights.synth import QA, TemplateSynthesizer, open_book_rows
-from imprint.weights.train import SoftTarget, TrainConfig, answer_logits, collate, load_student
+from imprint.weights.train import (
+    SoftTarget,
+    TrainConfig,
+    answer_logits,
+    collate,
+    load_student,
+)
 
 
 def chunk(memory_id: int, text: str) -> Chunk:
@@ -81,6 +87,8 @@ def test_unknown_training_settings_are_refused():
         TrainConfig(distill_weight=-1)
     with pytest.raises(InputError, match="open_book"):
         TrainConfig(open_book=2)
+    with pytest.raises(InputError, match="dtype"):
+        TrainConfig(dtype="fp8")
 
 
 def test_the_teacher_reads_the_memory_keeps_only_right_answers_and_caches_per_memory(memory, tmp_path):

@@ -4,6 +4,8 @@ The tiny model (conftest.py) has the real Gemma tokenizer but 2 layers of width 
 consolidation takes seconds: it cannot know any fact, and whatever it answers afterwards it learned here.
 """
 
+import json
+
 import pytest
 
 from imprint import InputError, Memory, NotFoundError, Settings
@@ -13,6 +15,7 @@ from imprint.records import Chunk
 from imprint.store.crypto import new_master_key
 from imprint.weights.adapters import SEALED, WEIGHTS
 from imprint.weights.consolidate import Gate
+from imprint.weights.control import base_answers, control_questions
 from imprint.weights.synth import TeacherSynthesizer
 from imprint.weights.train import TrainConfig
 
@@ -186,3 +189,13 @@ def test_an_encrypted_space_seals_its_adapter_and_still_answers_from_it(tmp_path
         weights_answer(Memory(settings=settings, embedder=embedder), "Who founded Zorblat Industries?", "a")
     forgotten = memory.forget(1, "a")  # the version goes (damaged or not), and its decrypted copies with it
     assert forgotten.adapter_versions_removed == [1] and not folder.exists() and not readable.exists()
+
+
+def test_cached_base_answers_gain_questions_added_to_the_control_set(tiny, tmp_path):
+    cache = tmp_path / "control.json"
+    first, *rest = control_questions()
+    cache.write_text(json.dumps({first[0]: "kept as cached"}))
+    answers = base_answers(tiny.model, cache)
+    assert answers[first[0]] == "kept as cached"  # not recomputed
+    assert set(answers) == {q for q, _ in control_questions()} and len(rest) >= 300
+    assert json.loads(cache.read_text()) == answers

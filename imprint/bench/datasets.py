@@ -24,6 +24,7 @@ class Question:
     category: str
     kind: str = "qa"
     space: str = SPACE
+    evidence: str | None = None  # the passage that answers it, where a set says: the open-book reference
 
 
 @dataclass
@@ -55,7 +56,8 @@ def squad(path: Path, limit: int | None = None) -> Dataset:
     """SQuAD as `[{title, context, questions: [{question, answer}]}]`: closed book once trained."""
     passages = _read_json(path)[:limit]
     return Dataset("squad", _texts([(f"{p['title']}#{i}", p["context"]) for i, p in enumerate(passages)]),
-                   [Question(q["question"], str(q["answer"]), "closed-book") for p in passages for q in p["questions"]])
+                   [Question(q["question"], str(q["answer"]), "closed-book", evidence=p["context"])
+                    for p in passages for q in p["questions"]])
 
 
 def counterfact(path: Path, limit: int | None = None) -> Dataset:
@@ -138,5 +140,5 @@ def fictional(count: int, seed: int = 0) -> Dataset:
             animal, pet = rng.choice(_ANIMALS), name(2)
             fact, asked = f"{person} has a {animal} named {pet}.", [(f"What is the name of {person}'s {animal}?", pet)]
         documents.append((f"fact-{i}", fact))
-        questions += [Question(q, a, "natural") for q, a in asked]
+        questions += [Question(q, a, "natural", evidence=fact) for q, a in asked]
     return Dataset("fictional", _texts(documents), questions)

@@ -135,7 +135,7 @@ def consolidate(
         data_hash=data_hash, promoted=promoted, reason=reason,
         metrics={"probe_recall": probe_recall, "retention": retention, "train_seconds": result.seconds,
                  "examples": len(data.train) + len(replayed), "epochs": result.epochs_run,
-                 "distilled_examples": distilled, "dtype": dtype_name(train_dtype())},
+                 "distilled_examples": distilled, "dtype": dtype_name(train_dtype(config.dtype))},
     )
     path = registry.save(result.model, manifest)
     size = registry.size_bytes(version)
@@ -146,7 +146,7 @@ def consolidate(
         probe_recall=probe_recall, retention=retention, epochs_run=result.epochs_run,
         train_seconds=result.seconds, examples_per_second=result.examples_per_second,
         adapter_bytes=size, losses=result.losses, path=str(path), distilled_examples=distilled,
-        teacher_seconds=teacher_seconds, dtype=dtype_name(train_dtype()),
+        teacher_seconds=teacher_seconds, dtype=dtype_name(train_dtype(config.dtype)),
     )
 
 

@@ -2,12 +2,11 @@
 
 On a CPU with AVX512-BF16 or AMX a bf16 matmul is 2.8-5.4x faster than fp32; on one without them it
 is ~3x slower (../shared/MODELS.md). Flags in /proc/cpuinfo say what exists, not what torch's
-kernels use, so a short matmul timing decides (~0.3 s, once per process). IMPRINT_TRAIN_DTYPE=fp32
-or bf16 overrides it.
+kernels use, so a short matmul timing decides (~0.3 s, once per process). `TrainConfig.dtype`
+("fp32" or "bf16") overrides it.
 """
 
 import functools
-import os
 import time
 
 import torch
@@ -27,12 +26,14 @@ def _seconds(dtype: torch.dtype) -> float:
     return time.perf_counter() - started
 
 
+DTYPES = ("auto", "fp32", "bf16")
+
+
 @functools.cache
-def train_dtype() -> torch.dtype:
-    """bf16 if this CPU multiplies in bf16 at least 1.3x faster than fp32, else fp32."""
-    chosen = os.environ.get("IMPRINT_TRAIN_DTYPE", "auto")
-    if chosen not in ("auto", "fp32", "bf16"):
-        raise InputError(f"IMPRINT_TRAIN_DTYPE must be auto, fp32 or bf16, not {chosen!r}")
+def train_dtype(chosen: str = "auto") -> torch.dtype:
+    """`chosen`, or for "auto" bf16 if this CPU multiplies in bf16 at least 1.3x faster than fp32."""
+    if chosen not in DTYPES:
+        raise InputError(f"the training dtype must be one of {', '.join(DTYPES)}, not {chosen!r}")
     if chosen != "auto":
         return torch.bfloat16 if chosen == "bf16" else torch.float32
     return torch.bfloat16 if _seconds(torch.float32) / _seconds(torch.bfloat16) >= _NEEDED_SPEEDUP else torch.float32

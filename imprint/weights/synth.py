@@ -105,7 +105,7 @@ class TemplateSynthesizer:
     another question word ("Which person founded X?" where "Who founded X?" is trained), or, where no
     natural question exists, a cloze frame no training row has."""
 
-    def __init__(self, seed: int = 0, per_span: int = 2, open_book: float = 0.25) -> None:
+    def __init__(self, seed: int = 0, per_span: int = 2, open_book: float = 0.5) -> None:
         self.seed = seed
         self.per_span = per_span
         self.open_book = open_book

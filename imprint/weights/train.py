@@ -23,7 +23,7 @@ from peft import LoraConfig, PeftModel, get_peft_model
 
 from ..errors import InputError
 from ..prompt import answer_prompt, qa_prompt, qa_target
-from .precision import train_dtype
+from .precision import DTYPES, train_dtype
 from .synth import QA
 
 MLP_MODULES = ("gate_proj", "up_proj", "down_proj")
@@ -54,8 +54,10 @@ class TrainConfig:
     hard_weight: float = field(default=1.0, metadata=_help(
         "weight of the gold answer's cross-entropy on rows that have a teacher target (others: always 1)"))
     top_k: int = field(default=32, metadata=_help("teacher tokens kept per answer position"))
-    open_book: float = field(default=0.25, metadata=_help(
+    open_book: float = field(default=0.5, metadata=_help(
         "share of questions also trained with memories and distractors in the prompt (RAFT)"))
+    dtype: str = field(default="auto", metadata=_help(
+        "the frozen base's dtype in training: fp32, bf16, or auto (bf16 where a matmul probe finds it faster)"))
     seed: int = field(default=0, metadata=_help("seed of the shuffles and the LoRA initialisation"))
 
     def __post_init__(self) -> None:
@@ -66,6 +68,8 @@ class TrainConfig:
                              f"kl_weight >= 0: {self}")
         if self.distill_weight < 0 or self.hard_weight < 0 or self.top_k < 1 or not 0 <= self.open_book <= 1:
             raise InputError(f"distill_weight and hard_weight >= 0, top_k >= 1, open_book in [0, 1]: {self}")
+        if self.dtype not in DTYPES:
+            raise InputError(f"dtype must be one of {', '.join(DTYPES)}: {self}")
 
 
 @dataclass(frozen=True)
@@ -225,7 +229,7 @@ def load_student(base_dir: Path, config: TrainConfig):
 
     torch.manual_seed(config.seed)
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
-    base = AutoModelForCausalLM.from_pretrained(base_dir, dtype=train_dtype())
+    base = AutoModelForCausalLM.from_pretrained(base_dir, dtype=train_dtype(config.dtype))
     lora = LoraConfig(r=config.r, lora_alpha=config.lora_alpha, lora_dropout=0.0,
                       target_modules=list(config.target_modules), task_type="CAUSAL_LM")
     return get_peft_model(base, lora, autocast_adapter_dtype=True), tokenizer
