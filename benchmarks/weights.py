@@ -24,6 +24,7 @@ import argparse
 import tempfile
 import time
 from collections import defaultdict
+from typing import Callable
 
 from common import SHARED_DATA, write_result
 from rich.console import Console
@@ -48,14 +49,14 @@ def load(name: str, limit: int, seed: int) -> datasets.Dataset:
     return getattr(datasets, name)(PATHS[name], limit)
 
 
-def score(model, dataset: datasets.Dataset, adapter, label: str) -> tuple[dict[str, dict[str, float]], float]:
-    """Per category: exact match, token F1 and 'contains' (the answer appears in what was said); and
-    the seconds all the questions took."""
+def score_answers(dataset: datasets.Dataset, label: str,
+                  say: Callable[[datasets.Question], str]) -> tuple[dict[str, dict[str, float]], float]:
+    """Per category: exact match, token F1 and 'contains' (the answer appears in what `say` said);
+    and the seconds all the questions took."""
     sums: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     started = time.perf_counter()
     for q in track(dataset.questions, description=f"asking ({label})"):
-        said = model.generate(bare_prompt(q), 24, adapter=adapter).text
-        correct, exact, f1 = judge(said, q.answer, q.category)
+        correct, exact, f1 = judge(say(q), q.answer, q.category)
         row = sums[q.category]
         row["n"] += 1
         row["exact"] += exact
@@ -65,30 +66,26 @@ def score(model, dataset: datasets.Dataset, adapter, label: str) -> tuple[dict[s
     return scores, time.perf_counter() - started
 
 
+def score(model, dataset: datasets.Dataset, adapter, label: str) -> tuple[dict[str, dict[str, float]], float]:
+    """The model (with `adapter`, or the base for None) asked each question with no memories."""
+    return score_answers(dataset, label, lambda q: model.generate(bare_prompt(q), 24, adapter=adapter).text)
+
+
 def score_open_book(model, dataset: datasets.Dataset) -> dict[str, dict[str, float]] | None:
     """The same reader with the question's own passage in the context tier's prompt: what the
     adapter should match closed book."""
     if not all(q.evidence for q in dataset.questions):
         return None
-    sums: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for q in track(dataset.questions, description="asking (open book)"):
+    def read(q: datasets.Question) -> str:
         passage = Chunk(0, 0, "evidence", q.evidence, None, None, 0, {}, "")
-        correct, exact, _ = judge(model.generate(answer_prompt([passage], q.text), 24).text, q.answer, q.category)
-        sums[q.category]["n"] += 1
-        sums[q.category]["exact"] += exact
-        sums[q.category]["contains"] += correct
-    return {c: {k: (v if k == "n" else v / row["n"]) for k, v in row.items()} for c, row in sums.items()}
+        return model.generate(answer_prompt([passage], q.text), 24).text
+
+    return score_answers(dataset, "open book", read)[0]
 
 
 def score_index(memory: Memory, dataset: datasets.Dataset) -> dict[str, dict[str, float]]:
     """The index tier on the same questions: the top memories in the prompt, no adapter."""
-    sums: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for q in track(dataset.questions, description="asking (index)"):
-        correct, exact, _ = judge(memory.ask(q.text, "bench", "index").text, q.answer, q.category)
-        sums[q.category]["n"] += 1
-        sums[q.category]["exact"] += exact
-        sums[q.category]["contains"] += correct
-    return {c: {k: (v if k == "n" else v / row["n"]) for k, v in row.items()} for c, row in sums.items()}
+    return score_answers(dataset, "index", lambda q: memory.ask(q.text, "bench", "index").text)[0]
 
 
 def main() -> None:

@@ -22,7 +22,8 @@ def test_the_readme_stays_short():
 
 
 def test_no_file_tells_the_story_of_its_making():
-    story = re.compile(r"\b(session \d|this session|earlier sessions?|earlier runs? of)\b", re.IGNORECASE)
+    # the phrases are spelled with character classes so this guard is not itself a match for a reader's grep
+    story = re.compile(r"\b([s]ession \d|this [s]ession|earlier [s]essions?|earlier [r]uns? of)\b", re.IGNORECASE)
     files = [ROOT / "README.md", ROOT / "CHANGELOG.md", *(ROOT / "docs").glob("*.md"),
              *(ROOT / "imprint").rglob("*.py"), *(ROOT / "benchmarks").glob("*.py"), *(ROOT / "tests").glob("*.py")]
     told = [f"{path.relative_to(ROOT)}: {match.group(0)}" for path in files if path != Path(__file__).resolve()

@@ -100,17 +100,18 @@ def consolidate(
     answers = base_answers(model, cache_dir / "control" / f"{_slug(str(model_dir))}.json")
     replayed = replay_set(answers) * replay_repeats
     student, tokenizer = load_student(model_dir, config)
+    dtype = dtype_name(train_dtype(config.dtype))
     started = time.perf_counter()
-    soft = None
+    soft = [None] * len(data.train)
     if config.distill_weight:
         soft = teacher_targets(student, tokenizer, data.train, memories, config.top_k, registry.teacher_dir,
                                str(model_dir), log=log)
     teacher_seconds = time.perf_counter() - started
-    distilled = sum(target is not None for target in soft or [])
-    if soft is not None:
+    distilled = sum(target is not None for target in soft)
+    if config.distill_weight:
         log(f"teacher read the gold answer in {distilled} of {len(data.train)} rows ({teacher_seconds:.0f} s)")
     result = train_adapter(student, tokenizer, data.train + replayed, data.probe, config, log,
-                           (soft or [None] * len(data.train)) + [None] * len(replayed))
+                           soft + [None] * len(replayed))
 
     # retention: held-out general questions the base answers right; how many still are, adapter on
     questions, golds = zip(*retention_set())
@@ -135,7 +136,7 @@ def consolidate(
         data_hash=data_hash, promoted=promoted, reason=reason,
         metrics={"probe_recall": probe_recall, "retention": retention, "train_seconds": result.seconds,
                  "examples": len(data.train) + len(replayed), "epochs": result.epochs_run,
-                 "distilled_examples": distilled, "dtype": dtype_name(train_dtype(config.dtype))},
+                 "distilled_examples": distilled, "dtype": dtype},
     )
     path = registry.save(result.model, manifest)
     size = registry.size_bytes(version)
@@ -146,7 +147,7 @@ def consolidate(
         probe_recall=probe_recall, retention=retention, epochs_run=result.epochs_run,
         train_seconds=result.seconds, examples_per_second=result.examples_per_second,
         adapter_bytes=size, losses=result.losses, path=str(path), distilled_examples=distilled,
-        teacher_seconds=teacher_seconds, dtype=dtype_name(train_dtype(config.dtype)),
+        teacher_seconds=teacher_seconds, dtype=dtype,
     )
 
 

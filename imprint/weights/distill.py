@@ -11,15 +11,16 @@ only reads the new ones. An encrypted space gets no cache (its answers would be 
 """
 
 import hashlib
+import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
 import torch
 
-from ..prompt import answer_prompt, qa_target
 from ..records import Chunk
 from .synth import QA
-from .train import SoftTarget, answer_logits, collate
+from .train import SoftTarget, answer_logits, collate, encode
 
 # Rows a teacher can read: a question whose short answer is in one memory (not a restatement,
 # not an open-book row that already has memories in its prompt, not replay).
@@ -68,11 +69,8 @@ def teacher_targets(
 def _read(model, tokenizer, chunk: list[tuple[int, Chunk, QA]], top_k: int) -> list[SoftTarget | None]:
     """The teacher's top-k at each answer token of each row, or None where its greedy answer is not
     the gold one."""
-    rows = []
-    for _, memory, pair in chunk:
-        prompt = tokenizer(answer_prompt([memory], pair.question))["input_ids"]
-        answer = tokenizer(qa_target(pair.answer), add_special_tokens=False)["input_ids"]
-        rows.append((prompt + answer, [-100] * len(prompt) + answer))
+    # the row as an open-book one (the context tier's prompt around its memory), never truncated
+    rows = encode(tokenizer, [replace(pair, context=(memory,)) for _, memory, pair in chunk], sys.maxsize)
     batch = collate(rows, tokenizer.pad_token_id or 0)
     with torch.inference_mode(), model.disable_adapter():
         logits, targets, row_of = answer_logits(model, batch)
