@@ -105,8 +105,7 @@ def end_to_end(folder: Path, texts: list[str], key: str | None, embedder: Embedd
 def weights_deletion(folder: Path) -> dict:
     """Consolidate a few made-up facts, then forget one: seconds and the weights' recall of it."""
     from imprint.bench.datasets import fictional
-    from imprint.weights.consolidate import Gate
-    from imprint.weights.train import TrainConfig
+    from imprint.weights.plan import Gate, TrainConfig
 
     memory = Memory(folder / "weights")
     facts = [item.content for items in fictional(6, seed=3).spaces.values() for item in items]

@@ -36,8 +36,7 @@ from imprint.bench import datasets
 from imprint.bench.runner import bare_prompt, judge
 from imprint.prompt import answer_prompt
 from imprint.records import Chunk
-from imprint.weights.consolidate import REPLAY_REPEATS, Gate
-from imprint.weights.train import TrainConfig
+from imprint.weights.plan import REPLAY_REPEATS, Gate, TrainConfig
 
 PATHS = {"squad": SHARED_DATA / "squad" / "squad_dev300.json",
          "counterfact": SHARED_DATA / "counterfact" / "counterfact_evidence_dev300.json"}

@@ -91,7 +91,7 @@ class Answering:
 
     def context_budget(self, question: str) -> int:
         """Tokens left for memories: the reader's window minus the prompt scaffolding and the answer."""
-        reader = self.models.reader
+        reader = self.models.counter
         limit = reader.context_limit
         if self.settings.context_tokens:
             limit = min(limit, self.settings.context_tokens)
@@ -104,7 +104,7 @@ class Answering:
     def pack_context(self, space: Space, question: str) -> list[Chunk]:
         """Every memory, most relevant first, as many as fit the context budget."""
         ranked = [hit.memory for hit in self.search(space, question, k=max(1, space.store.count()))]
-        packed, _ = pack(ranked, self.models.reader.count_tokens, self.context_budget(question))
+        packed, _ = pack(ranked, self.models.counter.count_tokens, self.context_budget(question))
         return packed
 
     def usable_adapter(self, space: Space) -> Manifest | None:

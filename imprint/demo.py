@@ -22,7 +22,7 @@ from .bench.report import markdown, write_report
 from .bench.runner import STRATEGIES, run_bench
 from .bench.world import world
 from .memory import Memory
-from .weights.train import TrainConfig
+from .weights.plan import TrainConfig
 
 NOTES = {
     "mira.md": "# Mira Quenton\n\nMira Quenton grew up in Porto. She moved to Tallinn in 2021 to work as "

@@ -7,7 +7,7 @@ pipeline (ingest.py, answer.py, forget.py, weights/consolidate.py).
 """
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from .answer import Answer, Answering
 from .config import Settings
@@ -26,15 +26,11 @@ from .spaces import Space, Spaces
 from .store.checking import CheckReport
 from .store.crypto import load_master_key
 from .weights.adapters import AdapterRegistry
-from .weights.consolidate import (
-    REPLAY_REPEATS,
-    ConsolidationReport,
-    Gate,
-    consolidate,
-    stable_since,
-)
+from .weights.plan import REPLAY_REPEATS, Gate, TrainConfig, stable_since
 from .weights.synth import TeacherSynthesizer
-from .weights.train import TrainConfig
+
+if TYPE_CHECKING:
+    from .weights.consolidate import ConsolidationReport
 
 
 class Memory:
@@ -50,7 +46,7 @@ class Memory:
         if data_dir is not None:
             self.settings = self.settings.model_copy(update={"data_dir": Path(data_dir)})
         s = self.settings
-        self.embedder = embedder or Embedder()
+        self.embedder = embedder or Embedder(cache_dir=s.cache_dir)
         self.models = Models(s, model)
         self._spaces = Spaces(s.data_dir, load_master_key(s.key_file, s.key.get_secret_value() if s.key else None,
                                                           s.data_dir))
@@ -237,7 +233,7 @@ class Memory:
     def consolidate(self, space: str, config: TrainConfig | None = None, gate: Gate | None = None,
                     memory_ids: list[int] | None = None, replay_repeats: int = REPLAY_REPEATS,
                     log: Callable[[str], None] = print, teacher: str | None = None,
-                    stable_days: float | None = None, min_uses: int | None = None) -> ConsolidationReport:
+                    stable_days: float | None = None, min_uses: int | None = None) -> "ConsolidationReport":
         """Train the space's stable memories (or `memory_ids`) into a new adapter version; it becomes
         current only if it passes the gate (probe recall and retention). Stable: unchanged for
         `stable_days` and used in `min_uses` answers (defaults: the settings; 0 and 0 take all).
@@ -259,6 +255,10 @@ class Memory:
 
             synthesizer = TeacherSynthesizer(self.models.teacher(teacher, "a teacher"),
                                              seed=(config or TrainConfig()).seed, progress=progress)
+        from .weights.consolidate import (
+            consolidate,  # here, not above: it imports torch and peft (seconds)
+        )
+
         return consolidate(memories, space, self.models.model, self.models.model_dir(), opened.adapters,
                            self.settings.cache_dir, config, gate, replay_repeats, log, synthesizer)
 

@@ -99,3 +99,4 @@ class TextModel(Protocol):
 
     def generate(self, prompt: str, max_new_tokens: int = 48, stop: str = "\n",
                  adapter: Path | None = None) -> Generation: ...
+

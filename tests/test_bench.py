@@ -18,7 +18,7 @@ from imprint.bench.report import write_report
 from imprint.bench.runner import judge, run_bench
 from imprint.bench.world import world
 from imprint.cli import app
-from imprint.weights.train import TrainConfig
+from imprint.weights.plan import TrainConfig
 
 
 def test_metrics_on_hand_checked_cases():

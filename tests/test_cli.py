@@ -76,9 +76,11 @@ def test_the_model_libraries_progress_bars_stay_quiet_unless_verbose(tmp_path):
 
     command = [sys.executable, "-m", "imprint.cli", "add", "-", "--space", "s", "--data", str(tmp_path)]
     env = {k: v for k, v in os.environ.items() if k not in ("TQDM_DISABLE", "HF_HUB_DISABLE_PROGRESS_BARS")}
-    quiet = subprocess.run(command, input="Mira keeps bees.", capture_output=True, text=True, env=env)
+    # a fresh cache: the first add exports the embedder, which loads its weights with a progress bar
+    quiet = subprocess.run(command, input="Mira keeps bees.", capture_output=True, text=True,
+                           env={**env, "IMPRINT_CACHE_DIR": str(tmp_path / "quiet")})
     loud = subprocess.run(command[:3] + ["-v"] + command[3:], input="Jonas bakes bread.", capture_output=True,
-                          text=True, env=env)
+                          text=True, env={**env, "IMPRINT_CACHE_DIR": str(tmp_path / "loud")})
     assert quiet.returncode == loud.returncode == 0, quiet.stderr
     assert "it/s]" in loud.stderr and "it/s]" not in quiet.stderr
 

@@ -8,8 +8,7 @@ import sys
 import textwrap
 
 from imprint import Memory, Settings
-from imprint.weights.consolidate import Gate
-from imprint.weights.train import TrainConfig
+from imprint.weights.plan import Gate, TrainConfig
 
 ENV = os.environ | {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
 
@@ -63,8 +62,8 @@ def test_kill_during_consolidation_keeps_the_last_promoted_adapter(tmp_path, tin
 
     run_until(f"""
         from imprint import Memory, Settings
-        from imprint.weights.consolidate import Gate
-        from imprint.weights.train import TrainConfig
+        from imprint.weights.plan import Gate
+        from imprint.weights.plan import TrainConfig
         settings = Settings(data_dir={str(settings.data_dir)!r}, cache_dir={str(settings.cache_dir)!r},
                             model={str(tiny_model_dir)!r})
         Memory(settings=settings).consolidate("a", TrainConfig(epochs=500, lr=1e-2, r=4, stop_at_probe_recall=1.01),

@@ -10,12 +10,12 @@ from imprint.errors import InputError
 from imprint.records import Chunk
 from imprint.weights.adapters import AdapterRegistry
 from imprint.weights.distill import teacher_targets
+from imprint.weights.plan import TrainConfig
 from imprint.weights.precision import train_dtype
 from imprint.weights.questions import natural_questions
 from imprint.weights.synth import QA, TemplateSynthesizer, open_book_rows
 from imprint.weights.train import (
     SoftTarget,
-    TrainConfig,
     answer_logits,
     collate,
     load_student,

@@ -6,7 +6,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "imprint"
 LAYERS = [  # lowest first; a module may import from its own package and from lower layers
     {"records", "config", "errors"},
-    {"encode", "llm", "prompt"},
+    {"encode", "llm", "prompt", "filters"},
     {"store"},
     {"recall", "weights"},
     {"spaces"},

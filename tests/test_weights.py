@@ -14,10 +14,9 @@ from imprint.prompt import qa_prompt
 from imprint.records import Chunk
 from imprint.store.crypto import new_master_key
 from imprint.weights.adapters import SEALED, WEIGHTS
-from imprint.weights.consolidate import Gate
 from imprint.weights.control import base_answers, control_questions
+from imprint.weights.plan import Gate, TrainConfig
 from imprint.weights.synth import TeacherSynthesizer
-from imprint.weights.train import TrainConfig
 
 FAST = TrainConfig(epochs=12, lr=1e-2, r=8, target_modules=("q_proj", "v_proj", "gate_proj", "up_proj", "down_proj"))
 OPEN_GATE = Gate(min_probe_recall=0.0, min_retention=0.0)

@@ -19,8 +19,7 @@ import numpy as np
 from ..errors import InputError
 from ..memory import Memory
 from ..prompt import qa_prompt
-from ..weights.consolidate import Gate
-from ..weights.train import TrainConfig
+from ..weights.plan import Gate, TrainConfig
 from . import datasets
 from .datasets import UNANSWERABLE, Dataset, Question
 from .metrics import contains, exact_match, multi_answer_f1, normalise, token_f1

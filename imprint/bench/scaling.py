@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..memory import Memory
-from ..weights.train import TrainConfig
+from ..weights.plan import TrainConfig
 from .datasets import Dataset
 from .runner import run_bench
 from .world import world

@@ -85,9 +85,6 @@ def main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the model libraries' progress bars and logs.")] = False,
 ) -> None:
     """Long-term memory for language models."""
-    if not verbose:
-        from transformers.utils import logging as hf_logging
-
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-        hf_logging.disable_progress_bar()  # "Loading weights" bars of every model load
-        hf_logging.set_verbosity_error()
+    if not verbose:  # read by the libraries when they are imported, so none is imported here
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # also transformers' "Loading weights" bars
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")

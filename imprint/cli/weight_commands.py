@@ -36,7 +36,7 @@ def consolidate(
     data: DataDir = None,
 ) -> None:
     """Train the space's stable memories into a new adapter; it replaces the current one only if it passes the gate."""
-    from ..weights.consolidate import training_plan
+    from ..weights.plan import training_plan
 
     config, gate = training_plan(epochs, min_recall, min_retention)
     report = open_memory(data).consolidate(
@@ -99,7 +99,7 @@ def bench(
     from ..bench.report import markdown, write_report
     from ..bench.runner import dataset_named, run_bench
     from ..bench.scaling import run_scaling, write_scaling
-    from ..weights.train import TrainConfig
+    from ..weights.plan import TrainConfig
 
     chosen = [s.strip() for s in strategies.split(",") if s.strip()]
     train = TrainConfig(epochs=epochs, seed=seed)

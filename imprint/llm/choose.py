@@ -83,6 +83,12 @@ class Models:
             return RemoteModel(s.answer_url, s.answer_model, s.remote_api_key, s.context_tokens or 8192)
         return self.answerer
 
+    @property
+    def counter(self) -> TextModel:
+        """What counts the reader's tokens and knows its window without loading weights: the server,
+        or the local model's tokenizer (llama.cpp reads the same vocabulary from the same file)."""
+        return self.reader if self.settings.answer_url else self.model
+
     def teacher(self, teacher: str | None, needed_by: str) -> TextModel:
         """The model `teacher` names: 'local' (the local answer model) or an OpenAI-compatible server URL."""
         if not teacher:

