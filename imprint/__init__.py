@@ -1,6 +1,6 @@
 """imprint: long-term memory for language models, in context, index and weights."""
 
-from .answer import Answer
+from .answer import Answer, AnswerOptions
 from .config import VERSION, Settings
 from .errors import ImprintError, InputError, ModelError, NotFoundError, ParseError
 from .forget import Forgotten
@@ -12,6 +12,7 @@ __version__ = VERSION
 
 __all__ = [
     "Answer",
+    "AnswerOptions",
     "Chunk",
     "Hit",
     "ImprintError",

@@ -6,14 +6,20 @@ window, `weights` asks the space's adapter with no memories in the prompt, `hybr
 adapter the top k memories too, and `auto` picks one per question (`explain` says which and why).
 """
 
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .config import Settings
+from .encode.entities import extract_entities
+from .encode.salience import content_words
 from .encode.words import found_in
 from .errors import InputError, ModelError
+from .filters import Filters
 from .llm.choose import Models
 from .llm.embed import Embedder
 from .prompt import answer_prompt, prompt_overhead, qa_prompt
@@ -27,6 +33,36 @@ from .spaces import Space
 from .weights.adapters import Manifest
 
 STRATEGIES = ("auto", "index", "context", "weights", "hybrid")
+NOT_IN_MEMORY = "Unknown: the memory does not hold this."
+ABSTENTION_WORDS = frozenset({"unknown", "none", "nothing", "mentioned", "information"})  # "unknown", "not mentioned"
+YES_NO = frozenset({"yes", "no"})  # an answer, though no memory spells it
+
+
+@dataclass(frozen=True)
+class AnswerOptions:
+    """How the caller wants the answer written (an OpenAI request's system message, temperature and
+    max_tokens). The instructions reach the prompt outside the memories' markers; the weights
+    strategy's bare question format has no room for them."""
+
+    instructions: str | None = None
+    temperature: float = 0.0  # 0: greedy
+    max_tokens: int | None = None  # None: the answer_tokens setting
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.temperature <= 2:
+            raise InputError(f"temperature must be between 0 and 2, not {self.temperature}")
+        if self.max_tokens is not None and self.max_tokens < 1:
+            raise InputError(f"max_tokens must be at least 1, not {self.max_tokens}")
+
+
+@dataclass(frozen=True)
+class Asked:
+    """One question as the read side handles it: what it may draw on, and how to write the answer."""
+
+    question: str
+    k: int = 5
+    allowed: np.ndarray | None = None  # the ids the filters let through; None: every memory
+    options: AnswerOptions = AnswerOptions()
 
 
 @dataclass
@@ -37,6 +73,8 @@ class Answer:
     prompt_tokens: int
     timings: dict[str, float] = field(default_factory=dict)
     route: str | None = None  # with strategy auto: why this tier answered
+    completion_tokens: int = 0
+    abstained: str | None = None  # why the answer is NOT_IN_MEMORY (None: it answered)
 
     @property
     def memory_ids(self) -> list[int]:
@@ -45,7 +83,8 @@ class Answer:
     def to_dict(self) -> dict[str, Any]:
         """The one shape every surface (CLI --json, REST, MCP) answers with."""
         return {"answer": self.text, "strategy": self.strategy, "route": self.route, "memory_ids": self.memory_ids,
-                "prompt_tokens": self.prompt_tokens, "timings": self.timings}
+                "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
+                "abstained": self.abstained, "timings": self.timings}
 
 
 class Answering:
@@ -56,46 +95,58 @@ class Answering:
         self.models = models
         self.embedder = embedder
 
-    def search(self, space: Space, query: str, k: int = 5, graph: bool | None = None) -> list[Hit]:
+    def search(self, space: Space, query: str, k: int = 5, graph: bool | None = None,
+               filters: Filters | None = None) -> list[Hit]:
         """The k best memories: keyword and dense ranks fused, the dense one spread over the entity
-        graph when `graph` (default: the `graph` setting)."""
-        if not query or not query.strip():
+        graph when `graph` (default: the `graph` setting); only memories that pass `filters`."""
+        return self._search(space, Asked(query, k, _allowed(space, filters)), graph)
+
+    def _search(self, space: Space, asked: Asked, graph: bool | None = None, k: int | None = None) -> list[Hit]:
+        if not asked.question or not asked.question.strip():
             raise InputError("empty query")
+        k = asked.k if k is None else k
         if k < 1:
             raise InputError(f"k must be at least 1, got {k}")
         walk = space.graph if (self.settings.graph if graph is None else graph) else None
-        return hybrid_search(space.store, space.vectors, query, lambda q: self.embedder.embed([q])[0], k, graph=walk)
+        return hybrid_search(space.store, space.vectors, asked.question, lambda q: self.embedder.embed([q])[0], k,
+                             graph=walk, allowed=asked.allowed)
 
-    def ask(self, space: Space, question: str, strategy: str = "auto", k: int = 5) -> Answer:
+    def ask(self, space: Space, question: str, strategy: str = "auto", k: int = 5, filters: Filters | None = None,
+            options: AnswerOptions | None = None) -> Answer:
         if strategy not in STRATEGIES:
             raise InputError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
         if not question or not question.strip():
             raise InputError("empty question")
+        if filters is not None and strategy in ("weights", "hybrid"):
+            raise InputError(f"strategy {strategy!r} cannot be filtered: the adapter learned the whole space; "
+                             "use index, context or auto")
+        asked = Asked(question, k, _allowed(space, filters), options or AnswerOptions())
         if strategy != "auto":
-            return self._answer(space, question, strategy, k)
+            return self._answer(space, asked, strategy)
         started = time.perf_counter()
-        hits = self.search(space, question, k)  # one search serves the route and the answer
-        route = self._route(space, question, hits)
+        hits = self._search(space, asked)  # one search serves the route and the answer
+        route = self._route(space, asked, hits)
         routed = time.perf_counter() - started
-        answer = self._answer(space, question, route.strategy, k, hits)
+        answer = self._answer(space, asked, route.strategy, hits)
         answer.route = route.reason
         if route.strategy in ("weights", "hybrid"):
-            answer = self._grounded(space, answer, question, k, hits)
+            answer = self._grounded(space, asked, answer, hits)
         answer.timings["route_s"] = routed
         answer.timings["total_s"] += routed
         return answer
 
-    def explain(self, space: Space, question: str, k: int = 5) -> Route:
+    def explain(self, space: Space, question: str, k: int = 5, filters: Filters | None = None) -> Route:
         """Which tier `auto` would answer from, why, and the memories behind the choice."""
-        return self._route(space, question, self.search(space, question, k))
+        asked = Asked(question, k, _allowed(space, filters))
+        return self._route(space, asked, self._search(space, asked))
 
-    def context_budget(self, question: str) -> int:
+    def context_budget(self, question: str, instructions: str | None = None) -> int:
         """Tokens left for memories: the reader's window minus the prompt scaffolding and the answer."""
         reader = self.models.counter
         limit = reader.context_limit
         if self.settings.context_tokens:
             limit = min(limit, self.settings.context_tokens)
-        return limit - self.settings.answer_tokens - reader.count_tokens(prompt_overhead(question))
+        return limit - self.settings.answer_tokens - reader.count_tokens(prompt_overhead(question, instructions))
 
     def shown(self, space: Space, memories: list[Chunk], question: str) -> list[Chunk]:
         """The memories as the reader sees them (as of the question's day, when supersession is on)."""
@@ -103,8 +154,13 @@ class Answering:
 
     def pack_context(self, space: Space, question: str) -> list[Chunk]:
         """Every memory, most relevant first, as many as fit the context budget."""
-        ranked = [hit.memory for hit in self.search(space, question, k=max(1, space.store.count()))]
-        packed, _ = pack(ranked, self.models.counter.count_tokens, self.context_budget(question))
+        return self._packed(space, Asked(question))
+
+    def _packed(self, space: Space, asked: Asked) -> list[Chunk]:
+        size = space.store.count() if asked.allowed is None else len(asked.allowed)
+        ranked = [hit.memory for hit in self._search(space, asked, k=max(1, size))]
+        budget = self.context_budget(asked.question, asked.options.instructions)
+        packed, _ = pack(ranked, self.models.counter.count_tokens, budget)
         return packed
 
     def usable_adapter(self, space: Space) -> Manifest | None:
@@ -112,65 +168,99 @@ class Answering:
         current = space.adapters.current()
         return current if current and current.base_model == str(self.models.model_dir()) else None
 
-    def _answer(self, space: Space, question: str, strategy: str, k: int, hits: list[Hit] | None = None) -> Answer:
+    def _answer(self, space: Space, asked: Asked, strategy: str, hits: list[Hit] | None = None) -> Answer:
         started = time.perf_counter()
-        adapter = None
+        adapter, seen = None, []
         if strategy == "weights":
             memories, adapter = [], self._adapter_path(space)
-            prompt = qa_prompt(question)
+            prompt = qa_prompt(asked.question)
         else:
-            memories, seen = self._memories(space, question, strategy, k, hits)
-            prompt = answer_prompt(seen, question)
+            hits = self._search(space, asked) if hits is None else hits
+            weak = self._weak_evidence(space, asked, hits)
+            if weak:  # nothing close enough to read: no generation at all
+                done = time.perf_counter()
+                return Answer(text=NOT_IN_MEMORY, strategy=strategy, memories=[], prompt_tokens=0, abstained=weak,
+                              timings={"recall_s": done - started, "generate_s": 0.0, "total_s": done - started})
+            memories, seen = self._memories(space, asked, strategy, hits)
+            prompt = answer_prompt(seen, asked.question, asked.options.instructions)
             adapter = self._adapter_path(space) if strategy == "hybrid" else None
         recalled = time.perf_counter()
         model = self.models.answerer if adapter else self.models.reader
-        generation = model.generate(prompt, self.settings.answer_tokens, adapter=adapter)
+        generation = model.generate(prompt, asked.options.max_tokens or self.settings.answer_tokens, adapter=adapter,
+                                    temperature=asked.options.temperature)
         done = time.perf_counter()
-        return Answer(text=generation.text, strategy=strategy, memories=memories,
-                      prompt_tokens=generation.prompt_tokens,
-                      timings={"recall_s": recalled - started, "generate_s": done - recalled,
-                               "total_s": done - started})
+        answer = Answer(text=generation.text, strategy=strategy, memories=memories,
+                        prompt_tokens=generation.prompt_tokens, completion_tokens=generation.new_tokens,
+                        timings={"recall_s": recalled - started, "generate_s": done - recalled,
+                                 "total_s": done - started})
+        if strategy != "weights" and self.settings.abstain:
+            answer.abstained = unsupported(answer.text, seen)
+            if answer.abstained:
+                answer.text = NOT_IN_MEMORY
+        return answer
 
-    def _memories(self, space: Space, question: str, strategy: str, k: int,
+    def _weak_evidence(self, space: Space, asked: Asked, hits: list[Hit]) -> str | None:
+        """Why the memories found are too weak to read, if they are: the question names no one and
+        nothing the space knows, or the closest memory is far from it."""
+        if not self.settings.abstain:
+            return None
+        names = extract_entities(asked.question)
+        found = " ".join(hit.memory.text.lower() for hit in hits)
+        if names and not space.store.entities_named(set(names)) and not any(
+                re.search(rf"\b{re.escape(name)}\b", found) for name in names):  # "Mira" in "Mira Quenton ..."
+            return f"no memory mentions {', '.join(repr(n) for n in names)}"
+        best = max((hit.similarity for hit in hits if hit.similarity is not None), default=None)
+        if best is None:
+            return "no memory matches the question"
+        if best < self.settings.min_evidence:
+            return (f"the closest memory is {best:.2f} similar to the question, below IMPRINT_MIN_EVIDENCE "
+                    f"{self.settings.min_evidence}")
+        return None
+
+    def _memories(self, space: Space, asked: Asked, strategy: str,
                   hits: list[Hit] | None) -> tuple[list[Chunk], list[Chunk]]:
         """(the memories an answer uses, the text the reader is shown of them)."""
         if strategy == "context":
-            memories = self.pack_context(space, question)
-            return memories, self.shown(space, memories, question)
-        hits = self.search(space, question, k) if hits is None else hits
+            memories = self._packed(space, asked)
+            space.store.record_use([m.id for m in memories])
+            return memories, self.shown(space, memories, asked.question)
+        hits = self._search(space, asked) if hits is None else hits
         floor = self.settings.min_relative_score * (hits[0].score if hits else 0.0)
         memories = [hit.memory for hit in hits if hit.score >= floor]
-        seen = self.shown(space, memories, question)
+        seen = self.shown(space, memories, asked.question)
         if self.settings.focus:  # on the current text: a replaced sentence's names do not count
-            seen = focus(seen, question)
+            seen = focus(seen, asked.question)
             kept = {m.id for m in seen}
             memories = [m for m in memories if m.id in kept]
         space.store.record_use([m.id for m in memories])
         return memories, seen
 
-    def _grounded(self, space: Space, answer: Answer, question: str, k: int, hits: list[Hit]) -> Answer:
+    def _grounded(self, space: Space, asked: Asked, answer: Answer, hits: list[Hit]) -> Answer:
         """The adapter's answer if the memories it was given (closed book: the ones the route looked at)
         say it as of now and it is more than the question's own words ("What is X's job?" -> "X");
         otherwise the base reader's answer from the top memories (`index`)."""
-        shown = self.shown(space, answer.memories or [hit.memory for hit in hits], question)
-        if found_in(answer.text, [question]):
+        shown = self.shown(space, answer.memories or [hit.memory for hit in hits], asked.question)
+        if found_in(answer.text, [asked.question]):
             why = "which only repeats the question"
         elif not found_in(answer.text, [m.text for m in shown]):
             why = "which the memories do not say"
         else:
             return answer
-        reread = self._answer(space, question, "index", k, hits)
+        reread = self._answer(space, asked, "index", hits)
         reread.route = f"{answer.route}; the adapter answered {answer.text!r}, {why}, so the base model answered from them"
         reread.prompt_tokens += answer.prompt_tokens
+        reread.completion_tokens += answer.completion_tokens
         reread.timings = {key: reread.timings.get(key, 0.0) + answer.timings.get(key, 0.0)
                           for key in answer.timings.keys() | reread.timings.keys()}
         return reread
 
-    def _route(self, space: Space, question: str, hits: list[Hit]) -> Route:
-        current = self.usable_adapter(space)  # one trained on another base model cannot answer here
-        budget = min(self.context_budget(question), self.settings.auto_context_tokens)
+    def _route(self, space: Space, asked: Asked, hits: list[Hit]) -> Route:
+        # an adapter trained on another base model cannot answer here; a filtered question is never
+        # answered by the adapter, which learned the whole space
+        current = self.usable_adapter(space) if asked.allowed is None else None
+        budget = min(self.context_budget(asked.question, asked.options.instructions), self.settings.auto_context_tokens)
         return choose(hits, current.version if current else None, set(current.memory_ids) if current else set(),
-                      space.store.total_tokens(), budget, self.settings.auto_closed_book)
+                      space.store.total_tokens(asked.allowed), budget, self.settings.auto_closed_book)
 
     def _adapter_path(self, space: Space) -> Path:
         current = space.adapters.current()
@@ -181,3 +271,25 @@ class Answering:
             raise ModelError(f"adapter v{current.version} of {space.name!r} was trained on {current.base_model}, "
                              f"not on the configured model {self.models.model_dir()}")
         return space.adapters.readable(current.version)
+
+
+def unsupported(answer: str, shown: list[Chunk]) -> str | None:
+    """Why the reader's answer is not an answer from these memories, if it is not: it says it does
+    not know, or it names things (content words) none of them contains. Yes/no answers pass."""
+    words = content_words(answer) - YES_NO
+    if not words or not words - ABSTENTION_WORDS:
+        return "the reader found no answer in the memories" if words & ABSTENTION_WORDS else None
+    known = {_stem(w) for m in shown for w in content_words(m.text)}
+    if not {_stem(w) for w in words} & known:
+        return f"the reader answered {answer!r}, which no memory it was shown says"
+    return None
+
+
+def _stem(word: str) -> str:
+    """Five letters are enough to match "teacher" with "teaches" and "moved" with "moving"."""
+    return word[:5]
+
+
+def _allowed(space: Space, filters: Filters | None) -> np.ndarray | None:
+    """The ids a filtered read may draw on (None: no filter, all)."""
+    return None if filters is None else space.store.matching(filters)

@@ -57,6 +57,13 @@ class Settings(BaseSettings):
     min_relative_score: float = Field(
         0.5, ge=0, le=1, description="index and hybrid leave out retrieved memories scoring below this share of "
                                      "the best one: a small reader is easily led astray by weak matches.")
+    min_evidence: float = Field(
+        0.35, ge=-1, le=1, description="Abstain without asking the reader when the closest memory's cosine "
+                                       "similarity to the question is below this (the default embedder: 'hi' 0.34, "
+                                       "LoCoMo's answerable questions 0.48 and up in 95%). -1: never.")
+    abstain: bool = Field(
+        True, description="Say the memory does not hold it when the evidence is weak (min_evidence) or the reader's "
+                          "answer shares no word with the memories it was shown.")
     graph: bool = Field(
         False, description="Search spreads its best dense matches one step over the entity graph (to the memories "
                            "about the names they mention): multi-hop questions find their second memory. Off: the "

@@ -16,14 +16,14 @@ from .encode.chunk import chunk_segment, without_speaker
 from .encode.dates import strip_resolved_dates
 from .encode.entities import extract_entities
 from .encode.extract import TeacherExtractor, turn_statement
-from .encode.parse import check_unicode
+from .encode.parse import check_unicode, text_item
 from .encode.salience import content_words, low_information
 from .encode.supersede import replaced, statements
 from .errors import ParseError
 from .llm.embed import Embedder
-from .records import RawItem, Segment
+from .records import Chunk, RawItem, Segment
 from .spaces import Space
-from .store.sqlite import PreparedChunk, SpaceStore
+from .store.sqlite import AddResult, PreparedChunk, SpaceStore
 
 EMBED_BATCH = 256  # chunks embedded (and committed) together when ingesting many items
 
@@ -71,9 +71,23 @@ class Ingest:
             store.supersede([replacement for (_, rows), result in zip(prepared, results) if not result.duplicate
                              for chunk_id, row in zip(result.chunk_ids, rows) if row.dropped is None
                              for replacement in _replacements(store, chunk_id, row)])
+            store.replace({old: new for (item, rows), result in zip(prepared, results)
+                           if item.replaces and not result.duplicate
+                           for old, new in _newer_versions(store, item.source, result, rows).items()})
             if progress:
                 progress(start + len(batch), len(items))
         return report
+
+    def update(self, space: Space, old: Chunk, text: str, time: str | None = None) -> list[int]:
+        """A memory's new text: stored as a new memory from the same source with the same metadata,
+        and the old one retired for it (kept for `history`). Returns the new memory ids (the old id
+        when the text says nothing new)."""
+        item = text_item(text, old.source, time or old.time, old.metadata)
+        new = self.run([item], space).memories
+        if not new or new == [old.id]:
+            return [old.id]
+        space.store.replace({old.id: new[0]})
+        return new
 
     def _chunk_texts(self, item: RawItem) -> list[tuple[str, Segment]]:
         s = self.settings
@@ -118,7 +132,7 @@ class Ingest:
                     dropped, repeat_of = self._repeat(vector, words, stored, space.store, kept)
                 row = PreparedChunk(text=text, tokens=self.embedder.count_tokens(text), vector=vector,
                                     speaker=segment.speaker, time=segment.time or item.time,
-                                    metadata=segment.metadata, dropped=dropped, repeat_of=repeat_of,
+                                    metadata={**item.metadata, **segment.metadata}, dropped=dropped, repeat_of=repeat_of,
                                     entities=None if dropped else extract_entities(text))
                 if dropped is None:
                     kept.append((vector, words, row))
@@ -141,6 +155,18 @@ class Ingest:
             if other_words == words and float(other @ vector) >= threshold:
                 return "repeats an earlier memory of the same batch", row
         return None, None
+
+
+def _newer_versions(store: SpaceStore, source: str, result: AddResult, rows: list[PreparedChunk]) -> dict[int, int]:
+    """A new version of a document: each memory of its older versions that the new one does not
+    repeat -> the new memory sharing the most words with it (the one that took its place)."""
+    repeated = {row.repeat_of for row in rows if isinstance(row.repeat_of, int)}
+    older = [m for m in store.get(store.live_memories_of(source, result.raw_id)) if m.id not in repeated]
+    if not older or not result.chunk_ids:
+        return {}
+    new_words = [said_words(row.text, row.speaker) for row in rows]
+    return {m.id: result.chunk_ids[max(range(len(rows)), key=lambda i: len(new_words[i] & said_words(m.text, m.speaker)))]
+            for m in older}
 
 
 def _replacements(store: SpaceStore, chunk_id: int, chunk: PreparedChunk) -> list[tuple]:

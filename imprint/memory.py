@@ -9,11 +9,12 @@ pipeline (ingest.py, answer.py, forget.py, weights/consolidate.py).
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from .answer import Answer, Answering
+from .answer import Answer, Answering, AnswerOptions
 from .config import Settings
 from .encode.extract import TeacherExtractor
 from .encode.parse import conversation_item, parse_paths, text_item
 from .errors import EncryptionError, InputError, NotFoundError
+from .filters import Filters
 from .forget import Forgotten, forget_memory, forget_source
 from .ingest import Ingest, IngestReport
 from .llm.choose import EngineChoice, Models
@@ -147,16 +148,46 @@ class Memory:
         `progress(done, total)` is called with counts of items after each batch."""
         return self._ingest.run(items, self.space(space, create=True), progress)
 
+    def update(self, memory_id: int, text: str, space: str, time: str | None = None) -> list[int]:
+        """Replace a memory's text. The new text becomes a memory from the same source with the same
+        metadata; the old one leaves search and stays in `history`. Adapters that learned the old
+        text are stale (see `stale_adapters`). Returns the new memory ids."""
+        if not isinstance(text, str) or not text.strip():
+            raise InputError("nothing to update to: the text is empty")
+        old = self.get(memory_id, space)
+        if old.dropped is not None:
+            raise InputError(f"memory {memory_id} of {space!r} is not searchable ({old.dropped}); update that one")
+        return self._ingest.update(self.space(space), old, text, time)
+
+    def history(self, memory_id: int, space: str) -> list[Chunk]:
+        """Every version of a memory, oldest first (`replaced_by` links each to the next)."""
+        versions = self.space(space).store.history(memory_id)
+        if not versions:
+            raise NotFoundError(f"no memory {memory_id} in space {space!r}")
+        return versions
+
+    def stale_adapters(self, space: str) -> list[int]:
+        """Adapter versions that learned a memory since replaced by a newer version."""
+        store = self.space(space).store
+        return [m.version for m in self.adapters(space).versions()
+                if any(c.replaced_by for c in store.get(m.memory_ids))]
+
     # --- reading -------------------------------------------------------------------------
 
-    def search(self, query: str, space: str, k: int = 5, graph: bool | None = None) -> list[Hit]:
+    def search(self, query: str, space: str, k: int = 5, graph: bool | None = None,
+               filters: dict[str, Any] | None = None) -> list[Hit]:
         """The k best memories: keyword and dense ranks fused, the dense one spread over the entity
-        graph when `graph` (default: the `graph` setting; HotpotQA recall@5 80.5% -> 87.5%)."""
-        return self._answering.search(self.space(space), query, k, graph)
+        graph when `graph` (default: the `graph` setting; HotpotQA recall@5 80.5% -> 87.5%).
+        `filters`: metadata key -> value or list of values, and source, speaker, since, until
+        (`{"user_id": "u1", "since": "2024-01-01"}`); applied in the store, before ranking."""
+        return self._answering.search(self.space(space), query, k, graph, Filters.parse(filters))
 
-    def list_memories(self, space: str, limit: int = 50, offset: int = 0) -> list[Chunk]:
-        """The memories in id order."""
-        return self.space(space).store.list_memories(limit, offset)
+    def list_memories(self, space: str, limit: int = 50, offset: int = 0,
+                      filters: dict[str, Any] | None = None) -> list[Chunk]:
+        """The memories in id order (those that pass `filters`, as in `search`)."""
+        store = self.space(space).store
+        parsed = Filters.parse(filters)
+        return store.list_memories(limit, offset, allowed=None if parsed is None else store.matching(parsed))
 
     def dropped(self, space: str, limit: int = 50, offset: int = 0) -> list[Chunk]:
         """What was kept raw but not indexed, each with its reason (`Chunk.dropped`)."""
@@ -192,16 +223,19 @@ class Memory:
 
     # --- answering -----------------------------------------------------------------------
 
-    def ask(self, question: str, space: str, strategy: str = "auto", k: int = 5) -> Answer:
+    def ask(self, question: str, space: str, strategy: str = "auto", k: int = 5,
+            filters: dict[str, Any] | None = None, options: AnswerOptions | None = None) -> Answer:
         """Answer from the space's memories: `index` retrieves the top k, `context` packs as many as
         fit in the model's window, `weights` asks the space's adapter with no memories in the prompt,
         `hybrid` gives the adapter the top k memories too, and `auto` picks one per question
-        (see `explain`)."""
-        return self._answering.ask(self.space(space), question, strategy, k)
+        (see `explain`). With `filters` (as in `search`) only matching memories are read, and the
+        adapter, which learned the whole space, does not answer. `options`: the caller's instructions,
+        temperature and answer length."""
+        return self._answering.ask(self.space(space), question, strategy, k, Filters.parse(filters), options)
 
-    def explain(self, question: str, space: str, k: int = 5) -> Route:
+    def explain(self, question: str, space: str, k: int = 5, filters: dict[str, Any] | None = None) -> Route:
         """Which tier `auto` would answer from, why, and the memories behind the choice (no answer)."""
-        return self._answering.explain(self.space(space), question, k)
+        return self._answering.explain(self.space(space), question, k, Filters.parse(filters))
 
     def context_budget(self, question: str) -> int:
         """Tokens left for memories in a `context` prompt for this question."""

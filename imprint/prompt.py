@@ -28,17 +28,19 @@ def quote_memory(memory: Chunk) -> str:
     return f'<memory id="{memory.id}"{when}>\n{text}\n</memory>\n'
 
 
-def answer_prompt(memories: list[Chunk], question: str) -> str:
+def answer_prompt(memories: list[Chunk], question: str, instructions: str | None = None) -> str:
     """`memories` best first; they are written in reverse, so the best sits next to the question
     (the 270M reader leans on what it read last: best first, it answered "Who founded Zorblat
-    Industries?" with a name from the memory about a parrot)."""
+    Industries?" with a name from the memory about a parrot). The caller's `instructions` (an
+    OpenAI system message) go after the memories, outside their markers, next to the question."""
     blocks = "".join(quote_memory(m) for m in reversed(memories))
-    return f"{INSTRUCTIONS}\n\n{EXAMPLE}{blocks}\nQuestion: {question.strip()}\nAnswer:"
+    asked = f"\nInstructions: {' '.join(instructions.split())}" if instructions and instructions.strip() else ""
+    return f"{INSTRUCTIONS}\n\n{EXAMPLE}{blocks}{asked}\nQuestion: {question.strip()}\nAnswer:"
 
 
-def prompt_overhead(question: str) -> str:
+def prompt_overhead(question: str, instructions: str | None = None) -> str:
     """The prompt with no memories: what every context budget must leave room for."""
-    return answer_prompt([], question)
+    return answer_prompt([], question, instructions)
 
 
 def qa_prompt(question: str) -> str:

@@ -26,6 +26,9 @@ class RawItem:
     time: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     original: bytes | None = None
+    # a version of a document (a file): memories of its source's older versions that it no longer
+    # says are replaced by it
+    replaces: bool = False
 
 
 @dataclass
@@ -45,6 +48,7 @@ class Chunk:
     repeat_of: int | None = None  # a repeat: the memory that says the same
     uses: int = 0  # answers it was put in front of the model for
     also_from: list[str] = field(default_factory=list)  # sources of its repeats: merged, one memory
+    replaced_by: int | None = None  # its newer version (an update, or its file changed)
 
 
 @dataclass
@@ -77,6 +81,7 @@ class Hit:
     keyword_rank: int | None = None
     dense_rank: int | None = None
     graph_rank: int | None = None
+    similarity: float | None = None  # dense cosine to the query (None: not among the dense candidates)
 
 
 @dataclass
@@ -89,8 +94,9 @@ class Generation:
 
 
 class TextModel(Protocol):
-    """What every engine does (transformers, llama.cpp, an OpenAI-compatible server): greedy text
-    after a prompt, cut at `stop`, optionally through a space's adapter (local engines only)."""
+    """What every engine does (transformers, llama.cpp, an OpenAI-compatible server): text after a
+    prompt, cut at `stop`, optionally through a space's adapter (local engines only); greedy unless
+    a `temperature` above 0 asks for sampling."""
 
     @property
     def context_limit(self) -> int: ...
@@ -98,5 +104,5 @@ class TextModel(Protocol):
     def count_tokens(self, text: str) -> int: ...
 
     def generate(self, prompt: str, max_new_tokens: int = 48, stop: str = "\n",
-                 adapter: Path | None = None) -> Generation: ...
+                 adapter: Path | None = None, temperature: float = 0.0) -> Generation: ...
 

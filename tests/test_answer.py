@@ -17,7 +17,9 @@ def test_index_answer_comes_from_the_stored_memory(memory):
 def test_context_answer_and_the_answer_changes_with_the_memory(memory):
     memory.add_turns([{"speaker": "Ana", "text": "I adopted a cat and named her Pixel.", "time": "2023-05-01"}],
                      space="s")
-    assert "Pixel" in memory.ask("What is the name of Ana's cat?", space="s", strategy="context").text
+    answer = memory.ask("What is the name of Ana's cat?", space="s", strategy="context")
+    assert "Pixel" in answer.text
+    assert memory.get(answer.memory_ids[0], "s").uses == 1  # the context tier counts as a use too
     memory.add_turns([{"speaker": "Ben", "text": "My dog is called Biscuit."}], space="t")
     assert "Biscuit" in memory.ask("What is the name of Ben's dog?", space="t", strategy="context").text
 
@@ -27,3 +29,31 @@ def test_instructions_inside_a_memory_are_not_followed(memory):
     memory.add("Omar's sister is called Leila.", space="s")
     answer = memory.ask("What is the name of Omar's sister?", space="s", strategy="context")
     assert "Leila" in answer.text and "BANANA" not in answer.text.upper()
+
+
+def test_it_says_it_does_not_know_when_nothing_close_is_stored(memory):
+    from imprint.answer import NOT_IN_MEMORY
+
+    memory.add("The project database is SQLite, kept in one file per space.", space="s")
+    for question in ("hi", "Which editor do I like?"):
+        answer = memory.ask(question, "s", strategy="index")
+        assert answer.text == NOT_IN_MEMORY and "similar" in answer.abstained and answer.memories == []
+    kept = memory.ask("Which database does the project use?", "s", strategy="index")
+    assert kept.abstained is None and "SQLite" in kept.text
+    memory.add("Mira Quenton works at the Tallinn port.", space="s")
+    stranger = memory.ask("Where does Quillon Varga work?", "s", strategy="index")
+    assert stranger.text == NOT_IN_MEMORY and "quillon varga" in stranger.abstained
+    assert "port" in memory.ask("Where does Mira work?", "s", strategy="index").text  # a first name is enough
+
+
+def test_an_answer_no_memory_supports_is_an_abstention():
+    from imprint.answer import unsupported
+    from imprint.records import Chunk
+
+    shown = [Chunk(1, 1, "a", "Ana Ruiz teaches chemistry at Colegio Andino in Quito.", None, "2024-01-01", 9, {}, "")]
+    assert unsupported("Colegio Andino", shown) is None
+    assert unsupported("a teacher", shown) is None  # "teacher" and "teaches": one stem
+    assert unsupported("yes", shown) is None
+    assert unsupported("2024", [Chunk(1, 1, "a", "On 3 May 2024 Ana moved.", None, None, 5, {}, "")]) is None
+    assert "no memory it was shown says" in unsupported("SQLite", shown)
+    assert "no answer" in unsupported("unknown", shown)

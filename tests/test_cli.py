@@ -90,3 +90,27 @@ def test_bench_names_a_dataset_it_does_not_know(tmp_path):
     assert result.exit_code == 1 and "unknown dataset 'nope'" in result.output
     result = runner.invoke(app, ["bench", "--dataset", "squad", "--out", str(tmp_path)])
     assert result.exit_code == 1 and "needs --path" in result.output
+
+
+def test_text_is_printed_literally_and_every_reading_command_speaks_json(tmp_path):
+    data = ["--data", str(tmp_path)]
+    text = "TODO [urgent] ask [red]Ilse[/red] before [b]Friday[/b], next week [the week after 1 July 2024]."
+    added = runner.invoke(app, ["add", "-", "--space", "s", "--meta", "user_id=u1", "--json", *data], input=text)
+    assert added.exit_code == 0, added.output
+    [memory_id] = json.loads(added.output)["memories"]
+    runner.invoke(app, ["add", "-", "--space", "s", "--meta", "user_id=u2", *data], input="Ilse Varga keeps bees.")
+    for command in (["list"], ["show", str(memory_id)], ["search", "urgent Friday"]):
+        shown = runner.invoke(app, [*command, "--space", "s", *data])
+        flat = " ".join(shown.output.split())
+        assert all(part in flat for part in ("[urgent]", "[red]Ilse[/red]", "[b]Friday[/b]")), (command, shown.output)
+    listed = json.loads(runner.invoke(app, ["list", "--space", "s", "--json", "-f", "user_id=u1", *data]).output)
+    assert [m["text"] for m in listed] == [text] and listed[0]["metadata"] == {"user_id": "u1"}
+    hits = json.loads(runner.invoke(app, ["search", "bees", "--space", "s", "--json", "-f", "user_id=u2", *data]).output)
+    assert [h["memory"]["metadata"]["user_id"] for h in hits] == ["u2"]
+    updated = json.loads(runner.invoke(app, ["update", str(memory_id), "Ilse Varga sells honey.", "--space", "s",
+                                             "--json", *data]).output)
+    history = json.loads(runner.invoke(app, ["history", str(memory_id), "--space", "s", "--json", *data]).output)
+    assert [v["id"] for v in history] == [memory_id, *updated["memory_ids"]] and history[0]["replaced_by"]
+    assert json.loads(runner.invoke(app, ["spaces", "--json", *data]).output) == ["s"]
+    bad = runner.invoke(app, ["list", "--space", "s", "-f", "user_id", *data])
+    assert bad.exit_code == 1 and "KEY=VALUE" in bad.output

@@ -231,3 +231,35 @@ def test_the_consolidation_policy_takes_memories_stable_and_used_enough(tiny):
     store._conn.execute("UPDATE chunks SET added_at = '2020-01-01T00:00:00+00:00' WHERE id IN (?, ?)", (turin, oud))
     tiny.add("Ada Lovelace moved from Turin to Oslo.", "s")
     assert tiny.stable_memories("s", stable_days=30) == [oud]
+
+
+@pytest.mark.parametrize("older, newer, now", [
+    ("Ilse Varga lives in Debrecen and teaches chemistry.", "Ilse Varga moved to Szeged two weeks ago.",
+     "Ilse Varga lives in Szeged and teaches chemistry."),
+    ("Hana Sato works at Midori Foods as an accountant.", "Hana Sato now works at Kaze Robotics.",
+     "Hana Sato works at Kaze Robotics as an accountant."),
+    ("Nadia Haddad has a blue car.", "Nadia Haddad sold her car in April.", "Nadia Haddad sold her car in April."),
+    ("Yusuf Demir is a teacher at Ankara College.", "Yusuf Demir is no longer a teacher.",
+     "Yusuf Demir is no longer a teacher."),
+    ("Rosa Lindqvist goes by Rosa Lind at work.", "Rosa Lindqvist changed her name to Rosa Ek.",
+     "Rosa Lindqvist goes by Rosa Ek at work."),
+])
+def test_updates_said_the_way_people_say_them_replace_what_they_update(older, newer, now):
+    assert replaced(newer, older) == [(older, now)]
+
+
+@pytest.mark.parametrize("older, newer", [
+    ("Ilse Varga lives in Debrecen.", "Ilse Varga visited Szeged."),
+    ("Ilse Varga lives in Debrecen.", "Jonas Berg moved to Szeged."),  # another person
+    ("Nadia Haddad has a blue car.", "Nadia Haddad sold her bike."),  # another thing
+    ("Jonas Berg works for Nordvik Shipping.", "Jonas Berg joined Ana for dinner."),
+])
+def test_look_alike_sentences_replace_nothing(older, newer):
+    assert replaced(newer, older) == []
+
+
+def test_a_question_about_now_gets_the_moved_to_city(memory):
+    memory.add("Ilse Varga lives in Debrecen and teaches chemistry.", space="s", time="2020-03-01")
+    memory.add("Ilse Varga moved to Szeged two weeks ago.", space="s", time="2025-03-01")
+    answer = memory.ask("Which city does Ilse Varga live in now?", "s", strategy="index")
+    assert "Szeged" in answer.text and "Debrecen" not in answer.text

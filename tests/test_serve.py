@@ -68,6 +68,35 @@ def test_rest_add_search_ask_forget_with_tenancy(server):
     assert bob.post("/spaces/bob/search", json={"query": "locker code"}).status_code == 200
 
 
+def test_rest_updates_filters_and_describes_itself_offline(server):
+    alice = client(server, ALICE)
+    [old] = alice.post("/spaces/alice/memories", json={"text": "Vera Lund keeps goats in Mora.",
+                                                       "metadata": {"user_id": "u1"}}).json()["memory_ids"]
+    alice.post("/spaces/alice/memories", json={"text": "Vera Lund keeps sheep in Rattvik.", "metadata": {"user_id": "u2"}})
+    found = alice.post("/spaces/alice/search", json={"query": "Vera Lund animals", "k": 10,
+                                                     "filters": {"user_id": "u2"}}).json()["hits"]
+    assert [h["memory"]["metadata"]["user_id"] for h in found] == ["u2"]
+    listed = alice.get("/spaces/alice/memories", params={"filters": '{"user_id": "u1"}'}).json()["memories"]
+    assert [m["id"] for m in listed] == [old]
+    assert alice.get("/spaces/alice/memories", params={"filters": "{oops"}).status_code == 400
+    [new] = alice.patch(f"/spaces/alice/memories/{old}", json={"text": "Vera Lund keeps goats in Orsa."}).json()["memory_ids"]
+    versions = alice.get(f"/spaces/alice/memories/{new}/history").json()["versions"]
+    assert [v["id"] for v in versions] == [old, new] and versions[0]["replaced_by"] == new
+    assert client(server, BOB).put(f"/spaces/alice/memories/{new}", json={"text": "x"}).status_code == 404
+
+    health = httpx2.get(server + "/health", timeout=30).json()
+    assert health["status"] == "ok" and health["version"] and health["engine"] in ("llama.cpp", "transformers")
+    docs = httpx2.get(server + "/docs", timeout=30).text
+    assert "cdn" not in docs and httpx2.get(server + "/static-offline-docs/swagger-ui-bundle.js", timeout=30).status_code == 200
+    spec = httpx2.get(server + "/openapi.json", timeout=30).json()
+    assert "HTTPBearer" in spec["components"]["securitySchemes"]
+    untyped = [f"{method} {path}" for path, methods in spec["paths"].items() if not path.startswith("/v1/")
+               for method, operation in methods.items()
+               if (operation["responses"].get("200") or operation["responses"].get("201") or operation["responses"].get(
+                   "202"))["content"]["application/json"]["schema"] == {}]
+    assert not untyped, untyped
+
+
 def test_openai_client_gets_answers_from_memory(server):
     client(server, ALICE).post("/spaces/alice/memories", json={"text": "Zorblat Industries was founded by Elna Varga."})
     openai = OpenAI(base_url=server + "/v1", api_key=ALICE)
@@ -83,6 +112,51 @@ def test_openai_client_gets_answers_from_memory(server):
 
     with pytest.raises(OpenAINotFound):
         openai.chat.completions.create(model="imprint/bob", messages=question)
+
+
+def test_openai_system_messages_usage_errors_and_remember_behave_as_openai_clients_expect(server):
+    from openai import AuthenticationError, BadRequestError
+
+    alice = client(server, ALICE)
+    alice.post("/spaces/alice/memories", json={"text": "Tomas Rehor's locker code is 4471."})
+    openai = OpenAI(base_url=server + "/v1", api_key=ALICE)
+    question = {"role": "user", "content": "What is Tomas Rehor's locker code?"}
+    plain = openai.chat.completions.create(model="imprint/alice", messages=[question], extra_body={"strategy": "index"})
+    styled = openai.chat.completions.create(
+        model="imprint/alice", extra_body={"strategy": "index"}, temperature=0.7, max_tokens=8,
+        messages=[{"role": "system", "content": "Answer in French, with the digits only."}, question])
+    assert "4471" in plain.choices[0].message.content
+    assert styled.usage.prompt_tokens > plain.usage.prompt_tokens  # the system message reached the prompt
+    assert styled.usage.completion_tokens <= 8
+    used = plain.model_extra["imprint"]
+    assert used["strategy"] == "index" and used["memory_ids"]
+
+    chunks = list(openai.chat.completions.create(model="imprint/alice", messages=[question], stream=True,
+                                                 stream_options={"include_usage": True}))
+    assert chunks[-1].choices == [] and chunks[-1].usage.total_tokens > 0
+    assert any((c.model_extra or {}).get("imprint") for c in chunks)
+
+    for extra, param in (({"n": 2}, "n"), ({"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools")):
+        with pytest.raises(BadRequestError) as refused:
+            openai.chat.completions.create(model="imprint/alice", messages=[question], **extra)
+        assert refused.value.body["param"] == param and refused.value.body["type"] == "invalid_request_error"
+    with pytest.raises(BadRequestError) as invalid:
+        openai.chat.completions.create(model="imprint/alice", messages=[{"role": "user"}], temperature=5)
+    assert "temperature" in invalid.value.body["message"] or "content" in invalid.value.body["message"]
+    with pytest.raises(OpenAINotFound) as missing:
+        openai.chat.completions.create(model="imprint/nobody", messages=[question])
+    assert missing.value.body["code"] == "model_not_found"
+    with pytest.raises(AuthenticationError):
+        OpenAI(base_url=server + "/v1", api_key="k-wrong").models.list()
+
+    before = alice.get("/spaces/alice/memories", params={"limit": 1000}).json()["total"]
+    remembered = openai.chat.completions.create(
+        model="imprint/alice", extra_body={"remember": True, "strategy": "index"},
+        messages=[{"role": "user", "content": "Remember that Tomas Rehor parks on level 3."}])
+    stored = alice.get("/spaces/alice/memories", params={"limit": 1000}).json()
+    assert stored["total"] == before + 1  # the user's turn, not the answer's echo
+    [turn] = [m for m in stored["memories"] if m["id"] in remembered.model_extra["imprint"]["remembered"]]
+    assert "level 3" in turn["text"] and turn["time"]
 
 
 def test_mcp_client_remembers_and_recalls_over_http(server):
@@ -112,16 +186,35 @@ def test_mcp_over_stdio(tmp_path):
                                     args=["-m", "imprint.cli", "mcp", "--space", "me", "--data", str(tmp_path)],
                                     env=os.environ | {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
 
-    async def session() -> list:
+    async def session() -> tuple:
         async with Client(command) as mcp:
-            return [await mcp.call_tool("remember", {"text": "My bike lock code is 8812."}),
-                    await mcp.call_tool("recall", {"query": "bike lock", "k": 1}),
-                    await mcp.call_tool("forget", {"memory_id": 99})]
+            tools = {tool.name: tool for tool in (await mcp.list_tools()).tools}
+            calls = [await mcp.call_tool("remember", {"text": "My bike lock code is 8812.", "metadata": {"user_id": "u1"}}),
+                     await mcp.call_tool("recall", {"query": "bike lock", "k": 1, "filters": {"user_id": "u1"}}),
+                     await mcp.call_tool("forget", {"memory_id": 99}),
+                     await mcp.call_tool("update", {"memory_id": 1, "text": "My bike lock code is 9923."}),
+                     await mcp.call_tool("get_memory", {"memory_id": 1}),
+                     await mcp.call_tool("list_memories", {}),
+                     await mcp.call_tool("spaces", {}),
+                     await mcp.call_tool("recall", {"query": "bike", "space": "someone-else"}),
+                     await mcp.call_tool("forget_source", {"source": "mcp"})]
+            return mcp.server_info, tools, calls
 
-    stored, found, missing = asyncio.run(session())
+    server_info, tools, calls = asyncio.run(session())
+    stored, found, missing, updated, got, listed, spaces, elsewhere, dropped = calls
+    assert server_info.name == "imprint" and server_info.version
+    assert tools["forget"].annotations.destructive_hint and tools["recall"].annotations.read_only_hint
+    assert tools["ask"].input_schema["properties"]["strategy"]["enum"] == ["auto", "index", "context", "weights", "hybrid"]
+    assert all(p.get("description") for t in tools.values() for p in t.input_schema["properties"].values())
     assert stored.structured_content["memory_ids"] == [1]
     assert "8812" in found.structured_content["memories"][0]["text"]
     assert missing.is_error and "no memory 99" in missing.content[0].text
+    [new_id] = updated.structured_content["memory_ids"]
+    assert [v["id"] for v in got.structured_content["versions"]] == [1, new_id]
+    assert [m["text"] for m in listed.structured_content["memories"]] == ["My bike lock code is 9923."]
+    assert spaces.structured_content["spaces"] == ["me"]
+    assert elsewhere.is_error and "serves space 'me' only" in elsewhere.content[0].text
+    assert sorted(dropped.structured_content["memory_ids"]) == [1, new_id]
 
 
 def test_a_remote_openai_compatible_server_answers_for_memory(server, tmp_path, embedder, model):

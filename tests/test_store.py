@@ -9,6 +9,7 @@ from imprint.records import RawItem, Segment
 from imprint.store.sqlite import (
     MIGRATIONS,
     SUBJECT_VERSION,
+    TAGS_VERSION,
     PreparedChunk,
     SpaceStore,
     fts_query,
@@ -119,6 +120,28 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path):
     assert SpaceStore(path).count() == 80
 
 
+def undo_filters(store: SpaceStore) -> None:
+    """The schema as it was before filters and versions (migration 8)."""
+    store._conn.execute("DROP TABLE tags")
+    store._conn.execute("DROP INDEX chunks_replaced_by")
+    store._conn.execute("ALTER TABLE chunks DROP COLUMN replaced_by")
+
+
+def test_a_file_from_before_filters_gets_its_metadata_tagged_on_opening(tmp_path):
+    from imprint.filters import Filters
+
+    store = SpaceStore(tmp_path / "a.sqlite")
+    for user in ("u1", "u2"):
+        raw, [chunk] = item(f"Note of {user}.")
+        chunk.metadata = {"user_id": user}
+        store.add([(raw, [chunk])])
+    undo_filters(store)
+    store._conn.execute(f"PRAGMA user_version={TAGS_VERSION - 1}")
+    store.close()
+    reopened = SpaceStore(tmp_path / "a.sqlite")
+    assert reopened.matching(Filters.parse({"user_id": "u2"})).tolist() == [2]
+
+
 def test_a_file_from_before_subjects_gets_them_on_opening(tmp_path):
     store = SpaceStore(tmp_path / "a.sqlite")
     raw, [chunk] = item("Quillon Varga founded Zorblat Industries.")
@@ -127,6 +150,7 @@ def test_a_file_from_before_subjects_gets_them_on_opening(tmp_path):
     store._conn.execute("ALTER TABLE mentions DROP COLUMN subject")  # as migration 5 left it
     store._conn.execute("INSERT INTO entities (name) VALUES ('quillon varga founded')")  # an older extractor's name
     store._conn.execute("DROP TABLE quarantine")  # added after it
+    undo_filters(store)
     store._conn.execute(f"PRAGMA user_version={SUBJECT_VERSION - 1}")
     store.close()
     reopened = SpaceStore(tmp_path / "a.sqlite")

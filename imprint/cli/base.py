@@ -3,6 +3,7 @@
 Library errors (ImprintError) are turned into a red message and exit code 1 here, and only here.
 """
 
+import json
 import os
 from pathlib import Path
 from typing import Annotated, Optional
@@ -21,7 +22,7 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from ..config import VERSION
-from ..errors import ImprintError
+from ..errors import ImprintError, InputError
 from ..memory import Memory
 
 opened: list[Memory] = []  # what the running command opened
@@ -49,6 +50,33 @@ err = Console(stderr=True, soft_wrap=True)
 Space = Annotated[str, typer.Option("--space", "-s", help="Which space (user, project) to use.")]
 TopK = Annotated[int, typer.Option("--k", "-k", min=1, help="How many memories to retrieve.")]
 DataDir = Annotated[Optional[Path], typer.Option("--data", help="Data folder (default: IMPRINT_DATA_DIR or ./imprint-data).")]
+
+
+AsJson = Annotated[bool, typer.Option("--json", help="Print the result as JSON (for scripts and agents).")]
+FilterOption = Annotated[Optional[list[str]], typer.Option(
+    "--filter", "-f", help="KEY=VALUE: only memories whose metadata KEY is VALUE (repeat a key for any of several); "
+                           "also source=, speaker=, since=, until= (ISO dates).")]
+
+
+def filters_of(pairs: list[str] | None) -> dict | None:
+    """--filter user_id=u1 --filter topic=a --filter topic=b -> {"user_id": "u1", "topic": ["a", "b"]}."""
+    if not pairs:
+        return None
+    filters: dict = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InputError(f"--filter takes KEY=VALUE, not {pair!r}")
+        if key in filters:
+            filters[key] = [*(filters[key] if isinstance(filters[key], list) else [filters[key]]), value]
+        else:
+            filters[key] = value
+    return filters
+
+
+def print_json(data: object) -> None:
+    """JSON on stdout, exactly (never through rich markup)."""
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
 def open_memory(data: Path | None) -> Memory:

@@ -1,8 +1,8 @@
-"""Commands that add, read, ask and forget: `imprint add | search | ask | explain | list | show | dropped |
-forget | check | spaces`."""
+"""Commands that add, read, ask and forget: `imprint add | search | ask | explain | list | show | history |
+update | dropped | forget | check | spaces`. Each prints a table for people, or JSON with --json."""
 
-import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -13,27 +13,42 @@ from rich.table import Table
 from ..answer import STRATEGIES
 from ..encode.parse import text_item
 from ..errors import InputError
+from ..records import Chunk
 from .base import (
+    AsJson,
     DataDir,
+    FilterOption,
     Space,
     TopK,
     app,
     console,
     count,
     err,
+    filters_of,
     open_memory,
     plain,
+    print_json,
     progress_bar,
 )
+
+
+def memory_table(memories: list[Chunk], title: str | None = None) -> Table:
+    table = Table("id", "time", "memory", "source", title=title)
+    for m in memories:
+        table.add_row(*plain(str(m.id), m.time or "", m.text, Path(m.source).name))
+    return table
 
 
 @app.command()
 def add(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders (recursively); '-' reads one text from stdin. "
-                                                     "Conversations: .json/.jsonl.")],
+                                                     "Conversations: .json/.jsonl. A changed file replaces its old memories.")],
     space: Space = "default",
     source: Annotated[str, typer.Option(help="With '-': where the text came from.")] = "stdin",
+    metadata: Annotated[Optional[list[str]], typer.Option(
+        "--meta", "-m", help="With '-': KEY=VALUE kept on the memory (user_id=u1), for --filter.")] = None,
     data: DataDir = None,
+    as_json: AsJson = False,
 ) -> None:
     """Ingest files and folders (or text from stdin) into a space."""
     memory = open_memory(data)
@@ -41,26 +56,34 @@ def add(
         text = sys.stdin.read()
         if not text.strip():
             raise InputError("nothing to add: stdin was empty")
-        report = memory.ingest([text_item(text, source)], space)
-        console.print(f"{count(report.indexed, 'new memory', 'new memories')}"
-                      f"{', already stored' if report.duplicates else ''}.", markup=False)
-        return
-    with progress_bar() as progress:
-        task = progress.add_task("ingesting items", total=None)
-        report = memory.add_paths(paths, space, lambda done, total: progress.update(task, completed=done, total=total))
-    for error in report.errors:
-        err.print(f"[yellow]skipped[/yellow] {escape(str(error))}")
-    console.print(f"{count(report.added, 'item')} added, {report.duplicates} already stored, "
-                  f"{count(report.indexed, 'new memory', 'new memories')}, {report.dropped} kept raw only "
-                  f"(`imprint dropped`), {count(len(report.errors), 'file')} skipped.", markup=False)
+        report = memory.ingest([text_item(text, source, metadata=filters_of(metadata))], space)
+    else:
+        if metadata:
+            raise InputError("--meta goes with '-' (text from stdin); files keep their own metadata")
+        with progress_bar() as progress:
+            task = progress.add_task("ingesting items", total=None)
+            report = memory.add_paths(paths, space,
+                                      lambda done, total: progress.update(task, completed=done, total=total))
+    if as_json:
+        print_json({**asdict(report), "errors": [str(e) for e in report.errors]})
+    else:
+        for error in report.errors:
+            err.print(f"[yellow]skipped[/yellow] {escape(str(error))}")
+        console.print(f"{count(report.added, 'item')} added, {report.duplicates} already stored, "
+                      f"{count(report.indexed, 'new memory', 'new memories')}, {report.dropped} kept raw only "
+                      f"(`imprint dropped`), {count(len(report.errors), 'file')} skipped.", markup=False)
     if report.errors and not report.added and not report.duplicates:
         raise typer.Exit(1)
 
 
 @app.command()
-def search(query: str, space: Space = "default", k: TopK = 5, data: DataDir = None) -> None:
+def search(query: str, space: Space = "default", k: TopK = 5, filters: FilterOption = None, data: DataDir = None,
+           as_json: AsJson = False) -> None:
     """Hybrid search of a space's memories: keyword + dense (spread over the entity graph with IMPRINT_GRAPH)."""
-    hits = open_memory(data).search(query, space, k)
+    hits = open_memory(data).search(query, space, k, filters=filters_of(filters))
+    if as_json:
+        print_json([asdict(hit) for hit in hits])
+        return
     table = Table("id", "score", "bm25 #", "dense #", "graph #", "time", "memory", "source")
     for hit in hits:
         m = hit.memory
@@ -75,26 +98,31 @@ def ask(
     space: Space = "default",
     strategy: Annotated[str, typer.Option(help=f"One of: {', '.join(STRATEGIES)} (auto: see `imprint explain`).")] = "auto",
     k: TopK = 5,
+    filters: FilterOption = None,
     data: DataDir = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """Answer a question from a space's memories with the local model."""
     with err.status("loading the model and answering..."):
-        answer = open_memory(data).ask(question, space, strategy, k)
+        answer = open_memory(data).ask(question, space, strategy, k, filters_of(filters))
     if as_json:
-        console.print_json(json.dumps(answer.to_dict()))
+        print_json(answer.to_dict())
         return
-    console.print(f"[bold]{escape(answer.text)}[/bold]")
+    console.print(answer.text, style="bold", markup=False)
     if answer.route:
-        console.print(f"[dim]auto chose {answer.strategy}: {escape(answer.route)}[/dim]")
-    console.print(f"[dim]{answer.strategy}: {len(answer.memories)} memories {answer.memory_ids}, "
-                  f"{answer.prompt_tokens} prompt tokens, {answer.timings['total_s']:.2f} s[/dim]")
+        console.print(f"auto chose {answer.strategy}: {answer.route}", style="dim", markup=False)
+    console.print(f"{answer.strategy}: {count(len(answer.memories), 'memory', 'memories')} {answer.memory_ids}, "
+                  f"{answer.prompt_tokens} prompt tokens, {answer.timings['total_s']:.2f} s", style="dim", markup=False)
 
 
 @app.command()
-def explain(question: str, space: Space = "default", k: TopK = 5, data: DataDir = None) -> None:
+def explain(question: str, space: Space = "default", k: TopK = 5, filters: FilterOption = None, data: DataDir = None,
+            as_json: AsJson = False) -> None:
     """Which tier `ask` (strategy auto) would answer from, why, and the memories behind it. No answer is generated."""
-    route = open_memory(data).explain(question, space, k)
+    route = open_memory(data).explain(question, space, k, filters_of(filters))
+    if as_json:
+        print_json(asdict(route))
+        return
     console.print(f"[bold]{route.strategy}[/bold]: {escape(route.reason)}")
     table = Table("id", "in adapter", "memory", "source", "time")
     for m in route.memories:
@@ -103,35 +131,79 @@ def explain(question: str, space: Space = "default", k: TopK = 5, data: DataDir 
 
 
 @app.command("list")
-def list_memories(space: Space = "default", limit: int = 50, offset: int = 0, data: DataDir = None) -> None:
+def list_memories(space: Space = "default", limit: int = 50, offset: int = 0, filters: FilterOption = None,
+                  data: DataDir = None, as_json: AsJson = False) -> None:
     """List a space's memories."""
     memory = open_memory(data)
-    table = Table("id", "time", "memory", "source", title=f"{space}: {count(memory.count(space), 'memory', 'memories')}")
-    for m in memory.list_memories(space, limit, offset):
-        table.add_row(*plain(str(m.id), m.time or "", m.text, Path(m.source).name))
-    console.print(table)
+    memories = memory.list_memories(space, limit, offset, filters_of(filters))
+    if as_json:
+        print_json([asdict(m) for m in memories])
+        return
+    shown = count(memory.count(space), "memory", "memories") + (f", {len(memories)} shown" if filters else "")
+    console.print(memory_table(memories, f"{space}: {shown}"))
 
 
 @app.command()
-def show(memory_id: int, space: Space = "default", data: DataDir = None) -> None:
+def show(memory_id: int, space: Space = "default", data: DataDir = None, as_json: AsJson = False) -> None:
     """One memory: where it came from, and each sentence with when it held (replaced ones too)."""
     memory = open_memory(data)
     m = memory.get(memory_id, space)
+    validity = memory.validity(memory_id, space)
+    if as_json:
+        print_json({**asdict(m), "validity": [asdict(v) for v in validity]})
+        return
     sources = ", ".join(Path(source).name for source in [m.source, *m.also_from])
-    console.print(f"[bold]memory {m.id}[/bold] from {escape(sources)}; time {escape(m.time or 'not given')}, added {m.added_at}, "
-                  f"used in {m.uses} answers")
+    console.print(f"memory {m.id} from {sources}; time {m.time or 'not given'}, added {m.added_at}, "
+                  f"used in {count(m.uses, 'answer')}" + (f"; {m.dropped}" if m.dropped else ""), markup=False)
     table = Table("sentence", "valid from", "valid to", "replaced by", "says since")
-    for v in memory.validity(memory_id, space):
+    for v in validity:
         table.add_row(*plain(v.sentence, v.valid_from or "", v.valid_to or ("" if v.replaced_by is None else "?"),
                       "" if v.replaced_by is None else str(v.replaced_by), v.now or ""))
     console.print(table)
 
 
 @app.command()
-def dropped(space: Space = "default", limit: int = 50, offset: int = 0, data: DataDir = None) -> None:
-    """What was kept raw but not indexed (greetings, filler, repeats), and why. IMPRINT_MIN_INFORMATION sets the bar."""
+def update(
+    memory_id: int,
+    text: Annotated[str, typer.Argument(help="The memory's new text ('-' reads it from stdin).")],
+    space: Space = "default",
+    data: DataDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Replace a memory's text: the old version leaves search and stays in `imprint history`."""
+    new = open_memory(data).update(memory_id, sys.stdin.read() if text == "-" else text, space)
+    if as_json:
+        print_json({"replaced": memory_id, "memory_ids": new})
+    elif new == [memory_id]:
+        console.print(f"memory {memory_id} already says that: nothing changed", markup=False)
+    else:
+        console.print(f"memory {memory_id} replaced by {count(len(new), 'memory', 'memories')} {new}", markup=False)
+
+
+@app.command()
+def history(memory_id: int, space: Space = "default", data: DataDir = None, as_json: AsJson = False) -> None:
+    """Every version of a memory, oldest first: what each said and what replaced it."""
+    versions = open_memory(data).history(memory_id, space)
+    if as_json:
+        print_json([asdict(m) for m in versions])
+        return
+    table = Table("id", "added", "memory", "replaced by", "source")
+    for m in versions:
+        table.add_row(*plain(str(m.id), m.added_at, m.text, str(m.replaced_by or ""), Path(m.source).name))
+    console.print(table)
+
+
+@app.command()
+def dropped(space: Space = "default", limit: int = 50, offset: int = 0, data: DataDir = None,
+            as_json: AsJson = False) -> None:
+    """What was kept raw but not indexed (greetings, filler, repeats, replaced versions), and why.
+    IMPRINT_MIN_INFORMATION sets the bar."""
+    memories = open_memory(data).dropped(space, limit, offset)
+    if as_json:
+        print_json([asdict(m) for m in memories])
+        return
     table = Table("id", "text", "why", "source")
-    for m in open_memory(data).dropped(space, limit, offset):
+    for m in memories:
         table.add_row(*plain(str(m.id), m.text, m.dropped, Path(m.source).name))
     console.print(table)
 
@@ -140,10 +212,12 @@ def dropped(space: Space = "default", limit: int = 50, offset: int = 0, data: Da
 def forget(
     memory_id: Annotated[Optional[int], typer.Argument(help="The memory to delete.")] = None,
     space: Space = "default",
-    source: Annotated[Optional[str], typer.Option(help="Delete everything from this source instead.")] = None,
+    source: Annotated[Optional[str], typer.Option(
+        help="Delete everything from this source instead (a file's name as `list` prints it is enough).")] = None,
     everything: Annotated[bool, typer.Option("--all", help="Delete the whole space, adapters included.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="With --all: do not ask first.")] = False,
     data: DataDir = None,
+    as_json: AsJson = False,
 ) -> None:
     """Delete a memory (or a source, or a whole space) from every tier: raw, chunks, vectors, adapters."""
     memory = open_memory(data)
@@ -155,9 +229,15 @@ def forget(
             typer.confirm(f"Delete space {space!r} with all its memories and adapters? This cannot be undone",
                           abort=True, err=True)
         memory.forget_space(space)
-        console.print(f"deleted space {space!r}: its store and all its adapters")
+        if as_json:
+            print_json({"deleted_space": space})
+        else:
+            console.print(f"deleted space {space!r}: its store and all its adapters", markup=False)
         return
     done = memory.forget_source(source, space) if source is not None else memory.forget(memory_id, space)
+    if as_json:
+        print_json(asdict(done))
+        return
     console.print(f"forgot {count(len(done.memory_ids), 'memory', 'memories')}" + (f" from {source}" if source else f" ({memory_id})"),
                   markup=False)
     if done.adapter_versions_removed:
@@ -173,21 +253,29 @@ def check(
     space: Space = "default",
     repair: Annotated[bool, typer.Option("--repair", help="Move rows that fail into the quarantine table.")] = False,
     data: DataDir = None,
+    as_json: AsJson = False,
 ) -> None:
     """Verify a space: SQLite's integrity check, then every stored row read back (sealed ones authenticated)."""
     report = open_memory(data).check(space, repair)
-    console.print(f"{space}: integrity {report.integrity}, {report.rows_checked} rows read, "
-                  f"{len(report.damaged)} damaged", markup=False)
-    for damage in report.damaged:
-        console.print(f"  {damage.table} row {damage.row_id}: {damage.reason}", markup=False)
-    if repair:
-        console.print(f"quarantined {report.quarantined} rows (kept, bytes intact, in the space's quarantine table)")
+    if as_json:
+        print_json(asdict(report))
+    else:
+        console.print(f"{space}: integrity {report.integrity}, {report.rows_checked} rows read, "
+                      f"{len(report.damaged)} damaged", markup=False)
+        for damage in report.damaged:
+            console.print(f"  {damage.table} row {damage.row_id}: {damage.reason}", markup=False)
+        if repair:
+            console.print(f"quarantined {report.quarantined} rows (kept, bytes intact, in the space's quarantine table)")
     if report.integrity != "ok" or (report.damaged and not repair):
         raise typer.Exit(1)
 
 
 @app.command()
-def spaces(data: DataDir = None) -> None:
+def spaces(data: DataDir = None, as_json: AsJson = False) -> None:
     """List the spaces in the data folder."""
-    for name in open_memory(data).spaces():
+    names = open_memory(data).spaces()
+    if as_json:
+        print_json(names)
+        return
+    for name in names:
         console.print(name, markup=False)

@@ -1,6 +1,5 @@
 """Commands that serve, set up and diagnose: `imprint serve | mcp | keygen | doctor | demo`."""
 
-import json
 import os
 from pathlib import Path
 from typing import Annotated, Optional
@@ -8,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import ImprintError
-from .base import DataDir, Space, app, console, err, open_memory
+from .base import AsJson, DataDir, app, console, err, open_memory, print_json
 
 KeysFile = Annotated[Optional[Path], typer.Option(
     "--keys", envvar="IMPRINT_KEYS_FILE", help='JSON {"keys": {"KEY": ["space", "team-*"]}}; none: open, loopback only.')]
@@ -37,16 +36,22 @@ def serve(
 
 
 @app.command()
-def mcp(space: Space = "default", data: DataDir = None) -> None:
-    """MCP over stdio, for desktop and coding agents (tools: remember, recall, ask, forget)."""
+def mcp(
+    space: Annotated[Optional[str], typer.Option("--space", "-s", help="Serve this space only (default: any; "
+                                                                      "calls that name none use 'default').")] = None,
+    data: DataDir = None,
+) -> None:
+    """MCP over stdio, for desktop and coding agents (remember, recall, ask, list, get, update, forget).
+    Client configuration: docs/agents.md."""
     from ..serve.auth import Keys
     from ..serve.mcp_tools import build_mcp
 
-    build_mcp(open_memory(data), Keys.open(), default_space=space).run("stdio")
+    build_mcp(open_memory(data), Keys.open(), fixed_space=space).run("stdio")
 
 
 @app.command()
-def keygen(path: Annotated[Path, typer.Argument(help="Where to write the key; keep it outside the data folder.")]) -> None:
+def keygen(path: Annotated[Path, typer.Argument(help="Where to write the key; keep it outside the data folder.")],
+           as_json: AsJson = False) -> None:
     """Write a new random master key (readable by you only). Set IMPRINT_KEY_FILE to it to encrypt new spaces."""
     from ..store.crypto import new_master_key
 
@@ -55,18 +60,21 @@ def keygen(path: Annotated[Path, typer.Argument(help="Where to write the key; ke
             out.write(new_master_key() + "\n")
     except FileExistsError:
         raise ImprintError(f"{path} exists: imprint never overwrites a key (data sealed with it would be lost)") from None
-    console.print(f"wrote {path}; back it up: without it encrypted spaces cannot be read")
+    if as_json:
+        print_json({"key_file": str(path)})
+        return
+    console.print(f"wrote {path}; back it up: without it encrypted spaces cannot be read", markup=False)
 
 
 @app.command()
-def doctor(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def doctor(as_json: AsJson = False) -> None:
     """What a bug report needs: versions, CPU flags, the engine in use and why, models, data folder, encryption."""
     from ..config import Settings
     from ..doctor import report
 
     facts = report(Settings())
     if as_json:
-        console.print_json(json.dumps(facts))
+        print_json(facts)
         return
     width = max(map(len, facts))
     for name, value in facts.items():  # plain lines: pasted whole into a bug report

@@ -1,5 +1,7 @@
 """Commands for the weights tier and its measurement: `imprint consolidate | adapters | bench`."""
 
+import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -11,6 +13,7 @@ from rich.table import Table
 from ..errors import InputError
 from ..memory import Memory
 from .base import (
+    AsJson,
     Commands,
     DataDir,
     Space,
@@ -19,6 +22,7 @@ from .base import (
     err,
     open_memory,
     plain,
+    print_json,
     progress_bar,
 )
 
@@ -34,6 +38,7 @@ def consolidate(
     stable_days: Annotated[Optional[float], typer.Option(min=0, help="Policy: only memories unchanged for this many days (default: IMPRINT_STABLE_DAYS).")] = None,
     min_uses: Annotated[Optional[int], typer.Option(min=0, help="Policy: only memories used in this many answers (default: IMPRINT_MIN_USES).")] = None,
     data: DataDir = None,
+    as_json: AsJson = False,
 ) -> None:
     """Train the space's stable memories into a new adapter; it replaces the current one only if it passes the gate."""
     from ..weights.plan import training_plan
@@ -42,6 +47,9 @@ def consolidate(
     report = open_memory(data).consolidate(
         space, config, gate, replay_repeats=replay,
         log=lambda line: err.print(f"[dim]{escape(line)}[/dim]"), teacher=teacher, stable_days=stable_days, min_uses=min_uses)
+    if as_json:
+        print_json(report.to_dict())
+        return
     colour = "green" if report.promoted else "yellow"
     console.print(f"[{colour}]v{report.version}: {escape(report.reason)}[/{colour}] (probe recall {report.probe_recall:.0%}, "
                   f"retention {report.retention:.0%}, {report.train_seconds:.0f} s, {report.adapter_bytes / 1e6:.1f} MB)")
@@ -52,18 +60,28 @@ app.add_typer(adapters_app, name="adapters")
 
 
 @adapters_app.callback(invoke_without_command=True)
-def adapters(ctx: typer.Context, space: Space = "default", data: DataDir = None) -> None:
-    """List adapter versions: facts covered, probe recall, retention, size, date."""
+def adapters(ctx: typer.Context, space: Space = "default", data: DataDir = None, as_json: AsJson = False) -> None:
+    """List adapter versions: facts covered, probe recall, retention, size, date, and whether a memory
+    it learned has been replaced since (stale)."""
     if ctx.invoked_subcommand is not None:
         return
-    registry = open_memory(data).adapters(space)
+    memory = open_memory(data)
+    registry = memory.adapters(space)
     current = registry.current()
-    table = Table("version", "current", "memories", "probe recall", "retention", "train s", "size MB", "created", "verdict")
+    stale = set(memory.stale_adapters(space))
+    if as_json:
+        print_json({"current": current.version if current else None,
+                    "versions": [asdict(m) | {"bytes": registry.size_bytes(m.version), "stale": m.version in stale}
+                                 for m in registry.versions()]})
+        return
+    table = Table("version", "current", "memories", "probe recall", "retention", "train s", "size MB", "created", "verdict",
+                  "stale")
     for m in registry.versions():
         size = registry.size_bytes(m.version) / 1e6
         table.add_row(*plain(f"v{m.version}", "*" if current and current.version == m.version else "", str(len(m.memory_ids)),
                       f"{m.metrics['probe_recall']:.0%}", f"{m.metrics['retention']:.0%}",
-                      f"{m.metrics['train_seconds']:.0f}", f"{size:.1f}", m.created_at, m.reason))
+                      f"{m.metrics['train_seconds']:.0f}", f"{size:.1f}", m.created_at, m.reason,
+                      "yes" if m.version in stale else ""))
     console.print(table)
 
 
@@ -72,9 +90,13 @@ def rollback(
     to: Annotated[int, typer.Option("--to", help="The version to make current again.")],
     space: Space = "default",
     data: DataDir = None,
+    as_json: AsJson = False,
 ) -> None:
     """Make an earlier promoted version current again."""
     manifest = open_memory(data).adapters(space).rollback(to)
+    if as_json:
+        print_json({"current": manifest.version})
+        return
     console.print(f"{space}: v{manifest.version} is current")
 
 
@@ -92,6 +114,7 @@ def bench(
     fresh: Annotated[float, typer.Option(help="share of the documents added after consolidation (newer memories)")] = 0.0,
     seed: int = 0,
     out: Annotated[Path, typer.Option(help="folder for report.json, report.md and the plots")] = Path("bench-output"),
+    as_json: AsJson = False,
 ) -> None:
     """Context, index and weights side by side on the same knowledge: table, report files, plots."""
     import tempfile
@@ -119,11 +142,16 @@ def bench(
             points = run_scaling(memory, [int(n) for n in sizes.split(",")], chosen, limit or 5, seed, train,
                                  progress, log)
             files = write_scaling(points, chosen, out)
-            console.print(Markdown((out / "scaling.md").read_text()))
+            table = Markdown((out / "scaling.md").read_text())
         else:
             data = dataset_named(dataset, size, path, corpus, seed)
             result = run_bench(memory, data, chosen, limit, train, progress, log, seed, fresh)
             files = write_report(result, out)
-            console.print(Markdown(markdown(result)))
+            table = Markdown(markdown(result))
         memory.close()
+    if as_json:
+        report = next(f for f in files if str(f).endswith(".json"))
+        print_json({"files": [str(f) for f in files], "report": json.loads(Path(report).read_text())})
+        return
+    console.print(table)
     console.print("wrote " + ", ".join(str(f) for f in files))

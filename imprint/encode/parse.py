@@ -87,6 +87,7 @@ def parse_data(data: bytes, name: str | Path, source: str) -> RawItem:
     try:
         item = _parse_data(data, name, source)
         check_unicode(item)
+        item.replaces = True  # a file added again after an edit replaces what its old version said
         return item
     except ParseError as error:
         raise ParseError(name, error.reason) from None

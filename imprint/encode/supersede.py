@@ -5,13 +5,17 @@ A sentence is about its first name (its subject), after any fronted phrase ("At 
 - it states a change away from something the older one said: "In 2021, Mira moved from Tallinn
   to Riga." replaces "Mira lives in Tallinn." (a `from X to Y` change naming the old value), or
 - it says the same thing with other names or numbers: "Mira lives in Riga." replaces "Mira lives
-  in Tallinn." (the same sentence once names and numbers are masked).
+  in Tallinn." (the same sentence once names and numbers are masked), or
+- it states an update the way people say one (UPDATES): "Ilse moved to Szeged two weeks ago."
+  replaces "Ilse lives in Debrecen and teaches chemistry." (which now says "Ilse lives in Szeged
+  and teaches chemistry."); "now works at", "joined", "is no longer", "changed her name to",
+  "sold the car" likewise.
 Only the sentence is replaced, not the whole memory: "Mira works at Zorblat. Mira lives in
 Tallinn." keeps its first fact. Replaced sentences stay stored, for history and for questions
 about the past; answers about the present see what the sentence says now ("Mira lives in Riga.")
 in its place: a small reader that finds no such sentence grabs a look-alike about someone else. A
-teacher model would catch far more ("she relocated", "no longer works there"); these two rules are
-the ones that rarely misfire.
+teacher model would catch far more ("she relocated", "no longer works there" about a pronoun);
+these rules are the ones that rarely misfire.
 """
 
 import functools
@@ -20,6 +24,7 @@ from dataclasses import dataclass
 
 from .chunk import split_sentences
 from .entities import extract_entities
+from .words import STOPWORDS
 
 _CHANGE = re.compile(r"\bfrom (?P<old>[^,;]+?) to (?P<new>[^,;]+?)(?=[,;.!?]?\s*$|[,;])", re.IGNORECASE)
 _FRONTED = re.compile(r"^(?:at|in|on|for|from|with|after|before|during|since|by|under|near)\b[^,]{1,60},\s*",
@@ -28,6 +33,85 @@ _NUMBER = re.compile(r"\b\d[\d,.:/-]*\b")
 _NOW = re.compile(r"\b(now|currently|current|these days|at the moment|at present|nowadays|still|latest)\b", re.I)
 _PAST = re.compile(r"\b(used to|before|previously|formerly|originally|at first|earlier|former|in the past)\b",
                    re.IGNORECASE)
+
+
+_VALUE = r"(?P<value>[A-Z][\w'’-]*(?:\s+(?:[A-Z][\w'’-]*|of|de|del|van|von))*)"
+_THING = r"(?:(?:a|an|the|his|her|their|my|our|its)\s+)?(?P<thing>[A-Za-z][\w-]*(?:\s+[A-Za-z][\w-]*)?)"
+
+
+@dataclass(frozen=True)
+class Update:
+    """One way people state a change (`new`), and what it replaces in an older sentence (`old`).
+    With `substitute`, the older sentence keeps its other facts and gets the new value; otherwise
+    what it says now is the newer sentence."""
+
+    name: str
+    new: re.Pattern
+    old: re.Pattern
+    substitute: bool = True
+
+
+def _words(pattern: str) -> re.Pattern:
+    """Case matters where a value is a name (capitalised); a thing is any word."""
+    return re.compile(pattern, re.IGNORECASE if "(?P<value" not in pattern else 0)
+
+
+UPDATES = (
+    Update("residence",
+           _words(r"\b(?:[Mm]oved|[Rr]elocated|[Hh]as moved|[Ii]s moving|[Ww]ent back)\s+(?:back\s+)?to\s+" + _VALUE
+                  + r"|\b(?:now|currently)\s+(?:lives|resides|is based)\s+in\s+" + _VALUE.replace("value", "value2")),
+           _words(r"\b(?:lives|lived|resides|is based|settled|has lived|home is)\s+in\s+" + _VALUE)),
+    Update("employer",
+           _words(r"\b(?:now|currently)\s+works\s+(?:at|for)\s+" + _VALUE
+                  + r"|\b(?:started (?:working )?at|took a job at|was hired by|moved to a job at)\s+"
+                  + _VALUE.replace("value", "value2")),
+           _words(r"\b(?:works|worked|is employed|was employed|has a job|got a job|started working)\s+(?:at|for|by)\s+"
+                  + _VALUE)),
+    Update("name",
+           _words(r"\bchanged (?:his|her|their) (?:last |first |sur)?name to\s+" + _VALUE
+                  + r"|\bnow goes by\s+" + _VALUE.replace("value", "value2")),
+           _words(r"\b(?:name is|is called|goes by)\s+" + _VALUE)),
+    Update("possession",
+           _words(r"\b(?:sold|gave away|lost|no longer has|got rid of|scrapped)\s+" + _THING),
+           _words(r"\b(?:has|owns|bought|got|drives|keeps)\s+" + _THING), substitute=False),
+    Update("negation",
+           _words(r"\b(?:is|was) no longer\s+" + _THING
+                  + r"|\bno longer (?:works|lives|plays|teaches|studies)\s+(?:at|in|for)?\s*" + _THING.replace("thing", "thing2")),
+           _words(r"\b(?:is|works as|plays|teaches|studies|works at|lives in)\s+" + _THING),
+           substitute=False),
+)
+
+
+def _group(match: re.Match, name: str) -> str | None:
+    found = [value for key, value in match.groupdict().items() if key.startswith(name) and value]
+    return found[0].strip() if found else None
+
+
+def _updated(new: str, old: str) -> str | None:
+    """What `old` says now, if `new` states an update of the kind it describes (UPDATES)."""
+    for update in UPDATES:
+        stated = update.new.search(new)
+        held = update.old.search(old) if stated else None
+        if not held:
+            continue
+        if update.substitute:
+            value, before = _group(stated, "value"), _group(held, "value")
+            if value and before and value.lower() != before.lower():
+                start, end = held.span("value")
+                return old[:start] + value + old[end:]
+        elif _head(_group(held, "thing")) in (_group(stated, "thing") or "").lower().split():
+            return new
+    return None
+
+
+def _head(phrase: str | None) -> str | None:
+    """The thing a short phrase names: its last word before a stopword ("red car in" -> "car")."""
+    words = []
+    for word in (phrase or "").lower().split():
+        if word in STOPWORDS:
+            break
+        words.append(word)
+    return words[-1] if words else None
 
 
 @dataclass(frozen=True)
@@ -77,6 +161,8 @@ def replaced(newer: str, older: str) -> list[tuple[str, str]]:
                 out.append((old.sentence, pattern.sub(change.group("new").strip(), old.sentence)))
             elif not change and old.shape == new.shape and old.values != new.values:
                 out.append((old.sentence, new.sentence))
+            elif not change and (now := _updated(new.sentence, old.sentence)) is not None:
+                out.append((old.sentence, now))
     return out
 
 

@@ -52,13 +52,14 @@ class LlamaCppModel:
         return len(self._llm.tokenize(text.encode(), add_bos=False, special=True))
 
     def generate(self, prompt: str, max_new_tokens: int = 48, stop: str = "\n",
-                 adapter: Path | None = None) -> Generation:
-        """Greedy completion of `prompt`, cut at the first `stop` string, with an optional adapter."""
+                 adapter: Path | None = None, temperature: float = 0.0) -> Generation:
+        """Completion of `prompt` (greedy, or sampled at `temperature` > 0), cut at the first `stop`
+        string, with an optional adapter."""
         check_prompt_fits(self.count_tokens(prompt), max_new_tokens, self.context_limit)
         with self._lock:
             self._use_adapter(adapter)
             try:
-                out = self._llm.create_completion(prompt, max_tokens=max_new_tokens, temperature=0.0,
+                out = self._llm.create_completion(prompt, max_tokens=max_new_tokens, temperature=temperature,
                                                   repeat_penalty=1.0, stop=[stop] if stop else [])
             except ValueError as error:  # e.g. the prompt does not fit the context window
                 raise ModelError(f"llama.cpp: {error}") from error

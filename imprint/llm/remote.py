@@ -12,7 +12,7 @@ from ..records import Generation
 
 
 class RemoteModel:
-    """Chat completions against `base_url` (the part ending in /v1), greedy (temperature 0)."""
+    """Chat completions against `base_url` (the part ending in /v1), greedy unless asked otherwise."""
 
     def __init__(self, base_url: str, model: str = "default", api_key: str | None = None,
                  context_limit: int = 8192, timeout: float = 300.0) -> None:
@@ -29,7 +29,7 @@ class RemoteModel:
         return max(1, len(text) // 4)
 
     def generate(self, prompt: str, max_new_tokens: int = 48, stop: str = "\n",
-                 adapter: Path | None = None) -> Generation:
+                 adapter: Path | None = None, temperature: float = 0.0) -> Generation:
         import openai
 
         if adapter is not None:
@@ -37,7 +37,7 @@ class RemoteModel:
         try:
             response = self._client.chat.completions.create(
                 model=self.name, messages=[{"role": "user", "content": prompt}],
-                max_tokens=max_new_tokens, temperature=0.0, stop=[stop] if stop else None)
+                max_tokens=max_new_tokens, temperature=temperature, stop=[stop] if stop else None)
         except openai.OpenAIError as error:
             raise ModelError(f"model server {self.base_url} failed: {error}") from error
         text = response.choices[0].message.content or ""

@@ -31,15 +31,22 @@ class VectorIndex:
             added = np.asarray(vectors, dtype=np.float32)
             self._matrix = added if self._matrix is None else np.concatenate([self._matrix, added])
 
-    def search(self, query: np.ndarray, limit: int) -> list[tuple[int, float]]:
-        """(memory id, cosine similarity) of the `limit` nearest memories, best first."""
+    def search(self, query: np.ndarray, limit: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """(memory id, cosine similarity) of the `limit` nearest memories, best first; with
+        `allowed` (sorted ids), only among those."""
         with self._lock:
             self._refresh()
             if self._matrix is None or limit <= 0:
                 return []
-            scores = self._matrix @ np.asarray(query, dtype=np.float32)
             ids = self._ids
+            matrix = self._matrix
+        if allowed is not None:
+            keep = np.isin(ids, allowed, assume_unique=True)
+            ids, matrix = ids[keep], matrix[keep]
+        scores = matrix @ np.asarray(query, dtype=np.float32)
         limit = min(limit, len(scores))
+        if limit == 0:
+            return []
         best = np.argpartition(-scores, limit - 1)[:limit]
         best = best[np.argsort(-scores[best], kind="stable")]
         return [(int(ids[i]), float(scores[i])) for i in best]

@@ -28,15 +28,19 @@ def hybrid_search(
     k: int,
     candidates: int = 50,
     graph: GraphIndex | None = None,
+    allowed: np.ndarray | None = None,
 ) -> list[Hit]:
-    """The k best memories for `query`; each retriever contributes its top `candidates`."""
+    """The k best memories for `query`; each retriever contributes its top `candidates`. With
+    `allowed` (sorted ids, from the store's filters) every retriever ranks only those."""
     depth = max(k, candidates)
-    keyword = store.keyword_search(query, depth)
-    nearest = index.search(embed_query(query), depth)
+    keyword = store.keyword_search(query, depth, allowed)
+    nearest = index.search(embed_query(query), depth, allowed)
     lists = {"keyword": keyword, "dense": [memory_id for memory_id, _ in nearest]}
     fused = ["keyword", "dense"]
     if graph is not None:  # the graph ranking is the dense one plus what the graph adds: it takes its place
-        lists["graph"] = [memory_id for memory_id, _ in graph_walk(store, graph, query, nearest, depth)]
+        walked = graph_walk(store, graph, query, nearest, depth)
+        lists["graph"] = [memory_id for memory_id, _ in walked
+                          if allowed is None or _member(allowed, memory_id)]
         fused = ["keyword", "graph"]
     ranks = {name: {memory_id: rank for rank, memory_id in enumerate(ids, start=1)} for name, ids in lists.items()}
     scores: dict[int, float] = {}
@@ -44,11 +48,18 @@ def hybrid_search(
         for memory_id, rank in ranks[name].items():
             scores[memory_id] = scores.get(memory_id, 0.0) + 1.0 / (RRF_K + rank)
     best = sorted(scores, key=lambda memory_id: (-scores[memory_id], memory_id))[:k]
+    similarity = dict(nearest)
     return [
         Hit(memory=chunk, score=scores[chunk.id], keyword_rank=ranks["keyword"].get(chunk.id),
-            dense_rank=ranks["dense"].get(chunk.id), graph_rank=ranks.get("graph", {}).get(chunk.id))
+            dense_rank=ranks["dense"].get(chunk.id), graph_rank=ranks.get("graph", {}).get(chunk.id),
+            similarity=similarity.get(chunk.id))
         for chunk in store.get(best)
     ]
+
+
+def _member(sorted_ids: np.ndarray, memory_id: int) -> bool:
+    position = np.searchsorted(sorted_ids, memory_id)
+    return bool(position < len(sorted_ids) and sorted_ids[position] == memory_id)
 
 
 def graph_walk(store: SpaceStore, graph: GraphIndex, query: str, nearest: list[tuple[int, float]],

@@ -5,6 +5,9 @@ import contextlib
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartParser
 
 from ..config import VERSION
@@ -15,6 +18,29 @@ from .auth import Keys
 from .guard import RequestGuard, allowed_hosts
 from .jobs import Jobs
 from .mcp_tools import build_mcp
+
+OPENAI_ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
+                      404: "not_found_error", 413: "invalid_request_error", 429: "rate_limit_error"}
+
+
+def error_response(request: Request, status: int, message: str, param: str | None = None,
+                   headers: dict | None = None) -> JSONResponse:
+    """An error as its caller expects it: OpenAI's `{"error": {message, type, param, code}}` under
+    /v1, `{"detail": message}` elsewhere (FastAPI's)."""
+    if not request.url.path.startswith("/v1/"):
+        return JSONResponse({"detail": message}, status_code=status, headers=headers)
+    code = {401: "invalid_api_key", 404: "model_not_found" if "model" in message else "not_found"}.get(status)
+    body = {"message": message, "type": OPENAI_ERROR_TYPES.get(status, "server_error"), "param": param, "code": code}
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+    engine: str = Field(description="what generates local answers: llama.cpp or transformers")
+    store: str
+    embedder: str
+    keys_required: bool
 
 
 def create_app(memory: Memory, keys: Keys | None = None, host: str = "127.0.0.1") -> FastAPI:
@@ -27,22 +53,44 @@ def create_app(memory: Memory, keys: Keys | None = None, host: str = "127.0.0.1"
         async with mcp.session_manager.run():
             yield
 
-    app = FastAPI(title="imprint", version=VERSION, lifespan=lifespan,
-                  description="Long-term memory for language models: REST, OpenAI-compatible chat, MCP.")
+    # FastAPIOffline: /docs and /redoc from files in the package, never a CDN (blank pages offline)
+    app = FastAPIOffline(title="imprint", version=VERSION, lifespan=lifespan,
+                         description="Long-term memory for language models: REST, OpenAI-compatible chat, MCP.")
     app.state.memory, app.state.keys, app.state.jobs = memory, keys, Jobs()
     app.include_router(rest.router)
     app.include_router(chat.router())
 
+    @app.get("/", tags=["service"])
+    def index() -> dict[str, str]:
+        """Where things are."""
+        return {"name": "imprint", "version": VERSION, "docs": "/docs", "openapi": "/openapi.json",
+                "rest": "/spaces", "openai": "/v1", "mcp": "/mcp", "health": "/health"}
+
+    @app.get("/health", tags=["service"])
+    def health() -> Health:
+        """Up, and with what: no key needed, no path or space named."""
+        return Health(status="ok", version=VERSION, engine=memory.engine.name, store="sqlite",
+                      embedder=memory.embedder.name, keys_required=keys.required)
+
     @app.exception_handler(ImprintError)
-    async def imprint_error(_: Request, error: ImprintError) -> JSONResponse:
+    async def imprint_error(request: Request, error: ImprintError) -> JSONResponse:
         status = 404 if isinstance(error, NotFoundError) else 400 if isinstance(error, InputError) else 500
-        return JSONResponse({"detail": str(error)}, status_code=status)
+        return error_response(request, status, str(error))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        return error_response(request, error.status_code, str(error.detail), getattr(error, "param", None),
+                              error.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
+    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
         """FastAPI's default echoes the input back, which fails on values JSON cannot hold (Infinity)
         and repeats secrets into logs; where and why is enough."""
         details = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in error.errors()]
+        if request.url.path.startswith("/v1/"):
+            first = details[0]
+            where = ".".join(str(part) for part in first["loc"] if part != "body")
+            return error_response(request, 400, f"{where}: {first['msg']}", where or None)
         return JSONResponse({"detail": details}, status_code=422)
 
     @app.middleware("http")

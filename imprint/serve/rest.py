@@ -1,11 +1,13 @@
-"""REST routes: spaces, add (text, file, turns), list, get, search, ask, forget, consolidate, adapters.
+"""REST routes: spaces, add (text, file, turns), list, get, update, history, search, ask, forget,
+consolidate, adapters. Every response has a declared model, so /openapi.json describes it.
 
 Every route that names a space goes through `space_for_caller`: a space the caller's key may not
 touch is answered 404, exactly like a space that does not exist.
 """
 
+import json
 import unicodedata
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from typing import Annotated, Any
 
 from fastapi import (
@@ -16,17 +18,22 @@ from fastapi import (
     Path,
     Query,
     Request,
+    Security,
     UploadFile,
 )
+from fastapi.security import APIKeyHeader, HTTPBearer
 from pydantic import BaseModel, Field
 
 from ..answer import STRATEGIES
 from ..encode.parse import parse_data
 from ..errors import InputError
+from ..forget import Forgotten
 from ..memory import Memory
+from ..records import Chunk, Hit, Validity
+from ..weights.adapters import Manifest
 from ..weights.plan import training_plan
 from .auth import Keys
-from .jobs import Jobs
+from .jobs import Job, Jobs
 
 MAX_TEXT_CHARS = 1_000_000  # one text added at once (a long document: upload it as a file)
 MAX_TURNS = 10_000  # turns added at once
@@ -51,15 +58,26 @@ class TurnsIn(BaseModel):
     source: str = "chat"
 
 
+FILTERS_HELP = ('Only memories whose metadata has each key with the value (or one of the list\'s values), '
+                'and "source", "speaker", "since", "until" (ISO dates): {"user_id": "u1", "since": "2024-01-01"}')
+
+
 class SearchIn(BaseModel):
     query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
     k: int = Field(5, ge=1, le=100)
+    filters: dict[str, Any] | None = Field(None, description=FILTERS_HELP)
 
 
 class AskIn(BaseModel):
     question: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
     strategy: str = Field("auto", description=f"one of {', '.join(STRATEGIES)}")
     k: int = Field(5, ge=1, le=100)
+    filters: dict[str, Any] | None = Field(None, description=FILTERS_HELP)
+
+
+class UpdateIn(BaseModel):
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS, description="What the memory says now.")
+    time: str | None = Field(None, description="When it became true (ISO date or time); default: the old one's.")
 
 
 class ConsolidateIn(BaseModel):
@@ -72,8 +90,90 @@ class ConsolidateIn(BaseModel):
     min_uses: int | None = Field(None, ge=0)
 
 
-def caller(request: Request) -> str:
-    """The caller's key, or 401 when keys are required and it is missing or unknown."""
+class MemoryIdsOut(BaseModel):
+    memory_ids: list[int]
+
+
+class UploadOut(MemoryIdsOut):
+    duplicate: bool = Field(description="the same file (same name, same bytes) was already stored")
+
+
+class SpacesOut(BaseModel):
+    spaces: list[str]
+
+
+class DeletedOut(BaseModel):
+    deleted: str
+
+
+class MemoriesOut(BaseModel):
+    memories: list[Chunk]
+    total: int = Field(description="memories in the space (filters not applied)")
+
+
+class DroppedOut(BaseModel):
+    dropped: list[Chunk]
+
+
+@dataclass
+class MemoryDetail(Chunk):
+    validity: list[Validity] = field(default_factory=list)
+
+
+class UpdatedOut(BaseModel):
+    replaced: int
+    memory_ids: list[int] = Field(description="the new version's ids (the old id when the text was the same)")
+
+
+class HistoryOut(BaseModel):
+    versions: list[Chunk] = Field(description="oldest first; replaced_by links each to the next")
+
+
+class HitsOut(BaseModel):
+    hits: list[Hit]
+
+
+class AnswerOut(BaseModel):
+    answer: str
+    strategy: str
+    route: str | None = Field(description="with strategy auto: why this tier answered")
+    memory_ids: list[int]
+    prompt_tokens: int
+    completion_tokens: int
+    timings: dict[str, float]
+
+
+class RouteOut(BaseModel):
+    strategy: str
+    reason: str
+    covered: list[int] = Field(description="which of the memories the current adapter learned")
+    memories: list[Chunk]
+
+
+class JobStarted(BaseModel):
+    job: str
+    status: str
+
+
+@dataclass
+class AdapterVersion(Manifest):
+    bytes: int = 0
+    stale: bool = False  # it learned a memory that was replaced since
+
+
+class AdaptersOut(BaseModel):
+    current: int | None
+    versions: list[AdapterVersion]
+
+
+bearer = HTTPBearer(auto_error=False, description="An API key from the keys file (omit on a keyless loopback server)")
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="The same key, as a header")
+
+
+def caller(request: Request, _bearer: Annotated[Any, Security(bearer)] = None,
+           _header: Annotated[Any, Security(api_key_header)] = None) -> str:
+    """The caller's key, or 401 when keys are required and it is missing or unknown. (The Security
+    parameters declare the schemes in OpenAPI: /docs gets an Authorize button.)"""
     key = request.app.state.keys.caller_of(request.headers)
     if key is None:
         raise HTTPException(401, "missing or unknown API key", headers={"WWW-Authenticate": "Bearer"})
@@ -109,23 +209,23 @@ router = APIRouter(tags=["memory"])
 
 
 @router.get("/spaces")
-def list_spaces(request: Request, key: Caller, memory: Mem) -> dict:
+def list_spaces(request: Request, key: Caller, memory: Mem) -> SpacesOut:
     keys: Keys = request.app.state.keys
-    return {"spaces": [s for s in memory.spaces() if keys.allows(key, s)]}
+    return SpacesOut(spaces=[s for s in memory.spaces() if keys.allows(key, s)])
 
 
 @router.post("/spaces/{space}/memories", status_code=201)
-def add_text(space: Space, body: TextIn, memory: Mem) -> dict:
-    return {"memory_ids": memory.add(body.text, space, body.source, body.time, body.metadata)}
+def add_text(space: Space, body: TextIn, memory: Mem) -> MemoryIdsOut:
+    return MemoryIdsOut(memory_ids=memory.add(body.text, space, body.source, body.time, body.metadata))
 
 
 @router.post("/spaces/{space}/turns", status_code=201)
-def add_turns(space: Space, body: TurnsIn, memory: Mem) -> dict:
-    return {"memory_ids": memory.add_turns(body.turns, space, body.source)}
+def add_turns(space: Space, body: TurnsIn, memory: Mem) -> MemoryIdsOut:
+    return MemoryIdsOut(memory_ids=memory.add_turns(body.turns, space, body.source))
 
 
 @router.post("/spaces/{space}/files", status_code=201)
-def add_file(space: Space, memory: Mem, file: Annotated[UploadFile, File()]) -> dict:
+def add_file(space: Space, memory: Mem, file: Annotated[UploadFile, File()]) -> UploadOut:
     """Upload one file. It is parsed in memory (never written to a temporary file: an encrypted
     space's plaintext stays off the disk), and errors name the upload, not a server path."""
     limit = memory.settings.max_file_bytes
@@ -134,85 +234,109 @@ def add_file(space: Space, memory: Mem, file: Annotated[UploadFile, File()]) -> 
     if len(data) > limit:
         raise InputError(f"{name}: over the limit of {limit:,} bytes (IMPRINT_MAX_FILE_BYTES)")
     report = memory.ingest([parse_data(data, name, f"upload:{name}")], space)
-    return {"memory_ids": report.memories, "duplicate": bool(report.duplicates)}
+    return UploadOut(memory_ids=report.memories, duplicate=bool(report.duplicates))
 
 
 @router.delete("/spaces/{space}")
-def forget_space(space: Space, memory: Mem) -> dict:
+def forget_space(space: Space, memory: Mem) -> DeletedOut:
     memory.forget_space(space)
-    return {"deleted": space}
+    return DeletedOut(deleted=space)
 
 
 @router.get("/spaces/{space}/memories")
-def list_memories(space: Space, memory: Mem, limit: Limit = 50, offset: Offset = 0) -> dict:
-    return {"memories": [asdict(m) for m in memory.list_memories(space, limit, offset)],
-            "total": memory.count(space)}
+def list_memories(space: Space, memory: Mem, limit: Limit = 50, offset: Offset = 0,
+                  filters: Annotated[str | None, Query(max_length=MAX_QUERY_CHARS,
+                                                       description="JSON: " + FILTERS_HELP)] = None) -> MemoriesOut:
+    return MemoriesOut(memories=memory.list_memories(space, limit, offset, filters_from(filters)),
+                       total=memory.count(space))
+
+
+def filters_from(text: str | None) -> dict | None:
+    """Filters given as a JSON query parameter."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError as error:
+        raise InputError(f"filters must be a JSON object: {error}") from None
 
 
 @router.get("/spaces/{space}/dropped")
-def list_dropped(space: Space, memory: Mem, limit: Limit = 50, offset: Offset = 0) -> dict:
-    """Chunks kept raw but not indexed (low information, repeats), each with its reason."""
-    return {"dropped": [asdict(m) for m in memory.dropped(space, limit, offset)]}
+def list_dropped(space: Space, memory: Mem, limit: Limit = 50, offset: Offset = 0) -> DroppedOut:
+    """Chunks kept raw but not indexed (low information, repeats, replaced versions), each with its reason."""
+    return DroppedOut(dropped=memory.dropped(space, limit, offset))
 
 
 @router.get("/spaces/{space}/memories/{memory_id}")
-def get_memory(space: Space, memory_id: MemoryId, memory: Mem) -> dict:
+def get_memory(space: Space, memory_id: MemoryId, memory: Mem) -> MemoryDetail:
     """The memory, and each of its sentences with when it held (`validity`)."""
-    return {**asdict(memory.get(memory_id, space)),
-            "validity": [asdict(v) for v in memory.validity(memory_id, space)]}
+    return MemoryDetail(**asdict(memory.get(memory_id, space)), validity=memory.validity(memory_id, space))
+
+
+@router.api_route("/spaces/{space}/memories/{memory_id}", methods=["PUT", "PATCH"])
+def update(space: Space, memory_id: MemoryId, body: UpdateIn, memory: Mem) -> UpdatedOut:
+    """Replace a memory's text: the new version is searched, the old one stays in its history."""
+    return UpdatedOut(replaced=memory_id, memory_ids=memory.update(memory_id, body.text, space, body.time))
+
+
+@router.get("/spaces/{space}/memories/{memory_id}/history")
+def history(space: Space, memory_id: MemoryId, memory: Mem) -> HistoryOut:
+    return HistoryOut(versions=memory.history(memory_id, space))
 
 
 @router.delete("/spaces/{space}/memories/{memory_id}")
-def forget(space: Space, memory_id: MemoryId, memory: Mem) -> dict:
-    return asdict(memory.forget(memory_id, space))
+def forget(space: Space, memory_id: MemoryId, memory: Mem) -> Forgotten:
+    return memory.forget(memory_id, space)
 
 
 @router.delete("/spaces/{space}/sources")
-def forget_source(space: Space, source: str, memory: Mem) -> dict:
-    return asdict(memory.forget_source(source, space))
+def forget_source(space: Space, source: str, memory: Mem) -> Forgotten:
+    """Everything from one source; a file's name as the listing shows it is enough when it is unique."""
+    return memory.forget_source(source, space)
 
 
 @router.post("/spaces/{space}/search")
-def search(space: Space, body: SearchIn, memory: Mem) -> dict:
-    return {"hits": [asdict(h) for h in memory.search(body.query, space, body.k)]}
+def search(space: Space, body: SearchIn, memory: Mem) -> HitsOut:
+    return HitsOut(hits=memory.search(body.query, space, body.k, filters=body.filters))
 
 
 @router.post("/spaces/{space}/ask")
-def ask(space: Space, body: AskIn, memory: Mem) -> dict:
-    return memory.ask(body.question, space, body.strategy, body.k).to_dict()
+def ask(space: Space, body: AskIn, memory: Mem) -> AnswerOut:
+    return AnswerOut(**memory.ask(body.question, space, body.strategy, body.k, body.filters).to_dict())
 
 
 @router.post("/spaces/{space}/explain")
-def explain(space: Space, body: AskIn, memory: Mem) -> dict:
+def explain(space: Space, body: AskIn, memory: Mem) -> RouteOut:
     """Which tier strategy auto would answer from, why, and the memories behind it (no answer generated)."""
-    route = memory.explain(body.question, space, body.k)
-    return {"strategy": route.strategy, "reason": route.reason, "covered": route.covered,
-            "memories": [asdict(m) for m in route.memories]}
+    route = memory.explain(body.question, space, body.k, body.filters)
+    return RouteOut(strategy=route.strategy, reason=route.reason, covered=route.covered, memories=route.memories)
 
 
 @router.post("/spaces/{space}/consolidate", status_code=202)
-def consolidate(space: Space, body: ConsolidateIn, request: Request, memory: Mem) -> dict:
+def consolidate(space: Space, body: ConsolidateIn, request: Request, memory: Mem) -> JobStarted:
     jobs: Jobs = request.app.state.jobs
     memory.count(space)  # 404 before a job starts
     config, gate = training_plan(body.epochs, body.min_recall, body.min_retention)
     job = jobs.start("consolidate", space, lambda log: memory.consolidate(
         space, config, gate, replay_repeats=body.replay, log=log, teacher=body.teacher,
         stable_days=body.stable_days, min_uses=body.min_uses).to_dict())
-    return {"job": job.id, "status": job.status}
+    return JobStarted(job=job.id, status=job.status)
 
 
 @router.get("/jobs/{job_id}")
-def job_status(job_id: str, request: Request, key: Caller) -> dict:
+def job_status(job_id: str, request: Request, key: Caller) -> Job:
     jobs: Jobs = request.app.state.jobs
     job = jobs.get(job_id)
     if job is None or not request.app.state.keys.allows(key, job.space):
         raise HTTPException(404, f"no job {job_id!r}")
-    return asdict(job)
+    return job
 
 
 @router.get("/spaces/{space}/adapters")
-def adapters(space: Space, memory: Mem) -> dict:
+def adapters(space: Space, memory: Mem) -> AdaptersOut:
     registry = memory.adapters(space)
     current = registry.current()
-    return {"current": current.version if current else None,
-            "versions": [asdict(m) | {"bytes": registry.size_bytes(m.version)} for m in registry.versions()]}
+    stale = set(memory.stale_adapters(space))
+    return AdaptersOut(current=current.version if current else None,
+                       versions=[AdapterVersion(**asdict(m), bytes=registry.size_bytes(m.version), stale=m.version in stale)
+                                 for m in registry.versions()])

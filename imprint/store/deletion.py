@@ -15,7 +15,8 @@ from .sql import ROW_KEYS, marks
 class Deletion:
     def delete_memory(self, chunk_id: int,
                       redact: Callable[[str, Chunk, list[Chunk]], str] | None = None) -> list[Chunk]:
-        """Delete one memory (chunk, vector, keyword entry) and its repeats; returns them, the memory first.
+        """Delete one memory (chunk, vector, keyword entry), its repeats and its other versions (older
+        and newer, see `history`); returns them, the memory first.
         A raw item goes with its last chunk. While other memories keep it, `redact(content, forgotten,
         kept)` rewrites its content and the original bytes are dropped, in the same transaction."""
         with self._lock:
@@ -25,7 +26,8 @@ class Deletion:
                     removed = [self._delete_unreadable_memory(chunk_id)]
                 else:
                     removed = [chunk, *self.get([row[0] for row in self._conn.execute(
-                        "SELECT id FROM chunks WHERE repeat_of = ? ORDER BY id", (chunk_id,))])]
+                        "SELECT id FROM chunks WHERE repeat_of = ? ORDER BY id", (chunk_id,))]),
+                               *(version for version in self.history(chunk_id) if version.id != chunk_id)]
                     for gone in removed:
                         self._unindex("id = ?", gone.id)
                         self._conn.execute("DELETE FROM chunks WHERE id = ?", (gone.id,))
@@ -68,17 +70,38 @@ class Deletion:
     def delete_source(self, source: str) -> list[Chunk]:
         """Delete every raw item from `source` and all that was derived from it; returns its memories.
         A memory another source repeats stays, merged: that source's repeat takes its place."""
+        source = self._resolve_source(source)
         key = self._source_key(source)
         where = "raw_id IN (SELECT id FROM raw_items WHERE source = ?)"
         with self._lock:
             with self._write():
-                removed = self.get(self._unindex(where, key))
-                self._promote_repeats([m.id for m in removed], key)
+                live = self._unindex(where, key)
+                self._promote_repeats(live, key)
+                removed = self.get([row[0] for row in self._conn.execute(  # older versions go too
+                    f"SELECT id FROM chunks WHERE {where} ORDER BY id", (key,))])
                 if not self._conn.execute("DELETE FROM raw_items WHERE source = ?", (key,)).rowcount:
                     raise NotFoundError(f"no source {source!r} in {self.path.stem!r}")
                 self._count_deletion()
             self._scrub()
         return removed
+
+    def replace(self, newer: dict[int, int]) -> None:
+        """Retire each memory for its newer version (`newer`: old id -> new id): out of search (vectors,
+        keywords, graph), kept with a pointer to the new one, so `history` shows both."""
+        if not newer:
+            return
+        with self._lock, self._write():
+            for old, new in newer.items():
+                if not self._unindex("id = ?", old):
+                    continue  # already retired, or not a memory
+                self._conn.execute("DELETE FROM vectors WHERE chunk_id = ?", (old,))
+                self._conn.execute("DELETE FROM mentions WHERE chunk_id = ?", (old,))
+                raw_id, sealed = self._conn.execute("SELECT raw_id, text FROM chunks WHERE id = ?", (old,)).fetchone()
+                text = self._seal_text(self._open_text(sealed, old, raw_id), old, raw_id, shown=False)
+                self._conn.execute("UPDATE chunks SET text = ?, dropped = ?, replaced_by = ? WHERE id = ?",
+                                   (text, self._seal_plain_in_v1(f"replaced by memory {new}",
+                                                                 self._field("chunk.dropped", old)), new, old))
+            self._count_deletion()
 
     def _promote_repeats(self, ids: list[int], leaving_source: str | bytes) -> None:
         """For each memory about to go, its first repeat from another source becomes the memory:

@@ -105,9 +105,23 @@ MIGRATIONS = [
         at TEXT NOT NULL
     );
     """,
+    # Filters: each scalar metadata value of a memory as a (key, value) row (keyed tags when
+    # encrypted); and the newer version of a memory that an update or a changed file replaced.
+    """
+    CREATE TABLE tags (
+        chunk_id INTEGER NOT NULL REFERENCES chunks (id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (chunk_id, key, value)
+    ) WITHOUT ROWID;
+    CREATE INDEX tags_key_value ON tags (key, value);
+    ALTER TABLE chunks ADD COLUMN replaced_by INTEGER;
+    CREATE INDEX chunks_replaced_by ON chunks (replaced_by);
+    """,
 ]
 
 SUBJECT_VERSION = 6  # the migration that marks subjects among mentions (4 added the graph)
+TAGS_VERSION = 8  # the migration that makes metadata filterable
 
 
 def statements(script: str) -> Iterator[str]:

@@ -27,14 +27,15 @@ import numpy as np
 
 from ..encode.entities import extract_entities
 from ..encode.words import STOPWORDS
-from ..errors import EncryptionError, NotFoundError
+from ..errors import EncryptionError, InputError, NotFoundError
 from ..records import Chunk, RawItem
 from .checking import Checking
 from .crypto import SpaceCipher
 from .deletion import Deletion
 from .edges import Edges
 from .fields import ENCRYPTION_FORMATS, Fields
-from .schema import MIGRATIONS, SUBJECT_VERSION
+from .filtering import Filtering
+from .schema import MIGRATIONS, SUBJECT_VERSION, TAGS_VERSION
 from .schema import statements as schema_statements
 from .sql import CHUNK_COLUMNS, Transaction, marks, now
 
@@ -89,7 +90,7 @@ def fts_query(text: str, index_text: Callable[[str], str] = str) -> str | None:
     return " OR ".join(f'"{index_text(w)}"' for w in dict.fromkeys(words))
 
 
-class SpaceStore(Fields, Edges, Deletion, Checking):
+class SpaceStore(Fields, Edges, Deletion, Checking, Filtering):
     """All durable state of one space, in one SQLite file.
 
     `master_key`: a new space is created encrypted; an existing one must match how it was created.
@@ -113,6 +114,8 @@ class SpaceStore(Fields, Edges, Deletion, Checking):
             self.cipher = self._open_cipher(master_key)
             if 0 < before < SUBJECT_VERSION:
                 self._backfill_mentions()
+            if 0 < before < TAGS_VERSION:
+                self._backfill_tags()
         except BaseException:
             self._conn.close()
             raise
@@ -169,7 +172,7 @@ class SpaceStore(Fields, Edges, Deletion, Checking):
             time=self._open(row[5], self._field("chunk.time", chunk_id, raw_id)), tokens=row[6],
             metadata=json.loads(self._open(row[7], self._field("chunk.metadata", chunk_id, raw_id))), added_at=row[8],
             dropped=self._open_plain_in_v1(row[9], self._field("chunk.dropped", chunk_id)),
-            repeat_of=row[10], uses=row[11],
+            repeat_of=row[10], uses=row[11], replaced_by=row[12],
         )
 
     def _write(self) -> Transaction:
@@ -234,6 +237,7 @@ class SpaceStore(Fields, Edges, Deletion, Checking):
                          added, self._seal_plain_in_v1(chunk.dropped, self._field("chunk.dropped", chunk_id)), repeat_of))
                     chunk_ids.append(chunk_id)
                     stored[id(chunk)] = chunk_id
+                    self._add_tags(chunk_id, chunk.metadata or {})
                     if chunk.dropped:
                         continue
                     vector = np.asarray(chunk.vector, dtype=np.float32).tobytes()
@@ -257,10 +261,12 @@ class SpaceStore(Fields, Edges, Deletion, Checking):
         with self._lock:
             return self._conn.execute("SELECT count(*) FROM chunks WHERE dropped IS NULL").fetchone()[0]
 
-    def total_tokens(self) -> int:
-        """Embedder tokens over all memories: what reading the whole space would cost, roughly."""
+    def total_tokens(self, allowed: np.ndarray | None = None) -> int:
+        """Embedder tokens over all memories (of `allowed`): what reading them all would cost, roughly."""
+        only = "" if allowed is None else " AND id IN (SELECT value FROM json_each(?))"
         with self._lock:
-            return self._conn.execute("SELECT coalesce(sum(tokens), 0) FROM chunks WHERE dropped IS NULL").fetchone()[0]
+            return self._conn.execute(f"SELECT coalesce(sum(tokens), 0) FROM chunks WHERE dropped IS NULL{only}",
+                                      [] if allowed is None else [json.dumps(allowed.tolist())]).fetchone()[0]
 
     def get(self, ids: list[int]) -> list[Chunk]:
         """The memories with these ids, in the order asked (missing ids are left out)."""
@@ -292,14 +298,35 @@ class SpaceStore(Fields, Edges, Deletion, Checking):
             chunk.also_from = [s for s in dict.fromkeys(sources.get(chunk.id, [])) if s != chunk.source]
         return chunks
 
-    def list_memories(self, limit: int = 50, offset: int = 0, dropped: bool = False) -> list[Chunk]:
-        """The memories in id order; with `dropped`, instead the chunks kept raw but not indexed."""
+    def list_memories(self, limit: int = 50, offset: int = 0, dropped: bool = False,
+                      allowed: np.ndarray | None = None) -> list[Chunk]:
+        """The memories in id order; with `dropped`, instead the chunks kept raw but not indexed;
+        with `allowed` (ids from `matching`), only those."""
+        only = "" if allowed is None else " AND c.id IN (SELECT value FROM json_each(?))"
         with self._lock:
             rows = self._conn.execute(
                 f"SELECT {CHUNK_COLUMNS} FROM chunks c JOIN raw_items r ON r.id = c.raw_id"
-                f" WHERE c.dropped IS {'NOT ' if dropped else ''}NULL ORDER BY c.id LIMIT ? OFFSET ?",
-                (limit, offset)).fetchall()
+                f" WHERE c.dropped IS {'NOT ' if dropped else ''}NULL{only} ORDER BY c.id LIMIT ? OFFSET ?",
+                ([] if allowed is None else [json.dumps(allowed.tolist())]) + [limit, offset]).fetchall()
         return self._with_repeat_sources(self._readable(rows))
+
+    def history(self, chunk_id: int) -> list[Chunk]:
+        """Every version of a memory, oldest first: what it replaced, and what replaced it."""
+        with self._lock:
+            rows = self._conn.execute(
+                "WITH RECURSIVE older(id) AS (SELECT ? UNION SELECT c.id FROM chunks c JOIN older o ON c.replaced_by = o.id),"
+                " newer(id) AS (SELECT ? UNION SELECT c.replaced_by FROM chunks c JOIN newer n ON c.id = n.id"
+                "               WHERE c.replaced_by IS NOT NULL)"
+                " SELECT id FROM older UNION SELECT id FROM newer ORDER BY id", (chunk_id, chunk_id)).fetchall()
+        return self.get([row[0] for row in rows])
+
+    def live_memories_of(self, source: str, except_raw: int) -> list[int]:
+        """The memories (indexed, not replaced) of `source`'s items other than `except_raw`."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT c.id FROM chunks c JOIN raw_items r ON r.id = c.raw_id WHERE r.source = ? AND r.id != ?"
+                " AND c.dropped IS NULL ORDER BY c.id", (self._source_key(source), except_raw)).fetchall()
+        return [row[0] for row in rows]
 
     def record_use(self, ids: list[int]) -> None:
         """Count that these memories were put in front of the model for an answer."""
@@ -319,6 +346,35 @@ class SpaceStore(Fields, Edges, Deletion, Checking):
                 " ORDER BY c.id", (unchanged_since, min_uses, unchanged_since)).fetchall()
         return [row[0] for row in rows]
 
+    def sources(self) -> list[str]:
+        """Every source the space holds items from, sorted."""
+        with self._lock:
+            rows = self._conn.execute("SELECT DISTINCT source FROM raw_items").fetchall()
+        opened = []
+        for (value,) in rows:
+            try:
+                opened.append(self._open_source(value))
+            except EncryptionError:
+                continue  # a damaged row: `imprint check` reports it
+        return sorted(opened)
+
+    def _resolve_source(self, name: str) -> str:
+        """The stored source `name` means: itself, or the one stored file path it names the way
+        `list` prints it (file name), as a trailing part of its path, or relative to the current folder."""
+        with self._lock:
+            if self._conn.execute("SELECT 1 FROM raw_items WHERE source = ? LIMIT 1",
+                                  (self._source_key(name),)).fetchone():
+                return name
+        tail = name.strip().lstrip("./")
+        absolute = str(Path(name).expanduser().resolve())
+        found = [s for s in self.sources() if s == absolute or (tail and (s == tail or s.endswith("/" + tail)))]
+        if not found:
+            raise NotFoundError(f"no source {name!r} in {self.path.stem!r}")
+        if len(found) > 1:
+            raise InputError(f"source {name!r} names {len(found)} sources in {self.path.stem!r}: "
+                             + ", ".join(found[:5]) + ("" if len(found) <= 5 else ", ...") + "; give more of the path")
+        return found[0]
+
     def raw_item(self, raw_id: int) -> RawItem:
         with self._lock:
             row = self._conn.execute(
@@ -332,15 +388,16 @@ class SpaceStore(Fields, Edges, Deletion, Checking):
                        metadata=json.loads(self._open(row[4], self._field("raw.metadata", raw_id))),
                        original=self._open_bytes(row[5], self._field("raw.original", raw_id)))
 
-    def keyword_search(self, query: str, limit: int) -> list[int]:
-        """Memory ids by BM25 rank for the words of `query`."""
+    def keyword_search(self, query: str, limit: int, allowed: np.ndarray | None = None) -> list[int]:
+        """Memory ids by BM25 rank for the words of `query`; with `allowed`, only those ids."""
         match = fts_query(query, self._index_text)
         if match is None:
             return []
+        only = "" if allowed is None else " AND rowid IN (SELECT value FROM json_each(?))"
         with self._lock:
             rows = self._conn.execute(
-                "SELECT rowid FROM keywords WHERE keywords MATCH ? ORDER BY rank LIMIT ?",
-                (match, limit)).fetchall()
+                f"SELECT rowid FROM keywords WHERE keywords MATCH ?{only} ORDER BY rank LIMIT ?",
+                [match] + ([] if allowed is None else [json.dumps(allowed.tolist())]) + [limit]).fetchall()
         return [row[0] for row in rows]
 
     def deletions(self) -> int:
