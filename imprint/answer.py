@@ -142,11 +142,13 @@ class Answering:
 
     def context_budget(self, question: str, instructions: str | None = None) -> int:
         """Tokens left for memories: the reader's window minus the prompt scaffolding and the answer."""
-        reader = self.models.counter
-        limit = reader.context_limit
-        if self.settings.context_tokens:
-            limit = min(limit, self.settings.context_tokens)
-        return limit - self.settings.answer_tokens - reader.count_tokens(prompt_overhead(question, instructions))
+        overhead = self.models.counter.count_tokens(prompt_overhead(question, instructions))
+        return self._window() - self.settings.answer_tokens - overhead
+
+    def _window(self) -> int:
+        """The reader's window, or less where IMPRINT_CONTEXT_TOKENS says so."""
+        limit = self.models.counter.context_limit
+        return min(limit, self.settings.context_tokens) if self.settings.context_tokens else limit
 
     def shown(self, space: Space, memories: list[Chunk], question: str) -> list[Chunk]:
         """The memories as the reader sees them (as of the question's day, when supersession is on)."""
@@ -205,6 +207,7 @@ class Answering:
         if not self.settings.abstain:
             return None
         names = extract_entities(asked.question)
+        names += [part for name in names for part in re.split(r"\s+(?:and|&)\s+", name) if part != name]  # "jon and gina"
         found = " ".join(hit.memory.text.lower() for hit in hits)
         if names and not space.store.entities_named(set(names)) and not any(
                 re.search(rf"\b{re.escape(name)}\b", found) for name in names):  # "Mira" in "Mira Quenton ..."
@@ -258,7 +261,10 @@ class Answering:
         # an adapter trained on another base model cannot answer here; a filtered question is never
         # answered by the adapter, which learned the whole space
         current = self.usable_adapter(space) if asked.allowed is None else None
-        budget = min(self.context_budget(asked.question, asked.options.instructions), self.settings.auto_context_tokens)
+        # the budget in the embedder's tokens, the unit the space's size is counted in (and no need
+        # to load the reader's 262k-word tokenizer, 1.7 s, to explain a route)
+        overhead = self.embedder.count_tokens(prompt_overhead(asked.question, asked.options.instructions))
+        budget = min(self._window() - self.settings.answer_tokens - overhead, self.settings.auto_context_tokens)
         return choose(hits, current.version if current else None, set(current.memory_ids) if current else set(),
                       space.store.total_tokens(asked.allowed), budget, self.settings.auto_closed_book)
 
