@@ -42,7 +42,7 @@ def mcp(
     data: DataDir = None,
 ) -> None:
     """MCP over stdio, for desktop and coding agents (remember, recall, ask, list, get, update, forget).
-    Client configuration: docs/agents.md."""
+    Client configuration: docs/server.md."""
     from ..serve.auth import Keys
     from ..serve.mcp_tools import build_mcp
 
