@@ -84,6 +84,8 @@ def test_rest_updates_filters_and_describes_itself_offline(server):
     assert [v["id"] for v in versions] == [old, new] and versions[0]["replaced_by"] == new
     assert client(server, BOB).put(f"/spaces/alice/memories/{new}", json={"text": "x"}).status_code == 404
 
+    assert httpx2.get(server + "/v1/nothing", timeout=30).json()["error"]["type"] == "not_found_error"
+    assert "no route" in httpx2.get(server + "/nothing", timeout=30).json()["detail"]
     health = httpx2.get(server + "/health", timeout=30).json()
     assert health["status"] == "ok" and health["version"] and health["engine"] in ("llama.cpp", "transformers")
     docs = httpx2.get(server + "/docs", timeout=30).text

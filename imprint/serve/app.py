@@ -100,7 +100,15 @@ def create_app(memory: Memory, keys: Keys | None = None, host: str = "127.0.0.1"
                                 headers={"WWW-Authenticate": "Bearer"})
         return await call_next(request)
 
-    app.mount("/", mcp_app)  # last: serves /mcp only
+    async def mcp_or_not_found(scope, receive, send) -> None:
+        """Mounted last, at /: /mcp goes to the MCP app; any other unknown path gets a JSON 404 in
+        the shape its caller expects (the MCP app would answer plain text)."""
+        if scope["type"] == "http" and not scope["path"].startswith("/mcp"):
+            response = error_response(Request(scope), 404, f"no route {scope['path']!r}; see /docs")
+            return await response(scope, receive, send)
+        await mcp_app(scope, receive, send)
+
+    app.mount("/", mcp_or_not_found)
     s = memory.settings
     # uploads stay in memory up to the file limit: Starlette spools larger parts to a temporary file,
     # which would put an encrypted space's plaintext on disk
