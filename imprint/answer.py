@@ -99,7 +99,7 @@ class Answering:
                filters: Filters | None = None) -> list[Hit]:
         """The k best memories: keyword and dense ranks fused, the dense one spread over the entity
         graph when `graph` (default: the `graph` setting); only memories that pass `filters`."""
-        return self._search(space, Asked(query, k, _allowed(space, filters)), graph)
+        return self._search(space, Asked(query, k, space.store.matching(filters)), graph)
 
     def _search(self, space: Space, asked: Asked, graph: bool | None = None, k: int | None = None) -> list[Hit]:
         if not asked.question or not asked.question.strip():
@@ -120,7 +120,7 @@ class Answering:
         if filters is not None and strategy in ("weights", "hybrid"):
             raise InputError(f"strategy {strategy!r} cannot be filtered: the adapter learned the whole space; "
                              "use index, context or auto")
-        asked = Asked(question, k, _allowed(space, filters), options or AnswerOptions())
+        asked = Asked(question, k, space.store.matching(filters), options or AnswerOptions())
         if strategy != "auto":
             return self._answer(space, asked, strategy)
         started = time.perf_counter()
@@ -137,7 +137,7 @@ class Answering:
 
     def explain(self, space: Space, question: str, k: int = 5, filters: Filters | None = None) -> Route:
         """Which tier `auto` would answer from, why, and the memories behind the choice."""
-        asked = Asked(question, k, _allowed(space, filters))
+        asked = Asked(question, k, space.store.matching(filters))
         return self._route(space, asked, self._search(space, asked))
 
     def context_budget(self, question: str, instructions: str | None = None) -> int:
@@ -220,14 +220,12 @@ class Answering:
                     f"{self.settings.min_evidence}")
         return None
 
-    def _memories(self, space: Space, asked: Asked, strategy: str,
-                  hits: list[Hit] | None) -> tuple[list[Chunk], list[Chunk]]:
+    def _memories(self, space: Space, asked: Asked, strategy: str, hits: list[Hit]) -> tuple[list[Chunk], list[Chunk]]:
         """(the memories an answer uses, the text the reader is shown of them)."""
         if strategy == "context":
             memories = self._packed(space, asked)
             space.store.record_use([m.id for m in memories])
             return memories, self.shown(space, memories, asked.question)
-        hits = self._search(space, asked) if hits is None else hits
         floor = self.settings.min_relative_score * (hits[0].score if hits else 0.0)
         memories = [hit.memory for hit in hits if hit.score >= floor]
         seen = self.shown(space, memories, asked.question)
@@ -294,8 +292,3 @@ def unsupported(answer: str, shown: list[Chunk]) -> str | None:
 def _stem(word: str) -> str:
     """Five letters are enough to match "teacher" with "teaches" and "moved" with "moving"."""
     return word[:5]
-
-
-def _allowed(space: Space, filters: Filters | None) -> np.ndarray | None:
-    """The ids a filtered read may draw on (None: no filter, all)."""
-    return None if filters is None else space.store.matching(filters)

@@ -6,6 +6,7 @@ pipeline (ingest.py, answer.py, forget.py, weights/consolidate.py).
         m.ask("Where does Mira live?", space="alice", strategy="index")
 """
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -26,7 +27,7 @@ from .records import Chunk, Hit, RawItem, TextModel, Validity
 from .spaces import Space, Spaces
 from .store.checking import CheckReport
 from .store.crypto import load_master_key
-from .weights.adapters import AdapterRegistry
+from .weights.adapters import AdapterRegistry, AdapterVersion
 from .weights.plan import REPLAY_REPEATS, Gate, TrainConfig, stable_since
 from .weights.synth import TeacherSynthesizer
 
@@ -151,7 +152,7 @@ class Memory:
     def update(self, memory_id: int, text: str, space: str, time: str | None = None) -> list[int]:
         """Replace a memory's text. The new text becomes a memory from the same source with the same
         metadata; the old one leaves search and stays in `history`. Adapters that learned the old
-        text are stale (see `stale_adapters`). Returns the new memory ids."""
+        text are stale (see `adapter_versions`). Returns the new memory ids."""
         if not isinstance(text, str) or not text.strip():
             raise InputError("nothing to update to: the text is empty")
         old = self.get(memory_id, space)
@@ -166,11 +167,13 @@ class Memory:
             raise NotFoundError(f"no memory {memory_id} in space {space!r}")
         return versions
 
-    def stale_adapters(self, space: str) -> list[int]:
-        """Adapter versions that learned a memory since replaced by a newer version."""
-        store = self.space(space).store
-        return [m.version for m in self.adapters(space).versions()
-                if any(c.replaced_by for c in store.get(m.memory_ids))]
+    def adapter_versions(self, space: str) -> list[AdapterVersion]:
+        """The space's adapter versions with their size, each marked stale if it learned a memory
+        that a newer version has replaced since."""
+        store, registry = self.space(space).store, self.adapters(space)
+        return [AdapterVersion(**asdict(m), bytes=registry.size_bytes(m.version),
+                               stale=any(c.replaced_by for c in store.get(m.memory_ids)))
+                for m in registry.versions()]
 
     # --- reading -------------------------------------------------------------------------
 
@@ -186,8 +189,7 @@ class Memory:
                       filters: dict[str, Any] | None = None) -> list[Chunk]:
         """The memories in id order (those that pass `filters`, as in `search`)."""
         store = self.space(space).store
-        parsed = Filters.parse(filters)
-        return store.list_memories(limit, offset, allowed=None if parsed is None else store.matching(parsed))
+        return store.list_memories(limit, offset, allowed=store.matching(Filters.parse(filters)))
 
     def dropped(self, space: str, limit: int = 50, offset: int = 0) -> list[Chunk]:
         """What was kept raw but not indexed, each with its reason (`Chunk.dropped`)."""
@@ -289,9 +291,8 @@ class Memory:
 
             synthesizer = TeacherSynthesizer(self.models.teacher(teacher, "a teacher"),
                                              seed=(config or TrainConfig()).seed, progress=progress)
-        from .weights.consolidate import (
-            consolidate,  # here, not above: it imports torch and peft (seconds)
-        )
+        # imported here, not above: it imports torch and peft (seconds)
+        from .weights.consolidate import consolidate
 
         return consolidate(memories, space, self.models.model, self.models.model_dir(), opened.adapters,
                            self.settings.cache_dir, config, gate, replay_repeats, log, synthesizer)

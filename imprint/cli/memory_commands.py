@@ -13,7 +13,6 @@ from rich.table import Table
 from ..answer import STRATEGIES
 from ..encode.parse import text_item
 from ..errors import InputError
-from ..records import Chunk
 from .base import (
     AsJson,
     DataDir,
@@ -30,13 +29,6 @@ from .base import (
     print_json,
     progress_bar,
 )
-
-
-def memory_table(memories: list[Chunk], title: str | None = None) -> Table:
-    table = Table("id", "time", "memory", "source", title=title)
-    for m in memories:
-        table.add_row(*plain(str(m.id), m.time or "", m.text, Path(m.source).name))
-    return table
 
 
 @app.command()
@@ -140,7 +132,10 @@ def list_memories(space: Space = "default", limit: int = 50, offset: int = 0, fi
         print_json([asdict(m) for m in memories])
         return
     shown = count(memory.count(space), "memory", "memories") + (f", {len(memories)} shown" if filters else "")
-    console.print(memory_table(memories, f"{space}: {shown}"))
+    table = Table("id", "time", "memory", "source", title=f"{space}: {shown}")
+    for m in memories:
+        table.add_row(*plain(str(m.id), m.time or "", m.text, Path(m.source).name))
+    console.print(table)
 
 
 @app.command()

@@ -66,22 +66,18 @@ def adapters(ctx: typer.Context, space: Space = "default", data: DataDir = None,
     if ctx.invoked_subcommand is not None:
         return
     memory = open_memory(data)
-    registry = memory.adapters(space)
-    current = registry.current()
-    stale = set(memory.stale_adapters(space))
+    current = memory.adapters(space).current()
+    versions = memory.adapter_versions(space)
     if as_json:
-        print_json({"current": current.version if current else None,
-                    "versions": [asdict(m) | {"bytes": registry.size_bytes(m.version), "stale": m.version in stale}
-                                 for m in registry.versions()]})
+        print_json({"current": current.version if current else None, "versions": [asdict(v) for v in versions]})
         return
     table = Table("version", "current", "memories", "probe recall", "retention", "train s", "size MB", "created", "verdict",
                   "stale")
-    for m in registry.versions():
-        size = registry.size_bytes(m.version) / 1e6
-        table.add_row(*plain(f"v{m.version}", "*" if current and current.version == m.version else "", str(len(m.memory_ids)),
-                      f"{m.metrics['probe_recall']:.0%}", f"{m.metrics['retention']:.0%}",
-                      f"{m.metrics['train_seconds']:.0f}", f"{size:.1f}", m.created_at, m.reason,
-                      "yes" if m.version in stale else ""))
+    for v in versions:
+        table.add_row(*plain(f"v{v.version}", "*" if current and current.version == v.version else "", str(len(v.memory_ids)),
+                      f"{v.metrics['probe_recall']:.0%}", f"{v.metrics['retention']:.0%}",
+                      f"{v.metrics['train_seconds']:.0f}", f"{v.bytes / 1e6:.1f}", v.created_at, v.reason,
+                      "yes" if v.stale else ""))
     console.print(table)
 
 

@@ -8,7 +8,7 @@ A sentence is about its first name (its subject), after any fronted phrase ("At 
   in Tallinn." (the same sentence once names and numbers are masked), or
 - it states an update the way people say one (UPDATES): "Ilse moved to Szeged two weeks ago."
   replaces "Ilse lives in Debrecen and teaches chemistry." (which now says "Ilse lives in Szeged
-  and teaches chemistry."); "now works at", "joined", "is no longer", "changed her name to",
+  and teaches chemistry."); "now works at", "took a job at", "is no longer", "changed her name to",
   "sold the car" likewise.
 Only the sentence is replaced, not the whole memory: "Mira works at Zorblat. Mira lives in
 Tallinn." keeps its first fact. Replaced sentences stay stored, for history and for questions

@@ -23,11 +23,16 @@ OPENAI_ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error",
                       404: "not_found_error", 413: "invalid_request_error", 429: "rate_limit_error"}
 
 
+def speaks_openai(request: Request) -> bool:
+    """The OpenAI-compatible routes, whose clients expect OpenAI's error shape."""
+    return request.url.path.startswith("/v1/")
+
+
 def error_response(request: Request, status: int, message: str, param: str | None = None,
                    headers: dict | None = None) -> JSONResponse:
     """An error as its caller expects it: OpenAI's `{"error": {message, type, param, code}}` under
     /v1, `{"detail": message}` elsewhere (FastAPI's)."""
-    if not request.url.path.startswith("/v1/"):
+    if not speaks_openai(request):
         return JSONResponse({"detail": message}, status_code=status, headers=headers)
     code = {401: "invalid_api_key", 404: "model_not_found" if "model" in message else "not_found"}.get(status)
     body = {"message": message, "type": OPENAI_ERROR_TYPES.get(status, "server_error"), "param": param, "code": code}
@@ -87,7 +92,7 @@ def create_app(memory: Memory, keys: Keys | None = None, host: str = "127.0.0.1"
         """FastAPI's default echoes the input back, which fails on values JSON cannot hold (Infinity)
         and repeats secrets into logs; where and why is enough."""
         details = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in error.errors()]
-        if request.url.path.startswith("/v1/"):
+        if speaks_openai(request):
             first = details[0]
             where = ".".join(str(part) for part in first["loc"] if part != "body")
             return error_response(request, 400, f"{where}: {first['msg']}", where or None)

@@ -30,7 +30,7 @@ from ..errors import InputError
 from ..forget import Forgotten
 from ..memory import Memory
 from ..records import Chunk, Hit, Validity
-from ..weights.adapters import Manifest
+from ..weights.adapters import AdapterVersion
 from ..weights.plan import training_plan
 from .auth import Keys
 from .jobs import Job, Jobs
@@ -153,12 +153,6 @@ class RouteOut(BaseModel):
 class JobStarted(BaseModel):
     job: str
     status: str
-
-
-@dataclass
-class AdapterVersion(Manifest):
-    bytes: int = 0
-    stale: bool = False  # it learned a memory that was replaced since
 
 
 class AdaptersOut(BaseModel):
@@ -334,9 +328,5 @@ def job_status(job_id: str, request: Request, key: Caller) -> Job:
 
 @router.get("/spaces/{space}/adapters")
 def adapters(space: Space, memory: Mem) -> AdaptersOut:
-    registry = memory.adapters(space)
-    current = registry.current()
-    stale = set(memory.stale_adapters(space))
-    return AdaptersOut(current=current.version if current else None,
-                       versions=[AdapterVersion(**asdict(m), bytes=registry.size_bytes(m.version), stale=m.version in stale)
-                                 for m in registry.versions()])
+    current = memory.adapters(space).current()
+    return AdaptersOut(current=current.version if current else None, versions=memory.adapter_versions(space))

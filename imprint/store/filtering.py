@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import EncryptionError
 from ..filters import Filters, tag_value
+from .sql import marks
 
 
 class Filtering:
@@ -39,11 +40,14 @@ class Filtering:
                 except (EncryptionError, ValueError, UnicodeDecodeError):
                     continue  # a damaged row: `imprint check` reports it
 
-    def matching(self, filters: Filters) -> np.ndarray:
-        """The ids of the memories (indexed or not) that pass `filters`, ascending."""
+    def matching(self, filters: Filters | None) -> np.ndarray | None:
+        """The ids of the memories (indexed or not) that pass `filters`, ascending; None when there
+        is no filter (every id passes)."""
+        if filters is None:
+            return None
         where, values = [], []
         for key, accepted in filters.metadata.items():
-            where.append(f"c.id IN (SELECT chunk_id FROM tags WHERE key = ? AND value IN ({','.join('?' * len(accepted))}))")
+            where.append(f"c.id IN (SELECT chunk_id FROM tags WHERE key = ? AND value IN ({marks(accepted)}))")
             values += [self._tag(key), *(self._tag(key, v) for v in accepted)]
         if filters.source is not None:
             where.append("r.source = ?")

@@ -1,5 +1,6 @@
-"""Small SQL helpers the store's parts share: placeholders, the time, the transaction."""
+"""Small SQL helpers the store's parts share: placeholders, id filters, the time, the transaction."""
 
+import json
 import sqlite3
 from datetime import datetime, timezone
 
@@ -14,6 +15,14 @@ ROW_KEYS = {"raw_items": "id", "chunks": "id", "vectors": "chunk_id", "supersede
 def marks(values: list) -> str:
     """The placeholders of an `IN (...)` list of these values."""
     return ",".join("?" * len(values))
+
+
+def among(column: str, allowed) -> tuple[str, list]:
+    """` AND column IN (the allowed ids)` and its one parameter (a JSON list: any number of ids);
+    nothing when `allowed` is None (every id)."""
+    if allowed is None:
+        return "", []
+    return f" AND {column} IN (SELECT value FROM json_each(?))", [json.dumps(allowed.tolist())]
 
 
 def now() -> str:

@@ -37,7 +37,7 @@ from .fields import ENCRYPTION_FORMATS, Fields
 from .filtering import Filtering
 from .schema import MIGRATIONS, SUBJECT_VERSION, TAGS_VERSION
 from .schema import statements as schema_statements
-from .sql import CHUNK_COLUMNS, Transaction, marks, now
+from .sql import CHUNK_COLUMNS, Transaction, among, marks, now
 
 # The files SQLite keeps for one space: the database, its write-ahead log and shared memory, and a
 # rollback journal. Exactly these are deleted with the space: never a glob, which would also match
@@ -263,10 +263,10 @@ class SpaceStore(Fields, Edges, Deletion, Checking, Filtering):
 
     def total_tokens(self, allowed: np.ndarray | None = None) -> int:
         """Embedder tokens over all memories (of `allowed`): what reading them all would cost, roughly."""
-        only = "" if allowed is None else " AND id IN (SELECT value FROM json_each(?))"
+        only, ids = among("id", allowed)
         with self._lock:
             return self._conn.execute(f"SELECT coalesce(sum(tokens), 0) FROM chunks WHERE dropped IS NULL{only}",
-                                      [] if allowed is None else [json.dumps(allowed.tolist())]).fetchone()[0]
+                                      ids).fetchone()[0]
 
     def get(self, ids: list[int]) -> list[Chunk]:
         """The memories with these ids, in the order asked (missing ids are left out)."""
@@ -302,12 +302,12 @@ class SpaceStore(Fields, Edges, Deletion, Checking, Filtering):
                       allowed: np.ndarray | None = None) -> list[Chunk]:
         """The memories in id order; with `dropped`, instead the chunks kept raw but not indexed;
         with `allowed` (ids from `matching`), only those."""
-        only = "" if allowed is None else " AND c.id IN (SELECT value FROM json_each(?))"
+        only, ids = among("c.id", allowed)
         with self._lock:
             rows = self._conn.execute(
                 f"SELECT {CHUNK_COLUMNS} FROM chunks c JOIN raw_items r ON r.id = c.raw_id"
                 f" WHERE c.dropped IS {'NOT ' if dropped else ''}NULL{only} ORDER BY c.id LIMIT ? OFFSET ?",
-                ([] if allowed is None else [json.dumps(allowed.tolist())]) + [limit, offset]).fetchall()
+                [*ids, limit, offset]).fetchall()
         return self._with_repeat_sources(self._readable(rows))
 
     def history(self, chunk_id: int) -> list[Chunk]:
@@ -393,11 +393,11 @@ class SpaceStore(Fields, Edges, Deletion, Checking, Filtering):
         match = fts_query(query, self._index_text)
         if match is None:
             return []
-        only = "" if allowed is None else " AND rowid IN (SELECT value FROM json_each(?))"
+        only, ids = among("rowid", allowed)
         with self._lock:
             rows = self._conn.execute(
                 f"SELECT rowid FROM keywords WHERE keywords MATCH ?{only} ORDER BY rank LIMIT ?",
-                [match] + ([] if allowed is None else [json.dumps(allowed.tolist())]) + [limit]).fetchall()
+                [match, *ids, limit]).fetchall()
         return [row[0] for row in rows]
 
     def deletions(self) -> int:

@@ -48,6 +48,15 @@ class Manifest:
     peft_version: str = ""
 
 
+@dataclass
+class AdapterVersion(Manifest):
+    """A version as listed: its manifest, the bytes of its weights, and whether a memory it learned
+    was replaced by a newer version since (stale)."""
+
+    bytes: int = 0
+    stale: bool = False
+
+
 class AdapterRegistry:
     def __init__(self, root: Path, space: str, cipher: SpaceCipher | None = None) -> None:
         self.space = space

@@ -80,5 +80,3 @@ def training_plan(epochs: int, min_recall: float, min_retention: float) -> tuple
 def stable_since(stable_days: float) -> str:
     """The policy's cutoff: memories added, and last changed, before this time are stable."""
     return (datetime.now(timezone.utc) - timedelta(days=stable_days)).isoformat(timespec="seconds")
-
-
