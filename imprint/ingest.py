@@ -84,8 +84,8 @@ class Ingest:
         when the text says nothing new)."""
         item = text_item(text, old.source, time or old.time, old.metadata)
         new = self.run([item], space).memories
-        if not new or new == [old.id]:
-            return [old.id]
+        if not [m for m in space.store.get(new) if m.id != old.id and m.repeat_of != old.id]:
+            return [old.id]  # stored already, or a repeat of the old text: retiring it would lose it
         space.store.replace({old.id: new[0]})
         return new
 

@@ -22,6 +22,9 @@ def test_an_edited_file_added_again_replaces_its_old_memory_and_keeps_history(me
     assert "Tuesdays" in history[0].text and history[0].dropped == f"replaced by memory {second}"
     assert memory.add_paths([team], "s").duplicates == 1  # unchanged: nothing new, nothing replaced
     assert memory.count("s") == 1
+    same = memory.get(second, "s").text
+    assert memory.update(second, same + "\n", "s") == [second]  # its own text again: nothing is retired
+    assert [h.memory.id for h in memory.search("when does the team meet", "s", k=5)] == [second]
 
 
 def test_update_replaces_a_memory_and_forget_takes_every_version(memory):
