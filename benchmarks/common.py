@@ -3,6 +3,8 @@
 import json
 import os
 import platform
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -24,9 +26,37 @@ def percentiles(seconds: list[float]) -> dict[str, float]:
 def write_result(name: str, payload: dict) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
-    payload = {"benchmark": name, "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+    payload = {"benchmark": name, "when": time.strftime("%Y-%m-%d %H:%M:%S"), "command": " ".join(sys.argv),
+               "commit": _commit(),
                "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}, **payload}
     path.write_text(json.dumps(payload, indent=2))
+    return path
+
+
+def _commit() -> str:
+    """The commit the numbers came from ("+changes" when the tree differed from it)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    return (git("rev-parse", "--short", "HEAD") or "unknown") + ("+changes" if git("status", "--porcelain", "imprint") else "")
+
+
+def save_bar_plot(name: str, values: dict[str, float], ylabel: str, title: str) -> Path:
+    """A bar chart (PNG) next to the JSON results."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    figure, axes = plt.subplots(figsize=(5, 3.5))
+    axes.bar(list(values), list(values.values()))
+    axes.set(ylabel=ylabel, title=title, ylim=(0, 1))
+    for x, value in enumerate(values.values()):
+        axes.annotate(f"{value:.2f}", (x, value), ha="center", va="bottom")
+    path = RESULTS / f"{name}.png"
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
     return path
 
 

@@ -16,6 +16,7 @@ from .encode.chunk import chunk_segment, without_speaker
 from .encode.dates import strip_resolved_dates
 from .encode.entities import extract_entities
 from .encode.extract import TeacherExtractor, turn_statement
+from .encode.folder import Skipped
 from .encode.parse import check_unicode, text_item
 from .encode.salience import content_words, low_information
 from .encode.supersede import replaced, statements
@@ -26,6 +27,10 @@ from .spaces import Space
 from .store.sqlite import AddResult, PreparedChunk, SpaceStore
 
 EMBED_BATCH = 256  # chunks embedded (and committed) together when ingesting many items
+# Code is embedded by its start (location, signature, docstring: about 128 tokens); its words are
+# all in the keyword index. At the embedder's full 256 tokens ingest took 1.6x as long and found no
+# more (benchmarks/code_recall.py).
+CODE_KEY_CHARS = 512
 
 
 @dataclass
@@ -36,6 +41,7 @@ class IngestReport:
     indexed: int = 0  # memories this run stored and indexed
     dropped: int = 0  # chunks this run kept raw but not indexed: low information, or repeats
     errors: list[ParseError] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)  # files a folder walk left out, with the reason
 
 
 class Ingest:
@@ -68,7 +74,8 @@ class Ingest:
                 if not result.duplicate:  # a stored item's chunks were not stored again: nothing was dropped
                     report.dropped += sum(row.dropped is not None for row in rows)
                     report.indexed += sum(row.dropped is None for row in rows)
-            store.supersede([replacement for (_, rows), result in zip(prepared, results) if not result.duplicate
+            store.supersede([replacement for (item, rows), result in zip(prepared, results)
+                             if not result.duplicate and item.kind != "code"
                              for chunk_id, row in zip(result.chunk_ids, rows) if row.dropped is None
                              for replacement in _replacements(store, chunk_id, row)])
             store.replace({old: new for (item, rows), result in zip(prepared, results)
@@ -90,6 +97,8 @@ class Ingest:
         return new
 
     def _chunk_texts(self, item: RawItem) -> list[tuple[str, Segment]]:
+        if item.kind == "code":  # a symbol or window of lines, cut to size already (code.py)
+            return [(segment.text, segment) for segment in item.segments]
         s = self.settings
         size = min(s.chunk_tokens, self.embedder.max_tokens - 2)
         return [self._rewritten(text, segment) for segment in item.segments
@@ -115,7 +124,7 @@ class Ingest:
         return prefix + " ".join(facts), dataclasses.replace(segment, metadata={**segment.metadata, "said": said})
 
     def _prepare(self, batch: list[tuple[RawItem, list[tuple[str, Segment]]]], space: Space):
-        texts = [text for _, chunks in batch for text, _ in chunks]
+        texts = [text[:CODE_KEY_CHARS] if item.kind == "code" else text for item, chunks in batch for text, _ in chunks]
         vectors = self.embedder.embed(texts)
         nearest = space.vectors.nearest(vectors) if self.settings.duplicate_similarity <= 1 else [None] * len(texts)
         prepared, kept, position = [], [], 0
@@ -128,7 +137,7 @@ class Ingest:
                 # the information bar is for chat turns; text a user adds on purpose is kept whatever its size
                 dropped = low_information(words, self.settings.min_information) if item.kind == "conversation" else None
                 repeat_of = None
-                if dropped is None:
+                if dropped is None and item.kind != "code":  # the same code in two places is found in both
                     dropped, repeat_of = self._repeat(vector, words, stored, space.store, kept)
                 row = PreparedChunk(text=text, tokens=self.embedder.count_tokens(text), vector=vector,
                                     speaker=segment.speaker, time=segment.time or item.time,

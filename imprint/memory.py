@@ -27,6 +27,7 @@ from .records import Chunk, Hit, RawItem, TextModel, Validity
 from .spaces import Space, Spaces
 from .store.checking import CheckReport
 from .store.crypto import load_master_key
+from .sync import SyncReport, sync_folder
 from .weights.adapters import AdapterRegistry, AdapterVersion
 from .weights.plan import REPLAY_REPEATS, Gate, TrainConfig, stable_since
 from .weights.synth import TeacherSynthesizer
@@ -140,8 +141,15 @@ class Memory:
         """Ingest files and folders (recursively); unreadable files are reported, the rest stored."""
         outcome = parse_paths([Path(p) for p in paths], self.settings.max_file_bytes)
         report = self.ingest(outcome.items, space, progress)
-        report.errors = outcome.errors
+        report.errors, report.skipped = outcome.errors, outcome.skipped
         return report
+
+    def sync(self, folder: str | Path, space: str,
+             progress: Callable[[int, int], None] | None = None) -> SyncReport:
+        """Keep a space in step with a folder (a repository): new and changed files are read,
+        unchanged ones skipped by content hash, and files no longer there forgotten in every tier."""
+        return sync_folder(Path(folder), self.space(space, create=True), self._ingest, self.models,
+                           self.settings.max_file_bytes, progress)
 
     def ingest(self, items: list[RawItem], space: str,
                progress: Callable[[int, int], None] | None = None) -> IngestReport:

@@ -50,6 +50,14 @@ class Chunk:
     also_from: list[str] = field(default_factory=list)  # sources of its repeats: merged, one memory
     replaced_by: int | None = None  # its newer version (an update, or its file changed)
 
+    @property
+    def location(self) -> str | None:
+        """`path:start-end symbol` for a memory of code (None: not one)."""
+        meta = self.metadata
+        if "path" not in meta or "start_line" not in meta:
+            return None
+        return f"{meta['path']}:{meta['start_line']}-{meta['end_line']}" + (f" {meta['symbol']}" if meta.get("symbol") else "")
+
 
 @dataclass
 class Replacement:

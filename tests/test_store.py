@@ -120,11 +120,34 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path):
     assert SpaceStore(path).count() == 80
 
 
+def undo_identifier_parts(store: SpaceStore) -> None:
+    """The schema and keyword index as they were before identifier parts (migration 9)."""
+    store._conn.execute("DROP INDEX raw_items_source_latest")
+    store._conn.execute("INSERT INTO keywords (keywords) VALUES ('delete-all')")
+    store._conn.execute("INSERT INTO keywords (rowid, text) SELECT id, text FROM chunks WHERE dropped IS NULL")
+
+
 def undo_filters(store: SpaceStore) -> None:
     """The schema as it was before filters and versions (migration 8)."""
+    undo_identifier_parts(store)
     store._conn.execute("DROP TABLE tags")
     store._conn.execute("DROP INDEX chunks_replaced_by")
     store._conn.execute("ALTER TABLE chunks DROP COLUMN replaced_by")
+
+
+def test_a_file_from_before_identifier_parts_is_reindexed_on_opening(tmp_path):
+    store = SpaceStore(tmp_path / "a.sqlite")
+    raw, [chunk] = item("def parseConfigFile(path): return load(path)")
+    store.add([(raw, [chunk])])
+    undo_identifier_parts(store)
+    store._conn.execute("PRAGMA user_version=8")
+    assert store.keyword_search("config", 5) == []
+    store.close()
+    reopened = SpaceStore(tmp_path / "a.sqlite")
+    assert reopened.keyword_search("config", 5) == [1]
+    reopened.delete_memory(1, lambda content, forgotten, kept: content)  # the entry leaves the index whole
+    assert reopened.keyword_search("parseConfigFile config", 5) == []
+    assert reopened._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
 def test_a_file_from_before_filters_gets_its_metadata_tagged_on_opening(tmp_path):

@@ -1,7 +1,9 @@
-"""Commands that add, read, ask and forget: `imprint add | search | ask | explain | list | show | history |
+"""Commands that add, read, ask and forget: `imprint add | sync | search | ask | explain | list | show | history |
 update | dropped | forget | check | spaces`. Each prints a table for people, or JSON with --json."""
 
 import sys
+import textwrap
+from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Optional
@@ -59,13 +61,47 @@ def add(
     if as_json:
         print_json({**asdict(report), "errors": [str(e) for e in report.errors]})
     else:
-        for error in report.errors:
-            err.print(f"[yellow]skipped[/yellow] {escape(str(error))}")
+        print_errors(report.errors)
         console.print(f"{count(report.added, 'item')} added, {report.duplicates} already stored, "
                       f"{count(report.indexed, 'new memory', 'new memories')}, {report.dropped} kept raw only "
-                      f"(`imprint dropped`), {count(len(report.errors), 'file')} skipped.", markup=False)
+                      f"(`imprint dropped`), {count(len(report.errors), 'file')} not read"
+                      f"{left_out(report.skipped)}.", markup=False)
     if report.errors and not report.added and not report.duplicates:
         raise typer.Exit(1)
+
+
+@app.command()
+def sync(
+    folder: Annotated[Path, typer.Argument(help="A folder, e.g. a repository (its .gitignore is honoured).")],
+    space: Space = "default",
+    data: DataDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Keep a space in step with a folder: new and changed files are read, unchanged ones skipped by
+    content hash, deleted, renamed or now ignored ones forgotten (adapters that learned them too)."""
+    memory = open_memory(data)
+    with progress_bar() as progress:
+        task = progress.add_task("reading new and changed files", total=None)
+        report = memory.sync(folder, space, lambda done, total: progress.update(task, completed=done, total=total))
+    if as_json:
+        print_json({**asdict(report), "errors": [str(e) for e in report.errors]})
+        return
+    print_errors(report.errors)
+    console.print(report.summary() + left_out(report.skipped, "; "), markup=False)
+
+
+def print_errors(errors: list) -> None:
+    for error in errors:
+        err.print(f"[yellow]not read[/yellow] {escape(str(error))}")
+
+
+def left_out(skipped: list, lead: str = ", ") -> str:
+    """What a folder walk left out, by reason, most common first ("" if nothing)."""
+    if not skipped:
+        return ""
+    reasons = Counter(s.reason for s in skipped).most_common()
+    shown = ", ".join(f"{n} {reason}" for reason, n in reasons[:6]) + (", ..." if len(reasons) > 6 else "")
+    return f"{lead}left out {len(skipped)} ({shown})"
 
 
 @app.command()
@@ -74,7 +110,14 @@ def search(query: str, space: Space = "default", k: TopK = 5, filters: FilterOpt
     """Hybrid search of a space's memories: keyword + dense (spread over the entity graph with IMPRINT_GRAPH)."""
     hits = open_memory(data).search(query, space, k, filters=filters_of(filters))
     if as_json:
-        print_json([asdict(hit) for hit in hits])
+        print_json([asdict(hit) | {"location": hit.memory.location} for hit in hits])
+        return
+    if any(hit.memory.location for hit in hits):  # code reads badly in a table: where it is, then a snippet
+        for hit in hits:
+            m = hit.memory
+            console.print(f"[bold]{escape(m.location or Path(m.source).name)}[/bold]  [dim]memory {m.id}, "
+                          f"score {hit.score:.4f}[/dim]")
+            console.print(snippet(m.text) if m.location else m.text, markup=False, highlight=False)
         return
     table = Table("id", "score", "bm25 #", "dense #", "graph #", "time", "memory", "source")
     for hit in hits:
@@ -82,6 +125,12 @@ def search(query: str, space: Space = "default", k: TopK = 5, filters: FilterOpt
         table.add_row(*plain(str(m.id), f"{hit.score:.4f}", str(hit.keyword_rank or "-"), str(hit.dense_rank or "-"),
                       str(hit.graph_rank or "-"), m.time or "", m.text, Path(m.source).name))
     console.print(table)
+
+
+def snippet(code: str, lines: int = 8) -> str:
+    """The first lines of a memory of code, indented (its header line left out: the location says it)."""
+    body = textwrap.dedent("\n".join(code.splitlines()[1:])).splitlines()
+    return "\n".join("    " + line for line in body[:lines] + (["..."] if len(body) > lines else []))
 
 
 @app.command()

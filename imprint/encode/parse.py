@@ -1,18 +1,25 @@
-"""Read files into raw items: plain text, Markdown, HTML, PDF, and JSON/JSONL conversations.
+"""Read files into raw items: plain text, Markdown, HTML, PDF, JSON/JSONL conversations (a coding
+agent's session logs among them), and source code.
 
 A file that cannot be read raises ParseError naming the file and the reason; `parse_paths`
-collects those errors and goes on with the other files.
+collects those errors and goes on with the other files. A file that looks like it holds a secret
+is refused whole (secrets.py). Folders are read as a repository would be (folder.py).
 """
 
+import hashlib
 import json
 import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ..errors import ParseError
 from ..records import RawItem, Segment
+from .code import code_segments, language_of
+from .folder import Skipped, walk
+from .secrets import find_secret, secret_name
+from .transcript import agent_turns, is_agent_log
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".rst"}
 HTML_SUFFIXES = {".html", ".htm"}
@@ -24,33 +31,37 @@ MAX_METADATA_BYTES = 65_536  # metadata (and a turn's extra fields) as JSON
 @dataclass
 class ParseOutcome:
     items: list[RawItem] = field(default_factory=list)
-    errors: list[ParseError] = field(default_factory=list)
+    errors: list[ParseError] = field(default_factory=list)  # unreadable files, and files refused as secrets
+    skipped: list[Skipped] = field(default_factory=list)  # left out of a folder on purpose, with the reason
 
 
-def iter_files(path: Path) -> Iterator[Path]:
-    """The path itself, or every non-hidden regular file under a folder, in a stable order (links to
-    devices, FIFOs and sockets are left out: they can block or never end)."""
-    if path.is_dir():
-        for child in sorted(path.rglob("*")):
-            if _is_regular(child) and not any(part.startswith(".") for part in child.relative_to(path).parts):
-                yield child
-    elif path.exists():
-        yield path
-    else:
-        raise ParseError(path, "no such file or folder")
+def readable(path: Path) -> bool:
+    """Whether imprint reads files of this type."""
+    return path.suffix.lower() in SUPPORTED or language_of(path) is not None
+
+
+def folder_files(root: Path, max_bytes: int, outcome: ParseOutcome) -> list[Path]:
+    """The files of a folder to read (folder.py); what is left out goes into `outcome`."""
+    found = walk(root, max_bytes, readable)
+    outcome.skipped += found.skipped
+    outcome.errors += [ParseError(s.path, f"refused: {s.reason}; nothing from it was stored") for s in found.refused]
+    return found.files
 
 
 def parse_paths(paths: list[Path], max_bytes: int) -> ParseOutcome:
+    """Files, and folders read recursively; code in a folder is named by its path inside the folder."""
     outcome = ParseOutcome()
-    for root in paths:
-        try:
-            files = list(iter_files(Path(root)))
-        except ParseError as error:
-            outcome.errors.append(error)
+    for root in map(Path, paths):
+        if root.is_dir():
+            files = [(file, file.relative_to(root).as_posix()) for file in folder_files(root, max_bytes, outcome)]
+        elif root.exists():
+            files = [(root, None)]
+        else:
+            outcome.errors.append(ParseError(root, "no such file or folder"))
             continue
-        for file in files:
+        for file, label in files:
             try:
-                outcome.items.append(parse_file(file, max_bytes))
+                outcome.items.append(parse_file(file, max_bytes, label))
             except ParseError as error:
                 outcome.errors.append(error)
     return outcome
@@ -63,12 +74,20 @@ def _is_regular(path: Path) -> bool:
         return False
 
 
-def parse_file(path: Path, max_bytes: int) -> RawItem:
-    """One file as a raw item; only regular files are read, and at most `max_bytes` of them."""
+def parse_file(path: Path, max_bytes: int, label: str | None = None) -> RawItem:
+    """One file as a raw item; only regular files are read, and at most `max_bytes` of them.
+    `label`: the file's path inside the folder it was found in (code is named by it)."""
     path = Path(path)
-    if path.suffix.lower() not in SUPPORTED:
+    if secret_name(path):
+        raise ParseError(path, "refused: its name says it holds credentials; nothing from it was stored")
+    if not readable(path):
         raise ParseError(path, f"unsupported file type {path.suffix.lower() or '(none)'}; "
                                f"supported: {', '.join(sorted(SUPPORTED))}")
+    return parse_data(read_file(path, max_bytes), path, str(path.resolve()), label)
+
+
+def read_file(path: Path, max_bytes: int) -> bytes:
+    """A regular file's bytes, at most `max_bytes` of them (ParseError otherwise)."""
     if not _is_regular(path):
         raise ParseError(path, "not a regular file (a device, FIFO, socket or broken link)")
     try:
@@ -78,14 +97,21 @@ def parse_file(path: Path, max_bytes: int) -> RawItem:
         raise ParseError(path, f"cannot be read: {error.strerror}") from None
     if len(data) > max_bytes:
         raise ParseError(path, f"over the limit of {max_bytes:,} bytes (IMPRINT_MAX_FILE_BYTES)")
-    return parse_data(data, path, str(path.resolve()))
+    return data
 
 
-def parse_data(data: bytes, name: str | Path, source: str) -> RawItem:
+def file_digest(data: bytes, name: str | Path) -> str:
+    """The content hash the store gives the item `parse_data` makes of these bytes, without parsing
+    them: of the bytes for PDF and HTML (kept as they came), of the decoded text otherwise."""
+    kept = data if Path(name).suffix.lower() in HTML_SUFFIXES | {".pdf"} else _decode(name, data).encode()
+    return hashlib.sha256(kept).hexdigest()
+
+
+def parse_data(data: bytes, name: str | Path, source: str, label: str | None = None) -> RawItem:
     """A file's bytes as a raw item, by the type its `name` says (uploads are parsed in memory, never
     written to disk). Whatever goes wrong in a parser becomes a ParseError that names `name` only."""
     try:
-        item = _parse_data(data, name, source)
+        item = _parse_data(data, name, source, label)
         check_unicode(item)
         item.replaces = True  # a file added again after an edit replaces what its old version said
         return item
@@ -99,21 +125,44 @@ def parse_data(data: bytes, name: str | Path, source: str) -> RawItem:
         raise ParseError(name, f"could not be read ({type(error).__name__}: {error})"[:300]) from None
 
 
-def _parse_data(data: bytes, name: str | Path, source: str) -> RawItem:
+def _parse_data(data: bytes, name: str | Path, source: str, label: str | None) -> RawItem:
     suffix = Path(name).suffix.lower()
-    if suffix not in SUPPORTED:
-        raise ParseError(name, f"unsupported file type {suffix or '(none)'}; supported: {', '.join(sorted(SUPPORTED))}")
+    if not readable(Path(name)):
+        raise ParseError(name, f"unsupported file type {suffix or '(none)'}; supported: {', '.join(sorted(SUPPORTED))}"
+                               ", source code and configuration files")
     if not data.strip():
         raise ParseError(name, "the file is empty")
     if suffix == ".pdf":
-        return _document(source, _pdf_text(name, data), original=data)
+        return _document(source, _refuse_secrets(name, _pdf_text(name, data)), original=data)
     if suffix in HTML_SUFFIXES:
-        return _document(source, _html_text(_decode(name, data)), original=data)
-    text = _decode(name, data)
+        return _document(source, _refuse_secrets(name, _html_text(_decode(name, data))), original=data)
+    text = _refuse_secrets(name, _decode(name, data))
     if suffix in TEXT_SUFFIXES:
         return _document(source, text)
-    turns = _json_turns(name, text, lines=suffix == ".jsonl")
-    return RawItem(source=source, kind="conversation", content=text, segments=turns)
+    if suffix not in SUPPORTED:
+        return _code(source, text, label or Path(name).name)
+    try:
+        turns, metadata = _json_turns(name, text, lines=suffix == ".jsonl")
+    except ParseError as error:
+        if label is None or error.reason.startswith("malformed"):
+            raise
+        return _code(source, text, label)  # JSON in a folder that is not a conversation: configuration
+    return RawItem(source=source, kind="conversation", content=text, segments=turns, metadata=metadata)
+
+
+def _code(source: str, text: str, path: str) -> RawItem:
+    """Source code or configuration: one memory per symbol, or per window of lines (code.py)."""
+    segments = code_segments(text, path)
+    if not segments:
+        raise ParseError(path, "no text could be extracted")
+    return RawItem(source=source, kind="code", content=text, segments=segments)
+
+
+def _refuse_secrets(name: str | Path, text: str) -> str:
+    secret = find_secret(text)
+    if secret:
+        raise ParseError(name, f"refused: it looks like it holds {secret}; nothing from it was stored")
+    return text
 
 
 def check_json_shape(value: Any, where: object, what: str = "metadata") -> None:
@@ -203,7 +252,8 @@ def _pdf_text(path: str | Path, data: bytes) -> str:
         raise ParseError(path, str(error)) from None
 
 
-def _json_turns(path: str | Path, text: str, lines: bool) -> list[Segment]:
+def _json_turns(path: str | Path, text: str, lines: bool) -> tuple[list[Segment], dict[str, Any]]:
+    """A conversation's turns, and metadata of the whole (an agent's session: its id and folder)."""
     try:
         data = [json.loads(line) for line in text.splitlines() if line.strip()] if lines else json.loads(text)
     except json.JSONDecodeError as error:
@@ -211,10 +261,15 @@ def _json_turns(path: str | Path, text: str, lines: bool) -> list[Segment]:
     if isinstance(data, dict):
         data = data.get("turns") or data.get("messages") or data.get("conversation") or data
     if isinstance(data, list) and data and isinstance(data[0], dict) and "conversation" in data[0]:
-        return _locomo_turns(path, data)
+        return _locomo_turns(path, data), {}
     if not isinstance(data, list) or not data:
         raise ParseError(path, "expected a non-empty list of turns {speaker|role, text|content, time?}")
-    return [_turn(path, i, turn) for i, turn in enumerate(data)]
+    if is_agent_log(data):
+        turns, metadata = agent_turns(data)
+        if not turns:
+            raise ParseError(path, "an agent's session log with nothing said in it (only tool calls)")
+        return turns, metadata
+    return [_turn(path, i, turn) for i, turn in enumerate(data)], {}
 
 
 def _turn(where: object, index: int, turn: Any) -> Segment:

@@ -23,3 +23,21 @@ def found_in(answer: str, texts: list[str]) -> bool:
     """Whether the answer, as words, is a run of words in one of the texts (case and punctuation aside)."""
     words = normal_words(answer)
     return bool(words) and any(f" {words} " in f" {normal_words(text)} " for text in texts)
+
+
+_IDENTIFIER = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")
+_PART = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
+
+
+def identifier_parts(word: str) -> list[str]:
+    """The words an identifier is made of (`parseConfigFile`, `parse_config_file` -> parse config
+    file, `HTTPServer` -> http server); [] for a plain word."""
+    parts = [p.lower() for piece in word.split("_") for p in _PART.findall(piece)]
+    return parts if len(parts) > 1 else []
+
+
+def with_identifier_parts(text: str) -> str:
+    """The text followed by the parts of each compound identifier in it: what the keyword index holds,
+    so code is found by the words its names are made of."""
+    parts = [p for word in dict.fromkeys(_IDENTIFIER.findall(text)) for p in identifier_parts(word)]
+    return f"{text}\n{' '.join(parts)}" if parts else text

@@ -34,14 +34,18 @@ MemoryIdArg = Annotated[int, Field(ge=1, description="A memory id, as returned b
 
 
 def _hit(chunk) -> dict[str, Any]:
-    return {"id": chunk.id, "text": chunk.text, "time": chunk.time, "source": chunk.source, "metadata": chunk.metadata}
+    found = {"id": chunk.id, "text": chunk.text, "time": chunk.time, "source": chunk.source, "metadata": chunk.metadata}
+    return found | ({"location": chunk.location} if chunk.location else {})
 
 
 def build_mcp(memory: Memory, keys: Keys, fixed_space: str | None = None) -> MCPServer:
     server = MCPServer("imprint", version=VERSION, instructions=(
-        "Long-term memory. `remember` stores facts, decisions and conversation turns; `recall` finds memories; "
-        "`ask` answers a question from them; `update` corrects one; `forget` and `forget_source` delete. "
-        "Call `spaces` first when you do not know which space to use."))
+        "Long-term memory: a repository's code and docs, and what past sessions decided and found out. "
+        "Call `recall` before exploring files: at the start of a task, and whenever you need to know where "
+        "something is done, how it works or why it is so. Call `remember` when you decide something or find "
+        "something out that a later session should know. `ask` answers a question from memory; `update` "
+        "corrects a memory; `forget` and `forget_source` delete. Call `spaces` when you do not know which "
+        "space to use."))
 
     def space_of(ctx: Context, space: str | None) -> str:
         """The space a call works on, checked against the connection (fixed space, or the caller's key)."""
@@ -88,7 +92,9 @@ def build_mcp(memory: Memory, keys: Keys, fixed_space: str | None = None) -> MCP
             'Key-values kept with the memory, for filters: {"user_id": "u1", "agent_id": "coder"}'))] = None,
         time: Annotated[str | None, Field(description="When it was said or became true (ISO date or time).")] = None,
     ) -> dict[str, Any]:
-        """Store a fact, note or message in long-term memory. Returns the new memory ids."""
+        """Store a decision, finding, convention or fact for later sessions ("the tests run with pytest-xdist",
+        "the bug was in the cache key of load_config"). Write it so it stands alone: name the files and
+        symbols. Returns the new memory ids."""
         space = space_of(ctx, space)
         return {"memory_ids": await run(partial(memory.add, text, space, source, time, metadata))}
 
@@ -100,7 +106,10 @@ def build_mcp(memory: Memory, keys: Keys, fixed_space: str | None = None) -> MCP
         k: Annotated[int, Field(ge=1, le=100, description="How many memories to return.")] = 5,
         filters: FiltersArg = None,
     ) -> dict[str, Any]:
-        """Find the memories most related to `query` (keyword + semantic search)."""
+        """Search memory (keywords, identifiers and meaning): code symbols come back with
+        `location` (`path:start-end symbol`) and their code; notes, decisions and past sessions with
+        their source and time. Use it before reading files to find where something is done, and to
+        recall what was decided. Returns the `k` best, best first."""
         space = space_of(ctx, space)
         hits = await run(partial(memory.search, query, space, k, filters=filters))
         return {"memories": [_hit(h.memory) | {"score": h.score} for h in hits]}

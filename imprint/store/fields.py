@@ -6,6 +6,7 @@ onto another row, or a memory hidden by editing its `dropped` column, no longer 
 Format 1 spaces keep reading as they were written.
 """
 
+from ..encode.words import with_identifier_parts
 from .crypto import SpaceCipher
 
 ENCRYPTION_FORMATS = {"aes-gcm-v1": 1, "aes-gcm-v2": 2}
@@ -44,6 +45,9 @@ class Fields:
         return source if self.cipher is None else self.cipher.seal_fixed(source, "source")
 
     def _index_text(self, text: str) -> str:
+        """What the keyword index holds for a memory: its words and its identifiers' parts (tags of
+        them when encrypted). Adding and deleting an entry must give the same."""
+        text = with_identifier_parts(text)
         return text if self.cipher is None else self.cipher.keyword_tags(text)
 
     def _open_source(self, value: str | bytes) -> str:

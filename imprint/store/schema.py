@@ -118,10 +118,16 @@ MIGRATIONS = [
     ALTER TABLE chunks ADD COLUMN replaced_by INTEGER;
     CREATE INDEX chunks_replaced_by ON chunks (replaced_by);
     """,
+    # A source's latest version is looked up by sync for every file; the keyword index is rebuilt on
+    # open to hold the parts of compound identifiers (parseConfigFile -> parse config file).
+    """
+    CREATE INDEX raw_items_source_latest ON raw_items (source, id);
+    """,
 ]
 
 SUBJECT_VERSION = 6  # the migration that marks subjects among mentions (4 added the graph)
 TAGS_VERSION = 8  # the migration that makes metadata filterable
+IDENTIFIER_VERSION = 9  # the migration after which the keyword index holds identifier parts
 
 
 def statements(script: str) -> Iterator[str]:

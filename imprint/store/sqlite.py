@@ -26,7 +26,7 @@ from typing import Callable
 import numpy as np
 
 from ..encode.entities import extract_entities
-from ..encode.words import STOPWORDS
+from ..encode.words import STOPWORDS, identifier_parts
 from ..errors import EncryptionError, InputError, NotFoundError
 from ..records import Chunk, RawItem
 from .checking import Checking
@@ -35,7 +35,7 @@ from .deletion import Deletion
 from .edges import Edges
 from .fields import ENCRYPTION_FORMATS, Fields
 from .filtering import Filtering
-from .schema import MIGRATIONS, SUBJECT_VERSION, TAGS_VERSION
+from .schema import IDENTIFIER_VERSION, MIGRATIONS, SUBJECT_VERSION, TAGS_VERSION
 from .schema import statements as schema_statements
 from .sql import CHUNK_COLUMNS, Transaction, among, marks, now
 
@@ -84,7 +84,9 @@ def content_hash(item: RawItem) -> str:
 def fts_query(text: str, index_text: Callable[[str], str] = str) -> str | None:
     """A safe FTS5 query from free text: the non-stopword words (as the index holds them), quoted,
     OR-ed (None if none)."""
-    words = [w for w in re.findall(r"\w+", text.lower()) if w not in STOPWORDS and len(w) > 1]
+    found = re.findall(r"\w+", text)
+    words = [w for w in [*map(str.lower, found), *(p for w in found for p in identifier_parts(w))]
+             if w not in STOPWORDS and len(w) > 1]
     if not words:
         return None
     return " OR ".join(f'"{index_text(w)}"' for w in dict.fromkeys(words))
@@ -116,6 +118,9 @@ class SpaceStore(Fields, Edges, Deletion, Checking, Filtering):
                 self._backfill_mentions()
             if 0 < before < TAGS_VERSION:
                 self._backfill_tags()
+            if 0 < before < IDENTIFIER_VERSION:
+                with self._lock, self._write():
+                    self._rebuild_keywords()
         except BaseException:
             self._conn.close()
             raise
@@ -200,11 +205,12 @@ class SpaceStore(Fields, Edges, Deletion, Checking, Filtering):
         stored: dict[int, int] = {}  # id() of a prepared chunk -> its row id, for repeats within the batch
         with self._lock, self._write():
             for item, chunks in items:
-                digest = content_hash(item)
-                if self.cipher is not None:  # a plain hash would confirm a guessed content
-                    digest = self.cipher.tag(digest)
+                digest = self.content_key(content_hash(item))
                 source = self._source_key(item.source)
+                # a file's version is new unless it is the latest one (an edit undone is a new version)
                 existing = self._conn.execute(
+                    "SELECT id FROM (SELECT id, sha256 FROM raw_items WHERE source = ? ORDER BY id DESC LIMIT 1)"
+                    " WHERE sha256 = ?" if item.replaces else
                     "SELECT id FROM raw_items WHERE source = ? AND sha256 = ?", (source, digest)
                 ).fetchone()
                 if existing:
@@ -212,6 +218,9 @@ class SpaceStore(Fields, Edges, Deletion, Checking, Filtering):
                         "SELECT id FROM chunks WHERE raw_id = ? ORDER BY position", existing)]
                     results.append(AddResult(existing[0], ids, duplicate=True))
                     continue
+                if item.replaces:  # an older version with this content (an edit undone) keeps its history apart
+                    self._conn.execute("UPDATE raw_items SET sha256 = sha256 || ':' || id WHERE source = ? AND sha256 = ?",
+                                       (source, digest))
                 added = now()
                 raw_id = self._next_id("raw_items")  # known before sealing: the row is bound in
                 self._conn.execute(
@@ -248,6 +257,11 @@ class SpaceStore(Fields, Edges, Deletion, Checking, Filtering):
                     self._add_mentions(chunk_id, chunk.entities or [])
                 results.append(AddResult(raw_id, chunk_ids, duplicate=False))
         return results
+
+    def content_key(self, digest: str) -> str:
+        """How a content hash is stored: as it is, or keyed when encrypted (a plain hash would
+        confirm a guessed content)."""
+        return digest if self.cipher is None else self.cipher.tag(digest)
 
     def _next_id(self, table: str) -> int:
         """The id AUTOINCREMENT would give the next row (call inside the write transaction)."""
@@ -357,6 +371,18 @@ class SpaceStore(Fields, Edges, Deletion, Checking, Filtering):
             except EncryptionError:
                 continue  # a damaged row: `imprint check` reports it
         return sorted(opened)
+
+    def latest_versions(self) -> dict[str, str]:
+        """Each source -> the stored content key (`content_key`) of its latest version."""
+        with self._lock:
+            rows = self._conn.execute("SELECT source, sha256, max(id) FROM raw_items GROUP BY source").fetchall()
+        latest = {}
+        for value, digest, _ in rows:
+            try:
+                latest[self._open_source(value)] = digest
+            except EncryptionError:
+                continue  # a damaged row: `imprint check` reports it
+        return latest
 
     def _resolve_source(self, name: str) -> str:
         """The stored source `name` means: itself, or the one stored file path it names the way
