@@ -3,11 +3,12 @@ ships in the wheel). Ingest it, sync it unchanged and after one edit, and ask 50
 developer would ask (benchmarks/data/code_questions.json), each with the file and symbol that
 answer it.
 
-    python benchmarks/code_recall.py [--repo PATH]
+    python benchmarks/code_recall.py [--repo PATH [--files N]]
 
 Reported: ingest time and memories per second, sync time with no change and after one file
 changed, and recall@1/5/10 of the right symbol for keyword (BM25 over words and identifier parts),
-dense (the embedder) and hybrid (both, fused) search. With --repo, only the timings, on that folder.
+dense (the embedder) and hybrid (both, fused) search. With --repo, only the timings, on that folder
+(its first N Python files in path order with --files).
 """
 
 import argparse
@@ -20,6 +21,7 @@ from pathlib import Path
 import click
 from common import ROOT, save_bar_plot, write_result
 from rich.console import Console
+from rich.progress import Progress, TimeElapsedColumn
 from rich.table import Table
 
 from imprint import Memory
@@ -34,7 +36,9 @@ def symbol_of(chunk) -> str:
 
 def timings(memory: Memory, folder: Path, space: str) -> dict:
     started = time.perf_counter()
-    report = memory.add_paths([folder], space)
+    with Progress(*Progress.get_default_columns(), TimeElapsedColumn()) as progress:
+        task = progress.add_task("ingesting files", total=None)
+        report = memory.add_paths([folder], space, lambda done, total: progress.update(task, completed=done, total=total))
     ingest = time.perf_counter() - started
     unchanged = memory.sync(folder, space)
     edited = sorted(folder.rglob("*.py"))[0]
@@ -66,16 +70,23 @@ def recall(memory: Memory, space: str, questions: list[dict]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repo", type=Path, help="time ingest and sync on this folder instead (no questions)")
+    parser.add_argument("--files", type=int, help="with --repo: only its first N Python files, in path order")
     args = parser.parse_args()
     console = Console()
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch) / "repo"
-        shutil.copytree(args.repo or Path(click.__file__).parent, folder,
-                        ignore=shutil.ignore_patterns("__pycache__", ".git"))
+        source = args.repo or Path(click.__file__).parent
+        if args.files:
+            for file in sorted(source.rglob("*.py"))[:args.files]:
+                (folder / file.relative_to(source)).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(file, folder / file.relative_to(source))
+        else:
+            shutil.copytree(source, folder, ignore=shutil.ignore_patterns("__pycache__", ".git"))
         memory = Memory(Path(scratch) / "data")
         memory.embedder.embed(["load the embedder before timing"])
         times = timings(memory, folder, "code")
-        payload = {"repository": str(args.repo) if args.repo else f"click {importlib.metadata.version('click')}",
+        repository = f"{args.repo.name} ({args.files or 'all'} files)" if args.repo else None
+        payload = {"repository": repository or f"click {importlib.metadata.version('click')}",
                    "timings": times}
         if not args.repo:
             spec = __import__("json").loads(QUESTIONS.read_text())

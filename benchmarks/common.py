@@ -26,7 +26,7 @@ def percentiles(seconds: list[float]) -> dict[str, float]:
 def write_result(name: str, payload: dict) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
-    payload = {"benchmark": name, "when": time.strftime("%Y-%m-%d %H:%M:%S"), "command": " ".join(sys.argv),
+    payload = {"benchmark": name, "when": time.strftime("%Y-%m-%d %H:%M:%S"), "command": " ".join(["python", *sys.argv]),
                "commit": _commit(),
                "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}, **payload}
     path.write_text(json.dumps(payload, indent=2))

@@ -28,8 +28,8 @@ from .store.sqlite import AddResult, PreparedChunk, SpaceStore
 
 EMBED_BATCH = 256  # chunks embedded (and committed) together when ingesting many items
 # Code is embedded by its start (location, signature, docstring: about 128 tokens); its words are
-# all in the keyword index. At the embedder's full 256 tokens ingest took 1.6x as long and found no
-# more (benchmarks/code_recall.py).
+# all in the keyword index. Embedding up to the embedder's 256 tokens took 1.35x as long on click's
+# source and found no more (benchmarks/code_recall.py).
 CODE_KEY_CHARS = 512
 
 

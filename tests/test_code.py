@@ -150,6 +150,8 @@ def test_a_repository_is_read_as_git_sees_it_and_secrets_are_refused(tmp_path):
     refused = {e.path.name: e.reason for e in outcome.errors}
     assert set(refused) == {".env", "keys.py"}
     assert "an AWS access key on line 1" in refused["keys.py"] and "nothing from it was stored" in refused["keys.py"]
+    with pytest.raises(ParseError, match="looks minified or generated"):
+        parse_data(b"var a=1;" * 400, "bundle.js", "bundle.js")
     with pytest.raises(ParseError, match="private key"):
         parse_data(b"-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n", "notes.txt", "notes.txt")
 

@@ -104,8 +104,8 @@ def code_segments(text: str, path: str) -> list[Segment]:
         segments += _windows(lines, covered, symbol.start - 1, path, language, "module", None)
         segments += _symbol_segments(lines, symbol, path, language)
         covered = symbol.end + 1
-    segments += _windows(lines, covered, len(lines) - 1, path, language, "module" if symbols or suffix in GRAMMARS
-                         else "lines", None)
+    segments += _windows(lines, covered, len(lines) - 1, path, language, "module" if suffix in GRAMMARS else "lines",
+                         None)
     return segments
 
 
@@ -114,16 +114,15 @@ def _symbol_segments(lines: list[str], symbol: Symbol, path: str, language: str,
     """A symbol's memory; a container with members (a class with methods) is its own lines outside
     the members, then each member under the container's name."""
     name = prefix + symbol.name
-    if symbol.kind == "function" and parent is not None and parent.kind in _TYPES:
-        symbol.kind = "method"
+    kind = "method" if symbol.kind == "function" and parent is not None and parent.kind in _TYPES else symbol.kind
     if not symbol.children:
-        return _windows(lines, symbol.start, symbol.end, path, language, symbol.kind, name)
+        return _windows(lines, symbol.start, symbol.end, path, language, kind, name)
     segments, covered = [], symbol.start
     for child in symbol.children:
-        segments += _windows(lines, covered, child.start - 1, path, language, symbol.kind, name)
+        segments += _windows(lines, covered, child.start - 1, path, language, kind, name)
         segments += _symbol_segments(lines, child, path, language, symbol, name + ".")
         covered = child.end + 1
-    return segments + _windows(lines, covered, symbol.end, path, language, symbol.kind, name)
+    return segments + _windows(lines, covered, symbol.end, path, language, kind, name)
 
 
 def _windows(lines: list[str], first: int, last: int, path: str, language: str, kind: str,

@@ -25,6 +25,7 @@ TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".rst"}
 HTML_SUFFIXES = {".html", ".htm"}
 SUPPORTED = TEXT_SUFFIXES | HTML_SUFFIXES | {".pdf", ".json", ".jsonl"}
 MAX_NESTING = 32  # levels of lists and objects in metadata and a turn's extra fields
+MAX_CODE_LINE = 2_000  # characters; code with longer lines is minified or generated, not written
 MAX_METADATA_BYTES = 65_536  # metadata (and a turn's extra fields) as JSON
 
 
@@ -140,7 +141,7 @@ def _parse_data(data: bytes, name: str | Path, source: str, label: str | None) -
     if suffix in TEXT_SUFFIXES:
         return _document(source, text)
     if suffix not in SUPPORTED:
-        return _code(source, text, label or Path(name).name)
+        return _code(source, text, label or Path(name).as_posix())  # a file on its own: named as given
     try:
         turns, metadata = _json_turns(name, text, lines=suffix == ".jsonl")
     except ParseError as error:
@@ -152,6 +153,10 @@ def _parse_data(data: bytes, name: str | Path, source: str, label: str | None) -
 
 def _code(source: str, text: str, path: str) -> RawItem:
     """Source code or configuration: one memory per symbol, or per window of lines (code.py)."""
+    longest = max(text.splitlines(), key=len)
+    if len(longest) > MAX_CODE_LINE:
+        line = text.splitlines().index(longest) + 1
+        raise ParseError(path, f"looks minified or generated (line {line} has {len(longest):,} characters); not read")
     segments = code_segments(text, path)
     if not segments:
         raise ParseError(path, "no text could be extracted")
