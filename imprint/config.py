@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(
         default_factory=list, description="imprint serve: web origins (https://app.example) allowed to call it from a "
                                           "browser; other cross-site requests get 403.")
+    bench_dir: Path = Field(
+        Path("bench-output"), description="imprint serve: the folder whose bench reports (each a folder with "
+                                          "report.json and PNG plots, as `imprint bench --out` writes) the web page shows.")
     threads: int = Field(2, ge=1, description="Torch threads.")
     answer_url: str | None = Field(
         None, description="An OpenAI-compatible server (ends in /v1) that answers index/context questions "

@@ -24,7 +24,7 @@ from .llm.local import LocalModel
 from .recall import asof
 from .recall.route import Route
 from .records import Chunk, Hit, RawItem, TextModel, Validity
-from .spaces import Space, Spaces
+from .spaces import Space, Spaces, SpaceSummary
 from .store.checking import CheckReport
 from .store.crypto import load_master_key
 from .sync import SyncReport, sync_folder
@@ -217,6 +217,10 @@ class Memory:
     def raw(self, memory_id: int, space: str) -> RawItem:
         """The raw item a memory was made from, exactly as it came."""
         return self.space(space).store.raw_item(self.get(memory_id, space).raw_id)
+
+    def summary(self, space: str) -> SpaceSummary:
+        """What a space holds: memories, sources, size on disk, encryption, adapters."""
+        return self.space(space).summary()
 
     def count(self, space: str) -> int:
         """How many memories the space holds (kept-raw chunks not counted)."""

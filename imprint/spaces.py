@@ -6,6 +6,7 @@ its file, and deleted whole (exactly its own files).
 import functools
 import re
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError, NotFoundError
@@ -15,6 +16,20 @@ from .store.sqlite import FILE_SUFFIXES, SpaceStore
 from .weights.adapters import AdapterRegistry
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # fullmatch: "$" would let a final newline in
+
+
+@dataclass
+class SpaceSummary:
+    """What a space holds, at a glance."""
+
+    name: str
+    memories: int
+    sources: int
+    bytes: int  # its store's files and its adapters on disk
+    encrypted: bool
+    adapter_versions: int
+    current_adapter: int | None
+    last_consolidation: str | None  # when the newest adapter version was made
 
 
 class Space:
@@ -34,6 +49,15 @@ class Space:
     def adapters(self) -> AdapterRegistry:
         """The space's adapter versions (sealed with the space's key when it is encrypted)."""
         return AdapterRegistry(self._data_dir, self.name, self.store.cipher)
+
+    def summary(self) -> SpaceSummary:
+        registry = self.adapters
+        versions, current = registry.versions(), registry.current()
+        files = [self.store.path.with_name(self.store.path.name + suffix) for suffix in FILE_SUFFIXES]
+        size = sum(f.stat().st_size for f in files if f.exists()) + sum(registry.size_bytes(v.version) for v in versions)
+        return SpaceSummary(self.name, self.store.count(), len(self.store.sources()), size, self.store.cipher is not None,
+                            len(versions), current.version if current else None,
+                            max((v.created_at for v in versions), default=None))
 
 
 class Spaces:

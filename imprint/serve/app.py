@@ -9,11 +9,12 @@ from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartParser
+from starlette.staticfiles import StaticFiles
 
 from ..config import VERSION
 from ..errors import ImprintError, InputError, NotFoundError
 from ..memory import Memory
-from . import chat, rest
+from . import chat, reports, rest, ui
 from .auth import Keys
 from .guard import RequestGuard, allowed_hosts
 from .jobs import Jobs
@@ -63,13 +64,16 @@ def create_app(memory: Memory, keys: Keys | None = None, host: str = "127.0.0.1"
                          description="Long-term memory for language models: REST, OpenAI-compatible chat, MCP.")
     app.state.memory, app.state.keys, app.state.jobs = memory, keys, Jobs()
     app.include_router(rest.router)
+    app.include_router(reports.router)
     app.include_router(chat.router())
+    app.include_router(ui.router())
+    app.mount("/ui/static", StaticFiles(directory=ui.STATIC), name="ui-static")
 
     @app.get("/", tags=["service"])
     def index() -> dict[str, str]:
         """Where things are."""
         return {"name": "imprint", "version": VERSION, "docs": "/docs", "openapi": "/openapi.json",
-                "rest": "/spaces", "openai": "/v1", "mcp": "/mcp", "health": "/health"}
+                "rest": "/spaces", "openai": "/v1", "mcp": "/mcp", "health": "/health", "ui": "/ui"}
 
     @app.get("/health", tags=["service"])
     def health() -> Health:
@@ -97,6 +101,15 @@ def create_app(memory: Memory, keys: Keys | None = None, host: str = "127.0.0.1"
             where = ".".join(str(part) for part in first["loc"] if part != "body")
             return error_response(request, 400, f"{where}: {first['msg']}", where or None)
         return JSONResponse({"detail": details}, status_code=422)
+
+    @app.middleware("http")
+    async def page_headers(request: Request, call_next):
+        """The web page's security headers (a strict Content-Security-Policy among them)."""
+        response = await call_next(request)
+        if request.url.path.startswith("/ui"):
+            for name, value in ui.PAGE_HEADERS.items():
+                response.headers.setdefault(name, value)
+        return response
 
     @app.middleware("http")
     async def mcp_needs_a_key(request: Request, call_next):

@@ -60,5 +60,9 @@ class Keys:
         """The known key a request's headers carry (REST, the OpenAI routes and MCP all ask here)."""
         return self.caller(headers.get("authorization"), headers.get("x-api-key"))
 
+    def allows_all(self, key: str) -> bool:
+        """Whether the key may touch every space (its patterns include "*")."""
+        return "*" in self.grants.get(key, ())
+
     def allows(self, key: str, space: str) -> bool:
         return any(fnmatch.fnmatchcase(space, p) for p in self.grants.get(key, ()))

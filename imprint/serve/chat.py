@@ -102,7 +102,8 @@ def router() -> APIRouter:
                 raise HTTPException(404, f"no model {body.model!r}; see /v1/models")
             answer = memory.ask(question, space, body.strategy, body.k, body.filters, options)
             text, prompt_tokens, completion_tokens = answer.text, answer.prompt_tokens, answer.completion_tokens
-            used = {"memory_ids": answer.memory_ids, "strategy": answer.strategy, "route": answer.route}
+            used = {"memory_ids": answer.memory_ids, "strategy": answer.strategy, "route": answer.route,
+                    "timings": answer.timings}
             if body.remember:
                 said = datetime.now(timezone.utc).isoformat(timespec="seconds")
                 used["remembered"] = memory.add_turns([{"role": "user", "content": question, "time": said}],

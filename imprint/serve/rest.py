@@ -1,5 +1,5 @@
-"""REST routes: spaces, add (text, file, turns), list, get, update, history, search, ask, forget,
-consolidate, adapters. Every response has a declared model, so /openapi.json describes it.
+"""REST routes: spaces, add (text, file, turns), list, get, raw items, update, history, search, ask,
+forget, consolidate, adapters. Every response has a declared model, so /openapi.json describes it.
 
 Every route that names a space goes through `space_for_caller`: a space the caller's key may not
 touch is answered 404, exactly like a space that does not exist.
@@ -8,7 +8,9 @@ touch is answered 404, exactly like a space that does not exist.
 import json
 import unicodedata
 from dataclasses import asdict, dataclass, field
+from pathlib import PurePath
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import (
     APIRouter,
@@ -21,6 +23,7 @@ from fastapi import (
     Security,
     UploadFile,
 )
+from fastapi.responses import Response
 from fastapi.security import APIKeyHeader, HTTPBearer
 from pydantic import BaseModel, Field
 
@@ -30,10 +33,12 @@ from ..errors import InputError
 from ..forget import Forgotten
 from ..memory import Memory
 from ..records import Chunk, Hit, Validity
+from ..spaces import SpaceSummary
 from ..weights.adapters import AdapterVersion
 from ..weights.plan import training_plan
 from .auth import Keys
 from .jobs import Job, Jobs
+from .session import session_caller
 
 MAX_TEXT_CHARS = 1_000_000  # one text added at once (a long document: upload it as a file)
 MAX_TURNS = 10_000  # turns added at once
@@ -120,6 +125,16 @@ class MemoryDetail(Chunk):
     validity: list[Validity] = field(default_factory=list)
 
 
+class RawOut(BaseModel):
+    source: str
+    kind: str
+    time: str | None
+    content: str
+    metadata: dict[str, Any]
+    original_bytes: int | None = Field(description="size of the original file kept as it came (PDF, HTML); "
+                                                   "None: the content is the original")
+
+
 class UpdatedOut(BaseModel):
     replaced: int
     memory_ids: list[int] = Field(description="the new version's ids (the old id when the text was the same)")
@@ -168,7 +183,8 @@ def caller(request: Request, _bearer: Annotated[Any, Security(bearer)] = None,
            _header: Annotated[Any, Security(api_key_header)] = None) -> str:
     """The caller's key, or 401 when keys are required and it is missing or unknown. (The Security
     parameters declare the schemes in OpenAPI: /docs gets an Authorize button.)"""
-    key = request.app.state.keys.caller_of(request.headers)
+    keys: Keys = request.app.state.keys
+    key = keys.caller_of(request.headers) or session_caller(request, keys)
     if key is None:
         raise HTTPException(401, "missing or unknown API key", headers={"WWW-Authenticate": "Bearer"})
     return key
@@ -206,6 +222,12 @@ router = APIRouter(tags=["memory"])
 def list_spaces(request: Request, key: Caller, memory: Mem) -> SpacesOut:
     keys: Keys = request.app.state.keys
     return SpacesOut(spaces=[s for s in memory.spaces() if keys.allows(key, s)])
+
+
+@router.get("/spaces/{space}")
+def space_summary(space: Space, memory: Mem) -> SpaceSummary:
+    """Memories, sources, size on disk, encryption, adapter versions and the last consolidation."""
+    return memory.summary(space)
 
 
 @router.post("/spaces/{space}/memories", status_code=201)
@@ -265,6 +287,26 @@ def list_dropped(space: Space, memory: Mem, limit: Limit = 50, offset: Offset = 
 def get_memory(space: Space, memory_id: MemoryId, memory: Mem) -> MemoryDetail:
     """The memory, and each of its sentences with when it held (`validity`)."""
     return MemoryDetail(**asdict(memory.get(memory_id, space)), validity=memory.validity(memory_id, space))
+
+
+@router.get("/spaces/{space}/memories/{memory_id}/raw")
+def raw_item(space: Space, memory_id: MemoryId, memory: Mem) -> RawOut:
+    """The item the memory was made from, as it came (its text; the original file at .../raw/original)."""
+    raw = memory.raw(memory_id, space)
+    return RawOut(source=raw.source, kind=raw.kind, time=raw.time, content=raw.content, metadata=raw.metadata,
+                  original_bytes=len(raw.original) if raw.original is not None else None)
+
+
+@router.get("/spaces/{space}/memories/{memory_id}/raw/original")
+def raw_original(space: Space, memory_id: MemoryId, memory: Mem) -> Response:
+    """The original file (or the text as it came) as a download. Never rendered by the browser:
+    an uploaded HTML page must not run as the server's page."""
+    raw = memory.raw(memory_id, space)
+    name = upload_name(PurePath(raw.source.removeprefix("upload:")).name or "item.txt")
+    data = raw.original if raw.original is not None else raw.content.encode("utf-8")
+    return Response(data, media_type="application/octet-stream", headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
+        "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"})
 
 
 @router.api_route("/spaces/{space}/memories/{memory_id}", methods=["PUT", "PATCH"])
@@ -330,3 +372,11 @@ def job_status(job_id: str, request: Request, key: Caller) -> Job:
 def adapters(space: Space, memory: Mem) -> AdaptersOut:
     current = memory.adapters(space).current()
     return AdaptersOut(current=current.version if current else None, versions=memory.adapter_versions(space))
+
+
+@router.post("/spaces/{space}/adapters/{version}/current")
+def make_current(space: Space, version: Annotated[int, Path(ge=1)], memory: Mem) -> AdaptersOut:
+    """Answer with this version from now on: an earlier one (rollback) or a later one; only a version
+    that passed its gate."""
+    memory.adapters(space).rollback(version)
+    return adapters(space, memory)
