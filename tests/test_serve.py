@@ -92,11 +92,14 @@ def test_rest_updates_filters_and_describes_itself_offline(server):
     assert "cdn" not in docs and httpx2.get(server + "/static-offline-docs/swagger-ui-bundle.js", timeout=30).status_code == 200
     spec = httpx2.get(server + "/openapi.json", timeout=30).json()
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
-    untyped = [f"{method} {path}" for path, methods in spec["paths"].items() if not path.startswith("/v1/")
-               for method, operation in methods.items()
-               if (operation["responses"].get("200") or operation["responses"].get("201") or operation["responses"].get(
-                   "202"))["content"]["application/json"]["schema"] == {}]
+    contents = {f"{method} {path}": (operation["responses"].get("200") or operation["responses"].get("201")
+                                     or operation["responses"].get("202"))["content"]
+                for path, methods in spec["paths"].items() if not path.startswith("/v1/")
+                for method, operation in methods.items()}
+    untyped = [route for route, content in contents.items() if content.get("application/json", {}).get("schema") == {}]
     assert not untyped, untyped
+    assert list(contents["get /bench/plot"]) == ["image/png"]
+    assert list(contents["get /spaces/{space}/memories/{memory_id}/raw/original"]) == ["application/octet-stream"]
 
 
 def test_openai_client_gets_answers_from_memory(server):

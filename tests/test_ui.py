@@ -61,7 +61,8 @@ def log_in(browser, site: str, key: str, **context):
     page = browser.new_context(**context).new_page()
     page.goto(f"{site}/ui")
     assert page.url.endswith("/ui/login")
-    page.keyboard.type(key)  # the key field has the focus
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'key'")  # focused on load
+    page.keyboard.type(key)
     page.keyboard.press("Enter")
     page.wait_for_url(f"{site}/ui")
     return page

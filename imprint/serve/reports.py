@@ -66,7 +66,8 @@ def list_reports(request: Request, key: Caller, memory: Mem) -> ReportsOut:
     return ReportsOut(folder=str(root), reports=[_report(root, folder) for folder in _reports(root)] if root.is_dir() else [])
 
 
-@router.get("/bench/plot")
+@router.get("/bench/plot", response_class=FileResponse, responses={
+    200: {"content": {"image/png": {}}, "description": "the plot"}})
 def plot(request: Request, key: Caller, memory: Mem, name: Annotated[str, Query(pattern=r"^[A-Za-z0-9_.\-]+\.png$")],
          report: Annotated[str, Query(pattern=NAME)] = ".") -> FileResponse:
     """One PNG plot of a report (?report=NAME&name=FILE.png)."""

@@ -297,7 +297,8 @@ def raw_item(space: Space, memory_id: MemoryId, memory: Mem) -> RawOut:
                   original_bytes=len(raw.original) if raw.original is not None else None)
 
 
-@router.get("/spaces/{space}/memories/{memory_id}/raw/original")
+@router.get("/spaces/{space}/memories/{memory_id}/raw/original", response_class=Response, responses={
+    200: {"content": {"application/octet-stream": {}}, "description": "the original file, as an attachment"}})
 def raw_original(space: Space, memory_id: MemoryId, memory: Mem) -> Response:
     """The original file (or the text as it came) as a download. Never rendered by the browser:
     an uploaded HTML page must not run as the server's page."""
