@@ -11,8 +11,10 @@ from importlib import metadata
 from pathlib import Path
 
 from .config import VERSION, Settings
+from .errors import ModelError
 from .llm import selfcheck
 from .llm.choose import choose_engine, llama_cpp_installed
+from .llm.install import reader_file
 from .llm.local import gguf_file
 
 # instruction sets that decide which llama.cpp kernels can run (x86 and ARM names)
@@ -77,5 +79,10 @@ def report(settings: Settings) -> dict[str, str]:
         facts["encryption"] = f"on for new spaces (key file {settings.key_file})"
     else:
         facts["encryption"] = "on for new spaces (IMPRINT_KEY)" if settings.key else "off (no IMPRINT_KEY_FILE or IMPRINT_KEY)"
-    facts["answers from"] = settings.answer_url or "the local model"
+    facts["profile"] = settings.profile
+    try:
+        reader = reader_file(settings)
+    except ModelError as error:
+        reader = f"missing: {error}"
+    facts["answers from"] = settings.answer_url or (f"the reader {reader}" if reader else "the local model")
     return facts

