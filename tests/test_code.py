@@ -52,7 +52,7 @@ export class Cart {
 type Cart struct { items []int }
 func (c *Cart) AddItem(item int) { c.items = append(c.items, item) }
 func ParseConfigFile(path string) error { return nil }
-''', [("type", "Cart", 2, 2), ("method", "AddItem", 3, 3), ("function", "ParseConfigFile", 4, 4)]),
+''', [("type", "Cart", 2, 2), ("method", "Cart.AddItem", 3, 3), ("function", "ParseConfigFile", 4, 4)]),
     "shop.rs": ('''struct Cart { items: Vec<i32> }
 impl Cart {
     fn add_item(&mut self, item: i32) { self.items.push(item); }

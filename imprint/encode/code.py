@@ -186,14 +186,18 @@ def _is_function_value(declarator) -> bool:
 
 
 def _name(node) -> str | None:
-    """A symbol's name: its `name` field, or for C/C++ functions the identifier inside its
-    declarator, for a Rust impl its type (and trait), for a Go type its spec's name."""
+    """A symbol's name: its `name` field (a Go method's under its receiver's type), for C/C++
+    functions the identifier inside its declarator, for a Rust impl its type (and trait)."""
     if node.type == "impl_item":
         kind, trait = node.child_by_field_name("type"), node.child_by_field_name("trait")
         if kind is None:
             return None
         return f"{_text(trait)} for {_text(kind)}" if trait is not None else _text(kind)
     named = node.child_by_field_name("name")
+    receiver = node.child_by_field_name("receiver") if node.type == "method_declaration" else None
+    if named is not None and receiver is not None:  # Go: func (s *Server) Start() is Server.Start
+        kind = next((n for n in _descendants(receiver) if n.type == "type_identifier"), None)
+        return f"{_text(kind)}.{_text(named)}" if kind is not None else _text(named)
     if named is not None:
         return _text(named)
     declarator = node.child_by_field_name("declarator")
@@ -203,6 +207,12 @@ def _name(node) -> str | None:
             return _text(declarator)
         declarator = declarator.child_by_field_name("declarator")
     return None
+
+
+def _descendants(node):
+    for child in node.named_children:
+        yield child
+        yield from _descendants(child)
 
 
 def _text(node) -> str:
