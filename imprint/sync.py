@@ -53,8 +53,8 @@ def sync_folder(folder: Path, space: Space, ingest: Ingest, models: Models, max_
     report = SyncReport(str(root), skipped=outcome.skipped, errors=outcome.errors)
     latest = space.store.latest_versions()
     items: list[RawItem] = []
-    for file in files:
-        source = str(file.resolve())
+    present = {file: str(file.resolve()) for file in files}
+    for file, source in present.items():
         try:
             data = read_file(file, max_bytes)
             if latest.get(source) == space.store.content_key(file_digest(data, file)):
@@ -66,8 +66,8 @@ def sync_folder(folder: Path, space: Space, ingest: Ingest, models: Models, max_
             continue
         (report.changed if source in latest else report.new).append(source)
     report.ingest = ingest.run(items, space, progress)
-    present = {str(file.resolve()) for file in files}
-    report.gone = sorted(s for s in latest if s.startswith(str(root) + os.sep) and s not in present)
+    still = set(present.values())
+    report.gone = sorted(s for s in latest if s.startswith(str(root) + os.sep) and s not in still)
     if report.gone:
         deleted = [memory for source in report.gone for memory in space.store.delete_source(source)]
         report.forgotten = forget_in_weights(space, deleted, models)

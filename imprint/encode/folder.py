@@ -65,10 +65,11 @@ def walk(root: Path, max_bytes: int, readable: Callable[[Path], bool]) -> Walk:
         subfolders[:] = kept
         for name in sorted(names):
             path = here / name
-            reason = _file_reason(path, ignores, max_bytes, readable)
-            if reason == "secret":
+            if secret_name(name):
                 result.refused.append(Skipped(path, "its name says it holds credentials"))
-            elif reason:
+                continue
+            reason = _file_reason(path, ignores, max_bytes, readable)
+            if reason:
                 result.skipped.append(Skipped(path, reason))
             else:
                 result.files.append(path)
@@ -77,8 +78,6 @@ def walk(root: Path, max_bytes: int, readable: Callable[[Path], bool]) -> Walk:
 
 def _file_reason(path: Path, ignores: list, max_bytes: int, readable: Callable[[Path], bool]) -> str | None:
     name = path.name
-    if secret_name(name):
-        return "secret"
     if name.startswith("."):
         return "hidden"
     if _ignored(path, False, ignores):

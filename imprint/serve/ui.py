@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from ..config import VERSION
-from .session import CSRF_COOKIE, KEY_COOKIE, new_csrf_token, same_token
+from .session import CSRF_COOKIE, KEY_COOKIE, new_csrf_token, same_token, session_caller
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -29,7 +29,7 @@ PAGE_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosni
 
 def logged_in(request: Request) -> bool:
     keys = request.app.state.keys
-    return not keys.required or request.cookies.get(KEY_COOKIE) in keys.grants
+    return not keys.required or session_caller(request, keys) is not None
 
 
 def render(request: Request, template: str, **context) -> Response:
