@@ -21,14 +21,13 @@ from .encode.words import found_in
 from .errors import InputError, ModelError
 from .filters import Filters
 from .llm.choose import Models
-from .llm.embed import Embedder
 from .prompt import answer_prompt, prompt_overhead, qa_prompt
 from .recall.asof import as_of
 from .recall.context import pack
 from .recall.focus import focus
 from .recall.route import Route, choose
 from .recall.search import hybrid_search
-from .records import Chunk, Hit
+from .records import Chunk, Hit, TextEmbedder
 from .spaces import Space
 from .weights.adapters import Manifest
 
@@ -90,7 +89,7 @@ class Answer:
 class Answering:
     """The read side of one Memory: search, ask, explain."""
 
-    def __init__(self, settings: Settings, models: Models, embedder: Embedder) -> None:
+    def __init__(self, settings: Settings, models: Models, embedder: TextEmbedder) -> None:
         self.settings = settings
         self.models = models
         self.embedder = embedder
@@ -108,7 +107,8 @@ class Answering:
         if k < 1:
             raise InputError(f"k must be at least 1, got {k}")
         walk = space.graph if (self.settings.graph if graph is None else graph) else None
-        return hybrid_search(space.store, space.vectors, asked.question, lambda q: self.embedder.embed([q])[0], k,
+        space.store.check_embedder(self.embedder.record)
+        return hybrid_search(space.store, space.vectors, asked.question, self.embedder.embed_query, k,
                              graph=walk, allowed=asked.allowed)
 
     def ask(self, space: Space, question: str, strategy: str = "auto", k: int = 5, filters: Filters | None = None,
@@ -215,9 +215,9 @@ class Answering:
         best = max((hit.similarity for hit in hits if hit.similarity is not None), default=None)
         if best is None:
             return "no memory matches the question"
-        if best < self.settings.min_evidence:
-            return (f"the closest memory is {best:.2f} similar to the question, below IMPRINT_MIN_EVIDENCE "
-                    f"{self.settings.min_evidence}")
+        floor = self.embedder.weak_similarity if self.settings.min_evidence is None else self.settings.min_evidence
+        if best < floor:
+            return f"the closest memory is {best:.2f} similar to the question, below IMPRINT_MIN_EVIDENCE {floor}"
         return None
 
     def _memories(self, space: Space, asked: Asked, strategy: str, hits: list[Hit]) -> tuple[list[Chunk], list[Chunk]]:

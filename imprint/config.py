@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     reader: Path | None = Field(
         None, description="A .gguf file that reads retrieved memories instead of the base model (llama.cpp); "
                           "adapters stay on the base model. Set, it wins over the profile's reader.")
+    embedder: str | None = Field(
+        None, description="What embeds memories and questions: 'all-MiniLM-L6-v2' (packaged), 'embeddinggemma-300m' "
+                          "(`imprint models install quality`), or a local sentence-transformers folder. Default: the "
+                          "profile's (small: MiniLM, quality: EmbeddingGemma). A space keeps the embedder its vectors "
+                          "came from: `imprint reindex` moves it to another.")
     reader_context: int = Field(
         4096, ge=512, description="The reader's context window in tokens (its KV cache is allocated for it).")
     engine: Literal["auto", "llama.cpp", "transformers"] = Field(
@@ -67,10 +72,11 @@ class Settings(BaseSettings):
     min_relative_score: float = Field(
         0.5, ge=0, le=1, description="index and hybrid leave out retrieved memories scoring below this share of "
                                      "the best one: a small reader is easily led astray by weak matches.")
-    min_evidence: float = Field(
-        0.35, ge=-1, le=1, description="Abstain without asking the reader when the closest memory's cosine "
-                                       "similarity to the question is below this (the default embedder: 'hi' 0.34, "
-                                       "LoCoMo's answerable questions 0.48 and up in 95%). -1: never.")
+    min_evidence: float | None = Field(
+        None, ge=-1, le=1, description="Abstain without asking the reader when the closest memory's cosine "
+                                       "similarity to the question is below this. Default: the embedder's (MiniLM "
+                                       "0.35, EmbeddingGemma 0.45: below LoCoMo's answerable questions in 95%, above "
+                                       "'hi'); set it for an embedder of your own. -1: never.")
     abstain: bool = Field(
         True, description="Say the memory does not hold it when the evidence is weak (min_evidence) or the reader's "
                           "answer shares no word with the memories it was shown.")

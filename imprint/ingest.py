@@ -21,8 +21,7 @@ from .encode.parse import check_unicode, text_item
 from .encode.salience import content_words, low_information
 from .encode.supersede import replaced, statements
 from .errors import ParseError
-from .llm.embed import Embedder
-from .records import Chunk, RawItem, Segment
+from .records import Chunk, RawItem, Segment, TextEmbedder
 from .spaces import Space
 from .store.sqlite import AddResult, PreparedChunk, SpaceStore
 
@@ -48,7 +47,7 @@ class Ingest:
     """The add pipeline of one Memory: its settings, its embedder, and (for IMPRINT_EXTRACT=teacher)
     the teacher that rewrites statements, made on first use."""
 
-    def __init__(self, settings: Settings, embedder: Embedder, extractor: Callable[[], TeacherExtractor]) -> None:
+    def __init__(self, settings: Settings, embedder: TextEmbedder, extractor: Callable[[], TeacherExtractor]) -> None:
         self.settings = settings
         self.embedder = embedder
         self._make_extractor = extractor
@@ -63,10 +62,12 @@ class Ingest:
         for item in items:
             check_unicode(item)
         store = space.store
+        if items:  # before minutes of embedding, not after
+            store.check_embedder(self.embedder.record)
         report = IngestReport()
         for start, batch in _batches(items, self._chunk_texts):
             prepared = self._prepare(batch, space)
-            results = store.add(prepared)
+            results = store.add(prepared, self.embedder.record)
             for (_, rows), result in zip(prepared, results):
                 report.memories.extend(result.chunk_ids)
                 report.duplicates += result.duplicate
@@ -124,7 +125,7 @@ class Ingest:
         return prefix + " ".join(facts), dataclasses.replace(segment, metadata={**segment.metadata, "said": said})
 
     def _prepare(self, batch: list[tuple[RawItem, list[tuple[str, Segment]]]], space: Space):
-        texts = [text[:CODE_KEY_CHARS] if item.kind == "code" else text for item, chunks in batch for text, _ in chunks]
+        texts = [embedding_key(item.kind, text) for item, chunks in batch for text, _ in chunks]
         vectors = self.embedder.embed(texts)
         nearest = space.vectors.nearest(vectors) if self.settings.duplicate_similarity <= 1 else [None] * len(texts)
         prepared, kept, position = [], [], 0
@@ -186,6 +187,11 @@ def _replacements(store: SpaceStore, chunk_id: int, chunk: PreparedChunk) -> lis
     return [(old.id, sentence, now, chunk_id, chunk.time) for old in older
             if old.dropped is None and not (old.time and chunk.time and old.time > chunk.time)
             for sentence, now in replaced(text, without_speaker(old.text, old.speaker))]
+
+
+def embedding_key(kind: str, text: str) -> str:
+    """What a memory's vector is made from: its text, or the start of it for code."""
+    return text[:CODE_KEY_CHARS] if kind == "code" else text
 
 
 def said_words(text: str, speaker: str | None) -> set[str]:

@@ -18,12 +18,12 @@ from .errors import EncryptionError, InputError, NotFoundError
 from .filters import Filters
 from .forget import Forgotten, forget_memory, forget_source
 from .ingest import Ingest, IngestReport
-from .llm.choose import EngineChoice, Models
-from .llm.embed import Embedder
+from .llm.choose import EngineChoice, Models, choose_embedder
 from .llm.local import LocalModel
 from .recall import asof
 from .recall.route import Route
-from .records import Chunk, Hit, RawItem, TextModel, Validity
+from .records import Chunk, Hit, RawItem, TextEmbedder, TextModel, Validity
+from .reindex import ReindexReport, reindex
 from .spaces import Space, Spaces, SpaceSummary
 from .store.checking import CheckReport
 from .store.crypto import load_master_key
@@ -44,12 +44,12 @@ class Memory:
     """
 
     def __init__(self, data_dir: str | Path | None = None, settings: Settings | None = None,
-                 model: LocalModel | None = None, embedder: Embedder | None = None) -> None:
+                 model: LocalModel | None = None, embedder: TextEmbedder | None = None) -> None:
         self.settings = settings or Settings()
         if data_dir is not None:
             self.settings = self.settings.model_copy(update={"data_dir": Path(data_dir)})
         s = self.settings
-        self.embedder = embedder or Embedder(cache_dir=s.cache_dir)
+        self.embedder = embedder or choose_embedder(s)
         self.models = Models(s, model)
         self._spaces = Spaces(s.data_dir, load_master_key(s.key_file, s.key.get_secret_value() if s.key else None,
                                                           s.data_dir))
@@ -150,6 +150,11 @@ class Memory:
         unchanged ones skipped by content hash, and files no longer there forgotten in every tier."""
         return sync_folder(Path(folder), self.space(space, create=True), self._ingest, self.models,
                            self.settings.max_file_bytes, progress)
+
+    def reindex(self, space: str, progress: Callable[[int, int], None] | None = None) -> ReindexReport:
+        """Embed a space's memories again with the configured embedder (after changing it); a run
+        that was stopped resumes, and searches use the old vectors until the new ones are all in."""
+        return reindex(self.space(space), self.embedder, progress)
 
     def ingest(self, items: list[RawItem], space: str,
                progress: Callable[[int, int], None] | None = None) -> IngestReport:

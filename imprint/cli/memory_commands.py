@@ -315,6 +315,23 @@ def check(
 
 
 @app.command()
+def reindex(space: Space = "default", data: DataDir = None, as_json: AsJson = False) -> None:
+    """Embed a space's memories again with the configured embedder (IMPRINT_EMBEDDER or the profile's).
+    Stopped, it resumes where it was; searches use the old vectors until the new ones are all in."""
+    memory = open_memory(data)
+    with progress_bar() as progress:
+        task = progress.add_task(f"embedding {space} with {memory.embedder.name}", total=None)
+        report = memory.reindex(space, lambda done, total: progress.update(task, completed=done, total=total))
+    if as_json:
+        print_json(asdict(report))
+    elif not report.switched:
+        console.print(f"{space}: nothing to do, its {report.memories:,} vectors come from {report.embedder}", markup=False)
+    else:
+        console.print(f"{space}: {report.memories:,} memories embedded with {report.embedder} (were {report.before}), "
+                      f"{report.embedded:,} in this run, {report.seconds:.1f} s", markup=False)
+
+
+@app.command()
 def spaces(data: DataDir = None, as_json: AsJson = False) -> None:
     """List the spaces in the data folder."""
     names = open_memory(data).spaces()

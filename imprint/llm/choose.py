@@ -13,12 +13,17 @@ from pathlib import Path
 
 from ..config import Settings
 from ..errors import InputError, ModelError
-from ..records import TextModel
+from ..records import TextEmbedder, TextModel
 from . import selfcheck
-from .install import reader_file
+from .embed import Embedder
+from .install import EMBEDDING_GEMMA, installed_path, reader_file
 from .llamacpp import LlamaCppModel
 from .local import LocalModel, gguf_file, resolve_model_dir
 from .remote import RemoteModel
+from .sentence import SentenceEmbedder
+
+MINILM = "all-MiniLM-L6-v2"
+EMBEDDING_GEMMA_WEAK = 0.45  # LoCoMo: answerable questions 0.50 and up in 95%, 'hello' 0.40, 'hi' 0.33
 
 log = logging.getLogger("imprint")
 
@@ -53,6 +58,25 @@ def choose_engine(settings: Settings) -> EngineChoice:
         raise ModelError(f"engine llama.cpp cannot run here: {verdict.reason}; {selfcheck.REBUILD_HINT}")
     log.warning("imprint: answering with transformers, not llama.cpp: %s; %s", verdict.reason, selfcheck.REBUILD_HINT)
     return EngineChoice("transformers", f"llama.cpp failed its self-check: {verdict.reason}")
+
+
+def embedder_name(settings: Settings) -> str:
+    return settings.embedder or (EMBEDDING_GEMMA.name if settings.profile == "quality" else MINILM)
+
+
+def choose_embedder(settings: Settings) -> TextEmbedder:
+    """The embedder IMPRINT_EMBEDDER or the profile names (nothing is loaded until it embeds)."""
+    name = embedder_name(settings)
+    if name == MINILM:
+        return Embedder(cache_dir=settings.cache_dir)
+    if name == EMBEDDING_GEMMA.name:
+        folder = installed_path(EMBEDDING_GEMMA, settings.cache_dir, "embedding with")
+        return SentenceEmbedder(folder, name, EMBEDDING_GEMMA_WEAK, EMBEDDING_GEMMA.sha256, settings.threads)
+    folder = Path(name).expanduser()
+    if not folder.is_dir():
+        raise InputError(f"IMPRINT_EMBEDDER {name!r} is neither {MINILM}, {EMBEDDING_GEMMA.name} nor a model folder")
+    return SentenceEmbedder(folder, folder.name, Embedder.weak_similarity if settings.min_evidence is None else settings.min_evidence,
+                            threads=settings.threads)
 
 
 class Models:

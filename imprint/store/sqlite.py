@@ -28,11 +28,12 @@ import numpy as np
 from ..encode.entities import extract_entities
 from ..encode.words import STOPWORDS, identifier_parts
 from ..errors import EncryptionError, InputError, NotFoundError
-from ..records import Chunk, RawItem
+from ..records import Chunk, EmbedderRecord, RawItem
 from .checking import Checking
 from .crypto import SpaceCipher
 from .deletion import Deletion
 from .edges import Edges
+from .embedding import Embedding
 from .fields import ENCRYPTION_FORMATS, Fields
 from .filtering import Filtering
 from .schema import IDENTIFIER_VERSION, MIGRATIONS, SUBJECT_VERSION, TAGS_VERSION
@@ -92,7 +93,7 @@ def fts_query(text: str, index_text: Callable[[str], str] = str) -> str | None:
     return " OR ".join(f'"{index_text(w)}"' for w in dict.fromkeys(words))
 
 
-class SpaceStore(Fields, Edges, Deletion, Checking, Filtering):
+class SpaceStore(Fields, Edges, Deletion, Checking, Filtering, Embedding):
     """All durable state of one space, in one SQLite file.
 
     `master_key`: a new space is created encrypted; an existing one must match how it was created.
@@ -195,15 +196,19 @@ class SpaceStore(Fields, Edges, Deletion, Checking, Filtering):
 
     # --- writing -------------------------------------------------------------------------
 
-    def add(self, items: list[tuple[RawItem, list[PreparedChunk]]]) -> list[AddResult]:
+    def add(self, items: list[tuple[RawItem, list[PreparedChunk]]],
+            embedder: EmbedderRecord | None = None) -> list[AddResult]:
         """Store raw items with their chunks and vectors in one transaction.
 
         An item already stored from the same source with the same content is skipped
-        (re-adding a folder is idempotent) and reported as a duplicate.
+        (re-adding a folder is idempotent) and reported as a duplicate. `embedder` made the vectors:
+        the first one is recorded, another one refused.
         """
         results = []
         stored: dict[int, int] = {}  # id() of a prepared chunk -> its row id, for repeats within the batch
         with self._lock, self._write():
+            if embedder is not None and any(not c.dropped for _, chunks in items for c in chunks):
+                self._record_embedder(embedder)
             for item, chunks in items:
                 digest = self.content_key(content_hash(item))
                 source = self._source_key(item.source)
