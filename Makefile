@@ -5,7 +5,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export CMAKE_BUILD_PARALLEL_LEVEL := 2
 
-.PHONY: demo test test-fast bench clean
+.PHONY: demo test test-fast bench quality clean
 
 # llama-cpp-python is built once for a portable instruction set (scripts/llama-wheel.sh: no
 # -march=native, no AVX-512 or AMX) into a folder named after its flags, and installed from there
@@ -25,6 +25,10 @@ test: $(VENV)/installed
 
 test-fast: $(VENV)/installed
 	$(PY) -m pytest -q -m "not slow"
+
+# The quality profile's models (about 2.3 GB, pinned sha256s): IMPRINT_PROFILE=quality uses them.
+quality: $(VENV)/installed
+	$(PY) -m imprint.cli models install quality
 
 bench: $(VENV)/installed
 	$(PY) benchmarks/store.py

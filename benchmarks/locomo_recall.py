@@ -1,6 +1,7 @@
 """LoCoMo evidence recall@k: does search put every evidence turn of a question in the top k?
 
     python benchmarks/locomo_recall.py [--path ../shared/data/locomo/locomo_dev2.json] [--ks 5,10,25] [--answers]
+                                       [--embedder embeddinggemma-300m]
 
 Each conversation goes into its own space, one memory per dialogue turn (speaker and session date
 kept), through the same `Memory.ingest` as `imprint add`. Questions of categories 1-4 are searched;
@@ -11,7 +12,8 @@ lifecycle (low-information turns and repeats kept raw only), turns indexed as sa
 turn's statement (extract.py: relative dates resolved), to show what each costs in recall and
 saves in indexed tokens (compression: tokens said / tokens indexed). With `--answers`, every
 question is also answered (strategy index, the packaged model) and token F1 against the gold
-answer is reported per category.
+answer is reported per category. `--embedder` takes what IMPRINT_EMBEDDER takes (the result file
+is named after it when it is not the default).
 """
 
 import argparse
@@ -44,6 +46,7 @@ def main() -> None:
     parser.add_argument("--path", type=Path, default=SHARED_DATA / "locomo" / "locomo_dev2.json")
     parser.add_argument("--ks", default="5,10,25")
     parser.add_argument("--answers", action="store_true", help="also answer (index) and score token F1")
+    parser.add_argument("--embedder", default=None, help="as IMPRINT_EMBEDDER (default: the packaged MiniLM)")
     args = parser.parse_args()
     ks = [int(k) for k in args.ks.split(",")]
     console = Console()
@@ -54,7 +57,7 @@ def main() -> None:
                                                        "graph": False}),
                                ("lifecycle, turns as said", {"extract": "off"}),
                                ("lifecycle + statements (default)", {})):
-        found, totals, size, scores = recall(samples, ks, lifecycle, args.answers)
+        found, totals, size, scores = recall(samples, ks, {**lifecycle, "embedder": args.embedder}, args.answers)
         n = sum(totals.values())
         sizes[setting] = size
         if scores:
@@ -65,7 +68,7 @@ def main() -> None:
                 "all": sum(found[mode][k].values()) / n,
                 **{CATEGORIES[c]: found[mode][k][c] / totals[c] for c in sorted(totals)}} for k in ks}
     table = Table("retriever", *[f"recall@{k}" for k in ks], *[f"{CATEGORIES[c]} @10 (n={totals[c]})" for c in sorted(totals)],
-                  title=f"LoCoMo evidence recall, {len(samples)} conversations, {n} questions")
+                  title=f"LoCoMo evidence recall, {len(samples)} conversations, {n} questions, {args.embedder or 'all-MiniLM-L6-v2'}")
     for mode, by_k in results.items():
         table.add_row(mode, *[f"{by_k[f'recall@{k}']['all']:.3f}" for k in ks],
                       *[f"{by_k['recall@10'][CATEGORIES[c]]:.3f}" for c in sorted(totals)])
@@ -80,7 +83,9 @@ def main() -> None:
             table.add_row(setting, f"{by_category['all']:.3f}",
                           *[f"{by_category[CATEGORIES[c]]:.3f}" for c in sorted(totals)])
         console.print(table)
-    path = write_result("locomo_recall", {"data": str(args.path), "questions": n, "sizes": sizes,
+    name = "locomo_recall" + (f"_{Path(args.embedder).name}" if args.embedder else "")
+    path = write_result(name, {"data": str(args.path), "embedder": args.embedder or "all-MiniLM-L6-v2",
+                               "questions": n, "sizes": sizes,
                                           "per_category_counts": {CATEGORIES[c]: totals[c] for c in totals},
                                           "results": results, "answer_f1": f1})
     console.print(f"wrote {path}")
@@ -108,7 +113,7 @@ def recall(samples: list[dict], ks: list[int], lifecycle: dict, answers: bool) -
             size["indexed_tokens"] += sum(c.tokens for c in chunks if c.dropped is None)
             dia = {c.id: c.metadata.get("dia_id") for c in chunks}
             questions = [q for q in sample["qa"] if q.get("category") in CATEGORIES and q.get("evidence")]
-            vectors = memory.embedder.embed([q["question"] for q in questions])
+            vectors = [memory.embedder.embed_query(q["question"]) for q in questions]
             for question, vector in zip(questions, vectors):
                 evidence = set(question["evidence"])
                 top = max(ks)

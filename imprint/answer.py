@@ -21,7 +21,7 @@ from .encode.words import found_in
 from .errors import InputError, ModelError
 from .filters import Filters
 from .llm.choose import Models
-from .prompt import answer_prompt, prompt_overhead, qa_prompt
+from .prompt import answer_messages, answer_prompt, prompt_overhead, qa_prompt
 from .recall.asof import as_of
 from .recall.context import pack
 from .recall.focus import focus
@@ -188,15 +188,19 @@ class Answering:
             adapter = self._adapter_path(space) if strategy == "hybrid" else None
         recalled = time.perf_counter()
         model = self.models.answerer if adapter else self.models.reader
-        generation = model.generate(prompt, asked.options.max_tokens or self.settings.answer_tokens, adapter=adapter,
+        budget = asked.options.max_tokens or self.settings.answer_tokens
+        if strategy != "weights" and not adapter and model.instruct:
+            generation = model.chat(answer_messages(seen, asked.question, asked.options.instructions), budget,
                                     temperature=asked.options.temperature)
+        else:
+            generation = model.generate(prompt, budget, adapter=adapter, temperature=asked.options.temperature)
         done = time.perf_counter()
         answer = Answer(text=generation.text, strategy=strategy, memories=memories,
                         prompt_tokens=generation.prompt_tokens, completion_tokens=generation.new_tokens,
                         timings={"recall_s": recalled - started, "generate_s": done - recalled,
                                  "total_s": done - started})
         if strategy != "weights" and self.settings.abstain:
-            answer.abstained = unsupported(answer.text, seen)
+            answer.abstained = unsupported(answer.text, seen) or misattributed(answer.text, asked.question, seen)
             if answer.abstained:
                 answer.text = NOT_IN_MEMORY
         return answer
@@ -287,6 +291,30 @@ def unsupported(answer: str, shown: list[Chunk]) -> str | None:
     if not {_stem(w) for w in words} & known:
         return f"the reader answered {answer!r}, which no memory it was shown says"
     return None
+
+
+def misattributed(answer: str, question: str, shown: list[Chunk]) -> str | None:
+    """Why the answer is someone else's, if it is: the question asks about one of the people who speak
+    in these memories, and the memories that say the answer were said by others and do not name
+    that person. A reader answers "What is Caroline's bowl a reminder of?" from Melanie's words about
+    her own bowl (LoCoMo's adversarial questions); what B says about A names A, or is A's own turn."""
+    speakers = {m.speaker.lower() for m in shown if m.speaker}
+    asked = [name for name in extract_entities(question) if any(_is_person(name, s) for s in speakers)]
+    words = {_stem(w) for w in content_words(answer) - YES_NO - ABSTENTION_WORDS}
+    if len(asked) != 1 or not words:
+        return None
+    name = asked[0]
+    saying = [m for m in shown if 2 * len(words & {_stem(w) for w in content_words(m.text)}) >= len(words)]
+    if not saying or any((m.speaker and _is_person(name, m.speaker.lower()))
+                         or re.search(rf"\b{re.escape(name)}\b", m.text.lower()) for m in saying):
+        return None
+    said_by = sorted({m.speaker for m in saying if m.speaker}) or ["someone else"]
+    return f"the memories that say {answer!r} are {' and '.join(said_by)}'s words, and do not name {name}"
+
+
+def _is_person(name: str, speaker: str) -> bool:
+    """'caroline' is the speaker 'caroline' or 'caroline smith'."""
+    return name == speaker or name in speaker.split()
 
 
 def _stem(word: str) -> str:

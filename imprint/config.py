@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     min_evidence: float | None = Field(
         None, ge=-1, le=1, description="Abstain without asking the reader when the closest memory's cosine "
                                        "similarity to the question is below this. Default: the embedder's (MiniLM "
-                                       "0.35, EmbeddingGemma 0.45: below LoCoMo's answerable questions in 95%, above "
+                                       "0.35, EmbeddingGemma 0.40: below LoCoMo's answerable questions in 95%, above "
                                        "'hi'); set it for an embedder of your own. -1: never.")
     abstain: bool = Field(
         True, description="Say the memory does not hold it when the evidence is weak (min_evidence) or the reader's "

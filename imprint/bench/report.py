@@ -15,6 +15,7 @@ def markdown(result: BenchResult) -> str:
              + (f"; training {costs['train_s']:.0f} s, adapter {costs['adapter_bytes'] / 1e6:.1f} MB, "
                 f"probe recall {costs['probe_recall']:.0%}, retention {costs['retention']:.0%}"
                 if "train_s" in costs else ""), "",
+             ", ".join(f"{role}: {name}" for role, name in result.models.items()), "",
              "| strategy | questions | accuracy | exact match | F1 | p50 s | p95 s | prompt tokens |",
              "|---|---|---|---|---|---|---|---|"]
     for strategy, s in summary.items():

@@ -51,6 +51,7 @@ class BenchResult:
     knowledge_tokens: int
     rows: list[Row] = field(default_factory=list)
     costs: dict[str, float] = field(default_factory=dict)
+    models: dict[str, str] = field(default_factory=dict)  # which reader and embedder answered
 
     def summary(self) -> dict[str, dict]:
         """Per strategy: accuracy, EM, F1, latency p50/p95, prompt tokens, and accuracy per category."""
@@ -77,7 +78,7 @@ class BenchResult:
 
     def to_dict(self) -> dict:
         return {"dataset": self.dataset, "documents": self.documents, "knowledge_tokens": self.knowledge_tokens,
-                "costs": self.costs, "summary": self.summary(), "rows": [asdict(r) for r in self.rows]}
+                "models": self.models, "costs": self.costs, "summary": self.summary(), "rows": [asdict(r) for r in self.rows]}
 
 
 def judge(prediction: str, gold: str, category: str = "") -> tuple[bool, bool, float]:
@@ -141,7 +142,11 @@ def run_bench(
         memory.ingest(items, space)
     tokens = sum(memory.model.count_tokens(m.text) for space in dataset.spaces
                  for m in memory.list_memories(space, limit=memory.count(space)))
-    result = BenchResult(dataset.name, dataset.documents, tokens, costs=costs)
+    s = memory.settings
+    reader = memory.models.reader_gguf
+    models = {"profile": s.profile, "embedder": memory.embedder.name, "base model": s.model,
+              "reader": s.answer_url or (reader.name if reader else s.model)}
+    result = BenchResult(dataset.name, dataset.documents, tokens, costs=costs, models=models)
     questions = dataset.questions
     if limit and limit < len(questions):
         chosen = sorted(random.Random(seed).sample(range(len(questions)), limit))

@@ -23,7 +23,7 @@ from .remote import RemoteModel
 from .sentence import SentenceEmbedder
 
 MINILM = "all-MiniLM-L6-v2"
-EMBEDDING_GEMMA_WEAK = 0.45  # LoCoMo: answerable questions 0.50 and up in 95%, 'hello' 0.40, 'hi' 0.33
+EMBEDDING_GEMMA_WEAK = 0.40  # LoCoMo: answerable questions 0.50 and up in 95%; "hi" 0.33, "thanks" 0.34
 
 log = logging.getLogger("imprint")
 
@@ -106,12 +106,16 @@ class Models:
         s = self.settings
         if s.answer_url:
             return RemoteModel(s.answer_url, s.answer_model, s.remote_api_key, s.context_tokens or 8192)
+        return self._local_reader()
+
+    def _local_reader(self) -> TextModel:
+        """The separate .gguf reader (IMPRINT_READER or the profile's) on llama.cpp, else the answerer."""
         gguf = self.reader_gguf
         if gguf is None:
             return self.answerer
         if self.engine.name != "llama.cpp":
             raise ModelError(f"the reader {gguf.name} runs on llama.cpp, which cannot run here: {self.engine.reason}")
-        return LlamaCppModel.shared(gguf, s.threads, s.reader_context)
+        return LlamaCppModel.shared(gguf, self.settings.threads, self.settings.reader_context)
 
     @property
     def counter(self) -> TextModel:
@@ -128,11 +132,12 @@ class Models:
         return reader_file(self.settings)
 
     def teacher(self, teacher: str | None, needed_by: str) -> TextModel:
-        """The model `teacher` names: 'local' (the local answer model) or an OpenAI-compatible server URL."""
+        """The model `teacher` names: 'local' (the local reader: the quality profile's 1.5B model, else the
+        answer model) or an OpenAI-compatible server URL."""
         if not teacher:
             raise InputError(f"{needed_by} needs a teacher model: set IMPRINT_TEACHER to 'local' or a server URL")
         s = self.settings
-        return self.answerer if teacher == "local" else RemoteModel(teacher, s.teacher_model, s.remote_api_key)
+        return self._local_reader() if teacher == "local" else RemoteModel(teacher, s.teacher_model, s.remote_api_key)
 
     def model_dir(self) -> Path:
         """The configured base model's folder: what adapters are trained on and must match."""

@@ -48,6 +48,11 @@ class LlamaCppModel:
     def context_limit(self) -> int:
         return self._llm.n_ctx()
 
+    @property
+    def instruct(self) -> bool:
+        """Whether the file carries a chat template (an instruct model): it is asked in chat form."""
+        return "tokenizer.chat_template" in self._llm.metadata
+
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode(), add_bos=False, special=True))
 
@@ -66,6 +71,23 @@ class LlamaCppModel:
         usage = out["usage"]
         return Generation(text=out["choices"][0]["text"].strip(), prompt_tokens=usage["prompt_tokens"],
                           new_tokens=usage["completion_tokens"])
+
+    def chat(self, messages: list[dict[str, str]], max_new_tokens: int = 48, stop: str = "\n",
+             temperature: float = 0.0) -> Generation:
+        """The reply to `messages` in the model's own chat template (no adapter: instruct models read,
+        they are not trained here). The head of the prompt (system message) stays in llama.cpp's
+        cache from one question to the next, so only the memories and the question are read anew."""
+        check_prompt_fits(sum(self.count_tokens(m["content"]) + 8 for m in messages), max_new_tokens, self.context_limit)
+        with self._lock:
+            self._use_adapter(None)
+            try:
+                out = self._llm.create_chat_completion(messages, max_tokens=max_new_tokens, temperature=temperature,
+                                                       repeat_penalty=1.0, stop=[stop] if stop else [])
+            except ValueError as error:
+                raise ModelError(f"llama.cpp: {error}") from error
+        usage = out["usage"]
+        return Generation(text=(out["choices"][0]["message"]["content"] or "").strip(),
+                          prompt_tokens=usage["prompt_tokens"], new_tokens=usage["completion_tokens"])
 
     def _use_adapter(self, adapter: Path | None) -> None:
         """Put the adapter (converted and loaded once per version folder) on the context, or none."""

@@ -87,6 +87,8 @@ def resolve_model_dir(model: str, cache_dir: Path) -> Path:
 class LocalModel:
     """A causal LM on the CPU with greedy decoding; thread-safe, loaded on first use."""
 
+    instruct = False  # trained here as a base model and prompted with worked examples
+
     def __init__(self, model: str = DEFAULT_MODEL, cache_dir: Path | None = None, threads: int = 2) -> None:
         self.name = model
         self.cache_dir = cache_dir or Settings().cache_dir

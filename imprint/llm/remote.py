@@ -14,6 +14,8 @@ from ..records import Generation
 class RemoteModel:
     """Chat completions against `base_url` (the part ending in /v1), greedy unless asked otherwise."""
 
+    instruct = False  # the prompt goes as one user message, as written for any model
+
     def __init__(self, base_url: str, model: str = "default", api_key: str | None = None,
                  context_limit: int = 8192, timeout: float = 300.0) -> None:
         from openai import OpenAI
