@@ -267,8 +267,10 @@ class Answering:
         # to load the reader's 262k-word tokenizer, 1.7 s, to explain a route)
         overhead = self.embedder.count_tokens(prompt_overhead(asked.question, asked.options.instructions))
         budget = min(self._window() - self.settings.answer_tokens - overhead, self.settings.auto_context_tokens)
+        reader = self.models.reader_gguf
         return choose(hits, current.version if current else None, set(current.memory_ids) if current else set(),
-                      space.store.total_tokens(asked.allowed), budget, self.settings.auto_closed_book)
+                      space.store.total_tokens(asked.allowed), budget, self.settings.auto_closed_book,
+                      reader.stem if reader else None)
 
     def _adapter_path(self, space: Space) -> Path:
         current = space.adapters.current()

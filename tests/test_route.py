@@ -48,3 +48,11 @@ def test_auto_answers_and_says_why(memory):
     assert route.strategy == "context" and route.memories[0].text.startswith("Mira")
     answer = memory.ask("Where did Mira Quenton move?", "s")  # auto is the default
     assert answer.strategy == "context" and answer.route == route.reason and "Tallinn" in answer.text
+
+
+def test_a_separate_reader_answers_what_the_adapter_learned():
+    """The quality profile's 1.5B reader reads the memories better than the 270M base with its adapter."""
+    route = choose(hits(1, 2, 3), 2, {1, 2, 3}, space_tokens=10_000, budget=1000, reader="qwen-1.5b")
+    assert route.strategy == "index" and "qwen-1.5b reads them better" in route.reason and route.covered == [1, 2, 3]
+    assert choose(hits(1, 2, 3), 2, {1, 2, 3}, 10_000, 1000, closed_book=True, reader="qwen").strategy == "weights"
+    assert choose(hits(7, 8), 2, {1, 2}, space_tokens=300, budget=1000, reader="qwen").strategy == "context"

@@ -2,7 +2,9 @@
 
 It looks at the memories that best match the question and at the space's current adapter:
 - hybrid: some or all of the best matches were consolidated into a promoted adapter: the adapter
-  answers with the memories in the prompt (measured more accurate than the adapter alone);
+  answers with the memories in the prompt (measured more accurate than the adapter alone), unless
+  a separate, bigger reader reads the memories (the quality profile): on the world set it answered
+  82% from them where the 270M base with the adapter answered 68%, so the reader answers (index);
 - weights: with `closed_book`, when every best match was consolidated: no retrieval in the
   prompt, the fastest and cheapest answer;
 - context: no adapter covers them, but the whole space fits in the prompt (the reader sees all);
@@ -32,12 +34,16 @@ class Route:
 
 
 def choose(hits: list[Hit], adapter_version: int | None, adapter_memories: set[int], space_tokens: int,
-           budget: int, closed_book: bool = False) -> Route:
+           budget: int, closed_book: bool = False, reader: str | None = None) -> Route:
+    """`reader`: the separate model that reads memories, when it is not the adapter's base model."""
     best = [hit.memory for hit in hits[:BEST_MATCHES]]
     covered = [m.id for m in best if m.id in adapter_memories]
     ids = ", ".join(str(m.id) for m in best)
     if not best:
         return Route("index", "no memory matches the question", [], [])
+    if adapter_version is not None and covered and reader and not closed_book:
+        return Route("index", f"adapter v{adapter_version} learned {len(covered)} of the best matches, but {reader} "
+                              "reads them better than the adapter's base model: the top memories", best, covered)
     if adapter_version is not None and len(covered) == len(best):
         if closed_book:
             return Route("weights", f"the best matches ({ids}) were all consolidated into adapter v{adapter_version}",
