@@ -11,7 +11,7 @@ LAYERS = [  # lowest first; a module may import from its own package and from lo
     {"recall", "weights"},
     {"spaces"},
     {"ingest", "answer", "forget"},
-    {"sync"},
+    {"sync", "reindex"},
     {"memory"},
     {"serve", "bench", "doctor"},
     {"demo"},
