@@ -21,7 +21,7 @@ from .encode.words import found_in
 from .errors import InputError, ModelError
 from .filters import Filters
 from .llm.choose import Models
-from .prompt import answer_messages, answer_prompt, prompt_overhead, qa_prompt
+from .prompt import answer_prompt, prompt_overhead, qa_prompt
 from .recall.asof import as_of
 from .recall.context import pack
 from .recall.focus import focus
@@ -189,8 +189,10 @@ class Answering:
         recalled = time.perf_counter()
         model = self.models.answerer if adapter else self.models.reader
         budget = asked.options.max_tokens or self.settings.answer_tokens
-        if strategy != "weights" and not adapter and model.instruct:
-            generation = model.chat(answer_messages(seen, asked.question, asked.options.instructions), budget,
+        # an instruct reader gets the same prompt in its chat template: without the worked examples
+        # its answers were long (LoCoMo F1 0.26, not 0.35; docs/benchmarks.md)
+        if not adapter and model.instruct:
+            generation = model.chat([{"role": "user", "content": prompt}], budget,
                                     temperature=asked.options.temperature)
         else:
             generation = model.generate(prompt, budget, adapter=adapter, temperature=asked.options.temperature)
@@ -289,7 +291,7 @@ def unsupported(answer: str, shown: list[Chunk]) -> str | None:
     words = content_words(answer) - YES_NO
     if not words or not words - ABSTENTION_WORDS:
         return "the reader found no answer in the memories" if words & ABSTENTION_WORDS else None
-    known = {_stem(w) for m in shown for w in content_words(m.text)}
+    known = set().union(*(_stems(m.text) for m in shown))
     if not {_stem(w) for w in words} & known:
         return f"the reader answered {answer!r}, which no memory it was shown says"
     return None
@@ -306,7 +308,7 @@ def misattributed(answer: str, question: str, shown: list[Chunk]) -> str | None:
     if len(asked) != 1 or not words:
         return None
     name = asked[0]
-    saying = [m for m in shown if 2 * len(words & {_stem(w) for w in content_words(m.text)}) >= len(words)]
+    saying = [m for m in shown if 2 * len(words & _stems(m.text)) >= len(words)]
     if not saying or any((m.speaker and _is_person(name, m.speaker.lower()))
                          or re.search(rf"\b{re.escape(name)}\b", m.text.lower()) for m in saying):
         return None
@@ -317,6 +319,10 @@ def misattributed(answer: str, question: str, shown: list[Chunk]) -> str | None:
 def _is_person(name: str, speaker: str) -> bool:
     """'caroline' is the speaker 'caroline' or 'caroline smith'."""
     return name == speaker or name in speaker.split()
+
+
+def _stems(text: str) -> set[str]:
+    return {_stem(w) for w in content_words(text)}
 
 
 def _stem(word: str) -> str:

@@ -40,13 +40,6 @@ def answer_prompt(memories: list[Chunk], question: str, instructions: str | None
     return f"{INSTRUCTIONS}\n\n{EXAMPLE}{blocks}{asked}\nQuestion: {question.strip()}\nAnswer:"
 
 
-def answer_messages(memories: list[Chunk], question: str, instructions: str | None = None) -> list[dict[str, str]]:
-    """The chat form for instruct readers: the same prompt, worked examples included, as the user's
-    message. The examples keep the answers short: with the instructions as a system message and no
-    examples, Qwen 1.5B answered 80 LoCoMo questions at token F1 0.26 (docs/benchmarks.md)."""
-    return [{"role": "user", "content": answer_prompt(memories, question, instructions)}]
-
-
 def prompt_overhead(question: str, instructions: str | None = None) -> str:
     """The prompt with no memories: what every context budget must leave room for."""
     return answer_prompt([], question, instructions)

@@ -75,8 +75,8 @@ def choose_embedder(settings: Settings) -> TextEmbedder:
     folder = Path(name).expanduser()
     if not folder.is_dir():
         raise InputError(f"IMPRINT_EMBEDDER {name!r} is neither {MINILM}, {EMBEDDING_GEMMA.name} nor a model folder")
-    return SentenceEmbedder(folder, folder.name, Embedder.weak_similarity if settings.min_evidence is None else settings.min_evidence,
-                            threads=settings.threads)
+    # its similarity scale is unknown: MiniLM's floor until IMPRINT_MIN_EVIDENCE says otherwise (answer.py)
+    return SentenceEmbedder(folder, folder.name, Embedder.weak_similarity, threads=settings.threads)
 
 
 class Models:

@@ -61,33 +61,28 @@ class LlamaCppModel:
         """Completion of `prompt` (greedy, or sampled at `temperature` > 0), cut at the first `stop`
         string, with an optional adapter."""
         check_prompt_fits(self.count_tokens(prompt), max_new_tokens, self.context_limit)
-        with self._lock:
-            self._use_adapter(adapter)
-            try:
-                out = self._llm.create_completion(prompt, max_tokens=max_new_tokens, temperature=temperature,
-                                                  repeat_penalty=1.0, stop=[stop] if stop else [])
-            except ValueError as error:  # e.g. the prompt does not fit the context window
-                raise ModelError(f"llama.cpp: {error}") from error
-        usage = out["usage"]
-        return Generation(text=out["choices"][0]["text"].strip(), prompt_tokens=usage["prompt_tokens"],
-                          new_tokens=usage["completion_tokens"])
+        out = self._run(adapter, self._llm.create_completion, prompt, max_new_tokens, stop, temperature)
+        return _generation(out["choices"][0]["text"], out["usage"])
 
     def chat(self, messages: list[dict[str, str]], max_new_tokens: int = 48, stop: str = "\n",
              temperature: float = 0.0) -> Generation:
         """The reply to `messages` in the model's own chat template (no adapter: instruct models read,
-        they are not trained here). The head of the prompt (system message) stays in llama.cpp's
-        cache from one question to the next, so only the memories and the question are read anew."""
-        check_prompt_fits(sum(self.count_tokens(m["content"]) + 8 for m in messages), max_new_tokens, self.context_limit)
+        they are not trained here)."""
+        prompt_tokens = sum(self.count_tokens(m["content"]) + 8 for m in messages)  # 8: a turn's markers
+        check_prompt_fits(prompt_tokens, max_new_tokens, self.context_limit)
+        out = self._run(None, self._llm.create_chat_completion, messages, max_new_tokens, stop, temperature)
+        return _generation(out["choices"][0]["message"]["content"] or "", out["usage"])
+
+    def _run(self, adapter: Path | None, create, prompt, max_new_tokens: int, stop: str, temperature: float) -> dict:
+        """`create` (a completion or chat completion of llama-cpp-python) with `adapter` on, one call at
+        a time; its ValueError (e.g. a prompt the window cannot hold) becomes a ModelError."""
         with self._lock:
-            self._use_adapter(None)
+            self._use_adapter(adapter)
             try:
-                out = self._llm.create_chat_completion(messages, max_tokens=max_new_tokens, temperature=temperature,
-                                                       repeat_penalty=1.0, stop=[stop] if stop else [])
+                return create(prompt, max_tokens=max_new_tokens, temperature=temperature, repeat_penalty=1.0,
+                              stop=[stop] if stop else [])
             except ValueError as error:
                 raise ModelError(f"llama.cpp: {error}") from error
-        usage = out["usage"]
-        return Generation(text=(out["choices"][0]["message"]["content"] or "").strip(),
-                          prompt_tokens=usage["prompt_tokens"], new_tokens=usage["completion_tokens"])
 
     def _use_adapter(self, adapter: Path | None) -> None:
         """Put the adapter (converted and loaded once per version folder) on the context, or none."""
@@ -122,6 +117,10 @@ class LlamaCppModel:
             raise ModelError(f"llama.cpp could not switch to the adapter {adapter}")
         self._llm.reset()  # the cached prompt prefix was computed with other weights
         self._active = key
+
+
+def _generation(text: str, usage: dict) -> Generation:
+    return Generation(text=text.strip(), prompt_tokens=usage["prompt_tokens"], new_tokens=usage["completion_tokens"])
 
 
 def _converted(adapter_dir: Path, arch: tuple[str, int]) -> Path:
