@@ -25,8 +25,9 @@ from .prompt import answer_prompt, prompt_overhead, qa_prompt
 from .recall.asof import as_of
 from .recall.context import pack
 from .recall.focus import focus
+from .recall.rerank import RERANK_POOL, reranked
 from .recall.route import Route, choose
-from .recall.search import hybrid_search
+from .recall.search import hybrid_search, worth_reading
 from .records import Chunk, Hit, TextEmbedder
 from .spaces import Space
 from .weights.adapters import Manifest
@@ -95,12 +96,14 @@ class Answering:
         self.embedder = embedder
 
     def search(self, space: Space, query: str, k: int = 5, graph: bool | None = None,
-               filters: Filters | None = None) -> list[Hit]:
+               filters: Filters | None = None, rerank: bool = False) -> list[Hit]:
         """The k best memories: keyword and dense ranks fused, the dense one spread over the entity
-        graph when `graph` (default: the `graph` setting); only memories that pass `filters`."""
-        return self._search(space, Asked(query, k, space.store.matching(filters)), graph)
+        graph when `graph` (default: the `graph` setting); only memories that pass `filters`;
+        reranked by late interaction when `rerank` (as `ask` does with IMPRINT_RERANK)."""
+        return self._search(space, Asked(query, k, space.store.matching(filters)), graph, rerank=rerank)
 
-    def _search(self, space: Space, asked: Asked, graph: bool | None = None, k: int | None = None) -> list[Hit]:
+    def _search(self, space: Space, asked: Asked, graph: bool | None = None, k: int | None = None,
+                rerank: bool = False) -> list[Hit]:
         if not asked.question or not asked.question.strip():
             raise InputError("empty query")
         k = asked.k if k is None else k
@@ -108,8 +111,10 @@ class Answering:
             raise InputError(f"k must be at least 1, got {k}")
         walk = space.graph if (self.settings.graph if graph is None else graph) else None
         space.store.check_embedder(self.embedder.record)
-        return hybrid_search(space.store, space.vectors, asked.question, self.embedder.embed_query, k,
-                             graph=walk, allowed=asked.allowed)
+        hits = hybrid_search(space.store, space.vectors, asked.question, self.embedder.embed_query,
+                             max(k, RERANK_POOL) if rerank else k, graph=walk, allowed=asked.allowed,
+                             dense_weight=self.embedder.dense_weight)
+        return reranked(asked.question, hits, self.embedder.token_vectors, k) if rerank else hits
 
     def ask(self, space: Space, question: str, strategy: str = "auto", k: int = 5, filters: Filters | None = None,
             options: AnswerOptions | None = None) -> Answer:
@@ -124,7 +129,7 @@ class Answering:
         if strategy != "auto":
             return self._answer(space, asked, strategy)
         started = time.perf_counter()
-        hits = self._search(space, asked)  # one search serves the route and the answer
+        hits = self._search(space, asked, rerank=self.settings.rerank)  # one search serves the route and the answer
         route = self._route(space, asked, hits)
         routed = time.perf_counter() - started
         answer = self._answer(space, asked, route.strategy, hits)
@@ -138,7 +143,7 @@ class Answering:
     def explain(self, space: Space, question: str, k: int = 5, filters: Filters | None = None) -> Route:
         """Which tier `auto` would answer from, why, and the memories behind the choice."""
         asked = Asked(question, k, space.store.matching(filters))
-        return self._route(space, asked, self._search(space, asked))
+        return self._route(space, asked, self._search(space, asked, rerank=self.settings.rerank))
 
     def context_budget(self, question: str, instructions: str | None = None) -> int:
         """Tokens left for memories: the reader's window minus the prompt scaffolding and the answer."""
@@ -177,7 +182,7 @@ class Answering:
             memories, adapter = [], self._adapter_path(space)
             prompt = qa_prompt(asked.question)
         else:
-            hits = self._search(space, asked) if hits is None else hits
+            hits = self._search(space, asked, rerank=self.settings.rerank) if hits is None else hits
             weak = self._weak_evidence(space, asked, hits)
             if weak:  # nothing close enough to read: no generation at all
                 done = time.perf_counter()
@@ -232,8 +237,7 @@ class Answering:
             memories = self._packed(space, asked)
             space.store.record_use([m.id for m in memories])
             return memories, self.shown(space, memories, asked.question)
-        floor = self.settings.min_relative_score * (hits[0].score if hits else 0.0)
-        memories = [hit.memory for hit in hits if hit.score >= floor]
+        memories = [hit.memory for hit in worth_reading(hits, self.settings.min_relative_score)]
         seen = self.shown(space, memories, asked.question)
         if self.settings.focus:  # on the current text: a replaced sentence's names do not count
             seen = focus(seen, asked.question)

@@ -30,6 +30,7 @@ EMBED_BATCH = 256  # chunks embedded (and committed) together when ingesting man
 # all in the keyword index. Embedding up to the embedder's 256 tokens took 1.35x as long on click's
 # source and found no more (benchmarks/code_recall.py).
 CODE_KEY_CHARS = 512
+KEY_SIMILARITY = 0.85  # a stored memory this share of the repeat threshold may be a repeat under its key
 
 
 @dataclass
@@ -126,13 +127,20 @@ class Ingest:
 
     def _prepare(self, batch: list[tuple[RawItem, list[tuple[str, Segment]]]], space: Space):
         texts = [embedding_key(item.kind, text) for item, chunks in batch for text, _ in chunks]
-        vectors = self.embedder.embed(texts)
+        vectors = self.embedder.embed(texts)  # what each chunk says: repeats compare these
+        keys = vectors.copy()  # what it is searched under (a turn with the turn before it)
+        position = 0
+        for item, chunks in batch:
+            if item.kind == "conversation":
+                keys[position:position + len(chunks)] = in_context(vectors[position:position + len(chunks)],
+                                                                   self.embedder.context_weight)
+            position += len(chunks)
         nearest = space.vectors.nearest(vectors) if self.settings.duplicate_similarity <= 1 else [None] * len(texts)
         prepared, kept, position = [], [], 0
         for item, chunks in batch:
             rows = []
             for text, segment in chunks:
-                vector, stored = vectors[position], nearest[position]
+                vector, key, stored = vectors[position], keys[position], nearest[position]
                 position += 1
                 words = said_words(text, segment.speaker)
                 # the information bar is for chat turns; text a user adds on purpose is kept whatever its size
@@ -140,7 +148,7 @@ class Ingest:
                 repeat_of = None
                 if dropped is None and item.kind != "code":  # the same code in two places is found in both
                     dropped, repeat_of = self._repeat(vector, words, stored, space.store, kept)
-                row = PreparedChunk(text=text, tokens=self.embedder.count_tokens(text), vector=vector,
+                row = PreparedChunk(text=text, tokens=self.embedder.count_tokens(text), vector=key,
                                     speaker=segment.speaker, time=segment.time or item.time,
                                     metadata={**item.metadata, **segment.metadata}, dropped=dropped, repeat_of=repeat_of,
                                     entities=None if dropped else extract_entities(text))
@@ -155,12 +163,16 @@ class Ingest:
         """Why this chunk repeats a memory already held (stored, or earlier in this batch), and that
         memory; (None, None) if it says something new. A repeat says the same content words with a
         near-identical embedding: embeddings alone barely see a changed name or number, so they
-        would merge different facts."""
+        would merge different facts. A stored turn is found by its key (mixed with the turn before
+        it), so with the same words its own vector is made again to compare."""
         threshold = self.settings.duplicate_similarity
-        if stored and stored[1] >= threshold:
-            held = next(iter(store.get([stored[0]])), None)  # None: a damaged row
-            if held is not None and said_words(held.text, held.speaker) == words:
-                return f"repeats memory {held.id} (similarity {stored[1]:.2f})", held.id
+        # a turn's key is ~0.87 or more similar to its own vector (weight 0.5, turns not opposed)
+        candidate = stored is not None and stored[1] >= KEY_SIMILARITY * threshold
+        held = next(iter(store.get([stored[0]])), None) if candidate else None  # None: a damaged row
+        if held is not None and said_words(held.text, held.speaker) == words:
+            similarity = stored[1] if stored[1] >= threshold else float(self.embedder.embed([held.text])[0] @ vector)
+            if similarity >= threshold:
+                return f"repeats memory {held.id} (similarity {similarity:.2f})", held.id
         for other, other_words, row in batch:
             if other_words == words and float(other @ vector) >= threshold:
                 return "repeats an earlier memory of the same batch", row
@@ -192,6 +204,18 @@ def _replacements(store: SpaceStore, chunk_id: int, chunk: PreparedChunk) -> lis
 def embedding_key(kind: str, text: str) -> str:
     """What a memory's vector is made from: its text, or the start of it for code."""
     return text[:CODE_KEY_CHARS] if kind == "code" else text
+
+
+def in_context(turns: np.ndarray, weight: float) -> np.ndarray:
+    """The search keys of consecutive turns' vectors: each mixed with the turn before it ("Yes, last
+    week" means something only after its question). Mixing vectors costs no second embedding."""
+    return np.concatenate([turns[:1], after(turns[1:], turns[:-1], weight)]) if weight else turns
+
+
+def after(vectors: np.ndarray, previous: np.ndarray, weight: float) -> np.ndarray:
+    """Turn vectors plus `weight` times the vectors of the turns before them (row by row), as unit vectors."""
+    keys = vectors + weight * previous
+    return keys / np.linalg.norm(keys, axis=1, keepdims=True)
 
 
 def said_words(text: str, speaker: str | None) -> set[str]:

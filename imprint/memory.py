@@ -191,12 +191,13 @@ class Memory:
     # --- reading -------------------------------------------------------------------------
 
     def search(self, query: str, space: str, k: int = 5, graph: bool | None = None,
-               filters: dict[str, Any] | None = None) -> list[Hit]:
+               filters: dict[str, Any] | None = None, rerank: bool = False) -> list[Hit]:
         """The k best memories: keyword and dense ranks fused, the dense one spread over the entity
         graph when `graph` (default: the `graph` setting; HotpotQA recall@5 80.5% -> 87.5%).
         `filters`: metadata key -> value or list of values, and source, speaker, since, until
-        (`{"user_id": "u1", "since": "2024-01-01"}`); applied in the store, before ranking."""
-        return self._answering.search(self.space(space), query, k, graph, Filters.parse(filters))
+        (`{"user_id": "u1", "since": "2024-01-01"}`); applied in the store, before ranking.
+        `rerank`: reorder the top 50 by late interaction first, as `ask` does (~0.2 s more)."""
+        return self._answering.search(self.space(space), query, k, graph, Filters.parse(filters), rerank)
 
     def list_memories(self, space: str, limit: int = 50, offset: int = 0,
                       filters: dict[str, Any] | None = None) -> list[Chunk]:

@@ -142,6 +142,8 @@ class TextEmbedder(Protocol):
     name: str
     max_tokens: int
     weak_similarity: float  # a question whose best match is less similar is about nothing stored
+    context_weight: float  # a conversation turn is searched under its vector plus this much of the turn before it
+    dense_weight: float  # how much its ranking counts against the keyword ranking when they are fused
 
     @property
     def record(self) -> EmbedderRecord: ...
@@ -151,3 +153,5 @@ class TextEmbedder(Protocol):
     def embed(self, texts: list[str]) -> Any: ...
 
     def embed_query(self, text: str) -> Any: ...
+
+    def token_vectors(self, texts: list[str]) -> list[Any]: ...

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .errors import InputError
-from .ingest import embedding_key
+from .ingest import after, embedding_key
 from .records import TextEmbedder
 from .spaces import Space
 
@@ -42,8 +42,12 @@ def reindex(space: Space, embedder: TextEmbedder, progress: Callable[[int, int],
         if not rows:
             raise InputError(f"some memories of {space.name!r} could not be read to embed again: run "
                              f"`imprint check --space {space.name} --repair`, then reindex")
-        vectors = embedder.embed([embedding_key(kind, text) for _, kind, text in rows])
-        store.stage_vectors({memory_id: vector for (memory_id, _, _), vector in zip(rows, vectors)})
+        vectors = embedder.embed([embedding_key(kind, text) for _, kind, text, _ in rows])
+        follows = [i for i, (_, kind, _, previous) in enumerate(rows) if kind == "conversation" and previous]
+        if follows and embedder.context_weight:  # a turn's key holds the turn before it, as ingest made it
+            before = embedder.embed([rows[i][3] for i in follows])
+            vectors[follows] = after(vectors[follows], before, embedder.context_weight)
+        store.stage_vectors({memory_id: vector for (memory_id, *_), vector in zip(rows, vectors)})
         report.embedded += len(rows)
         if progress:
             progress(*store.reindex_counts())

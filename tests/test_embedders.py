@@ -92,3 +92,33 @@ def test_a_space_from_before_the_record_is_taken_as_minilm(space, tmp_path, embe
     assert (record.name, record.dimensions, record.fingerprint) == ("all-MiniLM-L6-v2", 384, None)
     assert reopened.search("Where does Mira live?", space="a")[0].memory.source == "mira"
     reopened.close()
+
+
+def test_a_turn_is_keyed_with_the_turn_before_it_and_reindex_keys_it_the_same(space, projected, model, tmp_path):
+    with_context = SentenceEmbedder(projected.folder, projected.name, 0.1, context_weight=0.5)
+    assert with_context.count_tokens("Do you still go fishing?") < 10  # not the file's padded length
+    turns = [{"speaker": "Ana", "text": "Do you still go fishing with your brother?"},
+             {"speaker": "Ben", "text": "Yes, every Sunday at the lake near the mill."},
+             {"speaker": "Ana", "text": "That sounds like a lovely way to spend a morning off."}]
+    space.add_turns(turns, space="b")
+    moved = Memory(tmp_path / "data", embedder=with_context, model=model)
+    assert moved.reindex("b").switched
+    direct = Memory(tmp_path / "direct", embedder=with_context, model=model)
+    direct.add_turns(turns, space="b")
+    ids, reindexed = moved.space("b").store.vectors_after(0)
+    _, ingested = direct.space("b").store.vectors_after(0)
+    assert np.allclose(reindexed, ingested, atol=1e-5)
+    texts = [chunk.text for chunk in moved.space("b").store.get([int(i) for i in ids])]
+    plain = with_context.embed(texts)
+    keyed = plain[1] + 0.5 * plain[0]
+    assert np.allclose(ingested[1], keyed / np.linalg.norm(keyed), atol=1e-5)  # the second turn holds the first
+    assert np.allclose(ingested[0], plain[0], atol=1e-5)  # the first has none before it
+    moved.close(), direct.close()
+
+
+def test_a_folder_embedder_gives_unit_token_vectors_for_reranking(projected):
+    from imprint.recall.rerank import maxsim
+
+    question, near, far = projected.token_vectors(["Where does Ben fish?", "Ben fishes at the lake.", "Taxes are due."])
+    assert all(np.allclose(np.linalg.norm(t, axis=1), 1, atol=1e-4) for t in (question, near, far))
+    assert maxsim(question, near) > maxsim(question, far)

@@ -5,7 +5,7 @@ import pytest
 
 from imprint.errors import NotFoundError
 from imprint.recall.dense import VectorIndex
-from imprint.records import RawItem, Segment
+from imprint.records import EmbedderRecord, RawItem, Segment
 from imprint.store.sqlite import (
     MIGRATIONS,
     SUBJECT_VERSION,
@@ -95,6 +95,36 @@ def test_vector_index_follows_additions_and_deletions(tmp_path):
     assert index.search(unit(len("beta gamma")), 1)[0][0] == b
     other.delete_memory(b)
     assert [i for i, _ in index.search(unit(len("beta gamma")), 5)] == [a]
+
+
+def test_the_hnsw_index_follows_the_rows_and_its_similarities_are_exact(tmp_path):
+    store = SpaceStore(tmp_path / "a.sqlite")
+
+    def row(i: int):
+        raw = RawItem(source=f"s{i}", kind="text", content=f"memory {i}", segments=[Segment(f"memory {i}")])
+        return raw, [PreparedChunk(text=f"memory {i}", tokens=2, vector=unit(i, 32))]
+
+    ids = [result.chunk_ids[0] for result in store.add([row(i) for i in range(400)])]
+    exact, ann = VectorIndex(store, ann_min=10**9), VectorIndex(store, ann_min=100)
+    assert not ann.approximate and ann.wait_until_built(120) and ann.approximate
+    assert not exact.wait_until_built(1)  # under its threshold: exact scans only
+    for i in range(0, 400, 20):
+        found = ann.search(unit(i, 32), 5)
+        assert found[0][0] == ids[i] and found[0][1] == pytest.approx(1.0, abs=1e-5)
+        expected = dict(exact.search(unit(i, 32), 50))
+        assert all(similarity == pytest.approx(expected[m], abs=1e-6) for m, similarity in found)
+    [new] = store.add([row(1000)])[0].chunk_ids
+    assert ann.search(unit(1000, 32), 1)[0][0] == new
+    store.delete_memory(ids[0])
+    assert ids[0] not in [m for m, _ in ann.search(unit(0, 32), 5)]
+    assert ann.approximate  # it followed the deletion without a rebuild
+    # every vector changes in place (a reindex): the old index is dropped, exact scans answer, then a new one
+    target = EmbedderRecord("another", 32)
+    while not store.swap_staged(target):
+        store.stage_vectors({m: unit(m + 5000, 32) for m, *_ in store.unstaged(target, 1000)})
+    assert ann.search(unit(ids[7] + 5000, 32), 1)[0][0] == ids[7]
+    assert ann.wait_until_built(120)
+    assert ann.search(unit(ids[9] + 5000, 32), 1)[0][0] == ids[9]
 
 
 def test_fts_query_is_safe_for_any_text():

@@ -24,12 +24,14 @@ class SentenceEmbedder:
     """Unit vectors from a sentence-transformers folder, loaded on first use, on the CPU."""
 
     def __init__(self, folder: Path, name: str, weak_similarity: float, fingerprint: str | None = None,
-                 threads: int = 2, batch_size: int = 16) -> None:
+                 threads: int = 2, batch_size: int = 16, context_weight: float = 0.0, dense_weight: float = 1.0) -> None:
         self.folder = Path(folder)
         if not (self.folder / "modules.json").is_file():
             raise ModelError(f"{self.folder} is not a sentence-transformers model folder (no modules.json)")
         self.name = name
         self.weak_similarity = weak_similarity
+        self.context_weight = context_weight
+        self.dense_weight = dense_weight
         self._fingerprint = fingerprint
         self.threads = threads
         self.batch_size = batch_size
@@ -57,7 +59,12 @@ class SentenceEmbedder:
         from tokenizers import Tokenizer
 
         path = self.folder / "tokenizer.json"
-        return Tokenizer.from_file(str(path)) if path.is_file() else None
+        if not path.is_file():
+            return None
+        tokenizer = Tokenizer.from_file(str(path))
+        tokenizer.no_padding()  # a file may pad every text to a fixed length (MiniLM's says 128)
+        tokenizer.no_truncation()  # the chunker needs whole lengths
+        return tokenizer
 
     @functools.cached_property
     def record(self) -> EmbedderRecord:
@@ -75,6 +82,16 @@ class SentenceEmbedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         return self._encode([text], "query")[0]
+
+    def token_vectors(self, texts: list[str]) -> list[np.ndarray]:
+        """Each memory's token vectors as unit rows: what late interaction compares (recall/rerank.py)."""
+        with self._lock:
+            model = self._model
+            named = "document" if "document" in (model.prompts or {}) else None
+            tokens = model.encode(texts, prompt_name=named, batch_size=self.batch_size, output_value="token_embeddings",
+                                  convert_to_numpy=False, show_progress_bar=False)
+        rows = [np.asarray(t.float().numpy(), dtype=np.float32) for t in tokens]
+        return [r / np.maximum(np.linalg.norm(r, axis=1, keepdims=True), 1e-12) for r in rows]
 
     def _encode(self, texts: list[str], prompt: str) -> np.ndarray:
         with self._lock:  # one model, shared by a server's threads

@@ -3,6 +3,13 @@ what one step over the graph adds), fused by reciprocal rank (RRF).
 
 RRF needs no score calibration between the retrievers: a memory's score is the sum of
 1 / (RRF_K + rank) over the lists it appears in, so agreement between them wins.
+
+A name the question mentions that is the subject of memories (a turn's speaker, a passage's title)
+says whose memories to prefer: "What does Melanie do to destress?" asks about Melanie's own turns,
+and the word "Melanie" in Caroline's "Thanks, Melanie!" is weak evidence. So keyword matches about
+the subject rank first, and dense similarity to the subject's memories counts SUBJECT_BONUS more.
+(Taking such names out of the keyword query as well found more on LoCoMo and less on HotpotQA,
+where a title is the best keyword there is.) Measured in docs/benchmarks.md.
 """
 
 from typing import Callable
@@ -15,7 +22,8 @@ from ..store.sqlite import SpaceStore
 from .dense import VectorIndex
 from .graph import GraphIndex
 
-RRF_K = 60
+RRF_K = 10  # LoCoMo recall@10: 60 -> 0.54, 30 -> 0.58, 10 -> 0.59, 5 -> 0.59 (with the subject preference)
+SUBJECT_BONUS = 0.2  # added to the cosine of a memory about a subject the question names
 GRAPH_SEEDS = 2  # the graph spreads from this many best dense matches (and the query's names)
 LINK_WEIGHT = 1.0  # a link from a seed of similarity s adds s (HotpotQA sweep: docs/benchmarks.md)
 
@@ -29,13 +37,25 @@ def hybrid_search(
     candidates: int = 50,
     graph: GraphIndex | None = None,
     allowed: np.ndarray | None = None,
+    dense_weight: float = 1.0,
 ) -> list[Hit]:
     """The k best memories for `query`; each retriever contributes its top `candidates`. With
-    `allowed` (sorted ids, from the store's filters) every retriever ranks only those."""
+    `allowed` (sorted ids, from the store's filters) every retriever ranks only those. The dense
+    (or graph) ranking counts `dense_weight` times the keyword one (the embedder's measured weight)."""
     depth = max(k, candidates)
+    _, about = store.subjects(question_names(query))
+    if allowed is not None:
+        about = np.intersect1d(about, allowed, assume_unique=True)
     keyword = store.keyword_search(query, depth, allowed)
-    nearest = index.search(embed_query(query), depth, allowed)
-    lists = {"keyword": keyword, "dense": [memory_id for memory_id, _ in nearest]}
+    keyword = [i for i in keyword if _member(about, i)] + [i for i in keyword if not _member(about, i)]
+    vector = embed_query(query)
+    nearest = index.search(vector, depth, allowed)
+    similarity = dict(nearest)
+    dense = [memory_id for memory_id, _ in nearest]
+    if len(about):
+        similarity |= dict(index.search(vector, depth, about))
+        dense = sorted(similarity, key=lambda i: (-similarity[i] - SUBJECT_BONUS * _member(about, i), i))[:depth]
+    lists = {"keyword": keyword, "dense": dense}
     fused = ["keyword", "dense"]
     if graph is not None:  # the graph ranking is the dense one plus what the graph adds: it takes its place
         walked = graph_walk(store, graph, query, nearest, depth)
@@ -45,16 +65,23 @@ def hybrid_search(
     ranks = {name: {memory_id: rank for rank, memory_id in enumerate(ids, start=1)} for name, ids in lists.items()}
     scores: dict[int, float] = {}
     for name in fused:
+        weight = 1.0 if name == "keyword" else dense_weight
         for memory_id, rank in ranks[name].items():
-            scores[memory_id] = scores.get(memory_id, 0.0) + 1.0 / (RRF_K + rank)
+            scores[memory_id] = scores.get(memory_id, 0.0) + weight / (RRF_K + rank)
     best = sorted(scores, key=lambda memory_id: (-scores[memory_id], memory_id))[:k]
-    similarity = dict(nearest)
     return [
         Hit(memory=chunk, score=scores[chunk.id], keyword_rank=ranks["keyword"].get(chunk.id),
             dense_rank=ranks["dense"].get(chunk.id), graph_rank=ranks.get("graph", {}).get(chunk.id),
             similarity=similarity.get(chunk.id))
         for chunk in store.get(best)
     ]
+
+
+def worth_reading(hits: list[Hit], share: float) -> list[Hit]:
+    """The hits a reader is shown: those scoring at least `share` of the best one (a small reader
+    is easily led astray by weak matches; benchmarks/locomo_recall.py measures what it costs)."""
+    floor = share * (hits[0].score if hits else 0.0)
+    return [hit for hit in hits if hit.score >= floor]
 
 
 def _member(sorted_ids: np.ndarray, memory_id: int) -> bool:

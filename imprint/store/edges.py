@@ -28,6 +28,20 @@ class Edges:
                 f" WHERE e.name IN ({marks(keys)}) GROUP BY e.id", keys).fetchall()
         return dict(rows)
 
+    def subjects(self, names: set[str]) -> tuple[set[str], np.ndarray]:
+        """Those of `names` that are some memory's subject (a turn's speaker, a passage's title), and
+        the ids of the memories they are the subject of, ascending."""
+        keys = {self._entity_key(name): name for name in names}
+        if not keys:
+            return set(), np.zeros(0, dtype=np.int64)
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT e.name, m.chunk_id FROM entities e JOIN mentions m ON m.entity_id = e.id"
+                f" WHERE e.name IN ({marks(list(keys))}) AND m.subject", list(keys)).fetchall()
+        found = {key for key, _ in rows}
+        return ({name for key, name in keys.items() if key in found},
+                np.unique(np.array([chunk_id for _, chunk_id in rows], dtype=np.int64)))
+
     def memories_mentioning(self, name: str, before: int, limit: int = 200) -> list[int]:
         """Ids below `before` of the (at most `limit` latest) memories that mention `name`."""
         with self._lock:

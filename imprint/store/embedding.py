@@ -35,19 +35,22 @@ class Embedding:
         self.check_embedder(embedder)
         self._conn.execute("INSERT OR IGNORE INTO meta VALUES ('embedder', ?)", (json.dumps(embedder.__dict__),))
 
-    def unstaged(self, target: EmbedderRecord, limit: int) -> list[tuple[int, str, str]]:
-        """(memory id, kind of its raw item, text) of up to `limit` memories whose vector for `target`
-        is not staged yet, in id order. A reindex towards another embedder starts over."""
+    def unstaged(self, target: EmbedderRecord, limit: int) -> list[tuple[int, str, str, str | None]]:
+        """(memory id, kind of its raw item, text, text of the memory before it from the same item or
+        None) of up to `limit` memories whose vector for `target` is not staged yet, in id order. A
+        reindex towards another embedder starts over."""
         with self._lock, self._write():
             row = self._conn.execute("SELECT value FROM meta WHERE key = 'reindex_to'").fetchone()
             if row is None or EmbedderRecord(**json.loads(row[0])) != target:
                 self._conn.execute("DELETE FROM staged_vectors")
                 self._conn.execute("INSERT OR REPLACE INTO meta VALUES ('reindex_to', ?)", (json.dumps(target.__dict__),))
             rows = self._conn.execute(
-                "SELECT c.id, r.kind FROM vectors v JOIN chunks c ON c.id = v.chunk_id JOIN raw_items r ON r.id = c.raw_id"
+                "SELECT c.id, r.kind, (SELECT max(p.id) FROM chunks p WHERE p.raw_id = c.raw_id AND p.id < c.id)"
+                " FROM vectors v JOIN chunks c ON c.id = v.chunk_id JOIN raw_items r ON r.id = c.raw_id"
                 " WHERE v.chunk_id NOT IN (SELECT chunk_id FROM staged_vectors) ORDER BY c.id LIMIT ?", (limit,)).fetchall()
-        kinds = dict(rows)
-        return [(chunk.id, kinds[chunk.id], chunk.text) for chunk in self.get(list(kinds))]
+        texts = {chunk.id: chunk.text for chunk in self.get([i for row in rows for i in (row[0], row[2]) if i is not None])}
+        return [(memory_id, kind, texts[memory_id], texts.get(previous)) for memory_id, kind, previous in rows
+                if memory_id in texts]
 
     def reindex_counts(self) -> tuple[int, int]:
         """(vectors staged, vectors in the space)."""
