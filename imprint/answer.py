@@ -20,7 +20,7 @@ from .encode.salience import content_words
 from .encode.words import found_in
 from .errors import InputError, ModelError
 from .filters import Filters
-from .llm.choose import Models
+from .llm.choose import Models, reranker
 from .prompt import answer_prompt, prompt_overhead, qa_prompt
 from .recall.asof import as_of
 from .recall.context import pack
@@ -94,6 +94,7 @@ class Answering:
         self.settings = settings
         self.models = models
         self.embedder = embedder
+        self.reranker = reranker(embedder, settings)
 
     def search(self, space: Space, query: str, k: int = 5, graph: bool | None = None,
                filters: Filters | None = None, rerank: bool = False) -> list[Hit]:
@@ -114,7 +115,7 @@ class Answering:
         hits = hybrid_search(space.store, space.vectors, asked.question, self.embedder.embed_query,
                              max(k, RERANK_POOL) if rerank else k, graph=walk, allowed=asked.allowed,
                              dense_weight=self.embedder.dense_weight)
-        return reranked(asked.question, hits, self.embedder.token_vectors, k) if rerank else hits
+        return reranked(asked.question, hits, self.reranker.token_vectors, k) if rerank else hits
 
     def ask(self, space: Space, question: str, strategy: str = "auto", k: int = 5, filters: Filters | None = None,
             options: AnswerOptions | None = None) -> Answer:

@@ -115,10 +115,3 @@ def test_a_turn_is_keyed_with_the_turn_before_it_and_reindex_keys_it_the_same(sp
     assert np.allclose(ingested[0], plain[0], atol=1e-5)  # the first has none before it
     moved.close(), direct.close()
 
-
-def test_a_folder_embedder_gives_unit_token_vectors_for_reranking(projected):
-    from imprint.recall.rerank import maxsim
-
-    question, near, far = projected.token_vectors(["Where does Ben fish?", "Ben fishes at the lake.", "Taxes are due."])
-    assert all(np.allclose(np.linalg.norm(t, axis=1), 1, atol=1e-4) for t in (question, near, far))
-    assert maxsim(question, near) > maxsim(question, far)

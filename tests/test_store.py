@@ -109,14 +109,14 @@ def test_the_hnsw_index_follows_the_rows_and_its_similarities_are_exact(tmp_path
     assert not ann.approximate and ann.wait_until_built(120) and ann.approximate
     assert not exact.wait_until_built(1)  # under its threshold: exact scans only
     for i in range(0, 400, 20):
-        found = ann.search(unit(i, 32), 5)
+        found = ann.search(unit(i, 32), 50)  # 200 candidates of 400: what is exactly there is found
         assert found[0][0] == ids[i] and found[0][1] == pytest.approx(1.0, abs=1e-5)
-        expected = dict(exact.search(unit(i, 32), 50))
+        expected = dict(exact.search(unit(i, 32), 1000))
         assert all(similarity == pytest.approx(expected[m], abs=1e-6) for m, similarity in found)
     [new] = store.add([row(1000)])[0].chunk_ids
-    assert ann.search(unit(1000, 32), 1)[0][0] == new
+    assert ann.search(unit(1000, 32), 50)[0][0] == new
     store.delete_memory(ids[0])
-    assert ids[0] not in [m for m, _ in ann.search(unit(0, 32), 5)]
+    assert ids[0] not in [m for m, _ in ann.search(unit(0, 32), 50)]
     assert ann.approximate  # it followed the deletion without a rebuild
     # every vector changes in place (a reindex): the old index is dropped, exact scans answer, then a new one
     target = EmbedderRecord("another", 32)
@@ -124,7 +124,7 @@ def test_the_hnsw_index_follows_the_rows_and_its_similarities_are_exact(tmp_path
         store.stage_vectors({m: unit(m + 5000, 32) for m, *_ in store.unstaged(target, 1000)})
     assert ann.search(unit(ids[7] + 5000, 32), 1)[0][0] == ids[7]
     assert ann.wait_until_built(120)
-    assert ann.search(unit(ids[9] + 5000, 32), 1)[0][0] == ids[9]
+    assert ann.search(unit(ids[9] + 5000, 32), 50)[0][0] == ids[9]
 
 
 def test_fts_query_is_safe_for_any_text():
@@ -211,3 +211,31 @@ def test_a_file_from_before_subjects_gets_them_on_opening(tmp_path):
     names = dict(reopened._conn.execute("SELECT id, name FROM entities"))
     assert {names[e]: bool(s) for e, s in zip(entities, subject)} == {"quillon varga": True, "zorblat industries": False}
     assert set(names.values()) == {"quillon varga", "zorblat industries"}  # the unmentioned one is gone
+
+
+def test_building_an_hnsw_index_before_embedding_does_not_crash_the_process(tmp_path):
+    """onnxruntime imported after usearch dies with SIGSEGV: a process whose first search builds
+    the index (a quality-profile server: torch embeds, then MiniLM reranks) must live on."""
+    import subprocess
+    import sys
+
+    script = f"""
+import numpy as np
+from imprint.recall.dense import VectorIndex
+from imprint.records import RawItem, Segment
+from imprint.store.sqlite import PreparedChunk, SpaceStore
+store = SpaceStore({str(tmp_path / "a.sqlite")!r})
+rng = np.random.default_rng(0)
+rows = []
+for i in range(60):
+    v = rng.normal(size=16).astype(np.float32)
+    rows.append((RawItem(source=f"s{{i}}", kind="text", content=f"m {{i}}", segments=[Segment(f"m {{i}}")]),
+                 [PreparedChunk(text=f"m {{i}}", tokens=2, vector=v / np.linalg.norm(v))]))
+store.add(rows)
+assert VectorIndex(store, ann_min=10).wait_until_built(60)
+from imprint.llm.embed import Embedder
+print(Embedder().embed(["still alive"]).shape)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "(1, 384)" in done.stdout

@@ -6,6 +6,12 @@ by every `imprint search` before it embedded one query; onnxruntime and tokenize
 and embed a query in ~4 ms (12-15 ms before). The ONNX graph is exported once from the packaged
 weights (with torch, on first use) into the cache folder, written atomically, and kept only if its
 vectors match torch's on a few sentences within TOLERANCE; otherwise torch embeds (same vectors).
+
+Questions go through an int8 copy of that graph (its matrix products quantised per channel by
+ONNX Runtime, once): ~2.4 ms instead of ~4.6 ms per question, at cosine 0.99 to the float vector
+for LoCoMo's questions (0.979 for "hi"); LoCoMo evidence recall@10 0.636 with float questions, 0.632 with int8 ones. Memories stay
+float. A copy that disagrees beyond QUERY_AGREEMENT on a few questions is not kept (long texts
+drift further: 0.974 on a 256-token one, which is why memories stay float).
 """
 
 import functools
@@ -27,6 +33,10 @@ MAX_TOKENS = 256  # the model's max_seq_length (sentence_bert_config.json)
 # 'hi' is 0.34 similar to LoCoMo conversations, their answerable questions 0.48 and up in 95%
 WEAK_SIMILARITY = 0.35
 TOLERANCE = 1e-4  # largest difference allowed between an exported vector and torch's
+QUERY_AGREEMENT = 0.97  # least cosine between a question's vector from the int8 graph and the float one
+INT8_GRAPH = "all-MiniLM-L6-v2.int8.onnx"
+CHECK_QUESTIONS = ("hi", "Where does Mira Quenton live now?", "What did Caroline research in May 2023?",
+                   "who fixed parseConfigFile before the release?", "Qui a fondé Zorblat ?")
 CHECK_SENTENCES = ("hi", "Mira Quenton moved to Tallinn in 2021 and works at the port.",
                    "TODO [urgent] fix the importer before Friday. " * 40)
 
@@ -58,6 +68,7 @@ class Embedder:
         self.batch_size = batch_size
         self.cache_dir = Path(cache_dir) if cache_dir else Path.home() / ".cache" / "imprint"
         self._encoder = None
+        self._query_encoder = None
         self._lock = threading.Lock()
 
     @functools.cached_property
@@ -105,9 +116,24 @@ class Embedder:
             vectors[chosen] = _pooled(self.encoder, self._tokenizer, [texts[i] for i in chosen])
         return vectors
 
+    @property
+    def query_encoder(self):
+        """The encoder of questions: the int8 graph when it agrees with the float one, else that one.
+        A graph made and checked before loads alone (a search need not load the float one)."""
+        made = self.cache_dir / "embedder" / INT8_GRAPH
+        with self._lock:
+            if self._query_encoder is None and made.exists():
+                self._query_encoder = _onnx_encoder(made)
+        if self._query_encoder is None:
+            encoder = self.encoder
+            with self._lock:
+                if self._query_encoder is None:
+                    self._query_encoder = _quantized(made.parent, self._tokenizer, encoder)
+        return self._query_encoder
+
     def embed_query(self, text: str) -> np.ndarray:
-        """A question is embedded as a memory is (the model has no query prompt)."""
-        return self.embed([text])[0]
+        """A question as a memory is embedded (the model has no query prompt), by the int8 graph."""
+        return _pooled(self.query_encoder, self._tokenizer, [text])[0]
 
     def token_vectors(self, texts: list[str]) -> list[np.ndarray]:
         """Each text's token vectors as unit rows, [CLS] and [SEP] left out: what late interaction
@@ -160,6 +186,34 @@ def _load_encoder(folder: Path, tokenizer):
 
 class _Mismatch(Exception):
     pass
+
+
+def _quantized(folder: Path, tokenizer, encoder):
+    """An int8 copy of the exported graph for questions, made once; the float encoder when there is
+    no exported graph (torch embeds) or the copy disagrees with it."""
+    source, path = folder / "all-MiniLM-L6-v2.onnx", folder / INT8_GRAPH
+    if not source.exists():
+        return encoder
+    if not path.exists():
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        partial = path.with_name(path.name + ".partial")
+        with warnings.catch_warnings():  # its advice to pre-process first: the check below is what counts
+            warnings.simplefilter("ignore")
+            logging.getLogger().disabled, was = True, logging.getLogger().disabled
+            try:
+                quantize_dynamic(source, partial, weight_type=QuantType.QInt8, per_channel=True,
+                                 op_types_to_quantize=["MatMul"])
+            finally:
+                logging.getLogger().disabled = was
+        agreement = float(np.min(np.sum(_pooled(_onnx_encoder(partial), tokenizer, list(CHECK_QUESTIONS))
+                                        * _pooled(encoder, tokenizer, list(CHECK_QUESTIONS)), axis=1)))
+        if agreement < QUERY_AGREEMENT:
+            partial.unlink()
+            log.warning("the int8 query graph agrees only to %.3f: questions embed in float", agreement)
+            return encoder
+        partial.replace(path)
+    return _onnx_encoder(path)
 
 
 def _onnx_encoder(path: Path):

@@ -83,16 +83,6 @@ class SentenceEmbedder:
     def embed_query(self, text: str) -> np.ndarray:
         return self._encode([text], "query")[0]
 
-    def token_vectors(self, texts: list[str]) -> list[np.ndarray]:
-        """Each memory's token vectors as unit rows: what late interaction compares (recall/rerank.py)."""
-        with self._lock:
-            model = self._model
-            named = "document" if "document" in (model.prompts or {}) else None
-            tokens = model.encode(texts, prompt_name=named, batch_size=self.batch_size, output_value="token_embeddings",
-                                  convert_to_numpy=False, show_progress_bar=False)
-        rows = [np.asarray(t.float().numpy(), dtype=np.float32) for t in tokens]
-        return [r / np.maximum(np.linalg.norm(r, axis=1, keepdims=True), 1e-12) for r in rows]
-
     def _encode(self, texts: list[str], prompt: str) -> np.ndarray:
         with self._lock:  # one model, shared by a server's threads
             model = self._model

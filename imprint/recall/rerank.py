@@ -2,10 +2,10 @@
 
 A pooled vector blurs a turn into one point; comparing each question token with its closest token
 of the memory (MaxSim, as ColBERT scores) keeps "pottery" from drowning in a long turn. No
-cross-encoder ships inside a PyPI package (../shared/MODELS.md), so the embedder's own token vectors
-do it, on the fused top RERANK_POOL, and the MaxSim order is fused with the search order by
-reciprocal rank. It costs the embedder one pass over the candidates (~0.2 s with MiniLM on 2
-cores), so `ask` reranks and a plain search does not (IMPRINT_RERANK; docs/benchmarks.md).
+cross-encoder ships inside a PyPI package (../shared/MODELS.md), so MiniLM's token vectors do it
+(llm/choose.reranker), on the fused top RERANK_POOL, and the MaxSim order is fused with the search
+order by reciprocal rank. It costs one MiniLM pass over the candidates (~0.2 s on 2 cores), so
+`ask` reranks and a plain search does not (IMPRINT_RERANK; docs/benchmarks.md).
 """
 
 import dataclasses

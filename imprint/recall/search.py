@@ -47,14 +47,15 @@ def hybrid_search(
     if allowed is not None:
         about = np.intersect1d(about, allowed, assume_unique=True)
     keyword = store.keyword_search(query, depth, allowed)
-    keyword = [i for i in keyword if _member(about, i)] + [i for i in keyword if not _member(about, i)]
+    subject = set(about.tolist())
+    keyword = [i for i in keyword if i in subject] + [i for i in keyword if i not in subject]
     vector = embed_query(query)
     nearest = index.search(vector, depth, allowed)
     similarity = dict(nearest)
     dense = [memory_id for memory_id, _ in nearest]
     if len(about):
         similarity |= dict(index.search(vector, depth, about))
-        dense = sorted(similarity, key=lambda i: (-similarity[i] - SUBJECT_BONUS * _member(about, i), i))[:depth]
+        dense = sorted(similarity, key=lambda i: (-similarity[i] - SUBJECT_BONUS * (i in subject), i))[:depth]
     lists = {"keyword": keyword, "dense": dense}
     fused = ["keyword", "dense"]
     if graph is not None:  # the graph ranking is the dense one plus what the graph adds: it takes its place
