@@ -108,23 +108,30 @@ def test_the_hnsw_index_follows_the_rows_and_its_similarities_are_exact(tmp_path
     exact, ann = VectorIndex(store, ann_min=10**9), VectorIndex(store, ann_min=100)
     assert not ann.approximate and ann.wait_until_built(120) and ann.approximate
     assert not exact.wait_until_built(1)  # under its threshold: exact scans only
-    for i in range(0, 400, 20):
-        found = ann.search(unit(i, 32), 50)  # 200 candidates of 400: what is exactly there is found
-        assert found[0][0] == ids[i] and found[0][1] == pytest.approx(1.0, abs=1e-5)
+    agree = 0
+    for i in range(0, 400, 10):  # approximate: the exact best is usually first, and every similarity is exact
+        found = ann.search(unit(i, 32), 10)
         expected = dict(exact.search(unit(i, 32), 1000))
         assert all(similarity == pytest.approx(expected[m], abs=1e-6) for m, similarity in found)
+        agree += found[0][0] == ids[i]
+    assert agree >= 36
+    index = ann._ann  # the usearch index: what it holds follows the rows
+    assert len(index) == 400
     [new] = store.add([row(1000)])[0].chunk_ids
-    assert ann.search(unit(1000, 32), 50)[0][0] == new
+    ann.search(unit(1000, 32), 5)
+    assert new in index and len(index) == 401
     store.delete_memory(ids[0])
     assert ids[0] not in [m for m, _ in ann.search(unit(0, 32), 50)]
-    assert ann.approximate  # it followed the deletion without a rebuild
+    assert ann.approximate and ann._ann is index and ids[0] not in index  # followed, not rebuilt
     # every vector changes in place (a reindex): the old index is dropped, exact scans answer, then a new one
     target = EmbedderRecord("another", 32)
     while not store.swap_staged(target):
         store.stage_vectors({m: unit(m + 5000, 32) for m, *_ in store.unstaged(target, 1000)})
-    assert ann.search(unit(ids[7] + 5000, 32), 1)[0][0] == ids[7]
-    assert ann.wait_until_built(120)
-    assert ann.search(unit(ids[9] + 5000, 32), 50)[0][0] == ids[9]
+    ann.search(unit(ids[7] + 5000, 32), 1)
+    assert ann._ann is not index  # dropped at once: the old vectors never answer again
+    assert ann.wait_until_built(120) and len(ann._ann) == 400
+    agree = sum(ann.search(unit(m + 5000, 32), 10)[0][0] == m for m in ids[1:400:10])
+    assert agree >= 36
 
 
 def test_fts_query_is_safe_for_any_text():
