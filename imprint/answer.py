@@ -183,7 +183,9 @@ class Answering:
             memories, adapter = [], self._adapter_path(space)
             prompt = qa_prompt(asked.question)
         else:
-            hits = self._search(space, asked, rerank=self.settings.rerank) if hits is None else hits
+            # context reads the whole space: the hits only judge the evidence, so no rerank for them
+            rerank = self.settings.rerank and strategy != "context"
+            hits = self._search(space, asked, rerank=rerank) if hits is None else hits
             weak = self._weak_evidence(space, asked, hits)
             if weak:  # nothing close enough to read: no generation at all
                 done = time.perf_counter()

@@ -77,6 +77,11 @@ class VectorIndex:
         elif self._ann is not None:  # a running build catches up when it ends (_build)
             _reconcile(self._ann, old_ids, self._ids, self._matrix)
 
+    def _build_if_large(self) -> None:
+        """Under the lock: start the HNSW build once the space holds ANN_MIN vectors."""
+        if self._ann is None and not self._building and len(self._ids) >= self._ann_min:
+            self._start_build()
+
     def _start_build(self) -> None:
         """Build the HNSW index in the background (searches scan exactly meanwhile)."""
         self._building = True
@@ -113,8 +118,7 @@ class VectorIndex:
         deadline = time.monotonic() + timeout
         with self._lock:
             self._refresh()
-            if self._ann is None and not self._building and len(self._ids) >= self._ann_min:
-                self._start_build()
+            self._build_if_large()
         while time.monotonic() < deadline:
             with self._lock:
                 if self._ann is not None or not self._building:
@@ -131,16 +135,13 @@ class VectorIndex:
             if self._matrix is None or limit <= 0:
                 return []
             ids, matrix, ann = self._ids, self._matrix, self._ann
-            if ann is None and not self._building and len(ids) >= self._ann_min:
-                self._start_build()
+            self._build_if_large()
             if ann is not None and allowed is None:
                 keys = np.asarray(ann.search(query, min(len(ids), ANN_CANDIDATES * limit)).keys, dtype=np.int64)
-                rows = np.searchsorted(ids, keys).clip(0, len(ids) - 1)
-                rows = rows[ids[rows] == keys]
+                rows = _rows_of(ids, keys)
                 return _best(ids[rows], matrix[rows] @ query, limit)
-        if allowed is not None:  # both ascending: a binary search per allowed id, not a pass over all
-            rows = np.searchsorted(ids, allowed).clip(0, len(ids) - 1)
-            rows = rows[ids[rows] == allowed]
+        if allowed is not None:
+            rows = _rows_of(ids, allowed)
             ids, matrix = ids[rows], matrix[rows]
         return _best(ids, matrix @ query, limit)
 
@@ -164,6 +165,13 @@ def _reconcile(index, held: np.ndarray, ids: np.ndarray, matrix: np.ndarray) -> 
     new = ~np.isin(ids, held, assume_unique=True)
     if new.any():
         index.add(ids[new], matrix[new])
+
+
+def _rows_of(ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """The rows of the ascending `ids` that hold the `wanted` ids (those present): a binary search
+    per wanted id, not a pass over all."""
+    rows = np.searchsorted(ids, wanted).clip(0, len(ids) - 1)
+    return rows[ids[rows] == wanted]
 
 
 def _best(ids: np.ndarray, scores: np.ndarray, limit: int) -> list[tuple[int, float]]:
