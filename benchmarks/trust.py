@@ -37,8 +37,9 @@ from imprint.errors import ParseError
 from imprint.forget import PROBE_QUESTIONS as FORGET_PROBE_QUESTIONS
 from imprint.llm.embed import Embedder
 from imprint.records import RawItem, Segment
+from imprint.store.base import PreparedChunk
 from imprint.store.crypto import decode_master_key, new_master_key
-from imprint.store.sqlite import PreparedChunk, SpaceStore
+from imprint.store.sqlite import SqliteStore
 
 console = Console()
 
@@ -53,7 +54,7 @@ def prepared(texts: list[str], dim: int = 384) -> list[tuple[RawItem, list[Prepa
 
 def store_costs(folder: Path, texts: list[str], key: bytes | None) -> dict:
     """Add in batches of 256, then time keyword search, loading all vectors, fetching, forgetting."""
-    store = SpaceStore(folder / ("enc.sqlite" if key else "plain.sqlite"), key)
+    store = SqliteStore(folder / ("enc.sqlite" if key else "plain.sqlite"), key)
     items = prepared(texts)
     started = time.perf_counter()
     for start in range(0, len(items), 256):
@@ -174,7 +175,7 @@ def kill_during_ingest(folder: Path, runs: int) -> dict:
 
 
 def _writer(path: str, worker: int, count: int) -> None:
-    store = SpaceStore(Path(path))
+    store = SqliteStore(Path(path))
     for i, item in enumerate(prepared([f"worker {worker} fact {i}" for i in range(count)])):
         item[0].source = f"w{worker}-{i}"
         store.add([item])
@@ -182,7 +183,7 @@ def _writer(path: str, worker: int, count: int) -> None:
 
 def concurrent_writers(folder: Path, count: int = 200) -> dict:
     path = folder / "shared.sqlite"
-    SpaceStore(path).close()
+    SqliteStore(path).close()
     workers = [multiprocessing.get_context("spawn").Process(target=_writer, args=(str(path), w, count)) for w in (0, 1)]
     for w in workers:
         w.start()

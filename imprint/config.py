@@ -19,7 +19,11 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="IMPRINT_", extra="forbid")
 
-    data_dir: Path = Field(Path("imprint-data"), description="One SQLite file per space lives here.")
+    data_dir: Path = Field(Path("imprint-data"), description="One SQLite file per space lives here (unless `store` "
+                                                         "is set), and every space's adapters.")
+    store: str | None = Field(
+        None, description="postgresql://user@host/database: every space in one Postgres database with pgvector, "
+                          "shared by several servers and workers (docs/deployment.md). Unset: SQLite in data_dir.")
     cache_dir: Path = Field(
         Path.home() / ".cache" / "imprint",
         description="Float copies of packaged GGUF models (dequantised once), llama.cpp self-check verdicts, "
@@ -129,6 +133,13 @@ class Settings(BaseSettings):
         None, description="Master key file (make one: imprint keygen). Set, new spaces are encrypted at rest. "
                           "It must not live inside data_dir.")
     key: SecretStr | None = Field(None, description="The master key itself (base64), instead of key_file.")
+
+    @field_validator("store")
+    @classmethod
+    def _postgres_url(cls, url: str | None) -> str | None:
+        if url and not url.startswith(("postgresql://", "postgres://")):
+            raise ValueError(f"store must be a postgresql:// URL (or unset for SQLite), not {url.split('@')[-1]!r}")
+        return url or None
 
     @field_validator("chunk_overlap")
     @classmethod

@@ -23,7 +23,7 @@ from .encode.supersede import replaced, statements
 from .errors import ParseError
 from .records import Chunk, RawItem, Segment, TextEmbedder
 from .spaces import Space
-from .store.sqlite import AddResult, PreparedChunk, SpaceStore
+from .store.base import AddResult, PreparedChunk, SpaceStore
 
 EMBED_BATCH = 256  # chunks embedded (and committed) together when ingesting many items
 # Code is embedded by its start (location, signature, docstring: about 128 tokens); its words are

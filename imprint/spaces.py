@@ -1,6 +1,6 @@
-"""The spaces of one data folder: each open Space holds its store, vector index, entity graph and
-adapters. A space is opened once per process, noticed when another process deleted or replaced
-its file, and deleted whole (exactly its own files).
+"""The spaces of one store (a data folder of SQLite files, or a Postgres database): each open Space
+holds its store, vector index, entity graph and adapters. A space is opened once per process,
+noticed when another process deleted or replaced it, and deleted whole.
 """
 
 import functools
@@ -12,7 +12,8 @@ from pathlib import Path
 from .errors import InputError, NotFoundError
 from .recall.dense import VectorIndex
 from .recall.graph import GraphIndex
-from .store.sqlite import FILE_SUFFIXES, SpaceStore
+from .store.base import SpaceStore
+from .store.sqlite import SqliteFiles
 from .weights.adapters import AdapterRegistry
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # fullmatch: "$" would let a final newline in
@@ -25,7 +26,7 @@ class SpaceSummary:
     name: str
     memories: int
     sources: int
-    bytes: int  # its store's files and its adapters on disk
+    bytes: int  # its store's files (its rows, in Postgres) and its adapters on disk
     encrypted: bool
     adapter_versions: int
     current_adapter: int | None
@@ -53,24 +54,31 @@ class Space:
     def summary(self) -> SpaceSummary:
         registry = self.adapters
         versions, current = registry.versions(), registry.current()
-        files = [self.store.path.with_name(self.store.path.name + suffix) for suffix in FILE_SUFFIXES]
-        size = sum(f.stat().st_size for f in files if f.exists()) + sum(registry.size_bytes(v.version) for v in versions)
+        size = self.store.size_bytes() + sum(registry.size_bytes(v.version) for v in versions)
         return SpaceSummary(self.name, self.store.count(), len(self.store.sources()), size, self.store.cipher is not None,
                             len(versions), current.version if current else None,
                             max((v.created_at for v in versions), default=None))
 
 
 class Spaces:
-    """The open spaces of `data_dir`, thread-safe."""
+    """The open spaces of a store, thread-safe. `store_url`: a postgresql:// URL, or None for one
+    SQLite file per space in `data_dir` (adapters live under `data_dir` either way)."""
 
-    def __init__(self, data_dir: Path, master_key: bytes | None) -> None:
+    def __init__(self, data_dir: Path, master_key: bytes | None, store_url: str | None = None) -> None:
         self.data_dir = Path(data_dir)
         self._master_key = master_key
+        if store_url:
+            from .store.postgres import (
+                PostgresDatabase,  # psycopg only loads for a Postgres store
+            )
+            self._backend = PostgresDatabase(store_url)
+        else:
+            self._backend = SqliteFiles(self.data_dir)
         self._open: dict[str, Space] = {}
         self._lock = threading.Lock()
 
     def names(self) -> list[str]:
-        return sorted(p.stem for p in self.data_dir.glob("*.sqlite"))
+        return self._backend.names()
 
     def open(self, name: str, create: bool = False) -> Space:
         """The space `name`; NotFoundError when it does not exist and `create` is off."""
@@ -82,21 +90,18 @@ class Spaces:
                 self._open.pop(name).store.close()
                 space = None
             if space is None:
-                path = self._file(name)
-                if not create and not path.exists():
+                if not create and not self._backend.exists(name):
                     raise NotFoundError(f"no space {name!r}")  # never the server's paths
-                space = self._open[name] = Space(name, SpaceStore(path, self._master_key), self.data_dir)
+                space = self._open[name] = Space(name, self._backend.open(name, self._master_key), self.data_dir)
             return space
 
     def delete(self, name: str) -> None:
-        """Delete a whole space: its SQLite file (with WAL, shared memory and journal), and its adapters."""
+        """Delete a whole space: its store (files, or rows), and its adapters."""
         space = self.open(name)
         with self._lock:
             self._open.pop(name, None)
             space.store.close()
-        base = self._file(name)
-        for suffix in FILE_SUFFIXES:
-            base.with_name(base.name + suffix).unlink(missing_ok=True)
+        self._backend.delete(name)
         space.adapters.delete_all()
 
     def close(self) -> None:
@@ -104,6 +109,4 @@ class Spaces:
             for space in self._open.values():
                 space.store.close()
             self._open.clear()
-
-    def _file(self, name: str) -> Path:
-        return self.data_dir / f"{name}.sqlite"
+            self._backend.close()

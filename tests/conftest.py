@@ -54,3 +54,40 @@ def tiny(tmp_path, tiny_model_dir, embedder):
                                       model=str(tiny_model_dir)), embedder=embedder)
     yield memory
     memory.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL 15 for the whole run; skipped where none is installed (CI installs one, and
+    there a missing server fails)."""
+    from pg_server import PostgresServer, missing
+
+    reason = missing()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    server = PostgresServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> str:
+    """A fresh database on the test server, for one test."""
+    return postgres_server.new_database()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request, tmp_path):
+    """Where spaces live, each backend in turn: the store's tests run on both, so they cannot drift."""
+    from imprint.store.sqlite import SqliteFiles
+
+    if request.param == "sqlite":
+        yield SqliteFiles(tmp_path)
+        return
+    from imprint.store.postgres import PostgresDatabase
+
+    database = PostgresDatabase(request.getfixturevalue("postgres_url"))
+    yield database
+    database.close()

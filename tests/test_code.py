@@ -15,7 +15,7 @@ from imprint.encode.code import WINDOW_LINES, code_segments
 from imprint.encode.parse import file_digest, parse_data, parse_file, parse_paths
 from imprint.encode.words import identifier_parts
 from imprint.errors import ParseError
-from imprint.store.sqlite import content_hash
+from imprint.store.base import content_hash
 
 LIMIT = 1_000_000
 

@@ -6,12 +6,12 @@ import pytest
 from imprint.errors import NotFoundError
 from imprint.recall.dense import VectorIndex
 from imprint.records import EmbedderRecord, RawItem, Segment
+from imprint.store.base import PreparedChunk
 from imprint.store.sqlite import (
     MIGRATIONS,
     SUBJECT_VERSION,
     TAGS_VERSION,
-    PreparedChunk,
-    SpaceStore,
+    SqliteStore,
     fts_query,
 )
 
@@ -26,20 +26,25 @@ def item(text: str, source: str = "s") -> tuple[RawItem, list[PreparedChunk]]:
     return raw, [PreparedChunk(text=text, tokens=len(text.split()), vector=unit(len(text)))]
 
 
-def test_add_persists_and_reopens(tmp_path):
-    store = SpaceStore(tmp_path / "a.sqlite")
+def test_add_persists_and_reopens(backend):
+    store = backend.open("a", None)
     [result] = store.add([item("Mira moved to Tallinn.")])
     store.close()
-    reopened = SpaceStore(tmp_path / "a.sqlite")
+    reopened = backend.open("a", None)
     [chunk] = reopened.get(result.chunk_ids)
     assert chunk.text == "Mira moved to Tallinn." and chunk.source == "s"
     assert reopened.raw_item(chunk.raw_id).content == "Mira moved to Tallinn."
-    assert reopened._conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
-    assert reopened._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert backend.names() == ["a"] and backend.exists("a") and not backend.exists("b")
 
 
-def test_same_content_from_same_source_is_stored_once(tmp_path):
-    store = SpaceStore(tmp_path / "a.sqlite")
+def test_a_sqlite_space_is_migrated_and_in_wal_mode(tmp_path):
+    store = SqliteStore(tmp_path / "a.sqlite")
+    assert store._conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert store._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_same_content_from_same_source_is_stored_once(backend):
+    store = backend.open("a", None)
     first = store.add([item("a fact")])[0]
     again = store.add([item("a fact")])[0]
     other = store.add([item("a fact", source="elsewhere")])[0]
@@ -48,8 +53,8 @@ def test_same_content_from_same_source_is_stored_once(tmp_path):
     assert store.count() == 2
 
 
-def test_a_failed_write_leaves_nothing_behind(tmp_path):
-    store = SpaceStore(tmp_path / "a.sqlite")
+def test_a_failed_write_leaves_nothing_behind(backend):
+    store = backend.open("a", None)
     store.add([item("kept before")])
     good = item("would be fine")
     bad_raw, bad_chunks = item("breaks mid-write")
@@ -62,8 +67,8 @@ def test_a_failed_write_leaves_nothing_behind(tmp_path):
     assert store.keyword_search("fine", 5) == []
 
 
-def test_delete_removes_keyword_entry_vector_and_raw(tmp_path):
-    store = SpaceStore(tmp_path / "a.sqlite")
+def test_delete_removes_keyword_entry_vector_and_raw(backend):
+    store = backend.open("a", None)
     [a], [b] = (r.chunk_ids for r in store.add([item("tallinn harbour"), item("riga bakery")]))
     assert store.keyword_search("tallinn", 5) == [a]
     store.delete_memory(a)
@@ -75,8 +80,8 @@ def test_delete_removes_keyword_entry_vector_and_raw(tmp_path):
         store.delete_memory(a)
 
 
-def test_delete_source(tmp_path):
-    store = SpaceStore(tmp_path / "a.sqlite")
+def test_delete_source(backend):
+    store = backend.open("a", None)
     store.add([item("one", "x"), item("two", "x"), item("three", "y")])
     assert len(store.delete_source("x")) == 2
     assert [c.text for c in store.list_memories()] == ["three"]
@@ -84,21 +89,21 @@ def test_delete_source(tmp_path):
         store.delete_source("x")
 
 
-def test_vector_index_follows_additions_and_deletions(tmp_path):
-    store = SpaceStore(tmp_path / "a.sqlite")
+def test_vector_index_follows_additions_and_deletions(backend):
+    store = backend.open("a", None)
     index = VectorIndex(store)
     [a] = store.add([item("alpha")])[0].chunk_ids
     assert index.search(unit(len("alpha")), 1)[0][0] == a
     # a second connection (another process) writes; the index must see it
-    other = SpaceStore(tmp_path / "a.sqlite")
+    other = backend.open("a", None)
     [b] = other.add([item("beta gamma")])[0].chunk_ids
     assert index.search(unit(len("beta gamma")), 1)[0][0] == b
     other.delete_memory(b)
     assert [i for i, _ in index.search(unit(len("beta gamma")), 5)] == [a]
 
 
-def test_the_hnsw_index_follows_the_rows_and_its_similarities_are_exact(tmp_path):
-    store = SpaceStore(tmp_path / "a.sqlite")
+def test_the_hnsw_index_follows_the_rows_and_its_similarities_are_exact(backend):
+    store = backend.open("a", None)
 
     def row(i: int):
         raw = RawItem(source=f"s{i}", kind="text", content=f"memory {i}", segments=[Segment(f"memory {i}")])
@@ -139,32 +144,41 @@ def test_fts_query_is_safe_for_any_text():
     assert fts_query('Where "did" Mira* go? (AND) NEAR') == '"mira" OR "go" OR "near"'
 
 
-def _writer(path: str, worker: int, count: int) -> None:
-    store = SpaceStore(path)
+def _writer(location: str, worker: int, count: int) -> None:
+    store = _backend(location).open("shared", None)
     for i in range(count):
         store.add([item(f"worker {worker} fact {i}", source=f"w{worker}")])
 
 
-def test_two_processes_writing_at_once_lose_nothing(tmp_path):
-    path = str(tmp_path / "shared.sqlite")
-    SpaceStore(path).close()
-    workers = [multiprocessing.get_context("spawn").Process(target=_writer, args=(path, w, 40)) for w in range(2)]
+def _backend(location: str):
+    from imprint.store.postgres import PostgresDatabase
+    from imprint.store.sqlite import SqliteFiles
+
+    return PostgresDatabase(location) if location.startswith("postgresql://") else SqliteFiles(location)
+
+
+def test_two_processes_writing_at_once_lose_nothing(backend):
+    location = getattr(backend, "url", None) or str(backend.data_dir)
+    backend.open("shared", None).close()
+    workers = [multiprocessing.get_context("spawn").Process(target=_writer, args=(location, w, 40)) for w in range(2)]
     for w in workers:
         w.start()
     for w in workers:
         w.join(120)
         assert w.exitcode == 0
-    assert SpaceStore(path).count() == 80
+    store = backend.open("shared", None)
+    assert store.count() == 80
+    assert len(store.keyword_search("worker fact", 100)) == 80
 
 
-def undo_identifier_parts(store: SpaceStore) -> None:
+def undo_identifier_parts(store: SqliteStore) -> None:
     """The schema and keyword index as they were before identifier parts (migration 9)."""
     store._conn.execute("DROP INDEX raw_items_source_latest")
     store._conn.execute("INSERT INTO keywords (keywords) VALUES ('delete-all')")
     store._conn.execute("INSERT INTO keywords (rowid, text) SELECT id, text FROM chunks WHERE dropped IS NULL")
 
 
-def undo_filters(store: SpaceStore) -> None:
+def undo_filters(store: SqliteStore) -> None:
     """The schema as it was before filters and versions (migration 8)."""
     undo_identifier_parts(store)
     store._conn.execute("DROP TABLE tags")
@@ -173,14 +187,14 @@ def undo_filters(store: SpaceStore) -> None:
 
 
 def test_a_file_from_before_identifier_parts_is_reindexed_on_opening(tmp_path):
-    store = SpaceStore(tmp_path / "a.sqlite")
+    store = SqliteStore(tmp_path / "a.sqlite")
     raw, [chunk] = item("def parseConfigFile(path): return load(path)")
     store.add([(raw, [chunk])])
     undo_identifier_parts(store)
     store._conn.execute("PRAGMA user_version=8")
     assert store.keyword_search("config", 5) == []
     store.close()
-    reopened = SpaceStore(tmp_path / "a.sqlite")
+    reopened = SqliteStore(tmp_path / "a.sqlite")
     assert reopened.keyword_search("config", 5) == [1]
     reopened.delete_memory(1, lambda content, forgotten, kept: content)  # the entry leaves the index whole
     assert reopened.keyword_search("parseConfigFile config", 5) == []
@@ -190,7 +204,7 @@ def test_a_file_from_before_identifier_parts_is_reindexed_on_opening(tmp_path):
 def test_a_file_from_before_filters_gets_its_metadata_tagged_on_opening(tmp_path):
     from imprint.filters import Filters
 
-    store = SpaceStore(tmp_path / "a.sqlite")
+    store = SqliteStore(tmp_path / "a.sqlite")
     for user in ("u1", "u2"):
         raw, [chunk] = item(f"Note of {user}.")
         chunk.metadata = {"user_id": user}
@@ -198,12 +212,12 @@ def test_a_file_from_before_filters_gets_its_metadata_tagged_on_opening(tmp_path
     undo_filters(store)
     store._conn.execute(f"PRAGMA user_version={TAGS_VERSION - 1}")
     store.close()
-    reopened = SpaceStore(tmp_path / "a.sqlite")
+    reopened = SqliteStore(tmp_path / "a.sqlite")
     assert reopened.matching(Filters.parse({"user_id": "u2"})).tolist() == [2]
 
 
 def test_a_file_from_before_subjects_gets_them_on_opening(tmp_path):
-    store = SpaceStore(tmp_path / "a.sqlite")
+    store = SqliteStore(tmp_path / "a.sqlite")
     raw, [chunk] = item("Quillon Varga founded Zorblat Industries.")
     chunk.entities = ["quillon varga", "zorblat industries"]
     store.add([(raw, [chunk])])
@@ -213,7 +227,7 @@ def test_a_file_from_before_subjects_gets_them_on_opening(tmp_path):
     undo_filters(store)
     store._conn.execute(f"PRAGMA user_version={SUBJECT_VERSION - 1}")
     store.close()
-    reopened = SpaceStore(tmp_path / "a.sqlite")
+    reopened = SqliteStore(tmp_path / "a.sqlite")
     memories, entities, subject = reopened.mentions()
     names = dict(reopened._conn.execute("SELECT id, name FROM entities"))
     assert {names[e]: bool(s) for e, s in zip(entities, subject)} == {"quillon varga": True, "zorblat industries": False}
@@ -230,8 +244,9 @@ def test_building_an_hnsw_index_before_embedding_does_not_crash_the_process(tmp_
 import numpy as np
 from imprint.recall.dense import VectorIndex
 from imprint.records import RawItem, Segment
-from imprint.store.sqlite import PreparedChunk, SpaceStore
-store = SpaceStore({str(tmp_path / "a.sqlite")!r})
+from imprint.store.base import PreparedChunk
+from imprint.store.sqlite import SqliteStore
+store = SqliteStore({str(tmp_path / "a.sqlite")!r})
 rng = np.random.default_rng(0)
 rows = []
 for i in range(60):

@@ -1,5 +1,5 @@
 """Commands that add, read, ask and forget: `imprint add | sync | search | ask | explain | list | show | history |
-update | dropped | forget | check | spaces`. Each prints a table for people, or JSON with --json."""
+update | dropped | forget | check | spaces | migrate`. Each prints a table for people, or JSON with --json."""
 
 import sys
 import textwrap
@@ -340,3 +340,30 @@ def spaces(data: DataDir = None, as_json: AsJson = False) -> None:
         return
     for name in names:
         console.print(name, markup=False)
+
+
+@app.command()
+def migrate(
+    to: Annotated[str, typer.Option("--to", help="The Postgres database: postgresql://user@host/database.")],
+    data: DataDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Copy every space of the data folder into a Postgres database: memories, raw items, vectors, graph,
+    history, filters and encryption as they are, ids included. Then set IMPRINT_STORE to the URL; adapters
+    stay in the data folder."""
+    from ..config import Settings
+    from ..store.crypto import load_master_key
+    from ..store.migrate import migrate_to_postgres
+    from ..store.sqlite import SqliteFiles
+
+    settings = Settings(store=to, **({"data_dir": data} if data else {}))
+    key = load_master_key(settings.key_file, settings.key.get_secret_value() if settings.key else None,
+                          settings.data_dir)
+    moved = migrate_to_postgres(SqliteFiles(settings.data_dir), key, settings.store,
+                                lambda name: err.print(f"copying {name}", markup=False))
+    if as_json:
+        print_json([asdict(m) for m in moved])
+        return
+    for m in moved:
+        console.print(f"{m.space}: " + (f"skipped, {m.skipped}" if m.skipped else f"{m.memories:,} memories"),
+                      markup=False)

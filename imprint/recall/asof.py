@@ -13,7 +13,7 @@ from ..encode.chunk import split_sentences
 from ..encode.dates import named_day, parse_time
 from ..encode.supersede import as_of_now, asks_about_now, asks_about_the_past
 from ..records import Chunk, Validity
-from ..store.sqlite import SpaceStore
+from ..store.base import SpaceStore
 
 
 def as_of(memories: list[Chunk], question: str, store: SpaceStore) -> list[Chunk]:

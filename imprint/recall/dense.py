@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from ..store.sqlite import SpaceStore
+from ..store.base import SpaceStore
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ import threading
 import numpy as np
 from scipy import sparse
 
-from ..store.sqlite import SpaceStore
+from ..store.base import SpaceStore
 
 
 class GraphIndex:

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..encode.entities import question_names
 from ..records import Hit
-from ..store.sqlite import SpaceStore
+from ..store.base import SpaceStore
 from .dense import VectorIndex
 from .graph import GraphIndex
 

@@ -22,7 +22,7 @@ class Damage:
 
 @dataclass
 class CheckReport:
-    integrity: str  # SQLite's own verdict on the file ("ok")
+    integrity: str  # the backend's own verdict on its storage ("ok")
     rows_checked: int
     damaged: list[Damage]
     quarantined: int = 0  # rows moved out with --repair
@@ -45,14 +45,14 @@ class Checking:
     def _damage(self, table: str, row_id: int, error: Exception) -> None:
         if (table, row_id) not in self.damaged:
             log.warning("space %r: %s row %d is damaged and left out (%s); run imprint check --repair",
-                        self.path.stem, table, row_id, error)
+                        self.name, table, row_id, error)
         self.damaged[(table, row_id)] = str(error)
 
     def check(self, repair: bool = False) -> CheckReport:
-        """SQLite's integrity check, then every row read back (sealed ones authenticated); with
+        """The backend's integrity check, then every row read back (sealed ones authenticated); with
         `repair`, rows that fail are moved to the quarantine table and the keyword index rebuilt."""
         with self._lock:
-            integrity = "; ".join(r[0] for r in self._conn.execute("PRAGMA integrity_check").fetchall())
+            integrity = self.integrity()
             damaged, checked, dims = [], 0, set()
             for table, rows, read in self._check_plan(dims):
                 for row in rows:

@@ -1,8 +1,7 @@
 """Physical deletion: a memory with its repeats, a source, damaged rows. Part of SpaceStore.
 
-Forgetting removes bytes, not just rows: secure_delete zeroes freed pages, the contentless keyword
-index is told each forgotten entry's words (or rebuilt without a damaged one), and the WAL is
-checkpointed and truncated.
+Forgetting removes bytes, not just rows: each backend's `_scrub` says how (SQLite zeroes freed
+pages and truncates its WAL; Postgres vacuums).
 """
 
 from typing import Callable
@@ -44,7 +43,7 @@ class Deletion:
         """Forget a memory whose row no longer reads (damaged): it goes all the same, unread."""
         row = self._conn.execute("SELECT raw_id FROM chunks WHERE id = ?", (chunk_id,)).fetchone()
         if row is None:
-            raise NotFoundError(f"no memory {chunk_id} in {self.path.stem!r}")
+            raise NotFoundError(f"no memory {chunk_id} in {self.name!r}")
         self._delete_damaged(["chunks"], [chunk_id])
         return Chunk(chunk_id, row[0], source="", text="", speaker=None, time=None, tokens=0, metadata={},
                      added_at="", dropped="unreadable (damaged)")
@@ -80,7 +79,7 @@ class Deletion:
                 removed = self.get([row[0] for row in self._conn.execute(  # older versions go too
                     f"SELECT id FROM chunks WHERE {where} ORDER BY id", (key,))])
                 if not self._conn.execute("DELETE FROM raw_items WHERE source = ?", (key,)).rowcount:
-                    raise NotFoundError(f"no source {source!r} in {self.path.stem!r}")
+                    raise NotFoundError(f"no source {source!r} in {self.name!r}")
                 self._count_deletion()
             self._scrub()
         return removed
@@ -120,7 +119,7 @@ class Deletion:
             self._conn.execute("UPDATE chunks SET repeat_of = ? WHERE repeat_of = ?", (heir, memory_id))
             self._conn.execute("UPDATE mentions SET chunk_id = ? WHERE chunk_id = ?", (heir, memory_id))
             self._move_sealed_rows(memory_id, heir)
-            self._conn.execute("INSERT INTO keywords (rowid, text) VALUES (?, ?)", (heir, self._index_text(text)))
+            self._index_keywords([(heir, text)])
 
     def _move_sealed_rows(self, old: int, new: int) -> None:
         """Hand a memory's vector and supersession records to the memory that takes its place; in
@@ -144,32 +143,31 @@ class Deletion:
                                " WHERE rowid = ?", (*after, sentence, now, since, rowid))
 
     def _unindex(self, where: str, value: object) -> list[int]:
-        """Take the chunks matching `where` out of the contentless keyword index (it needs their text)."""
+        """Take the memories matching `where` out of the keyword index (a contentless one needs their text)."""
         rows = self._conn.execute(f"SELECT id, raw_id, text FROM chunks WHERE dropped IS NULL AND ({where})",
                                   (value,)).fetchall()
         readable, damaged = [], []
         for chunk_id, raw_id, sealed in rows:
             try:
-                readable.append((chunk_id, self._index_text(self._open_text(sealed, chunk_id, raw_id))))
+                readable.append((chunk_id, self._open_text(sealed, chunk_id, raw_id)))
             except (EncryptionError, UnicodeDecodeError):
                 damaged.append(chunk_id)
-        self._conn.executemany("INSERT INTO keywords (keywords, rowid, text) VALUES ('delete', ?, ?)", readable)
-        if damaged:  # a contentless index forgets an entry only given its words: rebuild it without them
-            self._rebuild_keywords(exclude=set(damaged))
+        self._unindex_keywords(readable, damaged)
         return [chunk_id for chunk_id, _, _ in rows]
 
     def _rebuild_keywords(self, exclude: set[int] = frozenset()) -> None:
         """The keyword index anew from every readable memory (after damaged rows left)."""
-        self._conn.execute("INSERT INTO keywords (keywords) VALUES ('delete-all')")
+        self._clear_keywords()
         rows = self._conn.execute("SELECT id, raw_id, text FROM chunks WHERE dropped IS NULL").fetchall()
+        readable = []
         for chunk_id, raw_id, sealed in rows:
             if chunk_id in exclude:
                 continue
             try:
-                text = self._open_text(sealed, chunk_id, raw_id)
+                readable.append((chunk_id, self._open_text(sealed, chunk_id, raw_id)))
             except (EncryptionError, UnicodeDecodeError):
                 continue
-            self._conn.execute("INSERT INTO keywords (rowid, text) VALUES (?, ?)", (chunk_id, self._index_text(text)))
+        self._index_keywords(readable)
 
     def _delete_damaged(self, tables: list[str], ids: list[int]) -> None:
         """Delete rows that cannot be read (their vectors, names and records go with a chunk)."""
@@ -186,17 +184,10 @@ class Deletion:
         for table, row_id in zip(tables, ids):
             self.damaged.pop((table, row_id), None)
 
-    def _scrub(self) -> None:
-        """Make deletions physical: merge the keyword index (dropping deleted entries) and move the
-        WAL into the file, whose freed pages secure_delete has zeroed."""
-        with self._write():
-            self._conn.execute("INSERT INTO keywords (keywords) VALUES ('optimize')")
-        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-
     def _count_deletion(self) -> None:
         """Every deletion ends here: names no memory mentions any more leave the graph too."""
         self._drop_unmentioned_entities()
-        self._conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'deletions'")
+        self._conn.execute("UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'deletions'")
 
     def _drop_unmentioned_entities(self) -> None:
         self._conn.execute("DELETE FROM entities WHERE NOT EXISTS (SELECT 1 FROM mentions WHERE entity_id = entities.id)")

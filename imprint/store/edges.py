@@ -12,9 +12,9 @@ class Edges:
     def _add_mentions(self, chunk_id: int, names: list[str]) -> None:
         """`names` in order of first mention: the first is the memory's subject."""
         keys = [self._entity_key(name) for name in names]
-        self._conn.executemany("INSERT OR IGNORE INTO entities (name) VALUES (?)", [(k,) for k in sorted(keys)])
-        self._conn.executemany("INSERT OR IGNORE INTO mentions (chunk_id, entity_id, subject) "
-                               "SELECT ?, id, ? FROM entities WHERE name = ?",
+        self._conn.executemany("INSERT INTO entities (name) VALUES (?) ON CONFLICT DO NOTHING", [(k,) for k in sorted(keys)])
+        self._conn.executemany("INSERT INTO mentions (chunk_id, entity_id, subject) "
+                               "SELECT ?, id, ? FROM entities WHERE name = ? ON CONFLICT DO NOTHING",
                                [(chunk_id, position == 0, k) for position, k in enumerate(keys)])
 
     def entities_named(self, names: set[str]) -> dict[int, int]:

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..records import EmbedderRecord
+from .sql import marks
 
 
 class Embedding:
@@ -26,14 +27,20 @@ class Embedding:
         """Refuse an embedder other than the one the space's vectors came from."""
         held = self.embedder_record()
         if held is not None and not held.matches(embedder):
-            raise InputError(f"space {self.path.stem!r} was embedded with {held}; the configured embedder is "
+            raise InputError(f"space {self.name!r} was embedded with {held}; the configured embedder is "
                              f"{embedder}. Set IMPRINT_EMBEDDER={held.name}, or move the space to the new one: "
-                             f"imprint reindex --space {self.path.stem}")
+                             f"imprint reindex --space {self.name}")
 
     def _record_embedder(self, embedder: EmbedderRecord) -> None:
         """Inside a write: check the embedder of vectors about to be added, and record the first."""
         self.check_embedder(embedder)
-        self._conn.execute("INSERT OR IGNORE INTO meta VALUES ('embedder', ?)", (json.dumps(embedder.__dict__),))
+        if self.embedder_record() is None:
+            self._set_meta("embedder", json.dumps(embedder.__dict__))
+
+    def _set_meta(self, key: str, value: str) -> None:
+        """Inside a write: the space's setting `key` becomes `value`."""
+        self._conn.execute("DELETE FROM meta WHERE key = ?", (key,))
+        self._conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (key, value))
 
     def unstaged(self, target: EmbedderRecord, limit: int) -> list[tuple[int, str, str, str | None]]:
         """(memory id, kind of its raw item, text, text of the memory before it from the same item or
@@ -43,7 +50,7 @@ class Embedding:
             row = self._conn.execute("SELECT value FROM meta WHERE key = 'reindex_to'").fetchone()
             if row is None or EmbedderRecord(**json.loads(row[0])) != target:
                 self._conn.execute("DELETE FROM staged_vectors")
-                self._conn.execute("INSERT OR REPLACE INTO meta VALUES ('reindex_to', ?)", (json.dumps(target.__dict__),))
+                self._set_meta("reindex_to", json.dumps(target.__dict__))
             rows = self._conn.execute(
                 "SELECT c.id, r.kind, (SELECT max(p.id) FROM chunks p WHERE p.raw_id = c.raw_id AND p.id < c.id)"
                 " FROM vectors v JOIN chunks c ON c.id = v.chunk_id JOIN raw_items r ON r.id = c.raw_id"
@@ -61,8 +68,9 @@ class Embedding:
     def stage_vectors(self, vectors: dict[int, np.ndarray]) -> None:
         with self._lock, self._write():
             live = {row[0] for row in self._conn.execute(
-                f"SELECT chunk_id FROM vectors WHERE chunk_id IN ({','.join('?' * len(vectors))})", list(vectors))}
-            self._conn.executemany("INSERT OR REPLACE INTO staged_vectors (chunk_id, vector) VALUES (?, ?)", [
+                f"SELECT chunk_id FROM vectors WHERE chunk_id IN ({marks(list(vectors))})", list(vectors))}
+            self._conn.execute(f"DELETE FROM staged_vectors WHERE chunk_id IN ({marks(list(vectors))})", list(vectors))
+            self._conn.executemany("INSERT INTO staged_vectors (chunk_id, vector) VALUES (?, ?)", [
                 (chunk_id, self._seal_bytes(np.asarray(vector, dtype=np.float32).tobytes(), self._field("vector", chunk_id)))
                 for chunk_id, vector in vectors.items() if chunk_id in live])
 
@@ -78,6 +86,6 @@ class Embedding:
                                " WHERE s.chunk_id = vectors.chunk_id)")
             self._conn.execute("DELETE FROM staged_vectors")
             self._conn.execute("DELETE FROM meta WHERE key = 'reindex_to'")
-            self._conn.execute("INSERT OR REPLACE INTO meta VALUES ('embedder', ?)", (json.dumps(target.__dict__),))
+            self._set_meta("embedder", json.dumps(target.__dict__))
             self._count_deletion()  # open vector indexes reload
         return True

@@ -20,8 +20,15 @@ class Fields:
         """The associated data a value is sealed with: its column, and from format 2 its row."""
         return ":".join([field, *map(str, row)]) if self._format >= 2 else field
 
+    def _to_column(self, sealed: bytes | None) -> str | bytes | None:
+        """How sealed bytes sit in a text column: as they are (SQLite keeps any type in any column)."""
+        return sealed
+
+    def _from_column(self, value: str | bytes | None) -> str | bytes | None:
+        return value
+
     def _seal(self, text: str | None, field: str) -> str | bytes | None:
-        return text if self.cipher is None else self.cipher.seal_text(text, field)
+        return text if self.cipher is None else self._to_column(self.cipher.seal_text(text, field))
 
     def _seal_text(self, text: str, chunk_id: int, raw_id: int, shown: bool) -> str | bytes:
         """A chunk's text, bound to its row and to whether it is a memory or kept raw only."""
@@ -39,10 +46,10 @@ class Fields:
         return self._open(value, field) if self._format >= 2 else value
 
     def _open(self, value: str | bytes | None, field: str) -> str | None:
-        return value if self.cipher is None else self.cipher.open_text(value, field)
+        return value if self.cipher is None else self.cipher.open_text(self._from_column(value), field)
 
     def _source_key(self, source: str) -> str | bytes:
-        return source if self.cipher is None else self.cipher.seal_fixed(source, "source")
+        return source if self.cipher is None else self._to_column(self.cipher.seal_fixed(source, "source"))
 
     def _index_text(self, text: str) -> str:
         """What the keyword index holds for a memory: its words and its identifiers' parts (tags of
@@ -51,7 +58,7 @@ class Fields:
         return text if self.cipher is None else self.cipher.keyword_tags(text)
 
     def _open_source(self, value: str | bytes) -> str:
-        return value if self.cipher is None else self.cipher.open_fixed(value, "source")
+        return value if self.cipher is None else self.cipher.open_fixed(self._from_column(value), "source")
 
     def _seal_bytes(self, data: bytes | None, field: str) -> bytes | None:
         return data if self.cipher is None or data is None else self.cipher.seal(data, field)

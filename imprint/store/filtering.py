@@ -27,7 +27,7 @@ class Filtering:
                 for key, value in metadata.items() if isinstance(key, str)
                 for v in (value if isinstance(value, list) else [value])
                 if v is not None and not isinstance(v, (dict, list))}
-        self._conn.executemany("INSERT OR IGNORE INTO tags (chunk_id, key, value) VALUES (?, ?, ?)",
+        self._conn.executemany("INSERT INTO tags (chunk_id, key, value) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                                [(chunk_id, key, value) for key, value in rows])
 
     def _backfill_tags(self) -> None:

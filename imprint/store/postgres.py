@@ -1,0 +1,263 @@
+"""The shared store: every space in one PostgreSQL database (psycopg 3), for several servers and
+workers on several machines.
+
+Each open space has its own connection, pinned to the space by `imprint.space`; row-level security
+(pg_schema.py) keeps every statement on that connection inside it. Writes to one space are
+serialised by a transaction-scoped advisory lock, as SQLite's one writer per file does; writes to
+different spaces run in parallel. Keyword search is Postgres full-text search (`tsvector`, GIN) ranked
+by BM25 computed in SQL: `ts_rank` knows no inverse document frequency, and a rare word must outrank a
+common one. Forgetting deletes the rows at once; the bytes leave the database files when VACUUM
+reclaims the dead rows and new ones overwrite them (docs/deployment.md).
+"""
+
+import base64
+import binascii
+import secrets
+import threading
+import time
+from contextlib import contextmanager
+from typing import Iterator, Sequence
+
+import numpy as np
+import psycopg
+
+from ..errors import EncryptionError, InputError, NotFoundError
+from .base import SpaceStore, query_words
+from .pg_schema import MIGRATIONS, SPACE_TABLES, security_statements
+from .sql import now
+
+LOCK_CLASS = 7170  # first key of imprint's advisory locks: (LOCK_CLASS, space id) is a space's writer
+MIGRATION_LOCK = 0  # (LOCK_CLASS, 0): one process migrates at a time
+BM25_K1, BM25_B = 1.2, 0.75
+STATISTICS_SECONDS = 30.0  # how long a space's keyword statistics (documents, mean length) are reused
+
+
+class Connection:
+    """A psycopg connection that takes the `?` placeholders the shared SQL is written with."""
+
+    def __init__(self, url: str) -> None:
+        try:
+            self.raw = psycopg.connect(url, autocommit=True)
+        except psycopg.OperationalError as error:
+            raise InputError(f"cannot connect to the Postgres store: {str(error).strip()}") from error
+        self._translated: dict[str, str] = {}
+
+    def _sql(self, sql: str) -> str:
+        translated = self._translated.get(sql)
+        if translated is None:
+            translated = self._translated[sql] = sql.replace("%", "%%").replace("?", "%s")
+        return translated
+
+    def execute(self, sql: str, params: Sequence = ()) -> psycopg.Cursor:
+        return self.raw.execute(self._sql(sql), list(params))
+
+    def executemany(self, sql: str, rows: Sequence[Sequence]) -> None:
+        rows = [list(row) for row in rows]
+        if rows:
+            with self.raw.cursor() as cursor:
+                cursor.executemany(self._sql(sql), rows)
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+class PostgresDatabase:
+    """The spaces of one database: migrates it once, lists, creates and deletes spaces."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._conn = Connection(url)
+        self._refuse_bypassing_role()
+        self._migrate()
+
+    def _refuse_bypassing_role(self) -> None:
+        superuser, bypass = self._conn.execute(
+            "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user").fetchone()
+        if superuser or bypass:
+            role = self._conn.execute("SELECT current_user").fetchone()[0]
+            raise InputError(f"the Postgres role {role!r} bypasses row-level security (superuser or BYPASSRLS), so "
+                             "spaces would not be kept apart by the database: connect as an ordinary role "
+                             "(docs/deployment.md shows the two statements that make one)")
+
+    def _migrate(self) -> None:
+        """Numbered migrations, recorded in `imprint_migrations`, one process at a time."""
+        with self._conn.raw.transaction():
+            self._conn.execute("SELECT pg_advisory_xact_lock(?, ?)", (LOCK_CLASS, MIGRATION_LOCK))
+            self._conn.execute("CREATE TABLE IF NOT EXISTS imprint_migrations (version INTEGER PRIMARY KEY,"
+                               " applied_at TEXT NOT NULL)")
+            done = self._conn.execute("SELECT coalesce(max(version), 0) FROM imprint_migrations").fetchone()[0]
+            for number, script in enumerate(MIGRATIONS[done:], start=done + 1):
+                self._conn.raw.execute(script)
+                if number == 1:
+                    for statement in security_statements():
+                        self._conn.raw.execute(statement)
+                self._conn.execute("INSERT INTO imprint_migrations VALUES (?, ?)", (number, now()))
+
+    def names(self) -> list[str]:
+        return [row[0] for row in self._conn.execute("SELECT name FROM spaces ORDER BY name")]
+
+    def exists(self, name: str) -> bool:
+        return self._conn.execute("SELECT 1 FROM spaces WHERE name = ?", (name,)).fetchone() is not None
+
+    def open(self, name: str, master_key: bytes | None) -> "PostgresStore":
+        """The space `name`, created if new."""
+        self._conn.execute("INSERT INTO spaces (name, token, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                           (name, secrets.token_hex(8), now()))
+        return PostgresStore(self.url, name, master_key)
+
+    def delete(self, name: str) -> None:
+        """Delete a space's rows in every table (they all cascade from its `spaces` row)."""
+        if not self._conn.execute("DELETE FROM spaces WHERE name = ?", (name,)).rowcount:
+            raise NotFoundError(f"no space {name!r}")
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class PostgresStore(SpaceStore):
+    """All durable state of one space, as rows of the shared tables that carry its id."""
+
+    def __init__(self, url: str, name: str, master_key: bytes | None = None) -> None:
+        self.name = name
+        self._lock = threading.RLock()
+        self._conn = Connection(url)
+        self._statistics: tuple[float, int, float] | None = None  # (when, documents, mean distinct words)
+        try:
+            row = self._conn.execute("SELECT id, token FROM spaces WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"no space {name!r}")
+            self.space_id, self._token = row
+            self._conn.execute("SELECT set_config('imprint.space', ?, false)", (str(self.space_id),))
+            self._open_space(master_key)
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _migrate(self, master_key: bytes | None) -> int:
+        """The database is migrated by PostgresDatabase; a new space gets its settings here."""
+        with self._lock, self._write():
+            if self._conn.execute("SELECT 1 FROM meta WHERE key = 'deletions'").fetchone():
+                return len(MIGRATIONS)
+            self._conn.execute("INSERT INTO meta (key, value) VALUES ('deletions', '0')")
+            if master_key is not None:
+                self._new_encryption(master_key)
+        return 0
+
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        with self._conn.raw.transaction():
+            self._conn.execute("SELECT pg_advisory_xact_lock(?, ?)", (LOCK_CLASS, self.space_id))
+            yield
+        self._statistics = None
+
+    def _next_id(self, table: str) -> int:
+        return self._conn.execute(
+            "UPDATE spaces SET last_ids = jsonb_set(last_ids, ARRAY[?], to_jsonb(coalesce((last_ids->>?)::bigint, 0) + 1))"
+            " WHERE id = ? RETURNING (last_ids->>?)::bigint", (table, table, self.space_id, table)).fetchone()[0]
+
+    def _among(self, column: str, allowed: np.ndarray | None) -> tuple[str, list]:
+        if allowed is None:
+            return "", []
+        return f" AND {column} = ANY(CAST(? AS BIGINT[]))", [allowed.tolist()]
+
+    # sealed values are bytes; the text columns they go into hold them as base64
+
+    def _to_column(self, sealed: bytes | None) -> str | None:
+        return None if sealed is None else base64.b64encode(sealed).decode()
+
+    def _from_column(self, value: str | None) -> bytes | None:
+        if value is None:
+            return None
+        try:
+            return base64.b64decode(value, validate=True)
+        except binascii.Error as error:
+            raise EncryptionError(f"a sealed value of space {self.name!r} is not base64: {error}") from error
+
+    # keywords: full-text search with BM25 ranking
+
+    def _text_search_config(self) -> str:
+        """English stemming for words; 'simple' for the keyed tags of an encrypted space."""
+        return "english" if self.cipher is None else "simple"
+
+    def _index_keywords(self, rows: list[tuple[int, str]]) -> None:
+        config = self._text_search_config()
+        self._conn.executemany(f"INSERT INTO keywords (chunk_id, terms) VALUES (?, to_tsvector('{config}', ?))",
+                               [(chunk_id, self._index_text(text)) for chunk_id, text in rows])
+
+    def _unindex_keywords(self, rows: list[tuple[int, str]], unreadable: list[int]) -> None:
+        ids = [chunk_id for chunk_id, _ in rows] + unreadable
+        self._conn.execute("DELETE FROM keywords WHERE chunk_id = ANY(CAST(? AS BIGINT[]))", (ids,))
+
+    def _clear_keywords(self) -> None:
+        self._conn.execute("DELETE FROM keywords")
+
+    def keyword_search(self, query: str, limit: int, allowed: np.ndarray | None = None) -> list[int]:
+        """BM25 over the space's documents: each query word's weight is its inverse document frequency,
+        term frequency saturates (k1) and long memories are normalised (b), as FTS5 scores."""
+        words = query_words(query)
+        if not words:
+            return []
+        config = self._text_search_config()
+        with self._lock:
+            lexemes = [row[0] for row in self._conn.execute(
+                f"SELECT DISTINCT lexeme FROM unnest(to_tsvector('{config}', ?))",
+                (" ".join(self._index_text(w) for w in words),))]
+            if not lexemes:
+                return []
+            documents, mean_length = self._keyword_statistics()
+            frequency = dict(self._conn.execute(
+                "SELECT l, (SELECT count(*) FROM keywords WHERE terms @@ quote_literal(l)::tsquery)"
+                " FROM unnest(CAST(? AS TEXT[])) AS l", (lexemes,)).fetchall())
+            weights = [float(np.log(1 + (documents - frequency[l] + 0.5) / (frequency[l] + 0.5))) for l in lexemes]
+            only, ids = self._among("k.chunk_id", allowed)
+            rows = self._conn.execute(
+                "SELECT k.chunk_id, sum(w.idf * cardinality(t.positions) * ? /"
+                "  (cardinality(t.positions) + ? * (1 - ? + ? * length(k.terms) / ?))) AS score"
+                " FROM keywords k CROSS JOIN LATERAL unnest(k.terms) t"
+                " JOIN unnest(CAST(? AS TEXT[]), CAST(? AS FLOAT8[])) AS w(lexeme, idf) ON w.lexeme = t.lexeme"
+                f" WHERE k.terms @@ to_tsquery('simple', ?){only}"
+                " GROUP BY k.chunk_id ORDER BY score DESC, k.chunk_id LIMIT ?",
+                [BM25_K1 + 1, BM25_K1, BM25_B, BM25_B, mean_length, lexemes, weights,
+                 " | ".join(f"'{lexeme}'" for lexeme in lexemes), *ids, limit]).fetchall()
+        return [row[0] for row in rows]
+
+    def _keyword_statistics(self) -> tuple[int, float]:
+        """(memories indexed, their mean number of distinct words), reused for a while: BM25 needs
+        both, and counting them scans the space's keyword rows."""
+        if self._statistics is None or time.monotonic() - self._statistics[0] > STATISTICS_SECONDS:
+            documents, mean = self._conn.execute("SELECT count(*), avg(length(terms)) FROM keywords").fetchone()
+            self._statistics = (time.monotonic(), documents, float(mean or 1.0))
+        return self._statistics[1], self._statistics[2]
+
+    def _scrub(self) -> None:
+        """Nothing at once: the rows are gone from every query and index; VACUUM (`vacuum`, or
+        autovacuum) reclaims their space."""
+
+    def vacuum(self) -> None:
+        """VACUUM the shared tables, so forgotten rows' space is reclaimed (their bytes are
+        overwritten as the space is reused; VACUUM FULL, which rewrites a table for all spaces, is
+        an operator's choice)."""
+        for table in SPACE_TABLES:
+            self._conn.execute(f"VACUUM {table}")
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def is_replaced(self) -> bool:
+        """Whether the space was deleted (and perhaps made again) since it was opened."""
+        with self._lock:
+            row = self._conn.execute("SELECT token FROM spaces WHERE id = ?", (self.space_id,)).fetchone()
+        return row is None or row[0] != self._token
+
+    def size_bytes(self) -> int:
+        """The space's share of the shared tables: the bytes of its rows (indexes not counted)."""
+        with self._lock:
+            return int(self._conn.execute(
+                "SELECT coalesce((SELECT sum(pg_column_size(r)) FROM raw_items r), 0)"
+                " + coalesce((SELECT sum(pg_column_size(c)) FROM chunks c), 0)"
+                " + coalesce((SELECT sum(pg_column_size(v)) FROM vectors v), 0)").fetchone()[0])
+
+    def integrity(self) -> str:
+        """Postgres checks its pages itself (with data checksums, if the cluster has them on)."""
+        return "ok"
