@@ -1,7 +1,7 @@
 """LoCoMo evidence recall@k: does search put every evidence turn of a question in the top k?
 
     python benchmarks/locomo_recall.py [--path ../shared/data/locomo/locomo_dev2.json] [--ks 5,10,25] [--answers]
-                                       [--embedder embeddinggemma-300m]
+                                       [--embedder embeddinggemma-300m] [--default-only] [--store postgresql://...]
 
 Each conversation goes into its own space, one memory per dialogue turn (speaker and session date
 kept), through the same `Memory.ingest` as `imprint add`. Questions of categories 1-4 are searched;
@@ -18,7 +18,9 @@ late interaction (recall/rerank.py), as `ask` retrieves. The plot
 is recall against k for each retriever with the default lifecycle. With `--answers`, every
 question is also answered (strategy index, the packaged model) and token F1 against the gold
 answer is reported per category. `--embedder` takes what IMPRINT_EMBEDDER takes (the result file
-is named after it when it is not the default).
+is named after it when it is not the default). `--default-only` runs the default lifecycle alone;
+`--store` runs it on a Postgres database (keywords by tsvector and BM25 in SQL, dense by pgvector),
+to compare with the SQLite files (FTS5) on the same questions.
 """
 
 import argparse
@@ -55,19 +57,21 @@ def main() -> None:
     parser.add_argument("--ks", default="5,10,25")
     parser.add_argument("--answers", action="store_true", help="also answer (index) and score token F1")
     parser.add_argument("--embedder", default=None, help="as IMPRINT_EMBEDDER (default: the packaged MiniLM)")
+    parser.add_argument("--default-only", action="store_true", help="only the default lifecycle")
+    parser.add_argument("--store", default=None, help="a postgresql:// URL (implies --default-only)")
     args = parser.parse_args()
     ks = [int(k) for k in args.ks.split(",")]
     measured = sorted(set(ks) | set(PLOT_KS))
     console = Console()
     samples = json.loads(args.path.read_text())
     results, sizes, f1, reaching, curves = {}, {}, {}, {}, {}
-    for setting, lifecycle in (("every turn as said", {"min_information": 0, "duplicate_similarity": 1.01,
-                                                       "supersede": False, "focus": False, "extract": "off",
-                                                       "graph": False}),
-                               ("lifecycle, turns as said", {"extract": "off"}),
-                               ("lifecycle + statements (default)", {})):
-        found, totals, size, scores, reached = recall(samples, measured, {**lifecycle, "embedder": args.embedder},
-                                                      args.answers)
+    settings = (("every turn as said", {"min_information": 0, "duplicate_similarity": 1.01, "supersede": False,
+                                        "focus": False, "extract": "off", "graph": False}),
+                ("lifecycle, turns as said", {"extract": "off"}),
+                ("lifecycle + statements (default)", {}))
+    for setting, lifecycle in settings[2:] if args.default_only or args.store else settings:
+        found, totals, size, scores, reached = recall(
+            samples, measured, {**lifecycle, "embedder": args.embedder, "store": args.store}, args.answers)
         n = sum(totals.values())
         sizes[setting] = size
         reaching[setting] = reached
@@ -101,8 +105,10 @@ def main() -> None:
             table.add_row(setting, f"{by_category['all']:.3f}",
                           *[f"{by_category[CATEGORIES[c]]:.3f}" for c in sorted(totals)])
         console.print(table)
-    name = "locomo_recall" + (f"_{Path(args.embedder).name}" if args.embedder else "")
+    name = ("locomo_recall" + (f"_{Path(args.embedder).name}" if args.embedder else "")
+            + ("_postgres" if args.store else "_default_only" if args.default_only else ""))
     path = write_result(name, {"data": str(args.path), "embedder": args.embedder or "all-MiniLM-L6-v2",
+                               "store": "postgres" if args.store else "sqlite",
                                "questions": n, "sizes": sizes,
                                           "per_category_counts": {CATEGORIES[c]: totals[c] for c in totals},
                                           "results": results, "answer_f1": f1, "evidence_reaching_reader": reaching,

@@ -1,13 +1,15 @@
 """Ingest throughput and search latency at 1k, 10k and 100k memories (embedding included).
 
-    python benchmarks/store.py [--sizes 1000,10000,100000] [--queries 200]
+    python benchmarks/store.py [--sizes 1000,10000,100000] [--queries 200] [--store postgresql://...]
 
 Memories are generated sentences about made-up people (seeded), one memory each, ingested through
 `Memory.ingest` exactly as `imprint add` does. Search latency is the whole `Memory.search` call
 (query embedding, FTS5, dense, fusion, fetch); the dense and keyword parts are also timed alone.
 From ANN_MIN memories on, dense search goes through the HNSW index (recall/dense.py): its build
 time is reported, the exact scan is timed beside it, and "HNSW overlap" is the share of the exact
-top 10 that the HNSW search returns.
+top 10 that the HNSW search returns. With --store, the same runs against a Postgres database
+(keywords by tsvector and BM25 in SQL, dense search by pgvector with the space's own HNSW index from
+20k vectors) and the result is written as store_postgres.
 """
 
 import argparse
@@ -21,7 +23,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from imprint import Memory
+from imprint import Memory, Settings
 from imprint.encode.parse import text_item
 from imprint.recall.dense import VectorIndex
 
@@ -52,7 +54,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--store", default=None, help="a postgresql:// URL (default: SQLite files)")
     args = parser.parse_args()
+    backend = "postgres" if args.store else "sqlite"
     sizes = sorted(int(s) for s in args.sizes.split(","))
     console = Console()
     texts = sentences(max(sizes))
@@ -61,7 +65,7 @@ def main() -> None:
     queries = [f"What did {' '.join(t.split()[:2])} do in {place}?" for t, place in zip(asked, places)]
     rows = []
     with tempfile.TemporaryDirectory() as data:
-        memory = Memory(data)
+        memory = Memory(settings=Settings(data_dir=data, store=args.store))
         stored, ingest_seconds = 0, 0.0
         for size in sizes:
             items = [text_item(t, source=f"s{i}") for i, t in enumerate(texts[stored:size], start=stored)]
@@ -102,21 +106,23 @@ def main() -> None:
             console.print(f"{size:,}: {row['ingest_chunks_per_s']:.0f} chunks/s, search p95 {row['search']['p95_ms']:.1f} ms")
         memory.close()
     table = Table("memories", "ingest chunks/s", "search p50 ms", "search p95 ms", "dense p95 ms", "exact scan p95 ms",
-                  "HNSW build s", "HNSW overlap@10", "keyword p95 ms", title="imprint store: ingest and search (k=10, 2 cores)")
+                  "HNSW build s", "HNSW overlap@10", "keyword p95 ms",
+                  title=f"imprint store ({backend}): ingest and search (k=10, 2 cores)")
     for r in rows:
         table.add_row(f"{r['memories']:,}", f"{r['ingest_chunks_per_s']:.0f}", f"{r['search']['p50_ms']:.1f}",
                       f"{r['search']['p95_ms']:.1f}", f"{r['dense']['p95_ms']:.1f}", f"{r['exact_scan']['p95_ms']:.1f}",
                       f"{r['hnsw_build_s']:.1f}" if r["hnsw"] else "-", f"{r['hnsw_overlap_at_10']:.3f}" if r["hnsw"] else "-",
                       f"{r['keyword']['p95_ms']:.1f}")
     console.print(table)
-    console.print(f"wrote {write_result('store', {'rows': rows, 'queries': args.queries})}")
+    name = "store" if backend == "sqlite" else "store_postgres"
+    console.print(f"wrote {write_result(name, {'rows': rows, 'queries': args.queries, 'backend': backend})}")
     sizes = [r["memories"] for r in rows]
-    plot = save_plot("store_search_latency", sizes, {
+    plot = save_plot(f"{name}_search_latency", sizes, {
         "search p95 (with query embedding)": [r["search"]["p95_ms"] for r in rows],
         "dense p95 (HNSW from 20k)": [r["dense"]["p95_ms"] for r in rows],
         "exact scan p95": [r["exact_scan"]["p95_ms"] for r in rows],
-        "keyword (FTS5) p95": [r["keyword"]["p95_ms"] for r in rows],
-    }, "memories", "ms", "search latency vs store size (2 cores)")
+        f"keyword ({'FTS5' if backend == 'sqlite' else 'tsvector'}) p95": [r["keyword"]["p95_ms"] for r in rows],
+    }, "memories", "ms", f"search latency vs store size ({backend}, 2 cores)")
     console.print(f"wrote {plot}")
 
 

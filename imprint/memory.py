@@ -116,6 +116,10 @@ class Memory:
         """Delete a whole space: its SQLite file (with WAL and journal), and all its adapters."""
         self._spaces.delete(space)
 
+    def vacuum(self) -> str:
+        """After forgetting on Postgres: rewrite the tables without the deleted rows (docs/deployment.md)."""
+        return self._spaces.vacuum()
+
     def check(self, space: str, repair: bool = False) -> CheckReport:
         """Verify a space's file (SQLite's integrity check, every sealed value authenticated); with
         `repair`, quarantine the rows that fail so the rest reads and searches again."""

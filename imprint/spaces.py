@@ -39,7 +39,7 @@ class Space:
     def __init__(self, name: str, store: SpaceStore, data_dir: Path) -> None:
         self.name = name
         self.store = store
-        self.vectors = VectorIndex(store)
+        self.vectors = store.vectors_in_database() or VectorIndex(store)
         self._data_dir = data_dir
 
     @functools.cached_property
@@ -103,6 +103,11 @@ class Spaces:
             space.store.close()
         self._backend.delete(name)
         space.adapters.delete_all()
+
+    def vacuum(self) -> str:
+        """Make what was forgotten leave the store's files too (Postgres: VACUUM FULL; SQLite: already);
+        says what was done."""
+        return self._backend.vacuum()
 
     def close(self) -> None:
         with self._lock:

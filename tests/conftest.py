@@ -58,8 +58,8 @@ def tiny(tmp_path, tiny_model_dir, embedder):
 
 @pytest.fixture(scope="session")
 def postgres_server():
-    """A real PostgreSQL 15 for the whole run; skipped where none is installed (CI installs one, and
-    there a missing server fails)."""
+    """A real PostgreSQL 15 with pgvector for the whole run; skipped where none is installed (CI
+    installs one, and there a missing server fails)."""
     from pg_server import PostgresServer, missing
 
     reason = missing()

@@ -1,9 +1,10 @@
 """A real PostgreSQL server for the tests: initdb and pg_ctl in a temporary folder, on a free port.
 
-It needs PostgreSQL 15 on the machine (.ci/run installs it). As root (CI), the server runs as the
-`postgres` user, since Postgres refuses to run as root. Every test database is made from
-template1, where the extension the store needs is created once by the superuser; imprint itself
-connects as an ordinary role, so row-level security applies to it.
+It needs PostgreSQL 15 and pgvector on the machine (scripts/install_pgvector.sh; .ci/run runs it). As
+root (CI), the server runs as the `postgres` user, since Postgres refuses to run as root. Every test
+database is made from template1, where the extensions are created once by the superuser (pgvector
+is not a trusted extension); imprint itself connects as an ordinary role, so row-level security
+applies to it.
 """
 
 import os
@@ -25,8 +26,8 @@ def missing() -> str | None:
     """Why no server can be started here, or None."""
     if not (POSTGRES_BIN / "initdb").exists():
         return f"PostgreSQL 15 is not installed ({POSTGRES_BIN})"
-    if not (EXTENSIONS / "btree_gin.control").exists():
-        return "PostgreSQL 15's contrib extensions (btree_gin) are missing"
+    if not (EXTENSIONS / "vector.control").exists():
+        return "pgvector is not installed: run scripts/install_pgvector.sh as root"
     return None
 
 
@@ -48,6 +49,7 @@ class PostgresServer:
         options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
         self._run("pg_ctl", "-D", str(data), "-o", options, "-l", str(self.folder / "log"), "-w", "start")
         with self.admin("template1") as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
             conn.execute("CREATE EXTENSION IF NOT EXISTS btree_gin")
             conn.execute(f"CREATE ROLE {ROLE} LOGIN")
 

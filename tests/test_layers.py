@@ -13,6 +13,7 @@ LAYERS = [  # lowest first; a module may import from its own package and from lo
     {"ingest", "answer", "forget"},
     {"sync", "reindex"},
     {"memory"},
+    {"queue"},
     {"serve", "bench", "doctor"},
     {"demo"},
     {"cli", "__init__"},

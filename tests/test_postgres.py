@@ -3,6 +3,7 @@ processes on one database, spaces kept apart by the database itself, encryption 
 
 import json
 
+import numpy as np
 import psycopg
 import pytest
 from typer.testing import CliRunner
@@ -10,8 +11,12 @@ from typer.testing import CliRunner
 from imprint import Memory, Settings
 from imprint.cli import app
 from imprint.errors import InputError, NotFoundError
+from imprint.recall.dense import VectorIndex
+from imprint.records import RawItem, Segment
+from imprint.store import postgres
+from imprint.store.base import PreparedChunk
 from imprint.store.crypto import new_master_key
-from imprint.store.postgres import PostgresDatabase
+from imprint.store.postgres import DatabaseVectors, PostgresDatabase
 
 SECRET = "Zorblat Industries was founded by Quillon Varga in Tallinn in 1987."
 
@@ -22,6 +27,7 @@ def on_postgres(tmp_path, url, embedder, model, **settings) -> Memory:
 
 def test_memories_round_trip_through_postgres(tmp_path, postgres_url, embedder, model):
     memory = on_postgres(tmp_path, postgres_url, embedder, model)
+    assert isinstance(memory.space("alice", create=True).vectors, DatabaseVectors)
     [fact] = memory.add("Mira moved to Tallinn in 2021 to build boats.", space="alice", source="notes.md")
     memory.add_turns([{"speaker": "Mira", "text": "I keep bees on the roof of my workshop.", "time": "2024-05-01"},
                       {"speaker": "Jon", "text": "Do they ever sting the customers?", "time": "2024-05-01"}],
@@ -100,12 +106,14 @@ def test_an_encrypted_space_leaves_no_plaintext_in_the_database(tmp_path, postgr
     hit = memory.search("Who founded Zorblat?", "vault", k=1)[0]
     assert hit.memory.id == memory_id and hit.keyword_rank == 1  # the blind keyword index works in Postgres
     assert memory.search("founders", "vault", k=1, filters={"team": "ops"})[0].memory.id == memory_id
+    assert isinstance(memory.space("vault").vectors, VectorIndex)  # sealed vectors are searched in memory
     memory.close()
     database = postgres_url.rsplit("/", 1)[1]
     with postgres_server.admin(database) as conn:  # the superuser reads every row of every table
         dump = "\n".join(str(row) for table in ("raw_items", "chunks", "vectors", "keywords", "meta", "entities",
                                                 "tags", "superseded")
                          for row in conn.execute(f"SELECT * FROM {table}"))
+        assert conn.execute("SELECT count(*) FROM vectors WHERE embedding IS NOT NULL").fetchone()[0] == 0
     for word in ["Zorblat", "Quillon", "Varga", "Tallinn", "founders.txt", "ops"]:
         assert word not in dump and word.lower() not in dump, word
     reopened = on_postgres(tmp_path, postgres_url, embedder, model, key_file=key_file)
@@ -144,3 +152,66 @@ def test_a_data_folder_migrates_with_its_ids_encryption_and_history(tmp_path, po
     again = CliRunner().invoke(app, ["migrate", "--to", postgres_url, "--data", str(tmp_path / "data"), "--json"],
                                env={"IMPRINT_KEY_FILE": str(key_file)})
     assert all(m["skipped"] for m in json.loads(again.stdout))  # never merged into what is there
+
+
+def test_pgvector_search_agrees_with_the_rows_and_a_large_space_gets_its_own_hnsw_index(postgres_url, monkeypatch):
+    from test_store import unit
+
+    def row(i: int):
+        raw = RawItem(source=f"s{i}", kind="text", content=f"memory {i}", segments=[Segment(f"memory {i}")])
+        return raw, [PreparedChunk(text=f"memory {i}", tokens=2, vector=unit(i, 32))]
+
+    database = PostgresDatabase(postgres_url)
+    store, other = database.open("big", None), database.open("small", None)
+    other.add([row(i) for i in range(50)])  # another space's rows: never found, never in big's index
+    ids = [r.chunk_ids[0] for r in store.add([row(i) for i in range(300)])]
+    in_database, in_memory = store.vectors_in_database(), VectorIndex(store)
+    for i in range(0, 300, 30):
+        found, expected = in_database.search(unit(i, 32), 5), in_memory.search(unit(i, 32), 5)
+        assert [m for m, _ in found] == [m for m, _ in expected] and found[0][0] == ids[i]
+        assert [s for _, s in found] == pytest.approx([s for _, s in expected], abs=1e-5)
+    allowed = np.array(ids[10:20])
+    assert {m for m, _ in in_database.search(unit(3, 32), 5, allowed)} <= set(ids[10:20])
+    assert in_database.nearest(np.stack([unit(7, 32), unit(8, 32)])) == [(ids[7], pytest.approx(1.0)),
+                                                                        (ids[8], pytest.approx(1.0))]
+
+    monkeypatch.setattr(postgres, "HNSW_MIN", 200)
+    in_database.search(unit(0, 32), 5)  # sees 300 >= 200: builds the space's index in the background
+    assert in_database.wait_until_built(120)
+    plan = "\n".join(r[0] for r in store._conn.execute(
+        f"EXPLAIN SELECT chunk_id FROM vectors WHERE space = {store.space_id} AND vector_dims(embedding) = 32"
+        " ORDER BY embedding::vector(32) <=> ?::vector(32) LIMIT 5", (unit(0, 32),)))
+    assert f"vectors_hnsw_{store.space_id}_32" in plan
+    agree = sum(in_database.search(unit(i, 32), 5)[0][0] == ids[i] for i in range(0, 300, 10))
+    assert agree >= 28  # approximate now, near enough exact at this size
+    [new] = store.add([row(1000)])[0].chunk_ids  # rows added later are in the index at once
+    assert in_database.search(unit(1000, 32), 1)[0][0] == new
+    store.delete_memory(new)
+    assert new not in [m for m, _ in in_database.search(unit(1000, 32), 5)]
+    database.close()
+
+
+def test_forget_with_vacuum_takes_the_bytes_out_of_the_postgres_files(tmp_path, postgres_url, postgres_server,
+                                                                     embedder, model):
+    memory = on_postgres(tmp_path, postgres_url, embedder, model)
+    [gone] = memory.add("Quillon Varga's safe code is 9182.", space="alice")
+    memory.add("Alice waters the ferns on Fridays.", space="alice")
+    memory.close()
+    database = postgres_url.rsplit("/", 1)[1]
+
+    def table_files() -> bytes:
+        """The bytes of every table and index file of the space tables (not the WAL)."""
+        with postgres_server.admin(database) as conn:
+            paths = [row[0] for row in conn.execute(
+                "SELECT pg_relation_filepath(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i', 't')")]
+            conn.execute("CHECKPOINT")  # pages out of shared buffers into the files
+        return b"".join((postgres_server.folder / "data" / p).read_bytes() for p in paths if p)
+
+    assert b"Quillon" in table_files()
+    result = CliRunner().invoke(app, ["forget", str(gone), "--space", "alice", "--vacuum", "--json"],
+                                env={"IMPRINT_STORE": postgres_url, "IMPRINT_DATA_DIR": str(tmp_path / "data")})
+    assert result.exit_code == 0, result.output
+    left = table_files()
+    assert b"Quillon" not in left and b"9182" not in left and b"quillon" not in left
+    assert b"ferns" in left

@@ -15,6 +15,7 @@ from rich.table import Table
 from ..answer import STRATEGIES
 from ..encode.parse import text_item
 from ..errors import InputError
+from ..memory import Memory
 from .base import (
     AsJson,
     DataDir,
@@ -260,11 +261,20 @@ def forget(
         help="Delete everything from this source instead (a file's name as `list` prints it is enough).")] = None,
     everything: Annotated[bool, typer.Option("--all", help="Delete the whole space, adapters included.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="With --all: do not ask first.")] = False,
+    vacuum: Annotated[bool, typer.Option("--vacuum", help="Postgres: VACUUM FULL the tables now, so the deleted rows "
+                                                          "leave the files (SQLite overwrites at once).")] = False,
     data: DataDir = None,
     as_json: AsJson = False,
 ) -> None:
     """Delete a memory (or a source, or a whole space) from every tier: raw, chunks, vectors, adapters."""
     memory = open_memory(data)
+    _forget(memory, memory_id, space, source, everything, yes, as_json)
+    if vacuum:
+        err.print(memory.vacuum(), markup=False)
+
+
+def _forget(memory: Memory, memory_id: int | None, space: str, source: str | None, everything: bool, yes: bool,
+            as_json: bool) -> None:
     if [memory_id is not None, source is not None, everything].count(True) != 1:
         err.print("[red]error:[/red] give one of: a memory id, --source, --all")
         raise typer.Exit(2)

@@ -1,4 +1,4 @@
-"""Commands for the weights tier and its measurement: `imprint consolidate | adapters | bench`."""
+"""Commands for the weights tier and its measurement: `imprint consolidate | worker | jobs | adapters | bench`."""
 
 import json
 from dataclasses import asdict
@@ -37,12 +37,26 @@ def consolidate(
     teacher: Annotated[Optional[str], typer.Option(help="'local' or an OpenAI-compatible URL that writes extra QA pairs (default: IMPRINT_TEACHER).")] = None,
     stable_days: Annotated[Optional[float], typer.Option(min=0, help="Policy: only memories unchanged for this many days (default: IMPRINT_STABLE_DAYS).")] = None,
     min_uses: Annotated[Optional[int], typer.Option(min=0, help="Policy: only memories used in this many answers (default: IMPRINT_MIN_USES).")] = None,
+    queue: Annotated[bool, typer.Option("--queue", help="Postgres store: queue the job for `imprint worker` instead of training here.")] = False,
     data: DataDir = None,
     as_json: AsJson = False,
 ) -> None:
     """Train the space's stable memories into a new adapter; it replaces the current one only if it passes the gate."""
     from ..weights.plan import training_plan
 
+    if queue:
+        from ..queue import open_queue
+
+        memory = open_memory(data)
+        memory.count(space)  # an unknown space fails here, not in a worker
+        job = open_queue(memory).enqueue(space, {
+            "epochs": epochs, "replay": replay, "min_recall": min_recall, "min_retention": min_retention,
+            "teacher": teacher, "stable_days": stable_days, "min_uses": min_uses})
+        if as_json:
+            print_json({"job": job, "status": "queued"})
+        else:
+            console.print(f"queued job {job}: imprint jobs show {job}", markup=False)
+        return
     config, gate = training_plan(epochs, min_recall, min_retention)
     report = open_memory(data).consolidate(
         space, config, gate, replay_repeats=replay,
@@ -53,6 +67,58 @@ def consolidate(
     colour = "green" if report.promoted else "yellow"
     console.print(f"[{colour}]v{report.version}: {escape(report.reason)}[/{colour}] (probe recall {report.probe_recall:.0%}, "
                   f"retention {report.retention:.0%}, {report.train_seconds:.0f} s, {report.adapter_bytes / 1e6:.1f} MB)")
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="Stop when the queue is empty.")] = False,
+    name: Annotated[Optional[str], typer.Option(help="The worker's name in the queue (default: host-worker).")] = None,
+    heartbeat: Annotated[float, typer.Option(min=0.5, help="Seconds between heartbeats.")] = 10.0,
+    stalled_after: Annotated[float, typer.Option(min=1, help="Seconds without a heartbeat after which a worker's "
+                                                              "job is put back in the queue.")] = 30.0,
+    data: DataDir = None,
+) -> None:
+    """Run queued consolidations (Postgres store); start as many as you like, on any machine."""
+    from ..queue import open_queue
+
+    memory = open_memory(data)
+    queue = open_queue(memory)
+    err.print(f"imprint worker: consolidations from {memory.settings.store.split('@')[-1]}", markup=False)
+    try:
+        queue.work(memory, name, once, heartbeat, stalled_after)
+    finally:
+        queue.close()
+
+
+jobs_app = typer.Typer(help="Queued consolidation jobs (Postgres store).", cls=Commands)
+app.add_typer(jobs_app, name="jobs")
+
+
+@jobs_app.command("show")
+def show_job(job: str, data: DataDir = None, as_json: AsJson = False) -> None:
+    """A job's status, progress lines and result."""
+    from ..queue import open_queue
+
+    print_queued(open_queue(open_memory(data)).get(job), as_json)
+
+
+@jobs_app.command("cancel")
+def cancel_job(job: str, data: DataDir = None, as_json: AsJson = False) -> None:
+    """Cancel a queued job, or stop a running one at its next progress line (the current adapter stays)."""
+    from ..queue import open_queue
+
+    print_queued(open_queue(open_memory(data)).cancel(job), as_json)
+
+
+def print_queued(job, as_json: bool) -> None:
+    if as_json:
+        print_json(asdict(job))
+        return
+    console.print(f"job {job.id} ({job.space}): {job.status}, attempt {max(job.attempts, 1)}", markup=False)
+    for line in job.log[-10:]:
+        console.print(f"  {line}", markup=False)
+    if job.error:
+        console.print(f"error: {job.error}", markup=False)
 
 
 adapters_app = typer.Typer(help="A space's adapter versions.", cls=Commands)

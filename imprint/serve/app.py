@@ -14,6 +14,7 @@ from starlette.staticfiles import StaticFiles
 from ..config import VERSION
 from ..errors import ImprintError, InputError, NotFoundError
 from ..memory import Memory
+from ..queue import ConsolidationQueue
 from . import chat, reports, rest, ui
 from .auth import Keys
 from .guard import RequestGuard, allowed_hosts
@@ -63,6 +64,8 @@ def create_app(memory: Memory, keys: Keys | None = None, host: str = "127.0.0.1"
     app = FastAPIOffline(title="imprint", version=VERSION, lifespan=lifespan,
                          description="Long-term memory for language models: REST, OpenAI-compatible chat, MCP.")
     app.state.memory, app.state.keys, app.state.jobs = memory, keys, Jobs()
+    # on the Postgres store consolidations go to the shared queue: any server answers about any job
+    app.state.queue = ConsolidationQueue(memory.settings.store) if memory.settings.store else None
     app.include_router(rest.router)
     app.include_router(reports.router)
     app.include_router(chat.router())

@@ -29,9 +29,10 @@ from pydantic import BaseModel, Field
 
 from ..answer import STRATEGIES
 from ..encode.parse import parse_data
-from ..errors import InputError
+from ..errors import InputError, NotFoundError
 from ..forget import Forgotten
 from ..memory import Memory
+from ..queue import ConsolidationQueue, QueuedJob
 from ..records import Chunk, Hit, Validity
 from ..spaces import SpaceSummary
 from ..weights.adapters import AdapterVersion
@@ -351,8 +352,13 @@ def explain(space: Space, body: AskIn, memory: Mem) -> RouteOut:
 
 @router.post("/spaces/{space}/consolidate", status_code=202)
 def consolidate(space: Space, body: ConsolidateIn, request: Request, memory: Mem) -> JobStarted:
-    jobs: Jobs = request.app.state.jobs
+    """Train the space's stable memories into an adapter, in the background: in this server, or on the
+    Postgres store in the shared queue that `imprint worker` processes run."""
     memory.count(space)  # 404 before a job starts
+    queue: ConsolidationQueue | None = request.app.state.queue
+    if queue is not None:
+        return JobStarted(job=queue.enqueue(space, body.model_dump()), status="queued")
+    jobs: Jobs = request.app.state.jobs
     config, gate = training_plan(body.epochs, body.min_recall, body.min_retention)
     job = jobs.start("consolidate", space, lambda log: memory.consolidate(
         space, config, gate, replay_repeats=body.replay, log=log, teacher=body.teacher,
@@ -361,9 +367,27 @@ def consolidate(space: Space, body: ConsolidateIn, request: Request, memory: Mem
 
 
 @router.get("/jobs/{job_id}")
-def job_status(job_id: str, request: Request, key: Caller) -> Job:
-    jobs: Jobs = request.app.state.jobs
-    job = jobs.get(job_id)
+def job_status(job_id: str, request: Request, key: Caller) -> Job | QueuedJob:
+    return _job(job_id, request, key)
+
+
+@router.post("/jobs/{job_id}/cancel")
+def cancel_job(job_id: str, request: Request, key: Caller) -> QueuedJob:
+    """Cancel a queued job, or stop a running one at its next progress line (Postgres store only)."""
+    _job(job_id, request, key)
+    queue: ConsolidationQueue | None = request.app.state.queue
+    if queue is None:
+        raise HTTPException(409, "jobs run inside this server cannot be cancelled; the Postgres store's queue can")
+    return queue.cancel(job_id)
+
+
+def _job(job_id: str, request: Request, key: str | None) -> Job | QueuedJob:
+    """The job, if the caller may see its space (else 404, as for a job that does not exist)."""
+    queue: ConsolidationQueue | None = request.app.state.queue
+    try:
+        job = queue.get(job_id) if queue is not None else request.app.state.jobs.get(job_id)
+    except NotFoundError:
+        job = None
     if job is None or not request.app.state.keys.allows(key, job.space):
         raise HTTPException(404, f"no job {job_id!r}")
     return job

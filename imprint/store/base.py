@@ -155,6 +155,11 @@ class SpaceStore(Fields, Edges, Deletion, Checking, Filtering, Embedding):
         """The backend's own verdict on its storage ("ok")."""
         raise NotImplementedError
 
+    def vectors_in_database(self) -> Any:
+        """A dense index the backend searches itself (search, nearest), or None: then the vectors
+        are searched in this process (recall/dense.py)."""
+        return None
+
     # --- shared ---------------------------------------------------------------------------
 
     def _backfill_mentions(self) -> None:

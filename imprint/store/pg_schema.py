@@ -10,13 +10,16 @@ sealed values are bound.
 
 The table names and columns match the SQLite schema, so the shared SQL in base.py runs on both.
 Differences: sealed text is base64 text (a column holds one type here), `superseded` has an explicit
-`rowid`, and keywords are a `tsvector` column with a GIN index led by the space (btree_gin, a trusted
-extension that ships with Postgres). Vectors are float32 bytes (sealed when encrypted), searched in
-the server's memory as on SQLite.
+`rowid`, keywords are a `tsvector` column with a GIN index led by the space (btree_gin, a trusted
+extension that ships with Postgres), and a vector is kept twice when the space is not encrypted: the
+float32 bytes every backend reads, and a pgvector `embedding` the database searches. The store fills
+`embedding` in the same transaction (a trigger empties it when the bytes change, as in a reindex).
+An encrypted space's vectors are sealed, so its `embedding` stays empty and it is searched in memory.
 """
 
 MIGRATIONS = [
     """
+    CREATE EXTENSION IF NOT EXISTS vector;
     CREATE EXTENSION IF NOT EXISTS btree_gin;
     CREATE TABLE spaces (
         id SERIAL PRIMARY KEY,
@@ -67,9 +70,18 @@ MIGRATIONS = [
         space INTEGER NOT NULL DEFAULT imprint_space(),
         chunk_id BIGINT NOT NULL,
         vector BYTEA NOT NULL,
+        embedding vector,
         PRIMARY KEY (space, chunk_id),
         FOREIGN KEY (space, chunk_id) REFERENCES chunks (space, id) ON DELETE CASCADE
     );
+    CREATE INDEX vectors_unfilled ON vectors (space) WHERE embedding IS NULL;
+    CREATE FUNCTION imprint_vector_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        NEW.embedding := NULL;
+        RETURN NEW;
+    END $$;
+    CREATE TRIGGER vectors_refill BEFORE UPDATE OF vector ON vectors FOR EACH ROW
+        WHEN (OLD.vector IS DISTINCT FROM NEW.vector) EXECUTE FUNCTION imprint_vector_changed();
     CREATE TABLE staged_vectors (
         space INTEGER NOT NULL DEFAULT imprint_space(),
         chunk_id BIGINT NOT NULL,

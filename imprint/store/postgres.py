@@ -20,6 +20,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 import psycopg
+from pgvector.psycopg import register_vector
 
 from ..errors import EncryptionError, InputError, NotFoundError
 from .base import SpaceStore, query_words
@@ -30,6 +31,10 @@ LOCK_CLASS = 7170  # first key of imprint's advisory locks: (LOCK_CLASS, space i
 MIGRATION_LOCK = 0  # (LOCK_CLASS, 0): one process migrates at a time
 BM25_K1, BM25_B = 1.2, 0.75
 STATISTICS_SECONDS = 30.0  # how long a space's keyword statistics (documents, mean length) are reused
+# From this many vectors a space gets its own HNSW index (a partial index on its rows); below it an
+# exact scan of the space's rows is fast enough and always agrees with them.
+HNSW_MIN = 20_000
+HNSW_SEARCH = 200  # hnsw.ef_search: candidates the index walks per search (pgvector's default is 40)
 
 
 class Connection:
@@ -110,6 +115,19 @@ class PostgresDatabase:
         if not self._conn.execute("DELETE FROM spaces WHERE name = ?", (name,)).rowcount:
             raise NotFoundError(f"no space {name!r}")
 
+    def vacuum(self) -> str:
+        """VACUUM FULL every space table: each is rewritten without the rows forgetting deleted, so
+        their bytes leave the table and index files (a plain VACUUM only marks the space free). It
+        locks each table for every space while it runs. Then a checkpoint, if the role may, lets
+        the write-ahead log that still holds them be recycled. Returns what was done."""
+        for table in SPACE_TABLES:
+            self._conn.execute(f"VACUUM FULL {table}")
+        try:
+            self._conn.execute("CHECKPOINT")
+        except psycopg.errors.InsufficientPrivilege:
+            return "tables rewritten; no CHECKPOINT (the role needs pg_checkpoint): the WAL keeps the rows until one"
+        return "tables rewritten and checkpointed"
+
     def close(self) -> None:
         self._conn.close()
 
@@ -119,16 +137,21 @@ class PostgresStore(SpaceStore):
 
     def __init__(self, url: str, name: str, master_key: bytes | None = None) -> None:
         self.name = name
+        self.url = url
         self._lock = threading.RLock()
         self._conn = Connection(url)
         self._statistics: tuple[float, int, float] | None = None  # (when, documents, mean distinct words)
+        self._searchable = False  # whether vectors get a pgvector copy: known once the cipher is
         try:
             row = self._conn.execute("SELECT id, token FROM spaces WHERE name = ?", (name,)).fetchone()
             if row is None:
                 raise NotFoundError(f"no space {name!r}")
             self.space_id, self._token = row
             self._conn.execute("SELECT set_config('imprint.space', ?, false)", (str(self.space_id),))
+            self._conn.execute("SELECT set_config('hnsw.ef_search', ?, false)", (str(HNSW_SEARCH),))
+            register_vector(self._conn.raw)
             self._open_space(master_key)
+            self._searchable = self.cipher is None
         except BaseException:
             self._conn.close()
             raise
@@ -148,7 +171,15 @@ class PostgresStore(SpaceStore):
         with self._conn.raw.transaction():
             self._conn.execute("SELECT pg_advisory_xact_lock(?, ?)", (LOCK_CLASS, self.space_id))
             yield
+            if self._searchable:
+                self._fill_embeddings()
         self._statistics = None
+
+    def _fill_embeddings(self) -> None:
+        """Give each new or changed vector its pgvector copy, in the transaction that wrote it."""
+        rows = self._conn.execute("SELECT chunk_id, vector FROM vectors WHERE embedding IS NULL").fetchall()
+        self._conn.executemany("UPDATE vectors SET embedding = ? WHERE chunk_id = ?",
+                               [(np.frombuffer(blob, dtype=np.float32), chunk_id) for chunk_id, blob in rows])
 
     def _next_id(self, table: str) -> int:
         return self._conn.execute(
@@ -229,16 +260,13 @@ class PostgresStore(SpaceStore):
             self._statistics = (time.monotonic(), documents, float(mean or 1.0))
         return self._statistics[1], self._statistics[2]
 
+    def vectors_in_database(self) -> "DatabaseVectors | None":
+        """Dense search by pgvector, unless the space is encrypted (its vectors are sealed)."""
+        return DatabaseVectors(self) if self.cipher is None else None
+
     def _scrub(self) -> None:
         """Nothing at once: the rows are gone from every query and index; VACUUM (`vacuum`, or
         autovacuum) reclaims their space."""
-
-    def vacuum(self) -> None:
-        """VACUUM the shared tables, so forgotten rows' space is reclaimed (their bytes are
-        overwritten as the space is reused; VACUUM FULL, which rewrites a table for all spaces, is
-        an operator's choice)."""
-        for table in SPACE_TABLES:
-            self._conn.execute(f"VACUUM {table}")
 
     def close(self) -> None:
         with self._lock:
@@ -261,3 +289,100 @@ class PostgresStore(SpaceStore):
     def integrity(self) -> str:
         """Postgres checks its pages itself (with data checksums, if the cluster has them on)."""
         return "ok"
+
+
+class DatabaseVectors:
+    """Dense search inside Postgres (pgvector, cosine): what `VectorIndex` does in memory, with nothing
+    held by the server. A space of HNSW_MIN vectors or more gets its own partial HNSW index, built
+    concurrently in the background by whichever process first sees the space that large; until it
+    exists, and for every filtered search, the space's rows are scanned exactly."""
+
+    def __init__(self, store: PostgresStore) -> None:
+        self._store = store
+        self._building = threading.Lock()
+
+    def search(self, query: np.ndarray, limit: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """(memory id, cosine similarity) of the `limit` nearest memories, best first."""
+        query = np.asarray(query, dtype=np.float32)
+        store = self._store
+        if allowed is None:  # the form the partial HNSW index matches: its dimensions and its space
+            dims = len(query)
+            distance = f"(embedding::vector({dims}) <=> ?::vector({dims}))"
+            where = f"space = {int(store.space_id)} AND vector_dims(embedding) = {dims}"
+            only, ids = "", []
+        else:
+            distance, where = "(embedding <=> ?)", "embedding IS NOT NULL"
+            only, ids = store._among("chunk_id", allowed)
+        with store._lock:
+            rows = store._conn.execute(  # ordered by the distance itself, so the index can answer
+                f"SELECT chunk_id, 1 - {distance} FROM vectors WHERE {where}{only} ORDER BY {distance} LIMIT ?",
+                [query, *ids, query, limit]).fetchall()
+        if allowed is None:
+            self._index_if_large(len(query))
+        return [(int(chunk_id), float(similarity)) for chunk_id, similarity in rows]
+
+    def nearest(self, queries: np.ndarray) -> list[tuple[int, float] | None]:
+        """For each query row, its nearest stored memory (id, cosine); None if the space has none."""
+        found = []
+        for query in np.asarray(queries, dtype=np.float32):
+            best = self.search(query, 1)
+            found.append(best[0] if best else None)
+        return found
+
+    def _index_if_large(self, dims: int) -> None:
+        """Start building the space's HNSW index once it is large enough (in one process only)."""
+        store = self._store
+        name = f"vectors_hnsw_{int(store.space_id)}_{dims}"
+        if not self._building.acquire(blocking=False):
+            return
+        try:
+            with store._lock:
+                exists = store._conn.execute("SELECT 1 FROM pg_indexes WHERE indexname = ?", (name,)).fetchone()
+                large = not exists and store._conn.execute(
+                    "SELECT count(*) >= ? FROM vectors WHERE embedding IS NOT NULL", (HNSW_MIN,)).fetchone()[0]
+        except BaseException:
+            self._building.release()
+            raise
+        if not large:
+            self._building.release()
+            return
+        threading.Thread(target=self._build, args=(name, dims), daemon=True, name=f"hnsw-{store.name}").start()
+
+    def _build(self, name: str, dims: int) -> None:
+        """CREATE INDEX CONCURRENTLY: writers go on meanwhile; an advisory lock keeps other
+        processes from building the same index."""
+        space = int(self._store.space_id)
+        try:
+            conn = Connection(self._store.url)
+            try:
+                if conn.execute("SELECT pg_try_advisory_lock(?, ?)", (LOCK_CLASS + 1, space)).fetchone()[0]:
+                    conn.execute(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON vectors USING hnsw"
+                                 f" ((embedding::vector({dims})) vector_cosine_ops)"
+                                 f" WHERE space = {space} AND vector_dims(embedding) = {dims}")
+            finally:
+                conn.close()
+        finally:
+            self._building.release()
+
+    def wait_until_built(self, timeout: float = 600.0) -> bool:
+        """Start the space's HNSW build if it is large enough, and wait for it (benchmarks, tests)."""
+        store = self._store
+        with store._lock:
+            row = store._conn.execute("SELECT vector_dims(embedding) FROM vectors WHERE embedding IS NOT NULL LIMIT 1"
+                                      ).fetchone()
+        if row:
+            self._index_if_large(row[0])
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            building = self._building.locked()
+            if self._index_valid() or not building:
+                return self._index_valid()
+            time.sleep(0.2)
+        return False
+
+    def _index_valid(self) -> bool:
+        store = self._store
+        with store._lock:
+            return bool(store._conn.execute(
+                "SELECT bool_or(i.indisvalid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+                " WHERE c.relname LIKE ?", (f"vectors\\_hnsw\\_{int(store.space_id)}\\_%",)).fetchone()[0])

@@ -185,6 +185,10 @@ class SqliteFiles:
         for suffix in FILE_SUFFIXES:
             base.with_name(base.name + suffix).unlink(missing_ok=True)
 
+    def vacuum(self) -> str:
+        """Nothing to do: forgetting already overwrote the bytes (secure_delete, truncated WAL)."""
+        return "nothing to do: SQLite overwrote the deleted rows at once"
+
     def close(self) -> None:
         """Nothing to close: each store holds its own file."""
 

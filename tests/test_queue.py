@@ -1,0 +1,124 @@
+"""The consolidation queue on a real Postgres, with real worker processes and a tiny model."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from typer.testing import CliRunner
+
+from imprint import Memory, Settings
+from imprint.cli import app
+
+FACTS = ["Lami Sielti works at the Orvand observatory.", "Tesk Parrow keeps three goats in Haldby."]
+QUICK = ["--epochs", "1", "--min-recall", "0", "--min-retention", "0"]
+
+
+@pytest.fixture
+def setup(tmp_path, postgres_url, tiny_model_dir, embedder):
+    """A Postgres space with two facts, and the environment a worker process gets."""
+    env = {**os.environ, "IMPRINT_STORE": postgres_url, "IMPRINT_DATA_DIR": str(tmp_path / "data"),
+           "IMPRINT_MODEL": str(tiny_model_dir), "IMPRINT_CACHE_DIR": str(tiny_model_dir / "cache"),
+           "HF_HUB_OFFLINE": "1"}
+    memory = Memory(settings=Settings(data_dir=tmp_path / "data", store=postgres_url, model=str(tiny_model_dir),
+                                      cache_dir=tiny_model_dir / "cache"), embedder=embedder)
+    for fact in FACTS:
+        memory.add(fact, space="a")
+    yield memory, env
+    memory.close()
+
+
+def cli(env: dict, *args: str) -> dict:
+    result = CliRunner().invoke(app, [*args, "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def worker(env: dict, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "imprint.cli", "worker", *args], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(check, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.slow
+def test_a_queued_consolidation_runs_in_a_worker_process_and_any_process_reads_it(setup):
+    memory, env = setup
+    job = cli(env, "consolidate", "--space", "a", "--queue", *QUICK)["job"]
+    assert cli(env, "jobs", "show", job)["status"] == "queued"
+    done = worker(env, "--once")
+    assert done.wait(600) == 0, done.stderr.read()[-2000:]
+    shown = cli(env, "jobs", "show", job)
+    assert shown["status"] == "done" and shown["result"]["version"] == 1 and shown["attempts"] == 1
+    assert any(line.startswith("policy:") for line in shown["log"])
+    assert memory.adapters("a").current().version == 1  # promoted where every server reads it
+
+    cancelled = cli(env, "consolidate", "--space", "a", "--queue", *QUICK)["job"]
+    assert cli(env, "jobs", "cancel", cancelled)["status"] == "cancelled"
+    assert worker(env, "--once").wait(120) == 0
+    assert cli(env, "jobs", "show", cancelled)["status"] == "cancelled"
+    assert memory.adapters("a").current().version == 1
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_job_leaves_the_adapter_and_another_worker_runs_the_job_again(setup):
+    memory, env = setup
+    job = cli(env, "consolidate", "--space", "a", "--queue", *QUICK)["job"]
+    timing = ["--heartbeat", "1", "--stalled-after", "3"]
+    first = worker(env, *timing)
+    wait_for(lambda: cli(env, "jobs", "show", job)["log"], 300, "the job to start")
+    first.send_signal(signal.SIGKILL)
+    first.wait(30)
+    assert cli(env, "jobs", "show", job)["status"] == "running"  # nobody told the queue
+    assert memory.adapters("a").current() is None  # nothing half-trained was promoted
+    second = worker(env, *timing)
+    try:
+        shown = wait_for(lambda: (s := cli(env, "jobs", "show", job))["status"] in ("done", "failed") and s, 600,
+                         "the job to run again")
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(60)
+    assert shown["status"] == "done" and shown["attempts"] == 2, shown
+    assert any(line.startswith("attempt 2") for line in shown["log"])
+    assert memory.adapters("a").current().version == 1
+
+
+def test_two_servers_share_spaces_and_jobs_and_keep_tenants_apart(tmp_path, postgres_url):
+    """Two real server processes on one database: what one stores and queues, the other serves."""
+    import httpx2
+
+    from imprint.serve.launch import running_server
+
+    alice, bob = "k-alice-0a1b2c3d4e5f", "k-bob-6a7b8c9d0e1f"
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps({"keys": {alice: ["alice"], bob: ["bob"]}}))
+    env = {"IMPRINT_STORE": postgres_url}
+    with running_server(tmp_path / "one", keys, env=env) as one, running_server(tmp_path / "two", keys, env=env) as two:
+        def as_(url: str, key: str) -> httpx2.Client:
+            return httpx2.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=120)
+
+        added = as_(one, alice).post("/spaces/alice/memories", json={"text": "Mira keeps bees in Tallinn."})
+        assert added.status_code == 201
+        hits = as_(two, alice).post("/spaces/alice/search", json={"query": "who keeps bees", "k": 1}).json()["hits"]
+        assert hits[0]["memory"]["id"] == added.json()["memory_ids"][0]
+        assert as_(two, bob).post("/spaces/alice/search", json={"query": "bees"}).status_code == 404
+
+        started = as_(one, alice).post("/spaces/alice/consolidate", json={"epochs": 1})
+        assert started.status_code == 202 and started.json()["status"] == "queued"
+        job = started.json()["job"]
+        assert as_(two, alice).get(f"/jobs/{job}").json()["status"] == "queued"  # any server answers
+        assert as_(two, bob).get(f"/jobs/{job}").status_code == 404  # not bob's space: no such job
+        assert as_(two, bob).post(f"/jobs/{job}/cancel").status_code == 404
+        assert as_(two, alice).post(f"/jobs/{job}/cancel").json()["status"] == "cancelled"
+        assert as_(one, alice).get(f"/jobs/{job}").json()["status"] == "cancelled"
