@@ -141,6 +141,7 @@ class PostgresStore(SpaceStore):
         self._lock = threading.RLock()
         self._conn = Connection(url)
         self._statistics: tuple[float, int, float] | None = None  # (when, documents, mean distinct words)
+        self._frequencies: dict[str, int] = {}  # lexeme -> memories holding it, as of the statistics
         self._searchable = False  # whether vectors get a pgvector copy: known once the cipher is
         try:
             row = self._conn.execute("SELECT id, token FROM spaces WHERE name = ?", (name,)).fetchone()
@@ -173,7 +174,6 @@ class PostgresStore(SpaceStore):
             yield
             if self._searchable:
                 self._fill_embeddings()
-        self._statistics = None
 
     def _fill_embeddings(self) -> None:
         """Give each new or changed vector its pgvector copy, in the transaction that wrote it."""
@@ -235,10 +235,8 @@ class PostgresStore(SpaceStore):
                 (" ".join(self._index_text(w) for w in words),))]
             if not lexemes:
                 return []
-            documents, mean_length = self._keyword_statistics()
-            frequency = dict(self._conn.execute(
-                "SELECT l, (SELECT count(*) FROM keywords WHERE terms @@ quote_literal(l)::tsquery)"
-                " FROM unnest(CAST(? AS TEXT[])) AS l", (lexemes,)).fetchall())
+            documents, mean_length, frequency = self._keyword_statistics(lexemes)
+            documents = max(documents, *frequency.values())  # statistics a little old: never a negative weight
             weights = [float(np.log(1 + (documents - frequency[l] + 0.5) / (frequency[l] + 0.5))) for l in lexemes]
             only, ids = self._among("k.chunk_id", allowed)
             rows = self._conn.execute(
@@ -252,13 +250,19 @@ class PostgresStore(SpaceStore):
                  " | ".join(f"'{lexeme}'" for lexeme in lexemes), *ids, limit]).fetchall()
         return [row[0] for row in rows]
 
-    def _keyword_statistics(self) -> tuple[int, float]:
-        """(memories indexed, their mean number of distinct words), reused for a while: BM25 needs
-        both, and counting them scans the space's keyword rows."""
+    def _keyword_statistics(self, lexemes: list[str]) -> tuple[int, float, dict[str, int]]:
+        """(memories indexed, their mean number of distinct words, how many hold each lexeme), counted
+        once and reused for a while: BM25 needs them, and counting scans the space's keyword rows."""
         if self._statistics is None or time.monotonic() - self._statistics[0] > STATISTICS_SECONDS:
             documents, mean = self._conn.execute("SELECT count(*), avg(length(terms)) FROM keywords").fetchone()
             self._statistics = (time.monotonic(), documents, float(mean or 1.0))
-        return self._statistics[1], self._statistics[2]
+            self._frequencies = {}
+        unknown = [lexeme for lexeme in lexemes if lexeme not in self._frequencies]
+        if unknown:
+            self._frequencies.update(self._conn.execute(
+                "SELECT l, (SELECT count(*) FROM keywords WHERE terms @@ quote_literal(l)::tsquery)"
+                " FROM unnest(CAST(? AS TEXT[])) AS l", (unknown,)).fetchall())
+        return self._statistics[1], self._statistics[2], {lexeme: self._frequencies[lexeme] for lexeme in lexemes}
 
     def vectors_in_database(self) -> "DatabaseVectors | None":
         """Dense search by pgvector, unless the space is encrypted (its vectors are sealed)."""
