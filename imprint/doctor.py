@@ -54,6 +54,20 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _store(url: str) -> str:
+    """The Postgres store: where (no password), its server and pgvector versions, or why it cannot be reached."""
+    import psycopg
+
+    where = url.split("@")[-1]
+    try:
+        with psycopg.connect(url, connect_timeout=5) as conn:
+            server = conn.execute("SHOW server_version").fetchone()[0]
+            vector = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()
+    except psycopg.Error as error:
+        return f"Postgres at {where}: cannot connect ({str(error).strip().splitlines()[0]})"
+    return f"Postgres at {where}: server {server}, pgvector {vector[0] if vector else 'not installed'}"
+
+
 def report(settings: Settings) -> dict[str, str]:
     """Name -> value, in the order a reader wants them."""
     flags = set(selfcheck.cpu_flags())
@@ -88,6 +102,7 @@ def report(settings: Settings) -> dict[str, str]:
     spaces = sorted(data_dir.glob("*.sqlite")) if data_dir.is_dir() else []
     facts["data dir"] = f"{data_dir} ({len(spaces)} spaces)" if data_dir.is_dir() else f"{data_dir} (not created yet)"
     facts["cache dir"] = str(Path(settings.cache_dir).resolve())
+    facts["store"] = _store(settings.store) if settings.store else "SQLite, one file per space in the data dir"
     if settings.key_file:
         facts["encryption"] = f"on for new spaces (key file {settings.key_file})"
     else:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import psycopg
 import pytest
 from typer.testing import CliRunner
 
@@ -53,22 +54,27 @@ def wait_for(check, timeout: float, what: str):
 
 
 @pytest.mark.slow
-def test_a_queued_consolidation_runs_in_a_worker_process_and_any_process_reads_it(setup):
+def test_queued_consolidations_run_in_worker_processes_one_per_space_at_a_time(setup, postgres_url):
     memory, env = setup
-    job = cli(env, "consolidate", "--space", "a", "--queue", *QUICK)["job"]
-    assert cli(env, "jobs", "show", job)["status"] == "queued"
-    done = worker(env, "--once")
-    assert done.wait(600) == 0, done.stderr.read()[-2000:]
-    shown = cli(env, "jobs", "show", job)
-    assert shown["status"] == "done" and shown["result"]["version"] == 1 and shown["attempts"] == 1
-    assert any(line.startswith("policy:") for line in shown["log"])
-    assert memory.adapters("a").current().version == 1  # promoted where every server reads it
+    jobs = [cli(env, "consolidate", "--space", "a", "--queue", *QUICK)["job"] for _ in range(2)]
+    assert cli(env, "jobs", "show", jobs[0])["status"] == "queued"
+    both = [worker(env, "--once", "--name", f"w{n}") for n in range(2)]
+    for process in both:
+        assert process.wait(600) == 0, process.stderr.read()[-2000:]
+    shown = [cli(env, "jobs", "show", job) for job in jobs]  # read by another process than the workers
+    assert [s["status"] for s in shown] == ["done", "done"] and [s["result"]["version"] for s in shown] == [1, 2]
+    assert any(line.startswith("policy:") for line in shown[0]["log"])
+    with psycopg.connect(postgres_url) as conn:  # two workers, one space: the second job began after the first
+        spans = conn.execute("SELECT min(at), max(at) FROM imprint_job_lines WHERE job_id = ANY(%s)"
+                             " GROUP BY job_id ORDER BY 1", ([int(j) for j in jobs],)).fetchall()
+    assert spans[0][1] < spans[1][0]
+    assert memory.adapters("a").current().version == 2  # promoted where every server reads it
 
     cancelled = cli(env, "consolidate", "--space", "a", "--queue", *QUICK)["job"]
     assert cli(env, "jobs", "cancel", cancelled)["status"] == "cancelled"
     assert worker(env, "--once").wait(120) == 0
     assert cli(env, "jobs", "show", cancelled)["status"] == "cancelled"
-    assert memory.adapters("a").current().version == 1
+    assert memory.adapters("a").current().version == 2
 
 
 @pytest.mark.slow
@@ -122,3 +128,4 @@ def test_two_servers_share_spaces_and_jobs_and_keep_tenants_apart(tmp_path, post
         assert as_(two, bob).post(f"/jobs/{job}/cancel").status_code == 404
         assert as_(two, alice).post(f"/jobs/{job}/cancel").json()["status"] == "cancelled"
         assert as_(one, alice).get(f"/jobs/{job}").json()["status"] == "cancelled"
+

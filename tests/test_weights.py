@@ -40,6 +40,26 @@ def test_training_lowers_the_loss_and_the_saved_adapter_changes_the_answer(tiny)
     answer = weights_answer(fresh, question, "a")
     assert "Zorblat" in answer and answer != before
     assert fresh.model.generate(qa_prompt(question), 8).text == before  # the base is untouched
+    # exported as plain PEFT files, another program loads the same weights onto the base model
+    from peft import PeftModel
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM
+    from typer.testing import CliRunner
+
+    from imprint.cli import app
+
+    target = tiny.settings.data_dir.parent / "exported"
+    result = CliRunner().invoke(app, ["adapters", "export", str(target), "--space", "a", "--data",
+                                      str(tiny.settings.data_dir)], env={"IMPRINT_MODEL": tiny.settings.model,
+                                                                        "IMPRINT_CACHE_DIR": str(tiny.settings.cache_dir)})
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in target.iterdir()) == ["adapter_config.json", WEIGHTS]
+    loaded = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny.settings.model), target)
+    saved = load_file(target / WEIGHTS)
+    state = {k: v for k, v in loaded.state_dict().items() if "lora_" in k}
+    assert len(state) == len(saved) > 0
+    assert CliRunner().invoke(app, ["adapters", "export", str(target), "--space", "a", "--data",
+                                    str(tiny.settings.data_dir)]).exit_code != 0  # never over an existing export
 
 
 def test_the_gate_refuses_an_adapter_that_fails_its_probe(tiny):

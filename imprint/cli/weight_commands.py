@@ -162,6 +162,25 @@ def rollback(
     console.print(f"{space}: v{manifest.version} is current")
 
 
+@adapters_app.command()
+def export(
+    target: Annotated[Path, typer.Argument(help="A new or empty folder for adapter_config.json and adapter_model.safetensors.")],
+    version: Annotated[Optional[int], typer.Option(help="The version to export (default: the current one).")] = None,
+    space: Space = "default",
+    data: DataDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Write a version as plain PEFT files, for vLLM (--enable-lora), PEFT and other servers of the base model."""
+    registry = open_memory(data).adapters(space)
+    folder = registry.export(version, target)
+    if as_json:
+        print_json({"exported": str(folder), "encrypted_space": registry.cipher is not None})
+        return
+    console.print(f"{space}: adapter written to {folder} (PEFT)", markup=False)
+    if registry.cipher is not None:
+        err.print("note: the exported weights are not encrypted; they hold what the space's memories say", markup=False)
+
+
 @app.command()
 def bench(
     dataset: Annotated[str, typer.Option(help="world | locomo | squad | hotpotqa | counterfact")] = "world",

@@ -35,6 +35,7 @@ STATISTICS_SECONDS = 30.0  # how long a space's keyword statistics (documents, m
 # exact scan of the space's rows is fast enough and always agrees with them.
 HNSW_MIN = 20_000
 HNSW_SEARCH = 200  # hnsw.ef_search: candidates the index walks per search (pgvector's default is 40)
+HNSW_CHECK_SECONDS = 60.0  # how often searches look whether the space has grown into needing its index
 
 
 class Connection:
@@ -304,6 +305,7 @@ class DatabaseVectors:
     def __init__(self, store: PostgresStore) -> None:
         self._store = store
         self._building = threading.Lock()
+        self._checked = -HNSW_CHECK_SECONDS  # when the space's size was last looked at (monotonic)
 
     def search(self, query: np.ndarray, limit: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         """(memory id, cosine similarity) of the `limit` nearest memories, best first."""
@@ -337,8 +339,9 @@ class DatabaseVectors:
         """Start building the space's HNSW index once it is large enough (in one process only)."""
         store = self._store
         name = f"vectors_hnsw_{int(store.space_id)}_{dims}"
-        if not self._building.acquire(blocking=False):
+        if time.monotonic() - self._checked < HNSW_CHECK_SECONDS or not self._building.acquire(blocking=False):
             return
+        self._checked = time.monotonic()
         try:
             with store._lock:
                 exists = store._conn.execute("SELECT 1 FROM pg_indexes WHERE indexname = ?", (name,)).fetchone()
@@ -375,6 +378,7 @@ class DatabaseVectors:
             row = store._conn.execute("SELECT vector_dims(embedding) FROM vectors WHERE embedding IS NOT NULL LIMIT 1"
                                       ).fetchone()
         if row:
+            self._checked = -HNSW_CHECK_SECONDS
             self._index_if_large(row[0])
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

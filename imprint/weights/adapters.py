@@ -164,6 +164,25 @@ class AdapterRegistry:
                 _unsealed[key] = copy
             return Path(_unsealed[key].name)
 
+    def export(self, version: int | None, target: Path) -> Path:
+        """The version (default: the current one) as plain PEFT files in `target`, a new or empty folder:
+        what vLLM (`--enable-lora`), PEFT's `PeftModel.from_pretrained` and others load. A sealed
+        version is written decrypted."""
+        if version is None:
+            current = self.current()
+            if current is None:
+                raise NotFoundError(f"space {self.space!r} has no current adapter: consolidate first, or give a version")
+            version = current.version
+        self.manifest(version)  # NotFoundError for an unknown version
+        target = Path(target)
+        if target.exists() and any(target.iterdir()):
+            raise InputError(f"{target} is not empty: export into a new or empty folder")
+        target.mkdir(parents=True, exist_ok=True)
+        source = self.readable(version)
+        for name in (WEIGHTS, "adapter_config.json"):
+            shutil.copyfile(source / name, target / name)
+        return target
+
     def _field(self, version: int) -> str:
         """Bound into the ciphertext: a sealed file moved to another version or space does not open."""
         return f"adapter {self.space} v{version}"
