@@ -39,6 +39,13 @@ def test_memories_round_trip_through_postgres(tmp_path, postgres_url, embedder, 
     assert memory.search("Riga boats", "alice", k=1)[0].memory.id == newer
     by_speaker = memory.search("roof", "alice", k=5, filters={"speaker": "Jon"})
     assert by_speaker == [] or all(hit.memory.speaker == "Jon" for hit in by_speaker)
+    [tagged] = memory.add("The ferry to Helsinki leaves at seven.", space="alice", metadata={"team": "ops"})
+    assert [h.memory.id for h in memory.search("ferry", "alice", k=5, filters={"team": "ops"})] == [tagged]
+    assert memory.search("ferry", "alice", k=5, filters={"team": "sales"}) == []
+    with pytest.raises(InputError, match="NUL"):  # Postgres text cannot hold it: refused, nothing half-stored
+        memory.add("a text with a \x00 in it", space="alice")
+    assert memory.count("alice") == 4
+    memory.forget(tagged, "alice")
     memory.forget(newer, "alice")
     assert all(hit.memory.id not in (fact, newer) for hit in memory.search("Mira boats Riga Tallinn", "alice", k=5))
     assert memory.summary("alice").memories == 2

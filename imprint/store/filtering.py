@@ -17,10 +17,13 @@ from .sql import marks
 
 
 class Filtering:
+    TAG_SEPARATOR = "\x00"  # between key and value in a plain tag; Postgres text holds no NUL
     def _tag(self, key: str, value: str | None = None) -> str:
         """A key (value None) or a key=value pair as stored: plain, or a keyed tag when encrypted."""
+        if self.cipher is None:
+            return key if value is None else f"{key}{self.TAG_SEPARATOR}{value}"
         text = key if value is None else f"{key}\x00{value}"
-        return text if self.cipher is None else self.cipher.tag(("key\x00" if value is None else "pair\x00") + text)
+        return self.cipher.tag(("key\x00" if value is None else "pair\x00") + text)
 
     def _add_tags(self, chunk_id: int, metadata: dict[str, Any]) -> None:
         rows = {(self._tag(key), self._tag(key, tag_value(v)))

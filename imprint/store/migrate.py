@@ -4,7 +4,8 @@ Rows are copied as they are stored, ids included: an encrypted space's sealed va
 their row ids and stay sealed (the key is needed only to rebuild the keyword index), and adapter
 manifests keep naming the right memories. Each space is copied in one transaction, so a failed
 copy leaves no half space behind; a space the database already holds is skipped, not merged.
-Adapters stay under the data folder, which the Postgres settings keep pointing at.
+Keywords and filter tags are made anew from the memories; adapters stay under the data folder,
+which the Postgres settings keep pointing at.
 """
 
 import base64
@@ -24,7 +25,6 @@ COPIED = {
     "vectors": ("chunk_id", "vector"),
     "staged_vectors": ("chunk_id", "vector"),
     "meta": ("key", "value"),
-    "tags": ("chunk_id", "key", "value"),
     "superseded": ("chunk_id", "sentence", "now", "by_chunk", "since"),
     "quarantine": ("table_name", "row_id", "reason", "row", "at"),
 }
@@ -57,6 +57,7 @@ def migrate_to_postgres(files: SqliteFiles, master_key: bytes | None, url: str,
             target = PostgresStore(url, name, master_key)
             with target._lock, target._write():
                 target._rebuild_keywords()
+            target._backfill_tags()  # a plain tag's separator differs here
             moved.append(Moved(name, target.count()))
             target.close()
     finally:

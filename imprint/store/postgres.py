@@ -55,16 +55,26 @@ class Connection:
         return translated
 
     def execute(self, sql: str, params: Sequence = ()) -> psycopg.Cursor:
-        return self.raw.execute(self._sql(sql), list(params))
+        return self.raw.execute(self._sql(sql), _storable(params))
 
     def executemany(self, sql: str, rows: Sequence[Sequence]) -> None:
-        rows = [list(row) for row in rows]
+        rows = [_storable(row) for row in rows]
         if rows:
             with self.raw.cursor() as cursor:
                 cursor.executemany(self._sql(sql), rows)
 
     def close(self) -> None:
         self.raw.close()
+
+
+def _storable(values: Sequence) -> list:
+    """Parameters Postgres can store: its text holds no NUL character, so such a text is refused by name
+    before the transaction writes anything (SQLite stores it)."""
+    values = list(values)
+    for value in values:
+        if isinstance(value, str) and "\x00" in value:
+            raise InputError(f"text with a NUL character (\\x00) cannot be stored in Postgres: {value[:60]!r}")
+    return values
 
 
 class PostgresDatabase:
@@ -135,6 +145,8 @@ class PostgresDatabase:
 
 class PostgresStore(SpaceStore):
     """All durable state of one space, as rows of the shared tables that carry its id."""
+
+    TAG_SEPARATOR = "\x1f"
 
     def __init__(self, url: str, name: str, master_key: bytes | None = None) -> None:
         self.name = name
@@ -306,12 +318,13 @@ class DatabaseVectors:
         self._store = store
         self._building = threading.Lock()
         self._checked = -HNSW_CHECK_SECONDS  # when the space's size was last looked at (monotonic)
+        self._indexed = False  # whether the space's HNSW index existed then (else: exact scans, no cast per row)
 
     def search(self, query: np.ndarray, limit: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         """(memory id, cosine similarity) of the `limit` nearest memories, best first."""
         query = np.asarray(query, dtype=np.float32)
         store = self._store
-        if allowed is None:  # the form the partial HNSW index matches: its dimensions and its space
+        if allowed is None and self._indexed:  # the form the space's HNSW index matches: its dimensions and space
             dims = len(query)
             distance = f"(embedding::vector({dims}) <=> ?::vector({dims}))"
             where = f"space = {int(store.space_id)} AND vector_dims(embedding) = {dims}"
@@ -345,6 +358,7 @@ class DatabaseVectors:
         try:
             with store._lock:
                 exists = store._conn.execute("SELECT 1 FROM pg_indexes WHERE indexname = ?", (name,)).fetchone()
+                self._indexed = exists is not None
                 large = not exists and store._conn.execute(
                     "SELECT count(*) >= ? FROM vectors WHERE embedding IS NOT NULL", (HNSW_MIN,)).fetchone()[0]
         except BaseException:
@@ -384,7 +398,8 @@ class DatabaseVectors:
         while time.monotonic() < deadline:
             building = self._building.locked()
             if self._index_valid() or not building:
-                return self._index_valid()
+                self._indexed = self._index_valid()
+                return self._indexed
             time.sleep(0.2)
         return False
 
