@@ -113,7 +113,8 @@ class Memory:
         return self._spaces.open(name, create)
 
     def forget_space(self, space: str) -> None:
-        """Delete a whole space: its SQLite file (with WAL and journal), and all its adapters."""
+        """Delete a whole space: its store (its SQLite file with WAL and journal, or its Postgres rows), and
+        all its adapters."""
         self._spaces.delete(space)
 
     def vacuum(self) -> str:
@@ -121,7 +122,7 @@ class Memory:
         return self._spaces.vacuum()
 
     def check(self, space: str, repair: bool = False) -> CheckReport:
-        """Verify a space's file (SQLite's integrity check, every sealed value authenticated); with
+        """Verify a space (the backend's integrity check, every sealed value authenticated); with
         `repair`, quarantine the rows that fail so the rest reads and searches again."""
         return self.space(space).store.check(repair)
 

@@ -126,7 +126,7 @@ class SpaceStore(Fields, Edges, Deletion, Checking, Filtering, Embedding):
         raise NotImplementedError
 
     def _unindex_keywords(self, rows: list[tuple[int, str]], unreadable: list[int]) -> None:
-        """Take memories out of the keyword index: (id, text as indexed), and ids whose text no longer reads."""
+        """Take memories out of the keyword index: (id, its text), and ids whose text no longer reads."""
         raise NotImplementedError
 
     def _clear_keywords(self) -> None:

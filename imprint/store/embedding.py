@@ -23,18 +23,19 @@ class Embedding:
             row = self._conn.execute("SELECT value FROM meta WHERE key = 'embedder'").fetchone()
         return EmbedderRecord(**json.loads(row[0])) if row else None
 
-    def check_embedder(self, embedder: EmbedderRecord) -> None:
-        """Refuse an embedder other than the one the space's vectors came from."""
+    def check_embedder(self, embedder: EmbedderRecord) -> EmbedderRecord | None:
+        """Refuse an embedder other than the one the space's vectors came from; returns the one held
+        (None before the first vector)."""
         held = self.embedder_record()
         if held is not None and not held.matches(embedder):
             raise InputError(f"space {self.name!r} was embedded with {held}; the configured embedder is "
                              f"{embedder}. Set IMPRINT_EMBEDDER={held.name}, or move the space to the new one: "
                              f"imprint reindex --space {self.name}")
+        return held
 
     def _record_embedder(self, embedder: EmbedderRecord) -> None:
         """Inside a write: check the embedder of vectors about to be added, and record the first."""
-        self.check_embedder(embedder)
-        if self.embedder_record() is None:
+        if self.check_embedder(embedder) is None:
             self._set_meta("embedder", json.dumps(embedder.__dict__))
 
     def _set_meta(self, key: str, value: str) -> None:

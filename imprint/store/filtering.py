@@ -18,6 +18,7 @@ from .sql import marks
 
 class Filtering:
     TAG_SEPARATOR = "\x00"  # between key and value in a plain tag; Postgres text holds no NUL
+
     def _tag(self, key: str, value: str | None = None) -> str:
         """A key (value None) or a key=value pair as stored: plain, or a keyed tag when encrypted."""
         if self.cipher is None:

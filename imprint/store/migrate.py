@@ -8,13 +8,12 @@ Keywords and filter tags are made anew from the memories; adapters stay under th
 which the Postgres settings keep pointing at.
 """
 
-import base64
 import secrets
 from dataclasses import dataclass
 from typing import Callable
 
-from .postgres import Connection, PostgresDatabase, PostgresStore
-from .sql import now
+from .postgres import Connection, PostgresDatabase, PostgresStore, sealed_text
+from .sql import marks, now
 from .sqlite import SqliteFiles, SqliteStore
 
 # table -> columns copied as they are (entities and mentions are copied by name, see below)
@@ -55,11 +54,13 @@ def migrate_to_postgres(files: SqliteFiles, master_key: bytes | None, url: str,
             finally:
                 source.close()
             target = PostgresStore(url, name, master_key)
-            with target._lock, target._write():
-                target._rebuild_keywords()
-            target._backfill_tags()  # a plain tag's separator differs here
-            moved.append(Moved(name, target.count()))
-            target.close()
+            try:
+                with target._lock, target._write():
+                    target._rebuild_keywords()
+                target._backfill_tags()  # a plain tag's separator differs here
+                moved.append(Moved(name, target.count()))
+            finally:
+                target.close()
     finally:
         database.close()
     return moved
@@ -75,8 +76,9 @@ def _copy(source: SqliteStore, url: str, name: str) -> None:
             for table, columns in COPIED.items():
                 rows = source._conn.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall()
                 text = [(table, column) not in BYTES_COLUMNS for column in columns]
-                conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-                                 [[_as_text(v) if is_text else v for v, is_text in zip(row, text)] for row in rows])
+                conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks(columns)})",
+                                 [[sealed_text(v) if is_text and isinstance(v, bytes) else v
+                                   for v, is_text in zip(row, text)] for row in rows])
             entities = {}
             for entity_id, entity in source._conn.execute("SELECT id, name FROM entities"):
                 entities[entity_id] = conn.execute("INSERT INTO entities (name) VALUES (?) RETURNING id",
@@ -90,7 +92,3 @@ def _copy(source: SqliteStore, url: str, name: str) -> None:
     finally:
         conn.close()
 
-
-def _as_text(value: object) -> object:
-    """Sealed bytes in a text column become base64, as the Postgres store keeps them."""
-    return base64.b64encode(value).decode() if isinstance(value, bytes) else value

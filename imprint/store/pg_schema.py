@@ -90,19 +90,14 @@ MIGRATIONS = [
         FOREIGN KEY (space, chunk_id) REFERENCES chunks (space, id) ON DELETE CASCADE
     );
     CREATE FUNCTION imprint_unstage() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
+    BEGIN  -- a vector deleted (NEW is NULL) or moved: its staged one, and the one staged where it moved
         DELETE FROM staged_vectors WHERE space = OLD.space AND chunk_id IN (OLD.chunk_id, NEW.chunk_id);
-        RETURN NULL;
-    END $$;
-    CREATE FUNCTION imprint_unstage_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        DELETE FROM staged_vectors WHERE space = OLD.space AND chunk_id = OLD.chunk_id;
         RETURN NULL;
     END $$;
     CREATE TRIGGER vectors_unstage_move AFTER UPDATE OF chunk_id ON vectors
         FOR EACH ROW EXECUTE FUNCTION imprint_unstage();
     CREATE TRIGGER vectors_unstage_delete AFTER DELETE ON vectors
-        FOR EACH ROW EXECUTE FUNCTION imprint_unstage_deleted();
+        FOR EACH ROW EXECUTE FUNCTION imprint_unstage();
     CREATE TABLE keywords (
         space INTEGER NOT NULL DEFAULT imprint_space(),
         chunk_id BIGINT NOT NULL,

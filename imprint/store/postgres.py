@@ -67,6 +67,11 @@ class Connection:
         self.raw.close()
 
 
+def sealed_text(sealed: bytes) -> str:
+    """Sealed bytes as a text column holds them here (base64)."""
+    return base64.b64encode(sealed).decode()
+
+
 def _storable(values: Sequence) -> list:
     """Parameters Postgres can store: its text holds no NUL character, so such a text is refused by name
     before the transaction writes anything (SQLite stores it)."""
@@ -83,14 +88,17 @@ class PostgresDatabase:
     def __init__(self, url: str) -> None:
         self.url = url
         self._conn = Connection(url)
-        self._refuse_bypassing_role()
-        self._migrate()
+        try:
+            self._refuse_bypassing_role()
+            self._migrate()
+        except BaseException:
+            self._conn.close()
+            raise
 
     def _refuse_bypassing_role(self) -> None:
-        superuser, bypass = self._conn.execute(
-            "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user").fetchone()
+        role, superuser, bypass = self._conn.execute(
+            "SELECT rolname, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user").fetchone()
         if superuser or bypass:
-            role = self._conn.execute("SELECT current_user").fetchone()[0]
             raise InputError(f"the Postgres role {role!r} bypasses row-level security (superuser or BYPASSRLS), so "
                              "spaces would not be kept apart by the database: connect as an ordinary role "
                              "(docs/deployment.md shows the two statements that make one)")
@@ -207,7 +215,7 @@ class PostgresStore(SpaceStore):
     # sealed values are bytes; the text columns they go into hold them as base64
 
     def _to_column(self, sealed: bytes | None) -> str | None:
-        return None if sealed is None else base64.b64encode(sealed).decode()
+        return None if sealed is None else sealed_text(sealed)
 
     def _from_column(self, value: str | None) -> bytes | None:
         if value is None:
@@ -348,18 +356,30 @@ class DatabaseVectors:
             found.append(best[0] if best else None)
         return found
 
+    def _index_name(self, dims: int) -> str:
+        return f"vectors_hnsw_{int(self._store.space_id)}_{dims}"
+
+    def _index_state(self, name: str) -> bool | None:
+        """Whether the index `name` is valid (built): None when there is none, False while a
+        concurrent build is under way or after one failed."""
+        store = self._store
+        with store._lock:
+            row = store._conn.execute("SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+                                      " WHERE c.relname = ?", (name,)).fetchone()
+        return None if row is None else row[0]
+
     def _index_if_large(self, dims: int) -> None:
         """Start building the space's HNSW index once it is large enough (in one process only)."""
         store = self._store
-        name = f"vectors_hnsw_{int(store.space_id)}_{dims}"
+        name = self._index_name(dims)
         if time.monotonic() - self._checked < HNSW_CHECK_SECONDS or not self._building.acquire(blocking=False):
             return
         self._checked = time.monotonic()
         try:
+            state = self._index_state(name)
+            self._indexed = bool(state)
             with store._lock:
-                exists = store._conn.execute("SELECT 1 FROM pg_indexes WHERE indexname = ?", (name,)).fetchone()
-                self._indexed = exists is not None
-                large = not exists and store._conn.execute(
+                large = state is None and store._conn.execute(
                     "SELECT count(*) >= ? FROM vectors WHERE embedding IS NOT NULL", (HNSW_MIN,)).fetchone()[0]
         except BaseException:
             self._building.release()
@@ -391,21 +411,15 @@ class DatabaseVectors:
         with store._lock:
             row = store._conn.execute("SELECT vector_dims(embedding) FROM vectors WHERE embedding IS NOT NULL LIMIT 1"
                                       ).fetchone()
-        if row:
-            self._checked = -HNSW_CHECK_SECONDS
-            self._index_if_large(row[0])
+        if row is None:
+            return False
+        name = self._index_name(row[0])
+        self._checked = -HNSW_CHECK_SECONDS
+        self._index_if_large(row[0])
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            building = self._building.locked()
-            if self._index_valid() or not building:
-                self._indexed = self._index_valid()
+            if self._index_state(name) or not self._building.locked():
+                self._indexed = bool(self._index_state(name))
                 return self._indexed
             time.sleep(0.2)
         return False
-
-    def _index_valid(self) -> bool:
-        store = self._store
-        with store._lock:
-            return bool(store._conn.execute(
-                "SELECT bool_or(i.indisvalid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
-                " WHERE c.relname LIKE ?", (f"vectors\\_hnsw\\_{int(store.space_id)}\\_%",)).fetchone()[0])
