@@ -161,7 +161,8 @@ def test_a_data_folder_migrates_with_its_ids_encryption_and_history(tmp_path, po
     assert all(m["skipped"] for m in json.loads(again.stdout))  # never merged into what is there
 
 
-def test_pgvector_search_agrees_with_the_rows_and_a_large_space_gets_its_own_hnsw_index(postgres_url, monkeypatch):
+def test_pgvector_search_agrees_with_the_rows_and_a_large_space_gets_its_own_hnsw_index(postgres_url, postgres_server,
+                                                                                       monkeypatch):
     from test_store import unit
 
     def row(i: int):
@@ -191,6 +192,12 @@ def test_pgvector_search_agrees_with_the_rows_and_a_large_space_gets_its_own_hns
     assert f"vectors_hnsw_{store.space_id}_32" in plan
     agree = sum(in_database.search(unit(i, 32), 5)[0][0] == ids[i] for i in range(0, 300, 10))
     assert agree >= 28  # approximate now, near enough exact at this size
+    found = in_database.nearest(np.stack([unit(i, 32) for i in range(0, 300, 10)]))  # one statement, through the index
+    assert sum(m == ids[i] for (m, _), i in zip(found, range(0, 300, 10))) >= 28
+    name = f"vectors_hnsw_{store.space_id}_32"
+    with postgres_server.admin(postgres_url.rsplit("/", 1)[1]) as admin:  # as a build killed half way leaves it
+        admin.execute(f"UPDATE pg_index SET indisvalid = false WHERE indexrelid = '{name}'::regclass")
+    assert in_database.wait_until_built(120)  # the invalid index is dropped and built again
     [new] = store.add([row(1000)])[0].chunk_ids  # rows added later are in the index at once
     assert in_database.search(unit(1000, 32), 1)[0][0] == new
     store.delete_memory(new)

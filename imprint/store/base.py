@@ -113,8 +113,9 @@ class SpaceStore(Fields, Edges, Deletion, Checking, Filtering, Embedding):
         """The all-or-nothing write transaction; one writer per space at a time."""
         raise NotImplementedError
 
-    def _next_id(self, table: str) -> int:
-        """A row id never used before in this space (call inside the write transaction)."""
+    def _next_ids(self, table: str, count: int) -> int:
+        """The first of `count` consecutive row ids never used before in this space, taken for the
+        current write transaction (call inside it)."""
         raise NotImplementedError
 
     def _among(self, column: str, allowed: np.ndarray | None) -> tuple[str, list]:
@@ -214,6 +215,8 @@ class SpaceStore(Fields, Edges, Deletion, Checking, Filtering, Embedding):
         results = []
         stored: dict[int, int] = {}  # id() of a prepared chunk -> its row id, for repeats within the batch
         with self._lock, self._write():
+            next_raw_id = self._next_ids("raw_items", len(items))  # known before sealing: rows are bound in
+            next_chunk_id = self._next_ids("chunks", sum(len(chunks) for _, chunks in items))
             if embedder is not None and any(not c.dropped for _, chunks in items for c in chunks):
                 self._record_embedder(embedder)
             for item, chunks in items:
@@ -234,7 +237,7 @@ class SpaceStore(Fields, Edges, Deletion, Checking, Filtering, Embedding):
                     self._conn.execute("UPDATE raw_items SET sha256 = sha256 || ':' || id WHERE source = ? AND sha256 = ?",
                                        (source, digest))
                 added = now()
-                raw_id = self._next_id("raw_items")  # known before sealing: the row is bound in
+                raw_id, next_raw_id = next_raw_id, next_raw_id + 1
                 self._conn.execute(
                     "INSERT INTO raw_items (id, source, kind, time, content, original, metadata, sha256, added_at)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -247,7 +250,7 @@ class SpaceStore(Fields, Edges, Deletion, Checking, Filtering, Embedding):
                     repeat_of = chunk.repeat_of
                     if isinstance(repeat_of, PreparedChunk):
                         repeat_of = stored.get(id(repeat_of))
-                    chunk_id = self._next_id("chunks")
+                    chunk_id, next_chunk_id = next_chunk_id, next_chunk_id + 1
                     self._conn.execute(
                         "INSERT INTO chunks (id, raw_id, position, text, speaker, time, tokens, metadata, added_at,"
                         " dropped, repeat_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -261,13 +264,15 @@ class SpaceStore(Fields, Edges, Deletion, Checking, Filtering, Embedding):
                     self._add_tags(chunk_id, chunk.metadata or {})
                     if chunk.dropped:
                         continue
-                    vector = np.asarray(chunk.vector, dtype=np.float32).tobytes()
-                    self._conn.execute("INSERT INTO vectors (chunk_id, vector) VALUES (?, ?)",
-                                       (chunk_id, self._seal_bytes(vector, self._field("vector", chunk_id))))
+                    self._insert_vector(chunk_id, np.asarray(chunk.vector, dtype=np.float32))
                     self._index_keywords([(chunk_id, chunk.text)])
                     self._add_mentions(chunk_id, chunk.entities or [])
                 results.append(AddResult(raw_id, chunk_ids, duplicate=False))
         return results
+
+    def _insert_vector(self, chunk_id: int, vector: np.ndarray) -> None:
+        self._conn.execute("INSERT INTO vectors (chunk_id, vector) VALUES (?, ?)",
+                           (chunk_id, self._seal_bytes(vector.tobytes(), self._field("vector", chunk_id))))
 
     def content_key(self, digest: str) -> str:
         """How a content hash is stored: as it is, or keyed when encrypted (a plain hash would

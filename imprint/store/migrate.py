@@ -86,7 +86,7 @@ def _copy(source: SqliteStore, url: str, name: str) -> None:
             conn.executemany("INSERT INTO mentions (chunk_id, entity_id, subject) VALUES (?, ?, ?)",
                              [(chunk_id, entities[entity_id], bool(subject)) for chunk_id, entity_id, subject
                               in source._conn.execute("SELECT chunk_id, entity_id, subject FROM mentions")])
-            last = {table: source._next_id(table) - 1 for table in ("raw_items", "chunks")}
+            last = {table: source._next_ids(table, 1) - 1 for table in ("raw_items", "chunks")}
             conn.execute("UPDATE spaces SET last_ids = jsonb_build_object('raw_items', ?::bigint, 'chunks', ?::bigint)"
                          " WHERE id = ?", (last["raw_items"], last["chunks"], space_id))
     finally:

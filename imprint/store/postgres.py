@@ -23,7 +23,8 @@ import psycopg
 from pgvector.psycopg import register_vector
 
 from ..errors import EncryptionError, InputError, NotFoundError
-from .base import SpaceStore, query_words
+from ..records import EmbedderRecord, RawItem
+from .base import AddResult, PreparedChunk, SpaceStore, query_words
 from .pg_schema import MIGRATIONS, SPACE_TABLES, security_statements
 from .sql import now
 
@@ -33,9 +34,10 @@ BM25_K1, BM25_B = 1.2, 0.75
 STATISTICS_SECONDS = 30.0  # how long a space's keyword statistics (documents, mean length) are reused
 # From this many vectors a space gets its own HNSW index (a partial index on its rows); below it an
 # exact scan of the space's rows is fast enough and always agrees with them.
-HNSW_MIN = 20_000
+HNSW_MIN = 5_000
 HNSW_SEARCH = 200  # hnsw.ef_search: candidates the index walks per search (pgvector's default is 40)
 HNSW_CHECK_SECONDS = 60.0  # how often searches look whether the space has grown into needing its index
+NEAREST_BATCH = 256  # queries per statement when looking for each new memory's nearest stored one
 
 
 class Connection:
@@ -162,7 +164,6 @@ class PostgresStore(SpaceStore):
         self._lock = threading.RLock()
         self._conn = Connection(url)
         self._statistics: tuple[float, int, float] | None = None  # (when, documents, mean distinct words)
-        self._frequencies: dict[str, int] = {}  # lexeme -> memories holding it, as of the statistics
         self._searchable = False  # whether vectors get a pgvector copy: known once the cipher is
         try:
             row = self._conn.execute("SELECT id, token FROM spaces WHERE name = ?", (name,)).fetchone()
@@ -196,16 +197,32 @@ class PostgresStore(SpaceStore):
             if self._searchable:
                 self._fill_embeddings()
 
+    def _insert_vector(self, chunk_id: int, vector: np.ndarray) -> None:
+        """The bytes, and the pgvector copy in the same row when the space is searched here (an
+        update after the insert would leave a dead row behind for every vector)."""
+        if not self._searchable:
+            return super()._insert_vector(chunk_id, vector)
+        self._conn.execute("INSERT INTO vectors (chunk_id, vector, embedding) VALUES (?, ?, ?)",
+                           (chunk_id, vector.tobytes(), vector))
+
     def _fill_embeddings(self) -> None:
         """Give each new or changed vector its pgvector copy, in the transaction that wrote it."""
         rows = self._conn.execute("SELECT chunk_id, vector FROM vectors WHERE embedding IS NULL").fetchall()
         self._conn.executemany("UPDATE vectors SET embedding = ? WHERE chunk_id = ?",
                                [(np.frombuffer(blob, dtype=np.float32), chunk_id) for chunk_id, blob in rows])
 
-    def _next_id(self, table: str) -> int:
+    def _next_ids(self, table: str, count: int) -> int:
         return self._conn.execute(
-            "UPDATE spaces SET last_ids = jsonb_set(last_ids, ARRAY[?], to_jsonb(coalesce((last_ids->>?)::bigint, 0) + 1))"
-            " WHERE id = ? RETURNING (last_ids->>?)::bigint", (table, table, self.space_id, table)).fetchone()[0]
+            "UPDATE spaces SET last_ids = jsonb_set(last_ids, ARRAY[?], to_jsonb(coalesce((last_ids->>?)::bigint, 0) + ?))"
+            " WHERE id = ? RETURNING (last_ids->>?)::bigint", (table, table, count, self.space_id, table)).fetchone()[0] \
+            - count + 1
+
+    def add(self, items: list[tuple[RawItem, list[PreparedChunk]]],
+            embedder: EmbedderRecord | None = None) -> list[AddResult]:
+        """SpaceStore.add with its statements pipelined: sent without waiting for each reply, so a
+        batch costs a round trip per item (its duplicate check) instead of one per statement."""
+        with self._lock, self._conn.raw.pipeline():
+            return super().add(items, embedder)
 
     def _among(self, column: str, allowed: np.ndarray | None) -> tuple[str, list]:
         if allowed is None:
@@ -245,7 +262,8 @@ class PostgresStore(SpaceStore):
 
     def keyword_search(self, query: str, limit: int, allowed: np.ndarray | None = None) -> list[int]:
         """BM25 over the space's documents: each query word's weight is its inverse document frequency,
-        term frequency saturates (k1) and long memories are normalised (b), as FTS5 scores."""
+        term frequency saturates (k1) and long memories are normalised (b), as FTS5 scores. The
+        frequencies are counted over the memories that hold any query word, in the same statement."""
         words = query_words(query)
         if not words:
             return []
@@ -256,34 +274,28 @@ class PostgresStore(SpaceStore):
                 (" ".join(self._index_text(w) for w in words),))]
             if not lexemes:
                 return []
-            documents, mean_length, frequency = self._keyword_statistics(lexemes)
-            documents = max(documents, *frequency.values())  # statistics a little old: never a negative weight
-            weights = [float(np.log(1 + (documents - frequency[l] + 0.5) / (frequency[l] + 0.5))) for l in lexemes]
-            only, ids = self._among("k.chunk_id", allowed)
+            documents, mean_length = self._keyword_statistics()
+            only, ids = self._among("m.chunk_id", allowed)
             rows = self._conn.execute(
-                "SELECT k.chunk_id, sum(w.idf * cardinality(t.positions) * ? /"
-                "  (cardinality(t.positions) + ? * (1 - ? + ? * length(k.terms) / ?))) AS score"
-                " FROM keywords k CROSS JOIN LATERAL unnest(k.terms) t"
-                " JOIN unnest(CAST(? AS TEXT[]), CAST(? AS FLOAT8[])) AS w(lexeme, idf) ON w.lexeme = t.lexeme"
-                f" WHERE k.terms @@ to_tsquery('simple', ?){only}"
-                " GROUP BY k.chunk_id ORDER BY score DESC, k.chunk_id LIMIT ?",
-                [BM25_K1 + 1, BM25_K1, BM25_B, BM25_B, mean_length, lexemes, weights,
-                 " | ".join(f"'{lexeme}'" for lexeme in lexemes), *ids, limit]).fetchall()
+                "WITH matched AS (SELECT k.chunk_id, length(k.terms) AS size, t.lexeme, cardinality(t.positions) AS tf"
+                "  FROM keywords k CROSS JOIN LATERAL unnest(k.terms) t"
+                "  WHERE k.terms @@ to_tsquery('simple', ?) AND t.lexeme = ANY(CAST(? AS TEXT[]))),"
+                " frequency AS (SELECT lexeme, count(*) AS n FROM matched GROUP BY lexeme)"
+                " SELECT m.chunk_id, sum(ln(1 + (greatest(?, f.n) - f.n + 0.5) / (f.n + 0.5)) * m.tf * ?"
+                "  / (m.tf + ? * (1 - ? + ? * m.size / ?))) AS score"
+                f" FROM matched m JOIN frequency f USING (lexeme) WHERE true{only}"
+                " GROUP BY m.chunk_id ORDER BY score DESC, m.chunk_id LIMIT ?",
+                [" | ".join(f"'{lexeme}'" for lexeme in lexemes), lexemes, documents, BM25_K1 + 1, BM25_K1,
+                 BM25_B, BM25_B, mean_length, *ids, limit]).fetchall()
         return [row[0] for row in rows]
 
-    def _keyword_statistics(self, lexemes: list[str]) -> tuple[int, float, dict[str, int]]:
-        """(memories indexed, their mean number of distinct words, how many hold each lexeme), counted
-        once and reused for a while: BM25 needs them, and counting scans the space's keyword rows."""
+    def _keyword_statistics(self) -> tuple[int, float]:
+        """(memories indexed, their mean number of distinct words), counted once and reused for a
+        while: BM25 needs them, and counting scans the space's keyword rows."""
         if self._statistics is None or time.monotonic() - self._statistics[0] > STATISTICS_SECONDS:
             documents, mean = self._conn.execute("SELECT count(*), avg(length(terms)) FROM keywords").fetchone()
             self._statistics = (time.monotonic(), documents, float(mean or 1.0))
-            self._frequencies = {}
-        unknown = [lexeme for lexeme in lexemes if lexeme not in self._frequencies]
-        if unknown:
-            self._frequencies.update(self._conn.execute(
-                "SELECT l, (SELECT count(*) FROM keywords WHERE terms @@ quote_literal(l)::tsquery)"
-                " FROM unnest(CAST(? AS TEXT[])) AS l", (unknown,)).fetchall())
-        return self._statistics[1], self._statistics[2], {lexeme: self._frequencies[lexeme] for lexeme in lexemes}
+        return self._statistics[1], self._statistics[2]
 
     def vectors_in_database(self) -> "DatabaseVectors | None":
         """Dense search by pgvector, unless the space is encrypted (its vectors are sealed)."""
@@ -332,14 +344,8 @@ class DatabaseVectors:
         """(memory id, cosine similarity) of the `limit` nearest memories, best first."""
         query = np.asarray(query, dtype=np.float32)
         store = self._store
-        if allowed is None and self._indexed:  # the form the space's HNSW index matches: its dimensions and space
-            dims = len(query)
-            distance = f"(embedding::vector({dims}) <=> ?::vector({dims}))"
-            where = f"space = {int(store.space_id)} AND vector_dims(embedding) = {dims}"
-            only, ids = "", []
-        else:
-            distance, where = "(embedding <=> ?)", "embedding IS NOT NULL"
-            only, ids = store._among("chunk_id", allowed)
+        distance, where = self._nearest_to("?", len(query), allowed is None)
+        only, ids = store._among("chunk_id", allowed)
         with store._lock:
             rows = store._conn.execute(  # ordered by the distance itself, so the index can answer
                 f"SELECT chunk_id, 1 - {distance} FROM vectors WHERE {where}{only} ORDER BY {distance} LIMIT ?",
@@ -349,12 +355,32 @@ class DatabaseVectors:
         return [(int(chunk_id), float(similarity)) for chunk_id, similarity in rows]
 
     def nearest(self, queries: np.ndarray) -> list[tuple[int, float] | None]:
-        """For each query row, its nearest stored memory (id, cosine); None if the space has none."""
-        found = []
-        for query in np.asarray(queries, dtype=np.float32):
-            best = self.search(query, 1)
-            found.append(best[0] if best else None)
+        """For each query row, its nearest stored memory (id, cosine); None if the space has none.
+        One statement per NEAREST_BATCH queries: a lateral join searches for each."""
+        queries = np.asarray(queries, dtype=np.float32)
+        found: list[tuple[int, float] | None] = [None] * len(queries)
+        if not len(queries):
+            return found
+        store = self._store
+        distance, where = self._nearest_to("q.e", queries.shape[1], True)
+        for start in range(0, len(queries), NEAREST_BATCH):
+            with store._lock:
+                rows = store._conn.raw.execute(  # %b: an array of vectors in binary (as text it takes 100x longer)
+                    "SELECT q.i, n.chunk_id, n.similarity FROM unnest(CAST(%b AS vector[])) WITH ORDINALITY AS q(e, i)"
+                    f" CROSS JOIN LATERAL (SELECT chunk_id, 1 - {distance} AS similarity FROM vectors WHERE {where}"
+                    f" ORDER BY {distance} LIMIT 1) AS n", (list(queries[start:start + NEAREST_BATCH]),)).fetchall()
+            for position, chunk_id, similarity in rows:
+                found[start + position - 1] = (int(chunk_id), float(similarity))
+        self._index_if_large(queries.shape[1])
         return found
+
+    def _nearest_to(self, query: str, dims: int, whole_space: bool) -> tuple[str, str]:
+        """The distance to `query` (SQL) and the rows to look at, in the form the space's HNSW index
+        matches (its dimensions and space) when a search over the whole space may use it."""
+        if whole_space and self._indexed:
+            return (f"(embedding::vector({dims}) <=> {query}::vector({dims}))",
+                    f"space = {int(self._store.space_id)} AND vector_dims(embedding) = {dims}")
+        return f"(embedding <=> {query})", "embedding IS NOT NULL"
 
     def _index_name(self, dims: int) -> str:
         return f"vectors_hnsw_{int(self._store.space_id)}_{dims}"
@@ -378,28 +404,32 @@ class DatabaseVectors:
         try:
             state = self._index_state(name)
             self._indexed = bool(state)
-            with store._lock:
-                large = state is None and store._conn.execute(
+            with store._lock:  # an invalid index (state False) is a build under way or one that failed
+                needed = state is False or state is None and store._conn.execute(
                     "SELECT count(*) >= ? FROM vectors WHERE embedding IS NOT NULL", (HNSW_MIN,)).fetchone()[0]
         except BaseException:
             self._building.release()
             raise
-        if not large:
+        if not needed:
             self._building.release()
             return
         threading.Thread(target=self._build, args=(name, dims), daemon=True, name=f"hnsw-{store.name}").start()
 
     def _build(self, name: str, dims: int) -> None:
         """CREATE INDEX CONCURRENTLY: writers go on meanwhile; an advisory lock keeps other
-        processes from building the same index."""
+        processes from building the same index. An invalid index found while holding that lock is
+        a build that failed (a process killed, a cancelled statement): it is dropped and built again."""
         space = int(self._store.space_id)
         try:
             conn = Connection(self._store.url)
             try:
                 if conn.execute("SELECT pg_try_advisory_lock(?, ?)", (LOCK_CLASS + 1, space)).fetchone()[0]:
+                    if self._index_state(name) is False:
+                        conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
                     conn.execute(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON vectors USING hnsw"
                                  f" ((embedding::vector({dims})) vector_cosine_ops)"
                                  f" WHERE space = {space} AND vector_dims(embedding) = {dims}")
+                    self._indexed = self._index_state(name) is True
             finally:
                 conn.close()
         finally:

@@ -98,8 +98,9 @@ class SqliteStore(SpaceStore):
     def _write(self) -> Transaction:
         return Transaction(self._conn)
 
-    def _next_id(self, table: str) -> int:
-        """The id AUTOINCREMENT would give the next row."""
+    def _next_ids(self, table: str, count: int) -> int:
+        """The id AUTOINCREMENT would give the next row (the write transaction holds the file, so the
+        ids after it are free too)."""
         used = self._conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,)).fetchone()
         highest = self._conn.execute(f"SELECT max(id) FROM {table}").fetchone()[0]
         return max(used[0] if used else 0, highest or 0) + 1
