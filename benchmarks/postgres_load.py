@@ -8,8 +8,8 @@ database), then `--clients` threads spread over the servers add memories (7 of 1
 (2 of 10) and ask (1 of 10, index strategy, the packaged model) for `--seconds`. With `--workers`,
 that many `imprint worker` processes run and a consolidation is queued at the start, so training
 competes for the CPU as it would in production. Afterwards: every acknowledged memory must be
-stored once, and each of a sample of them must be found by a search on every server (what one
-server wrote, all serve). Prints a table, writes JSON and a plot of requests/s against servers.
+stored once, and the servers must agree on a sample of them (what one server wrote, all serve):
+each reads a memory by id with the same text and answers the same search with the same hits. Prints a table, writes JSON and a plot of requests/s against servers.
 """
 
 import argparse
@@ -86,19 +86,38 @@ def load(urls: list[str], space: str, clients: int, seconds: float) -> dict:
 
 
 def check(urls: list[str], space: str, added: list[tuple[str, int]], sample: int = 20) -> dict:
-    """Every acknowledged memory stored once; a sample found by keyword on every server."""
-    http = httpx2.Client(base_url=urls[0], timeout=120)
-    total = http.get(f"/spaces/{space}/memories?limit=1").json()["total"]
+    """Every acknowledged memory stored once, and the servers agree: each reads a sample of them by
+    id with the same text, and each answers the same search with the same hits in the same order."""
+    clients = [httpx2.Client(base_url=url, timeout=120) for url in urls]
+    total = clients[0].get(f"/spaces/{space}/memories?limit=1").json()["total"]
     ids = [memory_id for _, memory_id in added]
-    found = 0
     picked = random.Random(0).sample(added, min(sample, len(added)))
-    for url in urls:
-        with httpx2.Client(base_url=url, timeout=120) as other:
-            for word, memory_id in picked:
-                hits = other.post(f"/spaces/{space}/search", json={"query": word, "k": 3}).json()["hits"]
-                found += any(hit["memory"]["id"] == memory_id for hit in hits)
+    read = agreed = found = 0
+    for word, memory_id in picked:
+        texts = {client.get(f"/spaces/{space}/memories/{memory_id}").json().get("text") for client in clients}
+        read += len(texts) == 1 and None not in texts
+        rankings = [[hit["memory"]["id"] for hit in client.post(f"/spaces/{space}/search",
+                                                                 json={"query": word, "k": 3}).json()["hits"]]
+                    for client in clients]
+        agreed += all(ranking == rankings[0] for ranking in rankings)
+        found += memory_id in rankings[0]
+    for client in clients:
+        client.close()
     return {"stored": total, "acknowledged": len(added), "distinct_ids": len(set(ids)),
-            "found_on_every_server": found / max(len(picked) * len(urls), 1)}
+            "read_alike_on_every_server": read / max(len(picked), 1),
+            "same_hits_on_every_server": agreed / max(len(picked), 1),
+            "found_by_its_word": found / max(len(picked), 1)}
+
+
+def finished(url: str, job: str, timeout: float = 1200) -> dict:
+    """The queued consolidation once it has ended (read from another server than the one that queued it)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = httpx2.get(url + f"/jobs/{job}", timeout=60).json()
+        if status["status"] not in ("queued", "running", "cancelling") or time.monotonic() > deadline:
+            return {"status": status["status"], "attempts": status["attempts"], "error": status["error"],
+                    "promoted": (status["result"] or {}).get("promoted"), "log": status["log"][-3:]}
+        time.sleep(5)
 
 
 @contextlib.contextmanager
@@ -140,11 +159,12 @@ def main() -> None:
                 if args.workers:
                     stack.enter_context(workers(args.workers, env))
                     queued = httpx2.post(urls[0] + f"/spaces/{space}/consolidate",
-                                         json={"epochs": 1, "min_recall": 0, "min_retention": 0}).json()["job"]
+                                         json={"epochs": 1, "min_recall": 0, "min_retention": 0, "stable_days": 0,
+                                               "min_uses": 0}).json()["job"]
                 console.print(f"{count} server(s), {args.clients} clients, {args.seconds:.0f} s ...")
                 result = load(urls, space, args.clients, args.seconds)
                 checked = check(urls, space, result["added"])
-                job = httpx2.get(urls[-1] + f"/jobs/{queued}").json()["status"] if queued else None
+                job = finished(urls[-1], queued) if queued else None
             requests = sum(len(v) for v in result["latencies"].values())
             rows.append({"servers": count, "clients": args.clients, "workers": args.workers,
                          "requests_per_s": requests / result["wall"], "errors": len(result["errors"]),
@@ -154,13 +174,15 @@ def main() -> None:
                          "lost": checked["acknowledged"] + count - checked["stored"], **checked})  # + warm-ups
             console.print(rows[-1] | {"error_examples": None})
     table = Table("servers", "workers", "requests/s", "add p50/p95 ms", "search p50/p95 ms", "ask p50/p95 ms", "errors",
-                  "lost memories", "found on every server",
+                  "lost memories", "read alike", "same hits", "found by its word", "consolidation",
                   title=f"imprint on one Postgres: {args.clients} clients for {args.seconds:.0f} s (2 cores)")
     for r in rows:
         def pair(kind: str) -> str:
             return f"{r[kind]['p50_ms']:.0f} / {r[kind]['p95_ms']:.0f}" if r[kind]["requests"] else "-"
         table.add_row(str(r["servers"]), str(r["workers"]), f"{r['requests_per_s']:.1f}", pair("add"), pair("search"),
-                      pair("ask"), str(r["errors"]), str(r["lost"]), f"{r['found_on_every_server']:.2f}")
+                      pair("ask"), str(r["errors"]), str(r["lost"]), f"{r['read_alike_on_every_server']:.2f}",
+                      f"{r['same_hits_on_every_server']:.2f}", f"{r['found_by_its_word']:.2f}",
+                      r["consolidation_job"]["status"] if r["consolidation_job"] else "-")
     console.print(table)
     name = "postgres_load" + (f"_workers{args.workers}" if args.workers else "")
     console.print(f"wrote {write_result(name, {'rows': rows})}")

@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     store: str | None = Field(
         None, description="postgresql://user@host/database: every space in one Postgres database with pgvector, "
                           "shared by several servers and workers (docs/deployment.md). Unset: SQLite in data_dir.")
+    store_connections: int = Field(
+        16, ge=1, description="Postgres store: how many spaces one process keeps connected; the least recently "
+                              "used beyond that close their connection until used again (several servers and "
+                              "workers share the database's max_connections).")
     cache_dir: Path = Field(
         Path.home() / ".cache" / "imprint",
         description="Float copies of packaged GGUF models (dequantised once), llama.cpp self-check verdicts, "

@@ -58,14 +58,21 @@ def _store(url: str) -> str:
     """The Postgres store: where (no password), its server and pgvector versions, or why it cannot be reached."""
     import psycopg
 
+    from .store.postgres import KEYWORD_INDEX_CHECK, KEYWORD_INDEX_STATEMENT
+
     where = url.split("@")[-1]
     try:
         with psycopg.connect(url, connect_timeout=5) as conn:
             server = conn.execute("SHOW server_version").fetchone()[0]
             vector = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()
+            migrated = conn.execute("SELECT to_regclass('spaces') IS NOT NULL").fetchone()[0]
+            spaces = conn.execute("SELECT count(*) FROM spaces").fetchone()[0] if migrated else 0
+            indexed = conn.execute(KEYWORD_INDEX_CHECK).fetchone()[0]
     except psycopg.Error as error:
         return f"Postgres at {where}: cannot connect ({str(error).strip().splitlines()[0]})"
-    return f"Postgres at {where}: server {server}, pgvector {vector[0] if vector else 'not installed'}"
+    keywords = "keyword index in use" if indexed else f"keyword search scans rows: run {KEYWORD_INDEX_STATEMENT} as superuser"
+    return (f"Postgres at {where}: server {server}, pgvector {vector[0] if vector else 'not installed'}, "
+            f"{spaces} spaces, {keywords}")
 
 
 def report(settings: Settings) -> dict[str, str]:
@@ -99,8 +106,11 @@ def report(settings: Settings) -> dict[str, str]:
         except (ModelError, InputError) as error:
             facts["embedder"] = f"missing: {error}"
     data_dir = Path(settings.data_dir).resolve()
-    spaces = sorted(data_dir.glob("*.sqlite")) if data_dir.is_dir() else []
-    facts["data dir"] = f"{data_dir} ({len(spaces)} spaces)" if data_dir.is_dir() else f"{data_dir} (not created yet)"
+    if data_dir.is_dir():
+        held = "adapters" if settings.store else f"{len(list(data_dir.glob('*.sqlite')))} spaces"
+        facts["data dir"] = f"{data_dir} ({held})"
+    else:
+        facts["data dir"] = f"{data_dir} (not created yet)"
     facts["cache dir"] = str(Path(settings.cache_dir).resolve())
     facts["store"] = _store(settings.store) if settings.store else "SQLite, one file per space in the data dir"
     if settings.key_file:

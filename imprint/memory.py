@@ -52,7 +52,7 @@ class Memory:
         self.embedder = embedder or choose_embedder(s)
         self.models = Models(s, model)
         self._spaces = Spaces(s.data_dir, load_master_key(s.key_file, s.key.get_secret_value() if s.key else None,
-                                                          s.data_dir), s.store)
+                                                          s.data_dir), s.store, s.store_connections)
         self._ingest = Ingest(s, self.embedder, lambda: TeacherExtractor(
             self.models.teacher(s.teacher, "IMPRINT_EXTRACT=teacher")))
         self._answering = Answering(s, self.models, self.embedder)

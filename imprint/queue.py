@@ -19,6 +19,7 @@ from typing import Any
 import procrastinate
 import psycopg
 from procrastinate.exceptions import JobAborted
+from psycopg_pool import ConnectionPool
 
 from .errors import InputError, NotFoundError
 from .memory import Memory
@@ -69,6 +70,8 @@ class ConsolidationQueue:
         self.stalled_after = 30.0  # seconds without a heartbeat after which a worker's jobs run again
         self._install()
         self.app.open()
+        # progress lines, outcomes and status reads: a few connections kept, not one opened per line
+        self._pool = ConnectionPool(url, min_size=0, max_size=2, kwargs={"autocommit": True}, open=True)
 
     def _install(self) -> None:
         """procrastinate's schema and the job tables, once per database (under imprint's migration lock)."""
@@ -81,6 +84,7 @@ class ConsolidationQueue:
             conn.execute(SCHEMA)
 
     def close(self) -> None:
+        self._pool.close()
         self.app.close()
 
     # --- servers and the CLI ---------------------------------------------------------------
@@ -95,7 +99,7 @@ class ConsolidationQueue:
         if not jobs:
             raise NotFoundError(f"no job {job_id!r}")
         job = jobs[0]
-        with psycopg.connect(self.url, autocommit=True) as conn:
+        with self._pool.connection() as conn:
             lines = [row[0] for row in conn.execute(
                 "SELECT line FROM imprint_job_lines WHERE job_id = %s ORDER BY at, ctid", (job.id,))]
             outcome = conn.execute("SELECT result, error FROM imprint_job_results WHERE job_id = %s",
@@ -125,7 +129,7 @@ class ConsolidationQueue:
     def _run(self, context: procrastinate.JobContext, space: str, options: dict[str, Any]) -> None:
         """One attempt at a job: its progress lines and result go to the database as they come."""
         job_id = context.job.id
-        from .weights.plan import training_plan
+        from .weights.plan import ConsolidateOptions
 
         def log(line: str) -> None:
             self._line(job_id, line)
@@ -134,12 +138,8 @@ class ConsolidationQueue:
 
         if context.job.attempts:
             log(f"attempt {context.job.attempts + 1}: the one before stopped without finishing")
-        config, gate = training_plan(options.get("epochs", 6), options.get("min_recall", 0.8),
-                                     options.get("min_retention", 0.9))
         try:
-            report = self._memory.consolidate(
-                space, config, gate, replay_repeats=options.get("replay", 1), log=log, teacher=options.get("teacher"),
-                stable_days=options.get("stable_days"), min_uses=options.get("min_uses"))
+            report = self._memory.consolidate(space, log=log, **ConsolidateOptions(**options).arguments())
         except JobAborted:
             raise
         except Exception as error:
@@ -148,11 +148,11 @@ class ConsolidationQueue:
         self._outcome(job_id, report.to_dict(), None)
 
     def _line(self, job_id: int, line: str) -> None:
-        with psycopg.connect(self.url, autocommit=True) as conn:
+        with self._pool.connection() as conn:
             conn.execute("INSERT INTO imprint_job_lines (job_id, line) VALUES (%s, %s)", (job_id, line))
 
     def _outcome(self, job_id: int, result: dict | None, error: str | None) -> None:
-        with psycopg.connect(self.url, autocommit=True) as conn:
+        with self._pool.connection() as conn:
             conn.execute("INSERT INTO imprint_job_results (job_id, result, error) VALUES (%s, %s, %s)"
                          " ON CONFLICT (job_id) DO UPDATE SET result = excluded.result, error = excluded.error",
                          (job_id, json.dumps(result) if result is not None else None, error))

@@ -4,8 +4,10 @@ noticed when another process deleted or replaced it, and deleted whole.
 """
 
 import functools
+import itertools
 import re
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,9 +64,12 @@ class Space:
 
 class Spaces:
     """The open spaces of a store, thread-safe. `store_url`: a postgresql:// URL, or None for one
-    SQLite file per space in `data_dir` (adapters live under `data_dir` either way)."""
+    SQLite file per space in `data_dir` (adapters live under `data_dir` either way). Of the open
+    spaces, the `connected` most recently used keep what their store holds open (a Postgres
+    connection); the others give it back until they are used again."""
 
-    def __init__(self, data_dir: Path, master_key: bytes | None, store_url: str | None = None) -> None:
+    def __init__(self, data_dir: Path, master_key: bytes | None, store_url: str | None = None,
+                 connected: int = 16) -> None:
         self.data_dir = Path(data_dir)
         self._master_key = master_key
         if store_url:
@@ -74,7 +79,9 @@ class Spaces:
             self._backend = PostgresDatabase(store_url)
         else:
             self._backend = SqliteFiles(self.data_dir)
-        self._open: dict[str, Space] = {}
+        self._open: OrderedDict[str, Space] = OrderedDict()  # least recently used first
+        self._connected = connected
+        self._holding: set[str] = set()  # open spaces that may hold a connection
         self._lock = threading.Lock()
 
     def names(self) -> list[str]:
@@ -93,6 +100,11 @@ class Spaces:
                 if not create and not self._backend.exists(name):
                     raise NotFoundError(f"no space {name!r}")  # never the server's paths
                 space = self._open[name] = Space(name, self._backend.open(name, self._master_key), self.data_dir)
+            self._open.move_to_end(name)
+            self._holding.add(name)
+            if len(self._holding) > self._connected:
+                recent = set(itertools.islice(reversed(self._open), self._connected))
+                self._holding -= {idle for idle in self._holding - recent if self._open[idle].store.release()}
             return space
 
     def delete(self, name: str) -> None:
@@ -100,6 +112,7 @@ class Spaces:
         space = self.open(name)
         with self._lock:
             self._open.pop(name, None)
+            self._holding.discard(name)
             space.store.close()
         self._backend.delete(name)
         space.adapters.delete_all()

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import psycopg
 
+from imprint.store.postgres import KEYWORD_INDEX_STATEMENT
+
 POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
 EXTENSIONS = Path("/usr/share/postgresql/15/extension")
 ROLE = "imprint"
@@ -51,6 +53,7 @@ class PostgresServer:
         with self.admin("template1") as conn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
             conn.execute("CREATE EXTENSION IF NOT EXISTS btree_gin")
+            conn.execute(KEYWORD_INDEX_STATEMENT)  # per database: template1 passes it to every new one
             conn.execute(f"CREATE ROLE {ROLE} LOGIN")
 
     def _run(self, program: str, *args: str) -> None:

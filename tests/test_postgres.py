@@ -25,6 +25,30 @@ def on_postgres(tmp_path, url, embedder, model, **settings) -> Memory:
     return Memory(settings=Settings(data_dir=tmp_path / "data", store=url, **settings), embedder=embedder, model=model)
 
 
+def test_a_process_keeps_only_its_recent_spaces_connected_and_reconnects(tmp_path, postgres_url, postgres_server,
+                                                                          embedder, model):
+    memory = on_postgres(tmp_path, postgres_url, embedder, model, store_connections=2)
+    database = postgres_url.rsplit("/", 1)[1]
+
+    def connections() -> int:
+        with postgres_server.admin() as admin:
+            return admin.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND usename = 'imprint'",
+                                 (database,)).fetchone()[0]
+
+    before = connections()  # the database's own connection
+    ids = {name: memory.add(f"{name.title()} keeps the key to shed number {i}.", space=name)[0]
+           for i, name in enumerate(["ana", "ben", "cai", "dov", "eli"])}
+    assert connections() == before + 2  # five spaces open, two connected
+    for name, memory_id in ids.items():  # a released space connects again when used, pinned to its own rows
+        assert [hit.memory.id for hit in memory.search(f"{name} shed key", name, k=5)] == [memory_id]
+    with postgres_server.admin() as admin:  # the server drops every connection (a restart, a failover)
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (database,))
+    with pytest.raises(psycopg.OperationalError):
+        memory.count("eli")  # the statement in flight fails ...
+    assert memory.count("eli") == 1  # ... and the next one connects again
+    memory.close()
+
+
 def test_memories_round_trip_through_postgres(tmp_path, postgres_url, embedder, model):
     memory = on_postgres(tmp_path, postgres_url, embedder, model)
     assert isinstance(memory.space("alice", create=True).vectors, DatabaseVectors)
@@ -194,6 +218,14 @@ def test_pgvector_search_agrees_with_the_rows_and_a_large_space_gets_its_own_hns
     assert agree >= 28  # approximate now, near enough exact at this size
     found = in_database.nearest(np.stack([unit(i, 32) for i in range(0, 300, 10)]))  # one statement, through the index
     assert sum(m == ids[i] for (m, _), i in zip(found, range(0, 300, 10))) >= 28
+    assert store._conn.execute(postgres.KEYWORD_INDEX_CHECK).fetchone()[0]
+    store._conn.execute("ANALYZE keywords")
+    store._conn.execute("SET enable_seqscan = off")  # at this size a scan is cheaper: is the index usable at all?
+    plan = [r[0] for r in store._conn.execute(  # under RLS, only if the match function is LEAKPROOF (pg_server.py)
+        "EXPLAIN SELECT chunk_id FROM keywords WHERE space = ? AND terms @@ to_tsquery('simple', 'rare')",
+        (store.space_id,))]
+    store._conn.execute("RESET enable_seqscan")
+    assert any("Index Cond" in line and "@@" in line for line in plan), plan
     name = f"vectors_hnsw_{store.space_id}_32"
     with postgres_server.admin(postgres_url.rsplit("/", 1)[1]) as admin:  # as a build killed half way leaves it
         admin.execute(f"UPDATE pg_index SET indisvalid = false WHERE indexrelid = '{name}'::regclass")
@@ -229,3 +261,19 @@ def test_forget_with_vacuum_takes_the_bytes_out_of_the_postgres_files(tmp_path, 
     left = table_files()
     assert b"Quillon" not in left and b"9182" not in left and b"quillon" not in left
     assert b"ferns" in left
+
+
+def test_doctor_names_the_postgres_store_and_its_spaces(tmp_path, postgres_url, embedder, model):
+    memory = on_postgres(tmp_path, postgres_url, embedder, model)
+    memory.add("One note.", space="alice")
+    memory.close()
+    (tmp_path / "data").mkdir(exist_ok=True)  # where adapters go: it holds no spaces on this store
+    result = CliRunner().invoke(app, ["doctor", "--json"], env={"IMPRINT_STORE": postgres_url,
+                                                                 "IMPRINT_DATA_DIR": str(tmp_path / "data")})
+    assert result.exit_code == 0, result.output
+    facts = json.loads(result.stdout)
+    assert "server 15." in facts["store"] and "pgvector 0." in facts["store"] and "1 spaces" in facts["store"]
+    assert "keyword index in use" in facts["store"]
+    assert facts["data dir"].endswith("(adapters)")
+    broken = CliRunner().invoke(app, ["doctor", "--json"], env={"IMPRINT_STORE": postgres_url + "_missing"})
+    assert "cannot connect" in json.loads(broken.stdout)["store"]

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from ..errors import InputError
 from ..memory import Memory
+from ..weights.plan import ConsolidateOptions
 from .base import (
     AsJson,
     Commands,
@@ -30,10 +31,10 @@ from .base import (
 @app.command()
 def consolidate(
     space: Space = "default",
-    epochs: Annotated[int, typer.Option(min=1, help="Most epochs; training stops early once the probe is learned.")] = 6,
-    replay: Annotated[int, typer.Option(min=0, help="Times the base model's own control answers are replayed per epoch (0: none).")] = 1,
-    min_recall: Annotated[float, typer.Option(help="Gate: probe recall needed to promote.")] = 0.8,
-    min_retention: Annotated[float, typer.Option(help="Gate: control retention needed to promote.")] = 0.9,
+    epochs: Annotated[int, typer.Option(min=1, help="Most epochs; training stops early once the probe is learned.")] = ConsolidateOptions.epochs,
+    replay: Annotated[int, typer.Option(min=0, help="Times the base model's own control answers are replayed per epoch (0: none).")] = ConsolidateOptions.replay,
+    min_recall: Annotated[float, typer.Option(help="Gate: probe recall needed to promote.")] = ConsolidateOptions.min_recall,
+    min_retention: Annotated[float, typer.Option(help="Gate: control retention needed to promote.")] = ConsolidateOptions.min_retention,
     teacher: Annotated[Optional[str], typer.Option(help="'local' or an OpenAI-compatible URL that writes extra QA pairs (default: IMPRINT_TEACHER).")] = None,
     stable_days: Annotated[Optional[float], typer.Option(min=0, help="Policy: only memories unchanged for this many days (default: IMPRINT_STABLE_DAYS).")] = None,
     min_uses: Annotated[Optional[int], typer.Option(min=0, help="Policy: only memories used in this many answers (default: IMPRINT_MIN_USES).")] = None,
@@ -42,25 +43,20 @@ def consolidate(
     as_json: AsJson = False,
 ) -> None:
     """Train the space's stable memories into a new adapter; it replaces the current one only if it passes the gate."""
-    from ..weights.plan import training_plan
-
+    options = ConsolidateOptions(epochs, replay, min_recall, min_retention, teacher, stable_days, min_uses)
     if queue:
         from ..queue import open_queue
 
         memory = open_memory(data)
         memory.count(space)  # an unknown space fails here, not in a worker
-        job = open_queue(memory).enqueue(space, {
-            "epochs": epochs, "replay": replay, "min_recall": min_recall, "min_retention": min_retention,
-            "teacher": teacher, "stable_days": stable_days, "min_uses": min_uses})
+        job = open_queue(memory).enqueue(space, asdict(options))
         if as_json:
             print_json({"job": job, "status": "queued"})
         else:
             console.print(f"queued job {job}: imprint jobs show {job}", markup=False)
         return
-    config, gate = training_plan(epochs, min_recall, min_retention)
-    report = open_memory(data).consolidate(
-        space, config, gate, replay_repeats=replay,
-        log=lambda line: err.print(f"[dim]{escape(line)}[/dim]"), teacher=teacher, stable_days=stable_days, min_uses=min_uses)
+    report = open_memory(data).consolidate(space, log=lambda line: err.print(f"[dim]{escape(line)}[/dim]"),
+                                           **options.arguments())
     if as_json:
         print_json(report.to_dict())
         return

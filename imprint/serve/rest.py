@@ -36,7 +36,7 @@ from ..queue import ConsolidationQueue, QueuedJob
 from ..records import Chunk, Hit, Validity
 from ..spaces import SpaceSummary
 from ..weights.adapters import AdapterVersion
-from ..weights.plan import training_plan
+from ..weights.plan import ConsolidateOptions
 from .auth import Keys
 from .jobs import Job, Jobs
 from .session import session_caller
@@ -87,10 +87,10 @@ class UpdateIn(BaseModel):
 
 
 class ConsolidateIn(BaseModel):
-    epochs: int = Field(6, ge=1, le=50)
-    replay: int = Field(1, ge=0, le=10)
-    min_recall: float = Field(0.8, ge=0, le=1)
-    min_retention: float = Field(0.9, ge=0, le=1)
+    epochs: int = Field(ConsolidateOptions.epochs, ge=1, le=50)
+    replay: int = Field(ConsolidateOptions.replay, ge=0, le=10)
+    min_recall: float = Field(ConsolidateOptions.min_recall, ge=0, le=1)
+    min_retention: float = Field(ConsolidateOptions.min_retention, ge=0, le=1)
     teacher: str | None = None
     stable_days: float | None = Field(None, ge=0)
     min_uses: int | None = Field(None, ge=0)
@@ -359,10 +359,8 @@ def consolidate(space: Space, body: ConsolidateIn, request: Request, memory: Mem
     if queue is not None:
         return JobStarted(job=queue.enqueue(space, body.model_dump()), status="queued")
     jobs: Jobs = request.app.state.jobs
-    config, gate = training_plan(body.epochs, body.min_recall, body.min_retention)
-    job = jobs.start("consolidate", space, lambda log: memory.consolidate(
-        space, config, gate, replay_repeats=body.replay, log=log, teacher=body.teacher,
-        stable_days=body.stable_days, min_uses=body.min_uses).to_dict())
+    options = ConsolidateOptions(**body.model_dump())
+    job = jobs.start("consolidate", space, lambda log: memory.consolidate(space, log=log, **options.arguments()).to_dict())
     return JobStarted(job=job.id, status=job.status)
 
 

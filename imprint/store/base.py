@@ -113,6 +113,12 @@ class SpaceStore(Fields, Edges, Deletion, Checking, Filtering, Embedding):
         """The all-or-nothing write transaction; one writer per space at a time."""
         raise NotImplementedError
 
+    def release(self) -> bool:
+        """Give back what the space holds open while it is idle: the Postgres store closes its
+        connection and connects again when used. False: busy now, try later. A SQLite store keeps
+        its file open (it takes no connection from a server's limit)."""
+        return True
+
     def _next_ids(self, table: str, count: int) -> int:
         """The first of `count` consecutive row ids never used before in this space, taken for the
         current write transaction (call inside it)."""

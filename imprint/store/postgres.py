@@ -12,11 +12,12 @@ reclaims the dead rows and new ones overwrite them (docs/deployment.md).
 
 import base64
 import binascii
+import logging
 import secrets
 import threading
 import time
 from contextlib import contextmanager
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import psycopg
@@ -28,6 +29,7 @@ from .base import AddResult, PreparedChunk, SpaceStore, query_words
 from .pg_schema import MIGRATIONS, SPACE_TABLES, security_statements
 from .sql import now
 
+log = logging.getLogger(__name__)
 LOCK_CLASS = 7170  # first key of imprint's advisory locks: (LOCK_CLASS, space id) is a space's writer
 MIGRATION_LOCK = 0  # (LOCK_CLASS, 0): one process migrates at a time
 BM25_K1, BM25_B = 1.2, 0.75
@@ -41,14 +43,34 @@ NEAREST_BATCH = 256  # queries per statement when looking for each new memory's 
 
 
 class Connection:
-    """A psycopg connection that takes the `?` placeholders the shared SQL is written with."""
+    """A psycopg connection that takes the `?` placeholders the shared SQL is written with. Once
+    released (or lost, as when the server restarts) it connects again at its next statement, and
+    `setup` runs on each new connection."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, setup: Callable[[psycopg.Connection], None] | None = None) -> None:
+        self._url = url
+        self._setup = setup
+        self._translated: dict[str, str] = {}
+        self._raw = self._connect()
+
+    def _connect(self) -> psycopg.Connection:
         try:
-            self.raw = psycopg.connect(url, autocommit=True)
+            raw = psycopg.connect(self._url, autocommit=True)
         except psycopg.OperationalError as error:
             raise InputError(f"cannot connect to the Postgres store: {str(error).strip()}") from error
-        self._translated: dict[str, str] = {}
+        try:
+            if self._setup is not None:
+                self._setup(raw)
+        except BaseException:
+            raw.close()
+            raise
+        return raw
+
+    @property
+    def raw(self) -> psycopg.Connection:
+        if self._raw.closed:
+            self._raw = self._connect()
+        return self._raw
 
     def _sql(self, sql: str) -> str:
         translated = self._translated.get(sql)
@@ -66,7 +88,8 @@ class Connection:
                 cursor.executemany(self._sql(sql), rows)
 
     def close(self) -> None:
-        self.raw.close()
+        """Close the connection (a closed one opens again if used: `release` by another name)."""
+        self._raw.close()
 
 
 def sealed_text(sealed: bytes) -> str:
@@ -84,6 +107,15 @@ def _storable(values: Sequence) -> list:
     return values
 
 
+# Row-level security keeps a query's own conditions from running before the policy's unless their
+# functions are LEAKPROOF, and an index can only evaluate them first: without it, keyword matching
+# (`tsvector @@ tsquery`) cannot use the GIN index and reads every keyword row of the space (29 ms
+# at 100k memories, 1.6 ms with the index). Marking it is a superuser's statement, made once at
+# set-up (docs/deployment.md); ts_match_vq raises no error that depends on the rows it reads.
+KEYWORD_INDEX_STATEMENT = "ALTER FUNCTION ts_match_vq(tsvector, tsquery) LEAKPROOF"
+KEYWORD_INDEX_CHECK = "SELECT proleakproof FROM pg_proc WHERE oid = 'ts_match_vq(tsvector, tsquery)'::regprocedure"
+
+
 class PostgresDatabase:
     """The spaces of one database: migrates it once, lists, creates and deletes spaces."""
 
@@ -96,6 +128,9 @@ class PostgresDatabase:
         except BaseException:
             self._conn.close()
             raise
+        if not self._conn.execute(KEYWORD_INDEX_CHECK).fetchone()[0]:
+            log.warning("imprint: keyword search on this Postgres reads every keyword row of a space, not its index: "
+                        "as a superuser, run %s (docs/deployment.md)", KEYWORD_INDEX_STATEMENT)
 
     def _refuse_bypassing_role(self) -> None:
         role, superuser, bypass = self._conn.execute(
@@ -162,22 +197,38 @@ class PostgresStore(SpaceStore):
         self.name = name
         self.url = url
         self._lock = threading.RLock()
-        self._conn = Connection(url)
         self._statistics: tuple[float, int, float] | None = None  # (when, documents, mean distinct words)
         self._searchable = False  # whether vectors get a pgvector copy: known once the cipher is
+        self.space_id: int | None = None
+        self._conn = Connection(url, self._pin)
         try:
-            row = self._conn.execute("SELECT id, token FROM spaces WHERE name = ?", (name,)).fetchone()
-            if row is None:
-                raise NotFoundError(f"no space {name!r}")
-            self.space_id, self._token = row
-            self._conn.execute("SELECT set_config('imprint.space', ?, false)", (str(self.space_id),))
-            self._conn.execute("SELECT set_config('hnsw.ef_search', ?, false)", (str(HNSW_SEARCH),))
-            register_vector(self._conn.raw)
             self._open_space(master_key)
             self._searchable = self.cipher is None
         except BaseException:
             self._conn.close()
             raise
+
+    def _pin(self, raw: psycopg.Connection) -> None:
+        """Set up each of the space's connections: every statement on it sees only this space."""
+        if self.space_id is None:
+            row = raw.execute("SELECT id, token FROM spaces WHERE name = %s", (self.name,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"no space {self.name!r}")
+            self.space_id, self._token = row
+        raw.execute("SELECT set_config('imprint.space', %s, false), set_config('hnsw.ef_search', %s, false)",
+                    (str(self.space_id), str(HNSW_SEARCH)))
+        register_vector(raw)
+
+    def release(self) -> bool:
+        """Close the space's connection unless a statement is running (the next one connects
+        again): a process serving many spaces keeps only the busy ones connected."""
+        if not self._lock.acquire(blocking=False):
+            return False
+        try:
+            self._conn.close()
+        finally:
+            self._lock.release()
+        return True
 
     def _migrate(self, master_key: bytes | None) -> int:
         """The database is migrated by PostgresDatabase; a new space gets its settings here."""
@@ -279,13 +330,13 @@ class PostgresStore(SpaceStore):
             rows = self._conn.execute(
                 "WITH matched AS (SELECT k.chunk_id, length(k.terms) AS size, t.lexeme, cardinality(t.positions) AS tf"
                 "  FROM keywords k CROSS JOIN LATERAL unnest(k.terms) t"
-                "  WHERE k.terms @@ to_tsquery('simple', ?) AND t.lexeme = ANY(CAST(? AS TEXT[]))),"
+                "  WHERE k.space = ? AND k.terms @@ to_tsquery('simple', ?) AND t.lexeme = ANY(CAST(? AS TEXT[]))),"
                 " frequency AS (SELECT lexeme, count(*) AS n FROM matched GROUP BY lexeme)"
                 " SELECT m.chunk_id, sum(ln(1 + (greatest(?, f.n) - f.n + 0.5) / (f.n + 0.5)) * m.tf * ?"
                 "  / (m.tf + ? * (1 - ? + ? * m.size / ?))) AS score"
                 f" FROM matched m JOIN frequency f USING (lexeme) WHERE true{only}"
                 " GROUP BY m.chunk_id ORDER BY score DESC, m.chunk_id LIMIT ?",
-                [" | ".join(f"'{lexeme}'" for lexeme in lexemes), lexemes, documents, BM25_K1 + 1, BM25_K1,
+                [self.space_id, " | ".join(f"'{lexeme}'" for lexeme in lexemes), lexemes, documents, BM25_K1 + 1, BM25_K1,
                  BM25_B, BM25_B, mean_length, *ids, limit]).fetchall()
         return [row[0] for row in rows]
 
@@ -293,7 +344,8 @@ class PostgresStore(SpaceStore):
         """(memories indexed, their mean number of distinct words), counted once and reused for a
         while: BM25 needs them, and counting scans the space's keyword rows."""
         if self._statistics is None or time.monotonic() - self._statistics[0] > STATISTICS_SECONDS:
-            documents, mean = self._conn.execute("SELECT count(*), avg(length(terms)) FROM keywords").fetchone()
+            documents, mean = self._conn.execute("SELECT count(*), avg(length(terms)) FROM keywords WHERE space = ?",
+                                                 (self.space_id,)).fetchone()
             self._statistics = (time.monotonic(), documents, float(mean or 1.0))
         return self._statistics[1], self._statistics[2]
 

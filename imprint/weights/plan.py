@@ -72,9 +72,23 @@ class Gate:
             raise InputError(f"gate thresholds are shares, 0 or more (over 1: nothing passes): {self}")
 
 
-def training_plan(epochs: int, min_recall: float, min_retention: float) -> tuple[TrainConfig, Gate]:
-    """The training settings and gate from the options the CLI and REST expose."""
-    return TrainConfig(epochs=epochs), Gate(min_recall, min_retention)
+@dataclass
+class ConsolidateOptions:
+    """A consolidation as the CLI, REST and the job queue ask for one (their defaults are these)."""
+
+    epochs: int = TrainConfig.epochs
+    replay: int = REPLAY_REPEATS
+    min_recall: float = Gate.min_probe_recall
+    min_retention: float = Gate.min_retention
+    teacher: str | None = None
+    stable_days: float | None = None
+    min_uses: int | None = None
+
+    def arguments(self) -> dict:
+        """Keyword arguments of `Memory.consolidate`."""
+        return {"config": TrainConfig(epochs=self.epochs), "gate": Gate(self.min_recall, self.min_retention),
+                "replay_repeats": self.replay, "teacher": self.teacher, "stable_days": self.stable_days,
+                "min_uses": self.min_uses}
 
 
 def stable_since(stable_days: float) -> str:
