@@ -43,7 +43,9 @@ class ConsolidationReport:
     distilled_examples: int = 0  # rows with a teacher target (the teacher read the gold answer)
     teacher_seconds: float = 0.0
     dtype: str = "fp32"
-    losses: list[float] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)  # mean per epoch
+    step_losses: list[float] = field(default_factory=list)
+    probe_history: list[float] = field(default_factory=list)  # probe recall after each epoch
     path: str = ""
 
     def to_dict(self) -> dict:
@@ -119,7 +121,8 @@ def consolidate(
         train_examples=len(data.train), replay_examples=len(replayed), probe_examples=len(data.probe),
         probe_recall=probe_recall, retention=retention, epochs_run=result.epochs_run,
         train_seconds=result.seconds, examples_per_second=result.examples_per_second,
-        adapter_bytes=size, losses=result.losses, path=str(path), distilled_examples=distilled,
+        adapter_bytes=size, losses=result.losses, step_losses=result.step_losses,
+        probe_history=result.probe_history, path=str(path), distilled_examples=distilled,
         teacher_seconds=teacher_seconds, dtype=dtype,
     )
 

@@ -18,7 +18,8 @@ _SIZE = 1024
 _NEEDED_SPEEDUP = 1.3  # bf16 must win clearly: its weights and activations round
 
 
-def _seconds(dtype: torch.dtype) -> float:
+def matmul_seconds(dtype: torch.dtype) -> float:
+    """Three 1024x1024 matmuls in `dtype`, after a warm-up."""
     a, b = torch.randn(_SIZE, _SIZE, dtype=dtype), torch.randn(_SIZE, _SIZE, dtype=dtype)
     a @ b  # warm-up: the first call picks kernels
     started = time.perf_counter()
@@ -34,7 +35,8 @@ def train_dtype(chosen: str = "auto") -> torch.dtype:
         raise InputError(f"the training dtype must be one of {', '.join(DTYPES)}, not {chosen!r}")
     if chosen != "auto":
         return torch.bfloat16 if chosen == "bf16" else torch.float32
-    return torch.bfloat16 if _seconds(torch.float32) / _seconds(torch.bfloat16) >= _NEEDED_SPEEDUP else torch.float32
+    speedup = matmul_seconds(torch.float32) / matmul_seconds(torch.bfloat16)
+    return torch.bfloat16 if speedup >= _NEEDED_SPEEDUP else torch.float32
 
 
 def dtype_name(dtype: torch.dtype) -> str:

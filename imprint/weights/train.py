@@ -38,7 +38,8 @@ class SoftTarget:
 @dataclass
 class TrainResult:
     model: PeftModel
-    losses: list[float] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)  # mean per epoch
+    step_losses: list[float] = field(default_factory=list)
     probe_history: list[float] = field(default_factory=list)
     epochs_run: int = 0
     seconds: float = 0.0
@@ -229,6 +230,7 @@ def train_adapter(
             epoch_loss.append(loss.item())
             seen += len(batch_rows)
         result.losses.append(sum(epoch_loss) / len(epoch_loss))
+        result.step_losses.extend(epoch_loss)
         # the probe: phrasings never trained on; stop as soon as they are learned
         recall = sum(exact_match(model, tokenizer, probe)) / max(1, len(probe))
         result.probe_history.append(recall)
