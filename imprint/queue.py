@@ -25,6 +25,7 @@ from .errors import InputError, NotFoundError
 from .memory import Memory
 
 TASK = "imprint.consolidate"
+MAINTENANCE = "imprint.maintenance"  # the queue of the periodic check; its finished runs are deleted after an hour
 STATUS = {"todo": "queued", "doing": "running", "succeeded": "done", "failed": "failed", "cancelled": "cancelled",
           "aborting": "cancelling", "aborted": "cancelled"}
 SCHEMA = """
@@ -63,7 +64,7 @@ class ConsolidationQueue:
         self.url = url
         self.app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=url, min_size=1, max_size=4))
         self.app.periodic(cron="* * * * * */10", periodic_id="stalled")(
-            self.app.task(name="imprint.retry_stalled", queueing_lock="imprint.retry_stalled",
+            self.app.task(name="imprint.retry_stalled", queue=MAINTENANCE, queueing_lock="imprint.retry_stalled",
                           pass_context=True)(self._retry_stalled))
         self._consolidate = self.app.task(name=TASK, pass_context=True)(self._run)
         self._memory: Memory | None = None
@@ -158,10 +159,12 @@ class ConsolidationQueue:
                          (job_id, json.dumps(result) if result is not None else None, error))
 
     async def _retry_stalled(self, context: procrastinate.JobContext, timestamp: int) -> None:
-        """Put the jobs of workers that stopped sending heartbeats back in the queue."""
+        """Put the jobs of workers that stopped sending heartbeats back in the queue; delete this
+        check's own finished runs (one every 10 s would pile up; consolidations are kept)."""
         manager = context.app.job_manager
         for job in await manager.get_stalled_jobs(task_name=TASK, seconds_since_heartbeat=self.stalled_after):
             await manager.retry_job(job, retry_at=datetime.datetime.now(datetime.timezone.utc))
+        await manager.delete_old_jobs(nb_hours=1, queue=MAINTENANCE)
 
 
 def _job_number(job_id: str) -> int:

@@ -88,7 +88,7 @@ class Connection:
                 cursor.executemany(self._sql(sql), rows)
 
     def close(self) -> None:
-        """Close the connection (a closed one opens again if used: `release` by another name)."""
+        """Close the connection; a later statement opens a new one."""
         self._raw.close()
 
 
