@@ -81,6 +81,12 @@ def test_queued_consolidations_run_in_worker_processes_one_per_space_at_a_time(s
 def test_a_worker_killed_mid_job_leaves_the_adapter_and_another_worker_runs_the_job_again(setup):
     memory, env = setup
     job = cli(env, "consolidate", "--space", "a", "--queue", *QUICK)["job"]
+    with psycopg.connect(env["IMPRINT_STORE"], autocommit=True) as conn:  # a periodic check that ended 2 h ago
+        old_check = conn.execute("INSERT INTO procrastinate_jobs (queue_name, task_name, status, args) VALUES"
+                                 " ('imprint.maintenance', 'imprint.retry_stalled', 'succeeded', '{}') RETURNING id"
+                                 ).fetchone()[0]
+        conn.execute("INSERT INTO procrastinate_events (job_id, type, at) VALUES (%s, 'succeeded', now() - interval"
+                     " '2 hours')", (old_check,))
     timing = ["--heartbeat", "1", "--stalled-after", "3"]
     first = worker(env, *timing)
     wait_for(lambda: cli(env, "jobs", "show", job)["log"], 300, "the job to start")
@@ -98,6 +104,9 @@ def test_a_worker_killed_mid_job_leaves_the_adapter_and_another_worker_runs_the_
     assert shown["status"] == "done" and shown["attempts"] == 2, shown
     assert any(line.startswith("attempt 2") for line in shown["log"])
     assert memory.adapters("a").current().version == 1
+    with psycopg.connect(env["IMPRINT_STORE"], autocommit=True) as conn:  # the checks clean up after themselves ...
+        queued = dict(conn.execute("SELECT id, queue_name FROM procrastinate_jobs").fetchall())
+    assert old_check not in queued and int(job) in queued  # ... and keep the consolidations
 
 
 def test_two_servers_share_spaces_and_jobs_and_keep_tenants_apart(tmp_path, postgres_url):
