@@ -9,7 +9,8 @@ From ANN_MIN memories on, dense search goes through the HNSW index (recall/dense
 time is reported, the exact scan is timed beside it, and "HNSW overlap" is the share of the exact
 top 10 that the HNSW search returns. With --store, the same runs against a Postgres database
 (keywords by tsvector and BM25 in SQL, dense search by pgvector with the space's own HNSW index from
-20k vectors) and the result is written as store_postgres.
+5k vectors, built while ingesting, so no build time is reported) and the result is written as
+store_postgres.
 """
 
 import argparse
@@ -119,7 +120,7 @@ def main() -> None:
     sizes = [r["memories"] for r in rows]
     plot = save_plot(f"{name}_search_latency", sizes, {
         "search p95 (with query embedding)": [r["search"]["p95_ms"] for r in rows],
-        "dense p95 (HNSW from 20k)": [r["dense"]["p95_ms"] for r in rows],
+        f"dense p95 (HNSW from {'20k' if backend == 'sqlite' else '5k'})": [r["dense"]["p95_ms"] for r in rows],
         "exact scan p95": [r["exact_scan"]["p95_ms"] for r in rows],
         f"keyword ({'FTS5' if backend == 'sqlite' else 'tsvector'}) p95": [r["keyword"]["p95_ms"] for r in rows],
     }, "memories", "ms", f"search latency vs store size ({backend}, 2 cores)")
