@@ -8,6 +8,7 @@ import torch
 from imprint.bench.datasets import fictional
 from imprint.errors import InputError
 from imprint.records import Chunk
+from imprint.weights import precision
 from imprint.weights.adapters import AdapterRegistry
 from imprint.weights.distill import teacher_targets
 from imprint.weights.plan import TrainConfig
@@ -89,6 +90,19 @@ def test_unknown_training_settings_are_refused():
         TrainConfig(open_book=2)
     with pytest.raises(InputError, match="dtype"):
         TrainConfig(dtype="fp8")
+
+
+def test_the_training_dtype_is_measured_once_per_process_however_it_is_asked(monkeypatch):
+    probes = []
+    monkeypatch.setattr(precision, "matmul_seconds",
+                        lambda dtype: probes.append(dtype) or (1.0 if dtype == torch.float32 else 0.5))
+    precision._bf16_pays.cache_clear()
+    try:  # `train_dtype()` and `train_dtype("auto")` once gave two probes, and two answers on a busy machine
+        assert precision.train_dtype() == precision.train_dtype("auto") == torch.bfloat16
+        assert sorted(map(str, probes)) == ["torch.bfloat16", "torch.float32"]
+        assert precision.train_dtype("fp32") == torch.float32
+    finally:
+        precision._bf16_pays.cache_clear()
 
 
 def test_the_teacher_reads_the_memory_keeps_only_right_answers_and_caches_per_memory(memory, tmp_path):
