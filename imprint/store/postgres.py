@@ -251,10 +251,11 @@ class PostgresStore(SpaceStore):
     def _insert_vector(self, chunk_id: int, vector: np.ndarray) -> None:
         """The bytes, and the pgvector copy in the same row when the space is searched here (an
         update after the insert would leave a dead row behind for every vector)."""
-        if not self._searchable:
-            return super()._insert_vector(chunk_id, vector)
-        self._conn.execute("INSERT INTO vectors (chunk_id, vector, embedding) VALUES (?, ?, ?)",
-                           (chunk_id, vector.tobytes(), vector))
+        if self._searchable:
+            self._conn.execute("INSERT INTO vectors (chunk_id, vector, embedding) VALUES (?, ?, ?)",
+                               (chunk_id, vector.tobytes(), vector))
+        else:
+            super()._insert_vector(chunk_id, vector)
 
     def _fill_embeddings(self) -> None:
         """Give each new or changed vector its pgvector copy, in the transaction that wrote it."""
@@ -500,8 +501,10 @@ class DatabaseVectors:
         self._index_if_large(row[0])
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self._index_state(name) or not self._building.locked():
-                self._indexed = bool(self._index_state(name))
+            building = self._building.locked()  # read first: once the build is over, the state read next is final
+            state = self._index_state(name)
+            if state or not building:
+                self._indexed = bool(state)
                 return self._indexed
             time.sleep(0.2)
         return False
