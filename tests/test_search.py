@@ -33,3 +33,35 @@ def test_late_interaction_reranks_the_pool_and_scores_what_holds_the_question_wo
     assert [h.score for h in top] == sorted((h.score for h in top), reverse=True)
     assert "camping" in top[0].memory.text
     assert [h.memory.id for h in memory.search(question, "chat", k=3, rerank=True)] == [h.memory.id for h in top]
+
+
+def test_the_question_is_embedded_while_the_keyword_search_runs_and_its_errors_reach_the_caller(memory):
+    import threading
+
+    import pytest
+
+    from imprint.errors import ModelError
+    from imprint.recall.search import hybrid_search
+
+    memory.add("Mira Quenton moved to Tallinn in 2021.", space="s")
+    space = memory.space("s")
+    embedding_started = threading.Event()
+    real_keyword_search = space.store.keyword_search
+
+    def keyword_search(*args, **kwargs):  # done one after the other, the embedding would come after this
+        assert embedding_started.wait(5), "the question's embedding waited for the keyword search"
+        return real_keyword_search(*args, **kwargs)
+
+    def embed_query(text):
+        embedding_started.set()
+        return memory.embedder.embed_query(text)
+
+    space.store.keyword_search = keyword_search
+    hits = hybrid_search(space.store, space.vectors, "Where did Mira move?", embed_query, k=1)
+    assert "Tallinn" in hits[0].memory.text and hits[0].dense_rank == 1
+
+    def broken(text):
+        raise ModelError("the embedder is gone")
+
+    with pytest.raises(ModelError, match="gone"):
+        hybrid_search(space.store, space.vectors, "Where did Mira move?", broken, k=1)
