@@ -27,7 +27,7 @@ from .recall.context import pack
 from .recall.focus import focus
 from .recall.rerank import RERANK_POOL, reranked
 from .recall.route import Route, choose
-from .recall.search import hybrid_search, worth_reading
+from .recall.search import hybrid_search, with_neighbours, worth_reading
 from .records import Chunk, Hit, TextEmbedder
 from .spaces import Space
 from .weights.adapters import Manifest
@@ -115,7 +115,9 @@ class Answering:
         hits = hybrid_search(space.store, space.vectors, asked.question, self.embedder.embed_query,
                              max(k, RERANK_POOL) if rerank else k, graph=walk, allowed=asked.allowed,
                              dense_weight=self.embedder.dense_weight)
-        return reranked(asked.question, hits, self.reranker.token_vectors, k) if rerank else hits
+        if rerank:
+            hits = reranked(asked.question, hits, self.reranker.token_vectors, len(hits))
+        return with_neighbours(space.store, hits, k, asked.allowed)
 
     def ask(self, space: Space, question: str, strategy: str = "auto", k: int = 5, filters: Filters | None = None,
             options: AnswerOptions | None = None) -> Answer:

@@ -32,7 +32,12 @@ def test_late_interaction_reranks_the_pool_and_scores_what_holds_the_question_wo
     assert len(top) == 3 and {h.memory.id for h in top} <= {h.memory.id for h in pool}
     assert [h.score for h in top] == sorted((h.score for h in top), reverse=True)
     assert "camping" in top[0].memory.text
-    assert [h.memory.id for h in memory.search(question, "chat", k=3, rerank=True)] == [h.memory.id for h in top]
+    # search with rerank: the fused pool reranked, then each hit's neighbours credited (with_neighbours)
+    from imprint.recall.search import hybrid_search, with_neighbours
+    space = memory.space("chat")
+    fused = hybrid_search(space.store, space.vectors, question, memory.embedder.embed_query, 6)
+    expected = with_neighbours(space.store, reranked(question, fused, memory.embedder.token_vectors, 6), 3)
+    assert [h.memory.id for h in memory.search(question, "chat", k=3, rerank=True)] == [h.memory.id for h in expected]
 
 
 def test_the_question_is_embedded_while_the_keyword_search_runs_and_its_errors_reach_the_caller(memory):
@@ -65,3 +70,25 @@ def test_the_question_is_embedded_while_the_keyword_search_runs_and_its_errors_r
 
     with pytest.raises(ModelError, match="gone"):
         hybrid_search(space.store, space.vectors, "Where did Mira move?", broken, k=1)
+
+
+def test_the_turn_after_a_match_is_found_with_it(memory):
+    """A reply that only makes sense after its question ranks near the question that matches."""
+    from imprint.recall.search import NEIGHBOUR_WEIGHT, with_neighbours
+
+    ids = memory.add_turns([
+        {"speaker": "Caroline", "text": "I went to a transgender poetry reading last night."},
+        {"speaker": "Melanie", "text": "Wow, did your sister come along with you?"},
+        {"speaker": "Caroline", "text": "People shared their stories of finding themselves."},
+        {"speaker": "Melanie", "text": "My kids loved the dinosaur exhibit at the museum."},
+    ], space="chat")
+    space = memory.space("chat")
+    assert space.store.neighbours([ids[0], ids[2]]) == {ids[0]: [ids[1]], ids[2]: [ids[1], ids[3]]}
+    hits = memory.search("What was the poetry reading about?", "chat", k=4)
+    plain = memory.search("What was the poetry reading about?", "chat", k=4, filters={"speaker": "Caroline"})
+    assert {h.memory.speaker for h in plain} == {"Caroline"}  # a neighbour that fails the filter stays out
+    top = hits[0]
+    assert top.memory.id == ids[0]
+    credited = with_neighbours(space.store, [top], 2)
+    assert [h.memory.id for h in credited] == [ids[0], ids[1]]
+    assert credited[1].score == NEIGHBOUR_WEIGHT * top.score and credited[1].keyword_rank is None

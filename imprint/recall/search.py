@@ -12,6 +12,7 @@ the subject rank first, and dense similarity to the subject's memories counts SU
 where a title is the best keyword there is.) Measured in docs/benchmarks.md.
 """
 
+import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
@@ -28,6 +29,9 @@ SUBJECT_BONUS = 0.2  # added to the cosine of a memory about a subject the quest
 # The question is embedded on this thread while the keyword search runs (ONNX Runtime and SQLite
 # both release the GIL): at 100k memories search p50 / p95 7.7 / 10.5 -> 5.9 / 7.8 ms (benchmarks/store.py).
 _EMBEDDING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imprint-embed-query")
+# A memory passes this share of its score to the memories said just before and after it (LoCoMo
+# recall@10 of what `ask` reads: docs/benchmarks.md).
+NEIGHBOUR_WEIGHT = 0.2
 GRAPH_SEEDS = 2  # the graph spreads from this many best dense matches (and the query's names)
 LINK_WEIGHT = 1.0  # a link from a seed of similarity s adds s (HotpotQA sweep: docs/benchmarks.md)
 
@@ -81,6 +85,24 @@ def hybrid_search(
             similarity=similarity.get(chunk.id))
         for chunk in store.get(best)
     ]
+
+
+def with_neighbours(store: SpaceStore, hits: list[Hit], k: int, allowed: np.ndarray | None = None) -> list[Hit]:
+    """The k best of `hits` and their neighbours, each turn of a conversation passing NEIGHBOUR_WEIGHT
+    of its score to the turns just before and after it: an answer is often said next to the turn
+    that matches the question ("I went to a poetry reading" - "What was it about?" - "People shared
+    their stories")."""
+    own = {hit.memory.id: hit.score for hit in hits}
+    scores = dict(own)
+    for memory_id, beside in store.neighbours(list(own)).items():
+        for neighbour in beside:
+            if allowed is None or _member(allowed, neighbour):
+                scores[neighbour] = scores.get(neighbour, 0.0) + NEIGHBOUR_WEIGHT * own[memory_id]
+    best = sorted(scores, key=lambda memory_id: (-scores[memory_id], memory_id))[:k]
+    held = {hit.memory.id: hit for hit in hits}
+    fetched = {chunk.id: chunk for chunk in store.get([i for i in best if i not in held])}
+    return [dataclasses.replace(held[i], score=scores[i]) if i in held else Hit(memory=fetched[i], score=scores[i])
+            for i in best if i in held or i in fetched]
 
 
 def worth_reading(hits: list[Hit], share: float) -> list[Hit]:
