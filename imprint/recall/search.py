@@ -26,11 +26,12 @@ from .graph import GraphIndex
 
 RRF_K = 10  # LoCoMo recall@10: 60 -> 0.54, 30 -> 0.58, 10 -> 0.59, 5 -> 0.59 (with the subject preference)
 SUBJECT_BONUS = 0.2  # added to the cosine of a memory about a subject the question names
-# The question is embedded on this thread while the keyword search runs (ONNX Runtime and SQLite
-# both release the GIL): at 100k memories search p50 / p95 7.7 / 10.5 -> 5.9 / 7.8 ms (benchmarks/store.py).
-_EMBEDDING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imprint-embed-query")
-# A memory passes this share of its score to the memories said just before and after it (LoCoMo
-# recall@10 of what `ask` reads: docs/benchmarks.md).
+# The question is embedded on one of these threads while the keyword search runs (ONNX Runtime and
+# SQLite both release the GIL): at 100k memories search p50 / p95 7.7 / 10.5 -> 5.9 / 7.8 ms
+# (benchmarks/store.py). Several, so a server's concurrent searches do not queue behind one another.
+_EMBEDDING = ThreadPoolExecutor(max_workers=4, thread_name_prefix="imprint-embed-query")
+# A conversation turn passes this share of its score to the turns just before and after it (LoCoMo
+# recall@10 of what `ask` reads 0.684 -> 0.701: docs/benchmarks.md).
 NEIGHBOUR_WEIGHT = 0.2
 GRAPH_SEEDS = 2  # the graph spreads from this many best dense matches (and the query's names)
 LINK_WEIGHT = 1.0  # a link from a seed of similarity s adds s (HotpotQA sweep: docs/benchmarks.md)
