@@ -4,7 +4,7 @@
     python benchmarks/weights.py --dataset squad [--limit 20]          # closed-book SQuAD passages
     python benchmarks/weights.py --dataset counterfact [--limit 20]    # new facts that override old ones
     options: --epochs 6 --replay 1 --kl 1 --lr 5e-4 --rank 16 --modules gate_proj,up_proj,down_proj
-             --distill 1 --hard 1 --open-book 0.25 --teacher local|URL --seed 0 --index
+             --distill 1 --hard 1 --open-book 0.5 --top-k 256 --teacher local|URL --seed 0 --index
 
 --distill 0 trains on the gold answers only; --hard 0 on the teacher's distribution alone where it
 read the answer (context distillation). --index also asks the index tier (memories retrieved into the
@@ -100,6 +100,7 @@ def main() -> None:
     parser.add_argument("--distill", type=float, default=TrainConfig.distill_weight, help="KL weight to the teacher")
     parser.add_argument("--hard", type=float, default=TrainConfig.hard_weight, help="gold cross-entropy weight")
     parser.add_argument("--open-book", type=float, default=TrainConfig.open_book, help="share of open-book rows")
+    parser.add_argument("--top-k", type=int, default=TrainConfig.top_k, help="teacher and base tokens kept per answer token")
     parser.add_argument("--index", action="store_true", help="also answer with the index tier")
     parser.add_argument("--teacher", default=None, help="'local' or an OpenAI-compatible URL")
     parser.add_argument("--seed", type=int, default=0)
@@ -116,7 +117,8 @@ def main() -> None:
         started = time.perf_counter()
         config = TrainConfig(epochs=args.epochs, seed=args.seed, lr=args.lr, kl_weight=args.kl, r=args.rank,
                              lora_alpha=2 * args.rank, target_modules=tuple(args.modules.split(",")),
-                             distill_weight=args.distill, hard_weight=args.hard, open_book=args.open_book)
+                             distill_weight=args.distill, hard_weight=args.hard, open_book=args.open_book,
+                             top_k=args.top_k)
         report = memory.consolidate("bench", config,
                                     Gate(0.0, 0.0), replay_repeats=args.replay, log=console.print,
                                     teacher=args.teacher)
@@ -150,6 +152,7 @@ def main() -> None:
     row = {"dataset": args.dataset, "documents": dataset.documents, "questions": len(dataset.questions),
            "replay_repeats": args.replay, "kl_weight": args.kl, "lr": args.lr, "teacher": args.teacher,
            "distill_weight": args.distill, "hard_weight": args.hard, "open_book_share": args.open_book,
+           "top_k": args.top_k,
            "distilled_examples": report.distilled_examples, "teacher_seconds": report.teacher_seconds,
            "dtype": report.dtype, "index": index, "open_book_reference": open_book,
            "rank": args.rank, "modules": args.modules,
@@ -164,6 +167,8 @@ def main() -> None:
             f"_distill{args.distill:g}_hard{args.hard:g}_open{args.open_book:g}")
     if args.modules != ",".join(TrainConfig.target_modules) or args.rank != TrainConfig.r:
         name += f"_r{args.rank}_{args.modules.replace(',', '+')}"
+    if args.top_k != TrainConfig.top_k:
+        name += f"_top{args.top_k}"
     if args.teacher:
         name += "_teacher"
     console.print(f"wrote {write_result(name, row)}")

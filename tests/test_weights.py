@@ -142,6 +142,40 @@ def test_replay_with_kl_self_distillation_and_retention_are_measured(tiny):
     assert (tiny.settings.cache_dir / "control").exists()  # base answers cached for the next run
 
 
+
+def test_replay_rows_are_held_to_the_base_models_top_k_read_once_not_per_batch(tiny_model_dir):
+    import contextlib
+
+    import torch
+
+    from imprint.weights import train as training
+    from imprint.weights.synth import QA
+
+    config = TrainConfig(epochs=2, lr=1e-3, r=4, batch_size=2, top_k=8)
+    student, tokenizer = training.load_student(tiny_model_dir, config)
+    replay = [QA("What is the capital of France?", "Paris", -1, "replay"),
+              QA("How many legs does a spider have?", "eight", -1, "replay")]
+    fact = QA("Who founded Zorblat Industries?", "Kerem Aslan", 1, "natural")
+    # one row of the top k per answer token (the answer's and its closing newline's), led by the base's own choice
+    for pair, target in zip(replay, training.base_targets(student, tokenizer, replay, 8)):
+        [row] = training.encode(tokenizer, [pair], 10**6)
+        logits, _, _ = training.answer_logits(student, training.collate([row], tokenizer.pad_token_id or 0))
+        assert target.ids.shape == (len(logits), 8)
+        assert torch.equal(target.ids[:, 0].long(), logits.argmax(-1))
+    reads = []
+    disable = student.disable_adapter
+
+    @contextlib.contextmanager
+    def counted():
+        reads.append(1)
+        with disable():
+            yield
+
+    student.disable_adapter = counted
+    result = training.train_adapter(student, tokenizer, [fact, fact] + replay * 3, [fact], config, log=lambda _: None)
+    assert result.epochs_run == 2 and all(loss == loss for loss in result.step_losses)
+    assert len(reads) == 1  # 8 batches with replay rows in them; the frozen base read those rows once
+
 @pytest.mark.slow
 def test_a_teacher_model_writes_pairs_and_only_grounded_ones_are_kept(model):
     """The real packaged model as the teacher: it invents (a cat's fur colour), the filter drops that."""

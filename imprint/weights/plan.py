@@ -30,12 +30,13 @@ class TrainConfig:
     warmup_fraction: float = field(default=0.05, metadata=_help("share of steps with a rising learning rate"))
     stop_at_probe_recall: float = field(default=0.95, metadata=_help("early stop once the probe reaches this"))
     kl_weight: float = field(default=1.0, metadata=_help(
-        "> 0: replay rows are fitted to the base model's whole distribution (KL), against forgetting"))
+        "> 0: replay rows are fitted to the base model's top-k distribution (KL), against forgetting"))
     distill_weight: float = field(default=1.0, metadata=_help(
         "weight of the KL to the teacher (the base model reading the memory); 0: no distillation"))
     hard_weight: float = field(default=1.0, metadata=_help(
         "weight of the gold answer's cross-entropy on rows that have a teacher target (others: always 1)"))
-    top_k: int = field(default=32, metadata=_help("teacher tokens kept per answer position"))
+    top_k: int = field(default=256, metadata=_help(
+        "teacher (and, on replay rows, base) tokens kept per answer position; 32 kept less of what the base knew"))
     open_book: float = field(default=0.5, metadata=_help(
         "share of questions also trained with memories and distractors in the prompt (RAFT)"))
     dtype: str = field(default="auto", metadata=_help(

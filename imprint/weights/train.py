@@ -8,11 +8,13 @@ fast, the frozen base runs in bf16 (precision.py), the LoRA weights and the opti
 
 Each row's loss: cross-entropy on the gold answer; where the teacher read the answer out of the
 memory (distill.py), also the KL to its top-k distribution; replay rows instead match the base
-model's own distribution (KL), against forgetting.
+model's own top-k distribution (KL), against forgetting. The base is frozen, so its top-k on the
+replay rows is computed once before the first step, not in every batch.
 """
 
 import math
 import random
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -158,25 +160,40 @@ def greedy_answers(model, tokenizer, questions: list[str], max_new_tokens: int =
 def _loss(model: PeftModel, batch: dict[str, torch.Tensor], config: TrainConfig) -> torch.Tensor:
     """Cross-entropy on the gold answers (weighted by hard_weight where a teacher target exists), plus
     distill_weight x KL to the teacher's top-k there; replay rows, with kl_weight, match the frozen
-    base model's full next-token distribution instead (self-distillation with soft targets)."""
+    base model's top-k instead (self-distillation with soft targets)."""
     logits, targets, rows = answer_logits(model, batch)
     logprobs = torch.log_softmax(logits, -1)
     replay = batch["replay"][rows] if config.kl_weight else torch.zeros_like(targets, dtype=torch.bool)
-    soft = batch["soft"] & ~replay
-    weight = torch.where(soft, config.hard_weight, 1.0) * ~replay
+    taught = batch["soft"] & ~replay
+    weight = torch.where(taught, config.hard_weight, 1.0) * ~replay
     loss = -(logprobs.gather(1, targets[:, None]).squeeze(1) * weight).sum() / max(1, int((~replay).sum()))
-    if soft.any() and config.distill_weight:
-        teacher = torch.log_softmax(batch["soft_logprobs"][soft], -1)  # renormalised over its top k
-        student = logprobs[soft].gather(1, batch["soft_ids"][soft])
-        kl = (teacher.exp() * (teacher - student)).sum(-1).mean()
-        loss = loss + config.distill_weight * kl
+    if taught.any() and config.distill_weight:
+        loss = loss + config.distill_weight * _top_k_kl(logprobs, batch, taught)
     if replay.any():
-        with torch.no_grad(), model.disable_adapter():
-            base_logits, _, _ = answer_logits(model, batch)
-        kl = torch.nn.functional.kl_div(logprobs[replay], torch.log_softmax(base_logits[replay], -1),
-                                        log_target=True, reduction="batchmean")
-        loss = loss + config.kl_weight * kl
+        loss = loss + config.kl_weight * _top_k_kl(logprobs, batch, batch["soft"] & replay)
     return loss
+
+
+def _top_k_kl(logprobs: torch.Tensor, batch: dict[str, torch.Tensor], positions: torch.Tensor) -> torch.Tensor:
+    """KL(target || student) at `positions`, the target renormalised over its top k tokens."""
+    target = torch.log_softmax(batch["soft_logprobs"][positions], -1)
+    student = logprobs[positions].gather(1, batch["soft_ids"][positions])
+    return (target.exp() * (target - student)).sum(-1).mean()
+
+
+def base_targets(model: PeftModel, tokenizer, pairs: list[QA], top_k: int, batch_size: int = 16) -> list[SoftTarget]:
+    """The frozen base model's top-k at every answer token of each pair (bare question): what replay
+    rows are held to."""
+    rows = encode(tokenizer, pairs, sys.maxsize)
+    found: list[SoftTarget] = []
+    with torch.inference_mode(), model.disable_adapter():
+        for start in range(0, len(rows), batch_size):
+            chunk = rows[start:start + batch_size]
+            logits, _, row_of = answer_logits(model, collate(chunk, tokenizer.pad_token_id or 0))
+            values, ids = torch.log_softmax(logits.float(), -1).topk(top_k, -1)
+            found += [SoftTarget(ids[row_of == row].to(torch.int32), values[row_of == row].to(torch.float16))
+                      for row in range(len(chunk))]
+    return found
 
 
 def load_student(base_dir: Path, config: TrainConfig):
@@ -202,7 +219,12 @@ def train_adapter(
 ) -> TrainResult:
     """Train `model`'s LoRA (from `load_student`) on `train`, with the teacher's targets aligned to it."""
     rng = random.Random(config.seed)
-    soft_targets = soft_targets or [None] * len(train)
+    soft_targets = list(soft_targets or [None] * len(train))
+    if config.kl_weight:  # replay rows repeat: the base reads each distinct one once
+        replayed = {(pair.question, pair.answer): pair for pair in train if pair.kind == "replay"}
+        held = dict(zip(replayed, base_targets(model, tokenizer, list(replayed.values()), config.top_k)))
+        soft_targets = [held[(pair.question, pair.answer)] if pair.kind == "replay" else soft
+                        for pair, soft in zip(train, soft_targets)]
     rows = [(ids, labels, pair.kind == "replay", soft)
             for (ids, labels), pair, soft in zip(encode(tokenizer, train, config.max_length), train, soft_targets)]
     steps_per_epoch = math.ceil(len(rows) / config.batch_size)
