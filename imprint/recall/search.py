@@ -93,14 +93,13 @@ def with_neighbours(store: SpaceStore, hits: list[Hit], k: int, allowed: np.ndar
     of its score to the turns just before and after it: an answer is often said next to the turn
     that matches the question ("I went to a poetry reading" - "What was it about?" - "People shared
     their stories")."""
-    own = {hit.memory.id: hit.score for hit in hits}
-    scores = dict(own)
-    for memory_id, beside in store.neighbours(list(own)).items():
+    held = {hit.memory.id: hit for hit in hits}
+    scores = {memory_id: hit.score for memory_id, hit in held.items()}
+    for memory_id, beside in store.neighbours(list(held)).items():
         for neighbour in beside:
             if allowed is None or _member(allowed, neighbour):
-                scores[neighbour] = scores.get(neighbour, 0.0) + NEIGHBOUR_WEIGHT * own[memory_id]
+                scores[neighbour] = scores.get(neighbour, 0.0) + NEIGHBOUR_WEIGHT * held[memory_id].score
     best = sorted(scores, key=lambda memory_id: (-scores[memory_id], memory_id))[:k]
-    held = {hit.memory.id: hit for hit in hits}
     fetched = {chunk.id: chunk for chunk in store.get([i for i in best if i not in held])}
     return [dataclasses.replace(held[i], score=scores[i]) if i in held else Hit(memory=fetched[i], score=scores[i])
             for i in best if i in held or i in fetched]

@@ -11,7 +11,6 @@ only reads the new ones. An encrypted space gets no cache (its answers would be 
 """
 
 import hashlib
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable
@@ -20,7 +19,7 @@ import torch
 
 from ..records import Chunk
 from .synth import QA
-from .train import SoftTarget, answer_logits, collate, encode
+from .train import SoftTarget, base_top_k
 
 # Rows a teacher can read: a question whose short answer is in one memory (not a restatement,
 # not an open-book row that already has memories in its prompt, not replay).
@@ -69,13 +68,9 @@ def teacher_targets(
 def _read(model, tokenizer, chunk: list[tuple[int, Chunk, QA]], top_k: int) -> list[SoftTarget | None]:
     """The teacher's top-k at each answer token of each row, or None where its greedy answer is not
     the gold one."""
-    # the row as an open-book one (the context tier's prompt around its memory), never truncated
-    rows = encode(tokenizer, [replace(pair, context=(memory,)) for _, memory, pair in chunk], sys.maxsize)
-    batch = collate(rows, tokenizer.pad_token_id or 0)
-    with torch.inference_mode(), model.disable_adapter():
-        logits, targets, row_of = answer_logits(model, batch)
-    logprobs = torch.log_softmax(logits.float(), -1)
-    values, ids = logprobs.topk(top_k, -1)
+    # the row as an open-book one (the context tier's prompt around its memory)
+    values, ids, targets, row_of = base_top_k(model, tokenizer, [replace(pair, context=(memory,))
+                                                                for _, memory, pair in chunk], top_k)
     found = []
     for row in range(len(chunk)):
         # the answer's words, not its closing newline: after an answer the teacher's prompt (worked

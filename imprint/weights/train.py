@@ -181,18 +181,25 @@ def _top_k_kl(logprobs: torch.Tensor, batch: dict[str, torch.Tensor], positions:
     return (target.exp() * (target - student)).sum(-1).mean()
 
 
+def base_top_k(model: PeftModel, tokenizer, pairs: list[QA], top_k: int) -> tuple[torch.Tensor, ...]:
+    """The frozen base model (adapter off) on one batch of pairs, never truncated: at every answer
+    token its top-k (log-probabilities, token ids), the gold token, and the row it belongs to."""
+    batch = collate(encode(tokenizer, pairs, sys.maxsize), tokenizer.pad_token_id or 0)
+    with torch.inference_mode(), model.disable_adapter():
+        logits, targets, row_of = answer_logits(model, batch)
+    values, ids = torch.log_softmax(logits.float(), -1).topk(top_k, -1)
+    return values, ids, targets, row_of
+
+
 def base_targets(model: PeftModel, tokenizer, pairs: list[QA], top_k: int, batch_size: int = 16) -> list[SoftTarget]:
     """The frozen base model's top-k at every answer token of each pair (bare question): what replay
     rows are held to."""
-    rows = encode(tokenizer, pairs, sys.maxsize)
     found: list[SoftTarget] = []
-    with torch.inference_mode(), model.disable_adapter():
-        for start in range(0, len(rows), batch_size):
-            chunk = rows[start:start + batch_size]
-            logits, _, row_of = answer_logits(model, collate(chunk, tokenizer.pad_token_id or 0))
-            values, ids = torch.log_softmax(logits.float(), -1).topk(top_k, -1)
-            found += [SoftTarget(ids[row_of == row].to(torch.int32), values[row_of == row].to(torch.float16))
-                      for row in range(len(chunk))]
+    for start in range(0, len(pairs), batch_size):
+        chunk = pairs[start:start + batch_size]
+        values, ids, _, row_of = base_top_k(model, tokenizer, chunk, top_k)
+        found += [SoftTarget(ids[row_of == row].to(torch.int32), values[row_of == row].to(torch.float16))
+                  for row in range(len(chunk))]
     return found
 
 
