@@ -4,7 +4,7 @@
     python benchmarks/weights.py --dataset squad [--limit 20]          # closed-book SQuAD passages
     python benchmarks/weights.py --dataset counterfact [--limit 20]    # new facts that override old ones
     options: --epochs 6 --replay 1 --kl 1 --lr 5e-4 --rank 16 --modules gate_proj,up_proj,down_proj
-             --distill 1 --hard 1 --open-book 0.5 --top-k 256 --teacher local|URL --seed 0 --index
+             --distill 1 --hard 1 --open-book 0.5 --top-k 256 --teacher local|URL --seed 0 --index --cross-check
 
 --distill 0 trains on the gold answers only; --hard 0 on the teacher's distribution alone where it
 read the answer (context distillation). --index also asks the index tier (memories retrieved into the
@@ -16,8 +16,8 @@ Fictional facts are asked with natural questions the template synthesiser never 
 phrasings). SQuAD questions are the set's own. CounterFact prompts are sentence starts: `edit` and
 `rephrase` should now give the new target, `locality` (other subjects) should keep the old truth.
 Retention is measured by consolidation on held-out general control questions (adapter on vs off).
-The adapter is asked through the answer engine (llama.cpp with the converted adapter by default)
-and, when that is not transformers, through transformers + peft as well: same answers, and time.
+The adapter is asked through the answer engine (llama.cpp with the converted adapter by default);
+--cross-check asks it through transformers + peft as well (same answers, and the time of each).
 """
 
 import argparse
@@ -103,6 +103,8 @@ def main() -> None:
     parser.add_argument("--top-k", type=int, default=TrainConfig.top_k, help="teacher and base tokens kept per answer token")
     parser.add_argument("--index", action="store_true", help="also answer with the index tier")
     parser.add_argument("--teacher", default=None, help="'local' or an OpenAI-compatible URL")
+    parser.add_argument("--cross-check", action="store_true",
+                        help="also answer with transformers + peft (the same adapter; 4-10 more minutes)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     console = Console()
@@ -126,7 +128,8 @@ def main() -> None:
         adapter = memory.adapters("bench").readable(report.version)
         after, seconds = score(memory.answerer, dataset, adapter, "adapter")
         engines = {type(memory.answerer).__name__: seconds}
-        if memory.answerer is not memory.model:
+        cross_check = args.cross_check and memory.answerer is not memory.model
+        if cross_check:
             after_transformers, engines["LocalModel (transformers)"] = score(memory.model, dataset, adapter,
                                                                              "adapter, transformers")
             same = {c: after_transformers[c]["contains"] == after[c]["contains"] for c in after_transformers}
@@ -161,7 +164,7 @@ def main() -> None:
            "train_examples": report.train_examples, "replay_examples": report.replay_examples,
            "examples_per_second": report.examples_per_second, "epochs": report.epochs_run,
            "adapter_bytes": report.adapter_bytes, "losses": report.losses, "answer_seconds_by_engine": engines}
-    if memory.answerer is not memory.model:
+    if cross_check:
         row["after_transformers"] = after_transformers
     name = (f"weights_{args.dataset}_{args.limit}_replay{args.replay}_kl{args.kl:g}_lr{args.lr:g}"
             f"_distill{args.distill:g}_hard{args.hard:g}_open{args.open_book:g}")

@@ -1,6 +1,8 @@
 """Training data people would ask with, open-book rows, and the teacher signal of context distillation."""
 
 import random
+import sys
+from dataclasses import replace
 
 import pytest
 import torch
@@ -18,8 +20,12 @@ from imprint.weights.synth import QA, TemplateSynthesizer, open_book_rows
 from imprint.weights.train import (
     SoftTarget,
     answer_logits,
+    base_top_k,
+    bucketed_batches,
     collate,
+    encode,
     load_student,
+    shared_prefix,
 )
 
 
@@ -81,6 +87,40 @@ def test_collated_teacher_targets_line_up_with_the_answer_positions():
     batch = collate(rows, pad_id=0, top_k=tokens)
     assert batch["soft"].tolist() == [True, False, False]
     assert batch["soft_ids"][0, 0] == 7 and batch["soft_ids"].shape == (3, tokens)
+
+
+def test_batches_hold_rows_of_one_length_and_change_between_epochs():
+    rng = random.Random(0)
+    # bare questions (~25 tokens) and open-book rows (to 512) mixed, as a consolidation makes them
+    rows = [([1] * rng.choice([20, 24, 30]), []) for _ in range(400)] + [([1] * rng.randint(100, 512), [])
+                                                                         for _ in range(40)]
+    first, second = bucketed_batches(rows, 8, rng), bucketed_batches(rows, 8, rng)
+    for batches in (first, second):
+        assert sorted(id(row) for batch in batches for row in batch) == sorted(map(id, rows))
+        padded = sum(len(batch) * max(len(row[0]) for row in batch) for batch in batches)
+        assert padded < 1.1 * sum(len(row[0]) for row in rows)  # sorting in windows of 8 batches: 1.7x
+    assert [[id(row) for row in batch] for batch in first] != [[id(row) for row in batch] for batch in second]
+    assert {id(row) for row in first[0]} not in [{id(row) for row in batch} for batch in second]
+
+
+def test_the_tokens_rows_share_are_read_once_with_the_same_result(tiny_model_dir):
+    student, tokenizer = load_student(tiny_model_dir, TrainConfig(r=4, dtype="fp32"))
+    facts = [chunk(1, "Lena Ortiz opened a bakery in Porto in 2015."), chunk(2, "Omar Haddad lives in Tunis.")]
+    pairs = [replace(QA(question, answer, fact.id, "natural"), context=(fact,))
+             for fact in facts for question, answer in natural_questions(fact.text)]
+    rows = encode(tokenizer, pairs, sys.maxsize)
+    shared = shared_prefix(rows)
+    assert shared > 100 and all(ids[:shared] == rows[0][0][:shared] for ids, _ in rows)  # instructions, examples
+    assert shared_prefix([rows[0], rows[0]]) == rows[0][1].count(-100) - 1  # stops before the answer's logit
+    widths = []
+    student.get_base_model().get_decoder().register_forward_pre_hook(
+        lambda module, args, kwargs: widths.append(kwargs["input_ids"].shape[1]), with_kwargs=True)
+    together = base_top_k(student, tokenizer, pairs, 8)
+    assert widths == [shared, max(len(ids) for ids, _ in rows) - shared]
+    alone = [base_top_k(student, tokenizer, [pair], 8) for pair in pairs]  # one row: nothing shared
+    assert torch.allclose(together[0], torch.cat([values for values, *_ in alone]), atol=1e-4)
+    assert torch.equal(together[2], torch.cat([targets for _, _, targets, _ in alone]))
+    assert torch.equal(together[1][:, 0], torch.cat([ids[:, 0] for _, ids, *_ in alone]))
 
 
 def test_unknown_training_settings_are_refused():

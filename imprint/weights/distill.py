@@ -34,7 +34,7 @@ def teacher_targets(
     top_k: int,
     cache_dir: Path | None,
     model_key: str = "",
-    batch_size: int = 8,
+    batch_size: int = 16,
     log: Callable[[str], None] = print,
 ) -> list[SoftTarget | None]:
     """One target per pair (None where there is no teacher signal), aligned with `pairs`."""
@@ -52,6 +52,7 @@ def teacher_targets(
         else:
             targets[index] = cached
             cached_rows += 1
+    todo.sort(key=lambda item: item[1].id)  # a batch's rows then share the memory as well as the prompt's start
     for start in range(0, len(todo), batch_size):
         chunk = todo[start:start + batch_size]
         for (index, memory, pair), target in zip(chunk, _read(model, tokenizer, chunk, top_k)):
