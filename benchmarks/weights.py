@@ -8,7 +8,8 @@
 
 --distill 0 trains on the gold answers only; --hard 0 on the teacher's distribution alone where it
 read the answer (context distillation). --index also asks the index tier (memories retrieved into the
-prompt) on the same questions, for the comparison the weights tier has to win.
+prompt) on the same questions, for the comparison the weights tier has to win, and after
+consolidation hybrid (the same prompt, adapter on).
 
 The documents are stored as memories and consolidated with `Memory.consolidate`; then each question
 is put to the base model (adapter off) and to the adapter, with no memories in the prompt.
@@ -82,9 +83,10 @@ def score_open_book(model, dataset: datasets.Dataset) -> dict[str, dict[str, flo
     return score_answers(dataset, "open book", read)[0]
 
 
-def score_index(memory: Memory, dataset: datasets.Dataset) -> dict[str, dict[str, float]]:
-    """The index tier on the same questions: the top memories in the prompt, no adapter."""
-    return score_answers(dataset, "index", lambda q: memory.ask(q.text, "bench", "index").text)[0]
+def score_tier(memory: Memory, dataset: datasets.Dataset, strategy: str) -> dict[str, dict[str, float]]:
+    """A retrieval tier on the same questions: "index" (the top memories in the prompt, no adapter)
+    or, after consolidation, "hybrid" (the same prompt, adapter on)."""
+    return score_answers(dataset, strategy, lambda q: memory.ask(q.text, "bench", strategy).text)[0]
 
 
 def main() -> None:
@@ -101,7 +103,8 @@ def main() -> None:
     parser.add_argument("--hard", type=float, default=TrainConfig.hard_weight, help="gold cross-entropy weight")
     parser.add_argument("--open-book", type=float, default=TrainConfig.open_book, help="share of open-book rows")
     parser.add_argument("--top-k", type=int, default=TrainConfig.top_k, help="teacher and base tokens kept per answer token")
-    parser.add_argument("--index", action="store_true", help="also answer with the index tier")
+    parser.add_argument("--index", action="store_true",
+                        help="also answer with the index tier, and after consolidation with hybrid")
     parser.add_argument("--teacher", default=None, help="'local' or an OpenAI-compatible URL")
     parser.add_argument("--cross-check", action="store_true",
                         help="also answer with transformers + peft (the same adapter; 4-10 more minutes)")
@@ -114,7 +117,7 @@ def main() -> None:
         for space, items in dataset.spaces.items():
             memory.ingest(items, space)
         before, _ = score(memory.answerer, dataset, None, "base")
-        index = score_index(memory, dataset) if args.index else None
+        index = score_tier(memory, dataset, "index") if args.index else None
         open_book = score_open_book(memory.answerer, dataset)
         started = time.perf_counter()
         config = TrainConfig(epochs=args.epochs, seed=args.seed, lr=args.lr, kl_weight=args.kl, r=args.rank,
@@ -127,6 +130,7 @@ def main() -> None:
         wall = time.perf_counter() - started
         adapter = memory.adapters("bench").readable(report.version)
         after, seconds = score(memory.answerer, dataset, adapter, "adapter")
+        hybrid = score_tier(memory, dataset, "hybrid") if args.index else None
         engines = {type(memory.answerer).__name__: seconds}
         cross_check = args.cross_check and memory.answerer is not memory.model
         if cross_check:
@@ -136,14 +140,15 @@ def main() -> None:
             console.print(f"transformers + peft with the same adapter: {after_transformers} (same 'contains': {same})")
 
     table = Table("category", "questions", "before (contains)", "after (contains)", "before EM", "after EM",
-                  "before F1", "after F1", "open book (contains)", "open book EM", "index (contains)", title=f"{args.dataset}: {dataset.documents} documents into weights")
+                  "before F1", "after F1", "open book (contains)", "open book EM", "index (contains)", "hybrid (contains)", title=f"{args.dataset}: {dataset.documents} documents into weights")
     for category in before:
         b, a = before[category], after[category]
         table.add_row(category, str(int(b["n"])), f"{b['contains']:.0%}", f"{a['contains']:.0%}",
                       f"{b['exact']:.0%}", f"{a['exact']:.0%}", f"{b['f1']:.2f}", f"{a['f1']:.2f}",
                       f"{open_book[category]['contains']:.0%}" if open_book else "-",
                       f"{open_book[category]['exact']:.0%}" if open_book else "-",
-                      f"{index[category]['contains']:.0%}" if index else "-")
+                      f"{index[category]['contains']:.0%}" if index else "-",
+                      f"{hybrid[category]['contains']:.0%}" if hybrid else "-")
     console.print(table)
     console.print(f"{report.distilled_examples} rows with a teacher target ({report.teacher_seconds:.0f} s), "
                   f"trained in {report.dtype}")
@@ -157,7 +162,7 @@ def main() -> None:
            "distill_weight": args.distill, "hard_weight": args.hard, "open_book_share": args.open_book,
            "top_k": args.top_k,
            "distilled_examples": report.distilled_examples, "teacher_seconds": report.teacher_seconds,
-           "dtype": report.dtype, "index": index, "open_book_reference": open_book,
+           "dtype": report.dtype, "index": index, "hybrid": hybrid, "open_book_reference": open_book,
            "rank": args.rank, "modules": args.modules,
            "before": before, "after": after, "probe_recall": report.probe_recall, "retention": report.retention,
            "train_seconds": report.train_seconds, "consolidate_seconds": wall,
