@@ -61,8 +61,8 @@ def save_bar_plot(name: str, values: dict[str, float], ylabel: str, title: str) 
 
 
 def save_plot(name: str, x: list[float], series: dict[str, list[float]], xlabel: str, ylabel: str,
-              title: str, log: bool = True) -> Path:
-    """A line plot (PNG) next to the JSON results."""
+              title: str, log: bool = True, log_x: bool = False) -> Path:
+    """A line plot (PNG) next to the JSON results; `log`: both axes logarithmic, `log_x`: only x."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -72,8 +72,9 @@ def save_plot(name: str, x: list[float], series: dict[str, list[float]], xlabel:
     figure, axes = plt.subplots(figsize=(6, 4))
     for label, values in series.items():
         axes.plot(x, values, marker="o", label=label)
-    if log:
+    if log or log_x:
         axes.set_xscale("log")
+    if log:
         axes.set_yscale("log")
     axes.set(xlabel=xlabel, ylabel=ylabel, title=title)
     axes.grid(True, which="both", alpha=0.3)

@@ -19,12 +19,14 @@ from imprint.weights.questions import natural_questions
 from imprint.weights.synth import QA, TemplateSynthesizer, open_book_rows
 from imprint.weights.train import (
     SoftTarget,
+    _loss,
     answer_logits,
     base_top_k,
     bucketed_batches,
     collate,
     encode,
     load_student,
+    run_shared_prefix,
     shared_prefix,
 )
 
@@ -121,6 +123,34 @@ def test_the_tokens_rows_share_are_read_once_with_the_same_result(tiny_model_dir
     assert torch.allclose(together[0], torch.cat([values for values, *_ in alone]), atol=1e-4)
     assert torch.equal(together[2], torch.cat([targets for _, _, targets, _ in alone]))
     assert torch.equal(together[1][:, 0], torch.cat([ids[:, 0] for _, ids, *_ in alone]))
+
+
+def test_a_batch_of_open_book_rows_runs_its_shared_start_once_with_the_same_loss_and_gradients(tiny_model_dir):
+    student, tokenizer = load_student(tiny_model_dir, TrainConfig(r=4, dtype="fp32"))
+    torch.manual_seed(1)
+    for parameter in student.parameters():  # a trained adapter: LoRA B is zero at the start
+        if parameter.requires_grad:
+            parameter.data.normal_(0, 0.05)
+    facts = [chunk(i, text) for i, text in enumerate(["Lena Ortiz opened a bakery in Porto in 2015.",
+                                                      "Omar Haddad lives in Tunis.", "Kalo Mirate founded Tenvo Labs."])]
+    pairs = [QA(q, a, m.id, "natural") for m in facts for q, a in natural_questions(m.text)]
+    rows = [(ids, labels, False, None) for ids, labels in
+            encode(tokenizer, open_book_rows(pairs, facts, share=1.0, rng=random.Random(0), distractors=1), 512)]
+    config = TrainConfig(r=4, kl_weight=0)
+
+    def loss_and_gradients(rest, past):
+        student.zero_grad()
+        loss = _loss(student, collate(rest, tokenizer.pad_token_id or 0), config, past)
+        loss.backward()
+        return loss.detach(), [p.grad.clone() for p in student.parameters() if p.requires_grad]
+
+    rest, past = run_shared_prefix(student, rows)
+    assert past is not None and len(rest[0][0]) < len(rows[0][0]) - 100
+    shared_loss, shared_gradients = loss_and_gradients(rest, past)
+    whole_loss, whole_gradients = loss_and_gradients(rows, None)
+    assert torch.allclose(shared_loss, whole_loss, atol=1e-5)
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(shared_gradients, whole_gradients))
+    assert run_shared_prefix(student, rows[:1])[1] is None  # one row: nothing to share
 
 
 def test_unknown_training_settings_are_refused():

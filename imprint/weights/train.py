@@ -1,10 +1,12 @@
 """Train a LoRA adapter on question-answer pairs, on the CPU, with the base model frozen.
 
 Reads top to bottom like nanoGPT's loop: build batches, step, log, check the probe, stop.
-Three things make it fast on 2 cores: the loss is computed only at answer positions, and the output
+Four things make it fast on 2 cores: the loss is computed only at answer positions, and the output
 projection (Gemma 3 has a 262k-token vocabulary) is applied only there, not to every position;
-sequences are bucketed by length so little time goes into padding; and where the CPU does bf16
-fast, the frozen base runs in bf16 (precision.py), the LoRA weights and the optimiser stay fp32.
+batches hold rows of one length, so little time goes into padding; the tokens all rows of a batch
+start with (an open-book row's instructions and worked examples) run once per batch; and where the
+CPU does bf16 fast, the frozen base runs in bf16 (precision.py), the LoRA weights and the optimiser
+stay fp32.
 
 Each row's loss: cross-entropy on the gold answer; where the teacher read the answer out of the
 memory (distill.py), also the KL to its top-k distribution; replay rows instead match the base
@@ -129,11 +131,30 @@ def answer_logits(model, batch: dict[str, torch.Tensor],
     return logits, targets[selected], rows
 
 
-def shared_prefix(rows: list[tuple[list[int], list[int]]]) -> int:
-    """How many leading tokens all (ids, labels) rows have in common, stopping before any row's last
-    prompt token: the logit there predicts the first answer token, so each row must run it."""
-    last_prompt = min(labels.count(-100) for _, labels in rows) - 1
-    return min(len(os.path.commonprefix([ids for ids, _ in rows])), max(0, last_prompt))
+def shared_prefix(rows: list[tuple]) -> int:
+    """How many leading tokens all (ids, labels, ...) rows have in common, stopping before any row's
+    last prompt token: the logit there predicts the first answer token, so each row must run it."""
+    last_prompt = min(row[1].count(-100) for row in rows) - 1
+    return min(len(os.path.commonprefix([row[0] for row in rows])), max(0, last_prompt))
+
+
+MIN_SHARED = 32  # fewer shared tokens are not worth a forward pass of their own
+
+
+def run_shared_prefix(model, rows: list[tuple]) -> tuple[list[tuple], object | None]:
+    """Run the tokens all `rows` start with once, as a cache repeated for each row; return the rows
+    without them and the cache (None when they share too little). Open-book and teacher rows all
+    begin with the reader's instructions and worked examples (~150 tokens); run per row, those were a
+    third of what a consolidation computed. The result is the same, gradients included: each row
+    attends to the same keys and values, and their gradients sum over the rows as before."""
+    shared = shared_prefix(rows) if len(rows) > 1 else 0
+    if shared < MIN_SHARED:
+        return rows, None
+    causal = model.get_base_model() if isinstance(model, PeftModel) else model
+    with _bf16(causal):
+        past = causal.get_decoder()(input_ids=torch.tensor([rows[0][0][:shared]]), use_cache=True).past_key_values
+    past.batch_repeat_interleave(len(rows))
+    return [(ids[shared:], labels[shared:], *rest) for ids, labels, *rest in rows], past
 
 
 def exact_match(model, tokenizer, pairs: list[QA], batch_size: int = 16) -> list[bool]:
@@ -172,11 +193,11 @@ def greedy_answers(model, tokenizer, questions: list[str], max_new_tokens: int =
     return answers
 
 
-def _loss(model: PeftModel, batch: dict[str, torch.Tensor], config: TrainConfig) -> torch.Tensor:
+def _loss(model: PeftModel, batch: dict[str, torch.Tensor], config: TrainConfig, past=None) -> torch.Tensor:
     """Cross-entropy on the gold answers (weighted by hard_weight where a teacher target exists), plus
     distill_weight x KL to the teacher's top-k there; replay rows, with kl_weight, match the frozen
     base model's top-k instead (self-distillation with soft targets)."""
-    logits, targets, rows = answer_logits(model, batch)
+    logits, targets, rows = answer_logits(model, batch, past)
     logprobs = torch.log_softmax(logits, -1)
     replay = batch["replay"][rows] if config.kl_weight else torch.zeros_like(targets, dtype=torch.bool)
     taught = batch["soft"] & ~replay
@@ -198,20 +219,9 @@ def _top_k_kl(logprobs: torch.Tensor, batch: dict[str, torch.Tensor], positions:
 
 def base_top_k(model: PeftModel, tokenizer, pairs: list[QA], top_k: int) -> tuple[torch.Tensor, ...]:
     """The frozen base model (adapter off) on one batch of pairs, never truncated: at every answer
-    token its top-k (log-probabilities, token ids), the gold token, and the row it belongs to.
-    The tokens all rows start with (the reader's instructions and worked examples, ~150 tokens of a
-    teacher row) are run once for the batch, not once per row."""
-    rows = encode(tokenizer, pairs, sys.maxsize)
-    shared = shared_prefix(rows) if len(rows) > 1 else 0
-    causal = model.get_base_model()
+    token its top-k (log-probabilities, token ids), the gold token, and the row it belongs to."""
     with torch.inference_mode(), model.disable_adapter():
-        past = None
-        if shared:
-            with _bf16(causal):
-                past = causal.get_decoder()(input_ids=torch.tensor([rows[0][0][:shared]]),
-                                            use_cache=True).past_key_values
-            past.batch_repeat_interleave(len(rows))
-            rows = [(ids[shared:], labels[shared:]) for ids, labels in rows]
+        rows, past = run_shared_prefix(model, encode(tokenizer, pairs, sys.maxsize))
         logits, targets, row_of = answer_logits(model, collate(rows, tokenizer.pad_token_id or 0), past)
     values, ids = torch.log_softmax(logits.float(), -1).topk(top_k, -1)
     return values, ids, targets, row_of
@@ -275,8 +285,8 @@ def train_adapter(
         model.train()
         epoch_loss = []
         for batch_rows in bucketed_batches(rows, config.batch_size, rng):
-            batch = collate(batch_rows, tokenizer.pad_token_id or 0, config.top_k)
-            loss = _loss(model, batch, config)
+            rest, past = run_shared_prefix(model, batch_rows)
+            loss = _loss(model, collate(rest, tokenizer.pad_token_id or 0, config.top_k), config, past)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             optimizer.step()
