@@ -74,6 +74,9 @@ def save_plot(name: str, x: list[float], series: dict[str, list[float]], xlabel:
         axes.plot(x, values, marker="o", label=label)
     if log or log_x:
         axes.set_xscale("log")
+    if log_x:  # few points: label them, not the powers of ten
+        axes.set_xticks(x, [f"{value:g}" for value in x], minor=False)
+        axes.minorticks_off()
     if log:
         axes.set_yscale("log")
     axes.set(xlabel=xlabel, ylabel=ylabel, title=title)
