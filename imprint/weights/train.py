@@ -98,7 +98,8 @@ def collate(rows: list[tuple], pad_id: int, top_k: int = 1) -> dict[str, torch.T
 def bucketed_batches(rows: list, batch_size: int, rng: random.Random) -> list[list]:
     """Shuffled batches of similar length: rows sorted by length (ties in a new random order each
     call), cut into batches, and the batches shuffled. Open-book rows run to 512 tokens where a bare
-    question has ~25: sorting within windows of a few batches still padded a quarter of all tokens."""
+    question has ~25: sorted only within windows of 8 batches, 200 facts ran 30% more tokens than
+    their rows hold."""
     keys = {i: (len(row[0]), rng.random()) for i, row in enumerate(rows)}
     order = sorted(keys, key=keys.__getitem__)
     batches = [[rows[i] for i in order[j:j + batch_size]] for j in range(0, len(order), batch_size)]
@@ -145,7 +146,7 @@ def run_shared_prefix(model, rows: list[tuple]) -> tuple[list[tuple], object | N
     """Run the tokens all `rows` start with once, as a cache repeated for each row; return the rows
     without them and the cache (None when they share too little). Open-book and teacher rows all
     begin with the reader's instructions and worked examples (~150 tokens); run per row, those were a
-    third of what a consolidation computed. The result is the same, gradients included: each row
+    third of the tokens a consolidation ran. The result is the same, gradients included: each row
     attends to the same keys and values, and their gradients sum over the rows as before."""
     shared = shared_prefix(rows) if len(rows) > 1 else 0
     if shared < MIN_SHARED:
