@@ -59,10 +59,9 @@ def measure(memories, timings: dict, model, tokenizer, rows_to_train, probe, con
             timings[name] = time.perf_counter() - started
         rows = [(ids, labels, pair.kind == "replay", None)
                 for (ids, labels), pair in zip(train.encode(tokenizer, rows_to_train, config.max_length), rows_to_train)]
-        timings["padded tokens, windows"] = sum(len(b) * max(len(r[0]) for r in b)
-                                                for b in windowed_batches(rows, 8, random.Random(0)))
-        timings["padded tokens, sorted"] = sum(len(b) * max(len(r[0]) for r in b)
-                                               for b in train.bucketed_batches(rows, 8, random.Random(0)))
+        for name, batches in [("windows", windowed_batches), ("sorted", train.bucketed_batches)]:
+            timings[f"padded tokens, {name}"] = sum(len(batch) * max(len(row[0]) for row in batch)
+                                                    for batch in batches(rows, 8, random.Random(0)))
         timings["tokens"] = sum(len(r[0]) for r in rows)
         plain = TrainConfig(kl_weight=0, distill_weight=0)
         for name, batches, run in [("epoch, windows, every row whole", windowed_batches, whole),

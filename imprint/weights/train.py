@@ -107,6 +107,11 @@ def bucketed_batches(rows: list, batch_size: int, rng: random.Random) -> list[li
     return batches
 
 
+def _causal(model):
+    """The causal LM under a PEFT wrapper (its decoder and output projection are called directly)."""
+    return model.get_base_model() if isinstance(model, PeftModel) else model
+
+
 def _bf16(causal) -> torch.autocast:
     return torch.autocast("cpu", dtype=torch.bfloat16, enabled=causal.dtype == torch.bfloat16)
 
@@ -115,7 +120,7 @@ def answer_logits(model, batch: dict[str, torch.Tensor],
                   past=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Logits at the answer positions only, their target tokens, and the row each belongs to.
     `past`: a cache of tokens every row starts with (`batch` then holds what follows them)."""
-    causal = model.get_base_model() if isinstance(model, PeftModel) else model
+    causal = _causal(model)
     mask = batch["attention_mask"]
     if past is not None:
         mask = torch.cat([mask.new_ones(mask.shape[0], past.get_seq_length()), mask], 1)
@@ -151,7 +156,7 @@ def run_shared_prefix(model, rows: list[tuple]) -> tuple[list[tuple], object | N
     shared = shared_prefix(rows) if len(rows) > 1 else 0
     if shared < MIN_SHARED:
         return rows, None
-    causal = model.get_base_model() if isinstance(model, PeftModel) else model
+    causal = _causal(model)
     with _bf16(causal):
         past = causal.get_decoder()(input_ids=torch.tensor([rows[0][0][:shared]]), use_cache=True).past_key_values
     past.batch_repeat_interleave(len(rows))
