@@ -13,8 +13,9 @@ consolidation hybrid (the same prompt, adapter on).
 
 The documents are stored as memories and consolidated with `Memory.consolidate`; then each question
 is put to the base model (adapter off) and to the adapter, with no memories in the prompt.
-Fictional facts are asked with natural questions the template synthesiser never writes (held-out
-phrasings). SQuAD questions are the set's own. CounterFact prompts are sentence starts: `edit` and
+Fictional facts are asked with natural questions; some of them ("Who founded X?") are the very
+inversions the synthesiser trains, others ("What is X's job?") are worded as no training row is, so
+their scores are also given apart ("natural: trained wording" / "natural: new wording"). SQuAD questions are the set's own. CounterFact prompts are sentence starts: `edit` and
 `rephrase` should now give the new target, `locality` (other subjects) should keep the old truth.
 Retention is measured by consolidation on held-out general control questions (adapter on vs off).
 The adapter is asked through the answer engine (llama.cpp with the converted adapter by default);
@@ -38,6 +39,7 @@ from imprint.bench.runner import bare_prompt, judge
 from imprint.prompt import answer_prompt
 from imprint.records import Chunk
 from imprint.weights.plan import REPLAY_REPEATS, Gate, TrainConfig
+from imprint.weights.synth import TemplateSynthesizer
 
 PATHS = {"squad": SHARED_DATA / "squad" / "squad_dev300.json",
          "counterfact": SHARED_DATA / "counterfact" / "counterfact_evidence_dev300.json"}
@@ -49,20 +51,24 @@ def load(name: str, limit: int, seed: int) -> datasets.Dataset:
     return getattr(datasets, name)(PATHS[name], limit)
 
 
+GROUPS: dict[str, str] = {}  # question -> a second group it is scored in (its wording, fictional)
+
+
 def score_answers(dataset: datasets.Dataset, label: str,
                   say: Callable[[datasets.Question], str]) -> tuple[dict[str, dict[str, float]], float]:
-    """Per category: exact match, token F1 and 'contains' (the answer appears in what `say` said);
-    and the seconds all the questions took."""
+    """Per category (and per GROUPS entry): exact match, token F1 and 'contains' (the answer appears
+    in what `say` said); and the seconds all the questions took."""
     sums: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     started = time.perf_counter()
     for q in track(dataset.questions, description=f"asking ({label})"):
         correct, exact, f1 = judge(say(q), q.answer, q.category)
-        row = sums[q.category]
-        row["n"] += 1
-        row["exact"] += exact
-        row["f1"] += f1
-        row["contains"] += correct
-    scores = {c: {k: (v if k == "n" else v / row["n"]) for k, v in row.items()} for c, row in sums.items()}
+        for group in [q.category] + ([GROUPS[q.text]] if q.text in GROUPS else []):
+            row = sums[group]
+            row["n"] += 1
+            row["exact"] += exact
+            row["f1"] += f1
+            row["contains"] += correct
+    scores = {c: {k: (v if k == "n" else v / row["n"]) for k, v in row.items()} for c, row in sorted(sums.items())}
     return scores, time.perf_counter() - started
 
 
@@ -87,6 +93,15 @@ def score_tier(memory: Memory, dataset: datasets.Dataset, strategy: str) -> dict
     """A retrieval tier on the same questions: "index" (the top memories in the prompt, no adapter)
     or, after consolidation, "hybrid" (the same prompt, adapter on)."""
     return score_answers(dataset, strategy, lambda q: memory.ask(q.text, "bench", strategy).text)[0]
+
+
+def group_by_wording(memory: Memory, dataset: datasets.Dataset, config: TrainConfig) -> None:
+    """Fill GROUPS: whether a training row asks each question word for word (the same synthesiser
+    and seed as the consolidation)."""
+    memories = memory.list_memories("bench", limit=memory.count("bench"))
+    trained = {row.question for row in TemplateSynthesizer(config.seed, open_book=config.open_book).synthesize(memories).train}
+    GROUPS.update({q.text: f"{q.category}: {'trained' if q.text in trained else 'new'} wording"
+                   for q in dataset.questions})
 
 
 def main() -> None:
@@ -116,14 +131,16 @@ def main() -> None:
         memory = Memory(data)
         for space, items in dataset.spaces.items():
             memory.ingest(items, space)
-        before, _ = score(memory.answerer, dataset, None, "base")
-        index = score_tier(memory, dataset, "index") if args.index else None
-        open_book = score_open_book(memory.answerer, dataset)
-        started = time.perf_counter()
         config = TrainConfig(epochs=args.epochs, seed=args.seed, lr=args.lr, kl_weight=args.kl, r=args.rank,
                              lora_alpha=2 * args.rank, target_modules=tuple(args.modules.split(",")),
                              distill_weight=args.distill, hard_weight=args.hard, open_book=args.open_book,
                              top_k=args.top_k)
+        if args.dataset == "fictional":
+            group_by_wording(memory, dataset, config)
+        before, _ = score(memory.answerer, dataset, None, "base")
+        index = score_tier(memory, dataset, "index") if args.index else None
+        open_book = score_open_book(memory.answerer, dataset)
+        started = time.perf_counter()
         report = memory.consolidate("bench", config,
                                     Gate(0.0, 0.0), replay_repeats=args.replay, log=console.print,
                                     teacher=args.teacher)

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from imprint.bench.datasets import fictional
+from imprint.bench.world import world
 from imprint.errors import InputError
 from imprint.records import Chunk
 from imprint.weights import precision
@@ -50,6 +51,20 @@ def chunk(memory_id: int, text: str) -> Chunk:
                                          ("What is Paris?", "the capital of France")]),
     ("Melanie went to a support group on 7 May 2023.", [("Where did Melanie go?", "a support group"),
                                                          ("When did Melanie go?", "7 May 2023")]),
+    ("In 2021, Ana Ruiz moved from Porto to Riga.", [("Where did Ana Ruiz move from?", "Porto"),
+                                                     ("Where did Ana Ruiz move to?", "Riga"),
+                                                     ("Where does Ana Ruiz live?", "Riga"),
+                                                     ("In what year did Ana Ruiz move to Riga?", "2021")]),
+    ("Ana Ruiz has made a home in Porto.", [("Where has Ana Ruiz made a home?", "Porto"),
+                                            ("Where does Ana Ruiz live?", "Porto")]),
+    ("At Tenvo Labs, Ana Ruiz has a job as a pilot.", [("What does Ana Ruiz work as?", "pilot"),
+                                                       ("What is Ana Ruiz's occupation?", "pilot"),
+                                                       ("What does Ana Ruiz do for a living?", "pilot"),
+                                                       ("Where does Ana Ruiz work?", "Tenvo Labs")]),
+    ("Ana Ruiz is employed by Tenvo Labs, where Ana is a pilot.", [
+        ("Who employs Ana Ruiz?", "Tenvo Labs"), ("Where does Ana Ruiz work?", "Tenvo Labs"),
+        ("What does Tenvo Labs employ?", "Ana Ruiz"), ("What does Ana Ruiz work as?", "pilot"),
+        ("What is Ana Ruiz's occupation?", "pilot"), ("What does Ana Ruiz do for a living?", "pilot")]),
     ("it rained a lot.", []),
 ])
 def test_a_sentence_becomes_the_questions_people_ask_in_both_directions(sentence, expected):
@@ -64,6 +79,17 @@ def test_the_probe_is_a_phrasing_no_training_row_uses():
     assert len(data.probe) == len(memories)  # one per fact
     assert not trained & {pair.question for pair in data.probe}
     assert sum(pair.kind == "natural" for pair in data.train) >= len(memories)
+
+
+def test_the_benchmarks_paraphrase_questions_are_never_trained_verbatim():
+    """The world's paraphrase questions and fictional's job questions ask in words no training row
+    uses: they measure whether the fact was learned, not a string."""
+    fictional_set, made_up = fictional(40, seed=5), world(40, seed=5)
+    for dataset, asked in [(fictional_set, {q.text for q in fictional_set.questions if "job" in q.text}),
+                           (made_up, {q.text for q in made_up.questions if q.category == "paraphrase"})]:
+        memories = [chunk(i, item.content) for i, item in enumerate(next(iter(dataset.spaces.values())))]
+        trained = {pair.question for pair in TemplateSynthesizer(seed=0).synthesize(memories).train}
+        assert asked and not trained & asked
 
 
 def test_open_book_rows_carry_the_memory_distractors_and_a_newer_memory_that_wins():

@@ -10,7 +10,14 @@ the verb's base form, so the sentence is inverted the way English does it:
                                                 When was Lumen Labs founded?        (1990)
     Ana has a dog named Rex.                 -> What is the name of Ana's dog?      (Rex)
     Ana's home is in Porto.                  -> Where is Ana's home?                (Porto)
+                                                Where does Ana live?                (Porto)
+    In 2021, Ana moved from Porto to Riga.   -> Where did Ana move to?              (Riga)
+                                                Where does Ana live?                (Riga)
+    Ana works as a pilot at Lumen Labs.      -> What does Ana work as?              (pilot)
+                                                What is Ana's occupation?           (pilot)
 
+A relation said several ways ("has made a home in", "moved to", "'s home is in") is also asked the
+common way ("Where does Ana live?"), so a fact is reached by more than the words it was written in.
 The parse is shallow on purpose: subject = the leading name, verb = the word after it (lemminflect
 gives its base form and tense, no tagger model needed). Sentences of other shapes give no natural
 questions; the template families in synth.py still cover them.
@@ -37,6 +44,15 @@ _YEAR = re.compile(r"\b(?:in|since|on) (?P<answer>(?:\d{1,2} )?(?:[A-Z][a-z]+ )?
 _OBJECT = re.compile(rf"^(?:(?P<thing>{_PHRASE}) (?=(?:in|at) ))?(?P<prep>(?:in|at|to|from|for|with|near|into|on) )?"
                      rf"(?P<answer>{_SPAN}|{_PHRASE})(?=$|,| in | on | at | since | for | with | to | from )")
 _WHERE = {"in", "at", "to", "from", "near", "into", "on"}
+_FRONTED = re.compile(r"^(?P<prep>In|At|On|Since|During|After|Before) (?P<phrase>[^,]{1,60}), (?P<rest>[A-Z].*?)[.!]?$")
+_ROLE_CLAUSE = re.compile(r", where (?P<who>[A-Z][\w'’-]+|he|she|they) (?:is|was|works as) (?:a|an) (?P<role>[a-z]+)\b")
+_JOB = re.compile(rf"^(?P<verb>has|had) (?:a )?(?:job|position|post) as (?:a|an) (?P<role>[a-z]+)(?: at (?P<org>{_NAME}))?")
+_FROM_TO = re.compile(rf"^from (?P<origin>{_SPAN}) to (?P<goal>{_SPAN})")
+# the same relation asked the common way: "{}" is the subject
+_COMMON = [(re.compile(r"^Where (?:is (?P<s>.+)['’]s home|has (?P<s2>.+) made a home|did (?P<s3>.+) move to)\?$"),
+            ["Where does {} live?"]),
+           (re.compile(r"^What (?:does|did) (?P<s>.+) work as\?$"), ["What is {}'s occupation?", "What does {} do for a living?"]),
+           (re.compile(r"^Who employs (?P<s>.+)\?$"), ["Where does {} work?"])]
 
 
 def _verb_forms(word: str) -> tuple[str, str] | None:
@@ -58,7 +74,35 @@ def _when(answer: str) -> str:
 
 def natural_questions(sentence: str) -> list[tuple[str, str]]:
     """(question, answer) pairs people would ask about `sentence`; empty if it has another shape."""
-    found = _SUBJECT.match(sentence.strip())
+    sentence = sentence.strip()
+    if fronted := _FRONTED.match(sentence):  # "In 2021, Ana moved." is parsed as "Ana moved in 2021."
+        sentence = f"{fronted['rest']} {fronted['prep'].lower()} {fronted['phrase']}."
+    role = _ROLE_CLAUSE.search(sentence)
+    if role:  # "Ana is employed by X, where Ana is a pilot": the clause is a second relation
+        sentence = sentence[:role.start()] + sentence[role.end():]
+    pairs = _relation_questions(sentence)
+    found = _SUBJECT.match(sentence)
+    if role and found and (role["who"] in found["subject"].split() or role["who"].islower()):
+        pairs.append((f"What does {found['subject']} work as?", role["role"]))
+    return _asked_the_common_way(pairs)
+
+
+def _asked_the_common_way(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """`pairs` and, after each, the same relation in its common phrasings (no question twice)."""
+    out = []
+    for question, answer in pairs:
+        out.append((question, answer))
+        for pattern, phrasings in _COMMON:
+            if found := pattern.match(question):
+                subject = next(group for group in found.groups() if group)
+                out += [(phrasing.format(subject), answer) for phrasing in phrasings]
+    seen: set[str] = set()
+    return [(q, a) for q, a in out if not (q in seen or seen.add(q))]
+
+
+def _relation_questions(sentence: str) -> list[tuple[str, str]]:
+    """The questions of the one relation `sentence` states, in both directions."""
+    found = _SUBJECT.match(sentence)
     if not found:
         return []
     subject, rest = re.sub(r"^The ", "the ", found["subject"]), found["rest"]
@@ -73,6 +117,10 @@ def natural_questions(sentence: str) -> list[tuple[str, str]]:
         owner = f"{subject}'" if subject.endswith("s") else f"{subject}'s"
         return [(f"What is the name of {owner} {named['noun']}?", named["answer"]),
                 (f"What is {owner} {named['noun']} called?", named["answer"])]
+    if job := _JOB.match(rest):
+        aux = "does" if job["verb"] == "has" else "did"
+        return [(f"What {aux} {subject} work as?", job["role"])] + (
+            [(f"Where {aux} {subject} work?", job["org"])] if job["org"] else [])
     if perfect := _PERFECT.match(rest):
         verb, aux, tail = perfect["verb"], perfect["aux"], perfect["tail"]
         return _active(subject, aux, verb, tail, getInflection(getLemma(verb, "VERB")[0], "VBZ")[0])
@@ -110,6 +158,11 @@ def _active(subject: str, aux: str, verb: str, tail: str, said_verb: str) -> lis
     if as_role := _AS.match(f"{verb} {tail}"):
         pairs.append((f"What {aux} {subject} {verb} as?", as_role["answer"]))
         tail = tail[len(as_role.group()) - len(verb) - 1:].strip()
+    if moved := _FROM_TO.match(tail):
+        pairs += [(f"Where {aux} {subject} {verb} from?", moved["origin"]), (f"Where {aux} {subject} {verb} to?", moved["goal"])]
+        if year := _YEAR.search(tail[moved.end():]):
+            pairs.append((f"{_when(year['answer'])} {aux} {subject} {verb} to {moved['goal']}?", year["answer"]))
+        return pairs
     obj = _OBJECT.match(tail)
     if not obj:
         return pairs
