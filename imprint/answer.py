@@ -182,6 +182,11 @@ class Answering:
         started = time.perf_counter()
         adapter, seen = None, []
         if strategy == "weights":
+            # the adapter learned the space's memories only: of a name none of them mentions it can
+            # only make something up, so it is not asked (the other tiers abstain the same way)
+            unknown = self._unknown_names(space, asked.question) if self.settings.abstain else None
+            if unknown:
+                return _abstained(strategy, unknown, started)
             memories, adapter = [], self._adapter_path(space)
             prompt = qa_prompt(asked.question)
         else:
@@ -190,9 +195,7 @@ class Answering:
             hits = self._search(space, asked, rerank=rerank) if hits is None else hits
             weak = self._weak_evidence(space, asked, hits)
             if weak:  # nothing close enough to read: no generation at all
-                done = time.perf_counter()
-                return Answer(text=NOT_IN_MEMORY, strategy=strategy, memories=[], prompt_tokens=0, abstained=weak,
-                              timings={"recall_s": done - started, "generate_s": 0.0, "total_s": done - started})
+                return _abstained(strategy, weak, started)
             memories, seen = self._memories(space, asked, strategy, hits)
             prompt = answer_prompt(seen, asked.question, asked.options.instructions)
             adapter = self._adapter_path(space) if strategy == "hybrid" else None
@@ -222,12 +225,8 @@ class Answering:
         nothing the space knows, or the closest memory is far from it."""
         if not self.settings.abstain:
             return None
-        names = extract_entities(asked.question)
-        names += [part for name in names for part in re.split(r"\s+(?:and|&)\s+", name) if part != name]  # "jon and gina"
-        found = " ".join(hit.memory.text.lower() for hit in hits)
-        if names and not space.store.entities_named(set(names)) and not any(
-                re.search(rf"\b{re.escape(name)}\b", found) for name in names):  # "Mira" in "Mira Quenton ..."
-            return f"no memory mentions {', '.join(repr(n) for n in names)}"
+        if unknown := self._unknown_names(space, asked.question, [hit.memory for hit in hits]):
+            return unknown
         best = max((hit.similarity for hit in hits if hit.similarity is not None), default=None)
         if best is None:
             return "no memory matches the question"
@@ -235,6 +234,21 @@ class Answering:
         if best < floor:
             return f"the closest memory is {best:.2f} similar to the question, below IMPRINT_MIN_EVIDENCE {floor}"
         return None
+
+    def _unknown_names(self, space: Space, question: str, found: list[Chunk] | None = None) -> str | None:
+        """Why the question is about no one the space knows, if it is: it names someone and no memory
+        mentions any of its names. `found`: memories to look in for a partial name ("Mira" in "Mira
+        Quenton ..."); without them the names' keyword matches are read."""
+        names = extract_entities(question)
+        names += [part for name in names for part in re.split(r"\s+(?:and|&)\s+", name) if part != name]  # "jon and gina"
+        if not names or space.store.entities_named(set(names)):
+            return None
+        if found is None:
+            found = space.store.get(space.store.keyword_search(" ".join(names), 5))
+        text = " ".join(memory.text.lower() for memory in found)
+        if any(re.search(rf"\b{re.escape(name)}\b", text) for name in names):
+            return None
+        return f"no memory mentions {', '.join(repr(n) for n in names)}"
 
     def _memories(self, space: Space, asked: Asked, strategy: str, hits: list[Hit]) -> tuple[list[Chunk], list[Chunk]]:
         """(the memories an answer uses, the text the reader is shown of them)."""
@@ -337,3 +351,10 @@ def _stems(text: str) -> set[str]:
 def _stem(word: str) -> str:
     """Five letters are enough to match "teacher" with "teaches" and "moved" with "moving"."""
     return word[:5]
+
+
+def _abstained(strategy: str, why: str, started: float) -> Answer:
+    """The answer of a tier that found nothing to answer from: no generation at all."""
+    done = time.perf_counter()
+    return Answer(text=NOT_IN_MEMORY, strategy=strategy, memories=[], prompt_tokens=0, abstained=why,
+                  timings={"recall_s": done - started, "generate_s": 0.0, "total_s": done - started})

@@ -87,7 +87,8 @@ class Settings(BaseSettings):
                                        "'hi'); set it for an embedder of your own. -1: never.")
     abstain: bool = Field(
         True, description="Say the memory does not hold it when the evidence is weak (min_evidence) or the reader's "
-                          "answer shares no word with the memories it was shown.")
+                          "answer shares no word with the memories it was shown; the weights tier is not asked about "
+                          "names no memory mentions.")
     rerank: bool = Field(
         True, description="ask reorders the 50 best search hits by late interaction over MiniLM's token vectors "
                           "before it reads the top k (LoCoMo evidence recall@5 0.51 -> 0.60; ~0.2 s per "

@@ -82,6 +82,11 @@ def test_the_world_is_seeded_and_has_every_question_kind():
             assert f"to {q.answer}." in texts  # the current value is in a later document
         elif q.category != "unanswerable":
             assert q.answer in texts
+    documents = {item.source: item.content for item in first.spaces["bench"]}
+    for q in first.questions:  # each answerable question names the documents that answer it
+        assert bool(q.sources) == (q.category != "unanswerable")
+        assert all(source in documents for source in q.sources)
+        assert q.category == "unanswerable" or q.answer in documents[q.sources[-1]]
 
 
 def test_a_tiny_bench_runs_every_strategy_and_writes_every_output(tiny, tmp_path):
@@ -102,10 +107,18 @@ def test_a_tiny_bench_runs_every_strategy_and_writes_every_output(tiny, tmp_path
 
 def test_fresh_documents_arrive_after_consolidation(tiny):
     data = world(6, seed=1)
-    run_bench(tiny, data, ["weights"], limit=1, train=TrainConfig(epochs=1, r=4), log=lambda _: None, fresh=0.5)
+    result = run_bench(tiny, data, ["weights"], train=TrainConfig(epochs=1, r=4), log=lambda _: None, fresh=0.5)
     trained = set(tiny.adapters("bench").current().memory_ids)
     held = {m.id for m in tiny.list_memories("bench", limit=100)}
-    assert trained < held and len(trained) == len(data.spaces["bench"]) - round(len(data.spaces["bench"]) * 0.5)
+    items = data.spaces["bench"]
+    cut = len(items) - round(len(items) * 0.5)
+    assert trained < held and len(trained) == cut
+    late = {item.source for item in items[cut:]}
+    for row, question in zip(result.rows, data.questions):  # each row says whether its documents were trained
+        expected = "" if not question.sources else "added after" if late & set(question.sources) else "consolidated"
+        assert row.learned == expected
+    assert {row.learned for row in result.rows} >= {"added after", "consolidated"}
+    assert set(result.summary()["weights"]["by_learned"]) == {"added after", "consolidated"}
     with pytest.raises(InputError, match="fresh"):
         run_bench(tiny, data, ["index"], fresh=1.0)
 

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from imprint import InputError, Memory, NotFoundError, Settings
+from imprint.answer import NOT_IN_MEMORY
 from imprint.errors import EncryptionError
 from imprint.prompt import qa_prompt
 from imprint.records import Chunk
@@ -40,6 +41,10 @@ def test_training_lowers_the_loss_and_the_saved_adapter_changes_the_answer(tiny)
     answer = weights_answer(fresh, question, "a")
     assert "Zorblat" in answer and answer != before
     assert fresh.model.generate(qa_prompt(question), 8).text == before  # the base is untouched
+    # of someone no memory mentions the adapter could only make something up: it is not asked
+    stranger = fresh.ask("Who founded Quillon Varga Labs?", "a", strategy="weights")
+    assert stranger.text == NOT_IN_MEMORY and "quillon varga" in stranger.abstained
+    assert fresh.ask("Who founded Zorblat?", "a", strategy="weights").abstained is None  # part of a name it knows
     # exported as plain PEFT files, another program loads the same weights onto the base model
     from peft import PeftModel
     from safetensors.torch import load_file

@@ -25,6 +25,7 @@ class Question:
     kind: str = "qa"
     space: str = SPACE
     evidence: str | None = None  # the passage that answers it, where a set says: the open-book reference
+    sources: tuple[str, ...] = ()  # the documents that answer it, where a set knows (world)
 
 
 @dataclass

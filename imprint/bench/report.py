@@ -27,6 +27,12 @@ def markdown(result: BenchResult) -> str:
     for strategy, s in summary.items():
         cells = [f"{s['by_category'][c]:.0%}" if c in s["by_category"] else "-" for c in categories]
         lines.append(f"| {strategy} | " + " | ".join(cells) + " |")
+    groups = sorted({g for s in summary.values() for g in s["by_learned"]})
+    if groups:
+        lines += ["", "Accuracy by whether the documents that answer a question were consolidated or added after:", "",
+                  "| strategy | " + " | ".join(groups) + " |", "|---|" + "---|" * len(groups)]
+        for strategy, s in summary.items():
+            lines.append(f"| {strategy} | " + " | ".join(f"{s['by_learned'].get(g, 0):.0%}" for g in groups) + " |")
     if "auto" in summary:
         routes = ", ".join(f"{tier} {n}" for tier, n in sorted(summary["auto"]["answered_by"].items()))
         lines += ["", f"auto answered from: {routes}"]

@@ -42,6 +42,7 @@ class Row:
     seconds: float
     prompt_tokens: int
     answered_by: str = ""  # the tier that answered (what auto chose; the strategy itself otherwise)
+    learned: str = ""  # "consolidated" or "added after" (consolidation) where the set names its documents
 
 
 @dataclass
@@ -61,8 +62,11 @@ class BenchResult:
         summary = {}
         for strategy, rows in by_strategy.items():
             categories: dict[str, list[bool]] = defaultdict(list)
+            learned: dict[str, list[bool]] = defaultdict(list)
             for row in rows:
                 categories[row.category].append(row.correct)
+                if row.learned:
+                    learned[row.learned].append(row.correct)
             seconds = [r.seconds for r in rows]
             summary[strategy] = {
                 "questions": len(rows),
@@ -72,6 +76,7 @@ class BenchResult:
                 "p50_s": float(np.percentile(seconds, 50)), "p95_s": float(np.percentile(seconds, 95)),
                 "prompt_tokens": float(np.mean([r.prompt_tokens for r in rows])),
                 "by_category": {c: float(np.mean(v)) for c, v in sorted(categories.items())},
+                "by_learned": {c: float(np.mean(v)) for c, v in sorted(learned.items())},
                 "answered_by": dict(Counter(r.answered_by for r in rows)),
             }
         return summary
@@ -118,7 +123,8 @@ def run_bench(
 ) -> BenchResult:
     """Ingest, consolidate when a strategy needs weights, then ask every question (or a seeded sample
     of `limit`, so every category is represented) with every strategy. `fresh`: the share of each
-    space's documents (its last ones) added only after consolidation, as a user's newer memories."""
+    space's documents (its last ones) added only after consolidation, as a user's newer memories;
+    where the set names each question's documents, its rows say whether they were consolidated."""
     unknown = set(strategies) - set(STRATEGIES)
     if unknown:
         raise InputError(f"unknown strategies {sorted(unknown)}; choose from {', '.join(STRATEGIES)}")
@@ -140,6 +146,7 @@ def run_bench(
             costs["probe_recall"] = report.probe_recall
     for space, items in later.items():
         memory.ingest(items, space)
+    late = {item.source for items in later.values() for item in items} if "train_s" in costs else set()
     tokens = sum(memory.model.count_tokens(m.text) for space in dataset.spaces
                  for m in memory.list_memories(space, limit=memory.count(space)))
     s = memory.settings
@@ -157,8 +164,9 @@ def run_bench(
             prediction, prompt_tokens, answered_by = answer(memory, question, strategy)
             seconds = time.perf_counter() - began
             correct, exact, f1 = judge(prediction, question.answer, question.category)
+            learned = ("added after" if late & set(question.sources) else "consolidated") if late and question.sources else ""
             result.rows.append(Row(strategy, question.category, question.text, question.answer, prediction,
-                                   correct, exact, f1, seconds, prompt_tokens, answered_by))
+                                   correct, exact, f1, seconds, prompt_tokens, answered_by, learned))
             if progress:
                 progress(strategy, done, len(questions))
     return result

@@ -47,34 +47,37 @@ def world(facts: int, seed: int = 0) -> Dataset:
         return fresh(lambda: word(3) + suffix)
 
     items, questions, count = [], [], 0
-    orgs: list[tuple[str, str]] = []  # (organisation, headquarters city)
+    orgs: list[tuple[str, str, str]] = []  # (organisation, headquarters city, its document)
     while count < facts:
         if not orgs or rng.random() < 0.3:  # a new organisation: founding and headquarters
             org = fresh(lambda: f"{word(3)} {rng.choice(_KINDS)}")
             city, founder, year = place("burg"), person(), rng.randint(1950, 2015)
             text = " ".join([rng.choice(_FOUNDED), rng.choice(_HQ)]).format(org=org, year=year, q=founder, city=city)
-            items.append(text_item(text, f"org-{len(orgs)}"))
-            questions += [Question(f"Who founded {org}?", founder, "single-hop"),
-                          Question(f"In what year did {founder} start {org}?", str(year), "paraphrase")]
-            orgs.append((org, city))
+            source = f"org-{len(orgs)}"
+            items.append(text_item(text, source))
+            questions += [Question(f"Who founded {org}?", founder, "single-hop", sources=(source,)),
+                          Question(f"In what year did {founder} start {org}?", str(year), "paraphrase", sources=(source,))]
+            orgs.append((org, city, source))
             count += 2
-        org, hq = rng.choice(orgs)
+        org, hq, org_source = rng.choice(orgs)
         p, job, home = person(), rng.choice(_JOBS), place("ville")
         a_job = ("an " if job[0] in "aeiou" else "a ") + job
         values = {"p": p, "first": p.split()[0], "a_job": a_job, "org": org, "city": home}
         items.append(text_item(" ".join([rng.choice(_WORKS), rng.choice(_LIVES)]).format(**values), f"person-{p}"))
-        questions += [Question(f"Where does {p} work?", org, "single-hop"),
-                      Question(f"What is {p}'s profession?", job, "paraphrase"),
-                      Question(f"In which city is the headquarters of the company {p} works for?", hq, "two-hop")]
+        about = (f"person-{p}",)
+        questions += [Question(f"Where does {p} work?", org, "single-hop", sources=about),
+                      Question(f"What is {p}'s profession?", job, "paraphrase", sources=about),
+                      Question(f"In which city is the headquarters of the company {p} works for?", hq, "two-hop",
+                               sources=about + (org_source,))]
         count += 2
         if rng.random() < 0.5:  # the person moves later: the newer fact supersedes the older one
             year, new_home = rng.randint(2019, 2024), place("stad")
             items.append(text_item(f"In {year}, {p} moved from {home} to {new_home}.", f"move-{p}",
                                    time=f"{year}-06-01"))
-            questions.append(Question(f"Where does {p} live now?", new_home, "temporal"))
+            questions.append(Question(f"Where does {p} live now?", new_home, "temporal", sources=(f"move-{p}",)))
             count += 1
         else:
-            questions.append(Question(f"Where does {p} live?", home, "single-hop"))
+            questions.append(Question(f"Where does {p} live?", home, "single-hop", sources=about))
         if rng.random() < 0.25:
             questions.append(Question(f"Where does {person()} work?", UNANSWERABLE, "unanswerable"))
     rng.shuffle(questions)
