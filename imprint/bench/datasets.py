@@ -115,7 +115,8 @@ _ANIMALS = "cat dog parrot tortoise rabbit horse".split()
 
 def fictional(count: int, seed: int = 0) -> Dataset:
     """`count` one-sentence facts about made-up people and organisations (the base model cannot know
-    them), each asked with natural questions the template synthesiser never writes."""
+    them), each asked with natural questions: half are the inversions the synthesiser trains ("Who
+    founded X?"), half are worded as no training row is ("What is X's job?")."""
     rng = random.Random(seed)
 
     def name(parts: int) -> str:
