@@ -96,8 +96,10 @@ def _asked_the_common_way(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]
             if found := pattern.match(question):
                 subject = next(group for group in found.groups() if group)
                 out += [(phrasing.format(subject), answer) for phrasing in phrasings]
-    seen: set[str] = set()
-    return [(q, a) for q, a in out if not (q in seen or seen.add(q))]
+    unique: dict[str, str] = {}
+    for question, answer in out:
+        unique.setdefault(question, answer)
+    return list(unique.items())
 
 
 def _relation_questions(sentence: str) -> list[tuple[str, str]]:
