@@ -38,7 +38,7 @@ def run(dtype: str, facts: int, epochs: int, seed: int, console: Console) -> dic
                                                          stop_at_probe_recall=2.0),  # never stops early
                                     Gate(0.0, 0.0), log=console.print)
         wall = time.perf_counter() - started
-        scores, _ = score(memory.answerer, dataset, memory.adapters("bench").readable(report.version), dtype)
+        scores, _ = score(memory.answerer, dataset, memory.adapters("bench").readable(report.version), dtype, {})
     natural = scores.get("natural", next(iter(scores.values())))
     return {"dtype": report.dtype, "consolidate_seconds": wall, "train_seconds": report.train_seconds,
             "teacher_seconds": report.teacher_seconds, "examples_per_second": report.examples_per_second,

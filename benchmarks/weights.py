@@ -15,7 +15,8 @@ The documents are stored as memories and consolidated with `Memory.consolidate`;
 is put to the base model (adapter off) and to the adapter, with no memories in the prompt.
 Fictional facts are asked with natural questions; some of them ("Who founded X?") are the very
 inversions the synthesiser trains, others ("What is X's job?") are worded as no training row is, so
-their scores are also given apart ("natural: trained wording" / "natural: new wording"). SQuAD questions are the set's own. CounterFact prompts are sentence starts: `edit` and
+their scores are also given apart ("natural: trained wording" / "natural: new wording"). SQuAD
+questions are the set's own. CounterFact prompts are sentence starts: `edit` and
 `rephrase` should now give the new target, `locality` (other subjects) should keep the old truth.
 Retention is measured by consolidation on held-out general control questions (adapter on vs off).
 The adapter is asked through the answer engine (llama.cpp with the converted adapter by default);
@@ -51,18 +52,15 @@ def load(name: str, limit: int, seed: int) -> datasets.Dataset:
     return getattr(datasets, name)(PATHS[name], limit)
 
 
-GROUPS: dict[str, str] = {}  # question -> a second group it is scored in (its wording, fictional)
-
-
-def score_answers(dataset: datasets.Dataset, label: str,
-                  say: Callable[[datasets.Question], str]) -> tuple[dict[str, dict[str, float]], float]:
-    """Per category (and per GROUPS entry): exact match, token F1 and 'contains' (the answer appears
-    in what `say` said); and the seconds all the questions took."""
+def score_answers(dataset: datasets.Dataset, label: str, say: Callable[[datasets.Question], str],
+                  groups: dict[str, str]) -> tuple[dict[str, dict[str, float]], float]:
+    """Per category, and per second group where `groups` gives a question one: exact match, token F1
+    and 'contains' (the answer appears in what `say` said); and the seconds all the questions took."""
     sums: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     started = time.perf_counter()
     for q in track(dataset.questions, description=f"asking ({label})"):
         correct, exact, f1 = judge(say(q), q.answer, q.category)
-        for group in [q.category] + ([GROUPS[q.text]] if q.text in GROUPS else []):
+        for group in [q.category] + ([groups[q.text]] if q.text in groups else []):
             row = sums[group]
             row["n"] += 1
             row["exact"] += exact
@@ -72,12 +70,14 @@ def score_answers(dataset: datasets.Dataset, label: str,
     return scores, time.perf_counter() - started
 
 
-def score(model, dataset: datasets.Dataset, adapter, label: str) -> tuple[dict[str, dict[str, float]], float]:
+def score(model, dataset: datasets.Dataset, adapter, label: str,
+          groups: dict[str, str]) -> tuple[dict[str, dict[str, float]], float]:
     """The model (with `adapter`, or the base for None) asked each question with no memories."""
-    return score_answers(dataset, label, lambda q: model.generate(bare_prompt(q), 24, adapter=adapter).text)
+    return score_answers(dataset, label, lambda q: model.generate(bare_prompt(q), 24, adapter=adapter).text,
+                         groups)
 
 
-def score_open_book(model, dataset: datasets.Dataset) -> dict[str, dict[str, float]] | None:
+def score_open_book(model, dataset: datasets.Dataset, groups: dict[str, str]) -> dict[str, dict[str, float]] | None:
     """The same reader with the question's own passage in the context tier's prompt: what the
     adapter should match closed book."""
     if not all(q.evidence for q in dataset.questions):
@@ -86,22 +86,22 @@ def score_open_book(model, dataset: datasets.Dataset) -> dict[str, dict[str, flo
         passage = Chunk(0, 0, "evidence", q.evidence, None, None, 0, {}, "")
         return model.generate(answer_prompt([passage], q.text), 24).text
 
-    return score_answers(dataset, "open book", read)[0]
+    return score_answers(dataset, "open book", read, groups)[0]
 
 
-def score_tier(memory: Memory, dataset: datasets.Dataset, strategy: str) -> dict[str, dict[str, float]]:
+def score_tier(memory: Memory, dataset: datasets.Dataset, strategy: str,
+               groups: dict[str, str]) -> dict[str, dict[str, float]]:
     """A retrieval tier on the same questions: "index" (the top memories in the prompt, no adapter)
     or, after consolidation, "hybrid" (the same prompt, adapter on)."""
-    return score_answers(dataset, strategy, lambda q: memory.ask(q.text, "bench", strategy).text)[0]
+    return score_answers(dataset, strategy, lambda q: memory.ask(q.text, "bench", strategy).text, groups)[0]
 
 
-def group_by_wording(memory: Memory, dataset: datasets.Dataset, config: TrainConfig) -> None:
-    """Fill GROUPS: whether a training row asks each question word for word (the same synthesiser
-    and seed as the consolidation)."""
+def group_by_wording(memory: Memory, dataset: datasets.Dataset, config: TrainConfig) -> dict[str, str]:
+    """Question -> whether a training row asks it word for word (the same synthesiser and seed as
+    the consolidation)."""
     memories = memory.list_memories("bench", limit=memory.count("bench"))
     trained = {row.question for row in TemplateSynthesizer(config.seed, open_book=config.open_book).synthesize(memories).train}
-    GROUPS.update({q.text: f"{q.category}: {'trained' if q.text in trained else 'new'} wording"
-                   for q in dataset.questions})
+    return {q.text: f"{q.category}: {'trained' if q.text in trained else 'new'} wording" for q in dataset.questions}
 
 
 def main() -> None:
@@ -135,24 +135,23 @@ def main() -> None:
                              lora_alpha=2 * args.rank, target_modules=tuple(args.modules.split(",")),
                              distill_weight=args.distill, hard_weight=args.hard, open_book=args.open_book,
                              top_k=args.top_k)
-        if args.dataset == "fictional":
-            group_by_wording(memory, dataset, config)
-        before, _ = score(memory.answerer, dataset, None, "base")
-        index = score_tier(memory, dataset, "index") if args.index else None
-        open_book = score_open_book(memory.answerer, dataset)
+        groups = group_by_wording(memory, dataset, config) if args.dataset == "fictional" else {}
+        before, _ = score(memory.answerer, dataset, None, "base", groups)
+        index = score_tier(memory, dataset, "index", groups) if args.index else None
+        open_book = score_open_book(memory.answerer, dataset, groups)
         started = time.perf_counter()
         report = memory.consolidate("bench", config,
                                     Gate(0.0, 0.0), replay_repeats=args.replay, log=console.print,
                                     teacher=args.teacher)
         wall = time.perf_counter() - started
         adapter = memory.adapters("bench").readable(report.version)
-        after, seconds = score(memory.answerer, dataset, adapter, "adapter")
-        hybrid = score_tier(memory, dataset, "hybrid") if args.index else None
+        after, seconds = score(memory.answerer, dataset, adapter, "adapter", groups)
+        hybrid = score_tier(memory, dataset, "hybrid", groups) if args.index else None
         engines = {type(memory.answerer).__name__: seconds}
         cross_check = args.cross_check and memory.answerer is not memory.model
         if cross_check:
             after_transformers, engines["LocalModel (transformers)"] = score(memory.model, dataset, adapter,
-                                                                             "adapter, transformers")
+                                                                             "adapter, transformers", groups)
             same = {c: after_transformers[c]["contains"] == after[c]["contains"] for c in after_transformers}
             console.print(f"transformers + peft with the same adapter: {after_transformers} (same 'contains': {same})")
 

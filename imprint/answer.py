@@ -237,8 +237,9 @@ class Answering:
 
     def _unknown_names(self, space: Space, question: str, found: list[Chunk] | None = None) -> str | None:
         """Why the question is about no one the space knows, if it is: it names someone and no memory
-        mentions any of its names (a capitalised first word alone is not taken for a name). `found`: memories to look in for a partial name ("Mira" in "Mira
-        Quenton ..."); without them the names' keyword matches are read."""
+        mentions any of its names (a capitalised first word alone is not taken for a name). `found`:
+        memories to look in for a partial name ("Mira" in "Mira Quenton ..."); without them the
+        names' keyword matches are read."""
         opener = question.split(maxsplit=1)[0].strip(",:;?!").lower() if question.strip() else ""
         names = [name for name in extract_entities(question) if name != opener]  # "Fill in the blank: ..."
         names += [part for name in names for part in re.split(r"\s+(?:and|&)\s+", name) if part != name]  # "jon and gina"

@@ -32,7 +32,7 @@ def markdown(result: BenchResult) -> str:
         lines += ["", "Accuracy by whether the documents that answer a question were consolidated or added after:", "",
                   "| strategy | " + " | ".join(groups) + " |", "|---|" + "---|" * len(groups)]
         for strategy, s in summary.items():
-            lines.append(f"| {strategy} | " + " | ".join(f"{s['by_learned'].get(g, 0):.0%}" for g in groups) + " |")
+            lines.append(f"| {strategy} | " + " | ".join(f"{s['by_learned'][g]:.0%}" if g in s["by_learned"] else "-" for g in groups) + " |")
     if "auto" in summary:
         routes = ", ".join(f"{tier} {n}" for tier, n in sorted(summary["auto"]["answered_by"].items()))
         lines += ["", f"auto answered from: {routes}"]
