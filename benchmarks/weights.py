@@ -184,7 +184,8 @@ def main() -> None:
            "train_seconds": report.train_seconds, "consolidate_seconds": wall,
            "train_examples": report.train_examples, "replay_examples": report.replay_examples,
            "examples_per_second": report.examples_per_second, "epochs": report.epochs_run,
-           "adapter_bytes": report.adapter_bytes, "losses": report.losses, "answer_seconds_by_engine": engines}
+           "adapter_bytes": report.adapter_bytes, "losses": report.losses, "answer_seconds_by_engine": engines,
+           "forgotten": report.forgotten}
     if cross_check:
         row["after_transformers"] = after_transformers
     name = (f"weights_{args.dataset}_{args.limit}_replay{args.replay}_kl{args.kl:g}_lr{args.lr:g}"

@@ -16,7 +16,7 @@ from common import RESULTS, save_plot, write_result
 from rich.console import Console
 from rich.table import Table
 
-DEFAULT_RUN = re.compile(r"weights_fictional_(\d+)_replay1_kl1_lr0\.0005_distill1_hard1_open0\.5\.json")
+DEFAULT_RUN = re.compile(r"weights_fictional_(\d+)_replay1_kl2_lr0\.0005_distill1_hard1_open0\.5\.json")
 SERIES = {"none": "before", "weights": "after", "hybrid": "hybrid", "index": "index", "context": "open_book_reference"}
 
 

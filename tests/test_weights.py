@@ -257,3 +257,54 @@ def test_cached_base_answers_gain_questions_added_to_the_control_set(tiny, tmp_p
     assert answers[first[0]] == "kept as cached"  # not recomputed
     assert set(answers) == {q for q, _ in control_questions()} and len(rest) >= 300
     assert json.loads(cache.read_text()) == answers
+
+
+def test_replay_questions_the_base_writes_never_ask_a_held_out_control_question_again():
+    from imprint.encode.salience import content_words
+    from imprint.weights.control import not_held_out, retention_set
+
+    question, gold = next((q, g) for q, g in retention_set() if len(content_words(q)) >= 2)
+    half = sorted(content_words(question))[: (len(content_words(question)) + 1) // 2]
+    new = "Who painted the ceiling of the Sistine Chapel?"
+    partly = f"What about {' and '.join(half)} today?"
+    kept = not_held_out({question: gold, f"Tell me, {question[0].lower()}{question[1:]}": "anything",
+                         partly: gold, new: "Michelangelo", "Paris is large.": "yes"})
+    assert kept == {new: "Michelangelo"}
+    assert not_held_out({partly: "something else"}) == {partly: "something else"}  # shares words, not the answer
+
+
+def test_the_base_writes_its_own_replay_questions_once_per_base_model(tiny_model_dir, tmp_path):
+    from imprint.weights.control import own_questions
+    from imprint.weights.train import complete, load_student
+
+    student, tokenizer = load_student(tiny_model_dir, TrainConfig(r=4))
+    prompts_seen = []
+
+    def base(prompts: list[str], tokens: int) -> list[str]:
+        prompts_seen.extend(prompts)
+        with student.disable_adapter():
+            return complete(student, tokenizer, prompts, tokens)
+
+    cache = tmp_path / "own.json"
+    rows = own_questions(base, cache, count=12)
+    shown = prompts_seen[0]
+    assert shown.count("Question:") == 4 and shown.endswith("Question: Who")  # three examples, then a start
+    assert len(prompts_seen) >= 12 and cache.exists()
+    assert all(row.kind == "replay" and row.answer for row in rows)
+    asked = len(prompts_seen)
+    assert own_questions(base, cache, count=12) == rows and len(prompts_seen) == asked  # read from the cache
+
+
+def test_decoding_runs_the_frozen_weights_in_fp32_and_puts_them_back(tiny_model_dir):
+    import torch
+
+    from imprint.weights.precision import decoding_in_fp32
+    from imprint.weights.train import greedy_answers, load_student
+
+    student, tokenizer = load_student(tiny_model_dir, TrainConfig(r=4, dtype="bf16"))
+    before = {name: p.detach().clone() for name, p in student.named_parameters()}
+    with decoding_in_fp32(student):
+        assert all(p.dtype == torch.float32 for p in student.parameters())
+    assert all(torch.equal(p, before[name]) and p.dtype == before[name].dtype for name, p in student.named_parameters())
+    assert {p.dtype for p in student.parameters() if not p.requires_grad} == {torch.bfloat16}
+    assert greedy_answers(student, tokenizer, ["Who wrote Hamlet?"]) == greedy_answers(student, tokenizer, ["Who wrote Hamlet?"])

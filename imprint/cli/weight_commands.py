@@ -63,6 +63,8 @@ def consolidate(
     colour = "green" if report.promoted else "yellow"
     console.print(f"[{colour}]v{report.version}: {escape(report.reason)}[/{colour}] (probe recall {report.probe_recall:.0%}, "
                   f"retention {report.retention:.0%}, {report.train_seconds:.0f} s, {report.adapter_bytes / 1e6:.1f} MB)")
+    for lost in report.forgotten[:3]:  # what "retention" means, in the model's own words
+        console.print(f"  forgot: {lost['question']} {lost['base']!r} -> {lost['adapter']!r}", markup=False)
 
 
 @app.command()

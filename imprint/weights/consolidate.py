@@ -16,12 +16,12 @@ from typing import Callable
 from ..errors import InputError
 from ..records import Chunk
 from .adapters import AdapterRegistry, Manifest
-from .control import base_answers, correct, replay_set, retention_set
+from .control import base_answers, correct, own_questions, replay_set, retention_set
 from .distill import teacher_targets
 from .plan import REPLAY_REPEATS, Gate, TrainConfig
 from .precision import dtype_name, train_dtype
 from .synth import Synthesizer, TemplateSynthesizer
-from .train import greedy_answers, load_student, train_adapter
+from .train import complete, greedy_answers, load_student, train_adapter
 
 
 @dataclass
@@ -46,6 +46,7 @@ class ConsolidationReport:
     losses: list[float] = field(default_factory=list)  # mean per epoch
     step_losses: list[float] = field(default_factory=list)
     probe_history: list[float] = field(default_factory=list)  # probe recall after each epoch
+    forgotten: list[dict[str, str]] = field(default_factory=list)  # control questions the adapter lost
     path: str = ""
 
     def to_dict(self) -> dict:
@@ -73,8 +74,13 @@ def consolidate(
     log(f"synthesised {len(data.train)} training and {len(data.probe)} probe questions from {len(memories)} memories")
 
     answers = base_answers(model, cache_dir / "control" / f"{_slug(str(model_dir))}.json")
-    replayed = replay_set(answers) * replay_repeats
     student, tokenizer = load_student(model_dir, config)
+    replayed = []
+    if replay_repeats:
+        with student.disable_adapter():
+            own = own_questions(lambda prompts, tokens: complete(student, tokenizer, prompts, tokens),
+                                cache_dir / "control" / f"{_slug(str(model_dir))}.own.json")
+        replayed = (replay_set(answers) + own) * replay_repeats
     dtype = dtype_name(train_dtype(config.dtype))
     started = time.perf_counter()
     soft = [None] * len(data.train)
@@ -93,7 +99,11 @@ def consolidate(
     base_right = correct([answers[q] for q in questions], golds)
     known = [(q, g) for (q, g), right in zip(zip(questions, golds), base_right) if right]
     before = len(known)
-    after = sum(correct(greedy_answers(result.model, tokenizer, [q for q, _ in known]), [g for _, g in known]))
+    adapter_answers = greedy_answers(result.model, tokenizer, [q for q, _ in known])
+    kept = correct(adapter_answers, [g for _, g in known])
+    forgotten = [{"question": q, "gold": g, "base": answers[q], "adapter": said}
+                 for (q, g), said, right in zip(known, adapter_answers, kept) if not right]
+    after = sum(kept)
     retention = after / before if before else 1.0
     probe_recall = result.probe_history[-1]
 
@@ -123,7 +133,7 @@ def consolidate(
         train_seconds=result.seconds, examples_per_second=result.examples_per_second,
         adapter_bytes=size, losses=result.losses, step_losses=result.step_losses,
         probe_history=result.probe_history, path=str(path), distilled_examples=distilled,
-        teacher_seconds=teacher_seconds, dtype=dtype,
+        teacher_seconds=teacher_seconds, dtype=dtype, forgotten=forgotten,
     )
 
 

@@ -2,17 +2,25 @@
 
 Half of the questions are replayed during training with the base model's *own* answers as
 targets (self-distillation: it needs no outside data and teaches the adapter to leave the rest of
-the model alone); the other half is never trained on and measures retention. The base answers
-are generated once per base model and cached.
+the model alone); the other half is never trained on and measures retention. Beside them, the
+base model writes a few hundred general questions of its own and answers them (`own_questions`):
+more shapes of question to hold steady than 200 fixed ones. Both are made once per base model and
+cached.
 """
 
 import json
+import random
 import zlib
 from importlib.resources import files
 from pathlib import Path
+from typing import Callable
 
+from ..encode.salience import content_words
+from ..encode.words import found_in
 from ..prompt import qa_prompt
 from .synth import QA
+
+OWN_QUESTIONS = 400  # general questions the base model writes itself, replayed beside the control half
 
 
 def control_questions() -> list[tuple[str, str]]:
@@ -38,6 +46,49 @@ def base_answers(model, cache_file: Path) -> dict[str, str]:
 
 def replay_set(answers: dict[str, str]) -> list[QA]:
     return [QA(q, a, -1, "replay") for q, a in answers.items() if is_replay(q) and a]
+
+
+STARTS = ("Who", "What", "Which", "Where", "When", "In which year", "How many", "What is the name of", "Who wrote",
+          "What does")
+
+
+def own_questions(complete: Callable[[list[str], int], list[str]], cache_file: Path,
+                  count: int = OWN_QUESTIONS) -> list[QA]:
+    """Replay rows the base model writes itself: shown three replayed control questions and the start
+    of a fourth, it finishes the question, then answers it (`complete(prompts, max_new_tokens)`:
+    the base's greedy continuations, so the set is reproducible). The 200 fixed replay questions
+    cover few of the shapes a space's facts teach: a 50-fact adapter answered "In which year did
+    World War II end?" with 1939 and "Who wrote The Hobbit?" with "The Hobbit". Cached per base model."""
+    if cache_file.exists():
+        found = json.loads(cache_file.read_text())
+    else:
+        examples = [(q, gold) for q, gold in control_questions() if is_replay(q)]
+        rng = random.Random(0)
+        starts = (STARTS * count)[:count]
+        prompts = ["".join(f"{qa_prompt(q)} {gold}\n\n" for q, gold in rng.sample(examples, 3)) + f"Question: {start}"
+                   for start in starts]
+        questions = list(dict.fromkeys(f"{start} {end}" for start, end in zip(starts, complete(prompts, 24))))
+        found = not_held_out(dict(zip(questions, complete([qa_prompt(q) for q in questions], 16))))
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        cache_file.write_text(json.dumps(found, indent=1))
+    return [QA(q, a, -1, "replay") for q, a in found.items() if a]
+
+
+def not_held_out(pairs: dict[str, str]) -> dict[str, str]:
+    """The well-formed questions, minus any that asks a held-out control question again (retention
+    would then measure what was replayed): one holding all of its content words, or half of them
+    with its gold answer in the question or the answer."""
+    held_out = [(content_words(q), gold) for q, gold in retention_set()]
+    kept = {}
+    for question, answer in pairs.items():
+        if not question.endswith("?") or not 3 <= len(question.split()) <= 25:
+            continue
+        words = content_words(question)
+        if any(held <= words or (len(words & held) >= len(held) / 2 and found_in(gold, [question, answer]))
+               for held, gold in held_out if held):
+            continue
+        kept[question] = answer
+    return kept
 
 
 def retention_set() -> list[tuple[str, str]]:

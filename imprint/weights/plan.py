@@ -29,8 +29,9 @@ class TrainConfig:
     max_length: int = field(default=128, metadata=_help("tokens per example, question and answer"))
     warmup_fraction: float = field(default=0.05, metadata=_help("share of steps with a rising learning rate"))
     stop_at_probe_recall: float = field(default=0.95, metadata=_help("early stop once the probe reaches this"))
-    kl_weight: float = field(default=1.0, metadata=_help(
-        "> 0: replay rows are fitted to the base model's top-k distribution (KL), against forgetting"))
+    kl_weight: float = field(default=2.0, metadata=_help(
+        "> 0: replay rows are fitted to the base model's top-k distribution (KL), against forgetting; "
+        "200 facts: 2 kept 91% of the base's answers, 1 kept 89% and learned 2 points more (docs)"))
     distill_weight: float = field(default=1.0, metadata=_help(
         "weight of the KL to the teacher (the base model reading the memory); 0: no distillation"))
     hard_weight: float = field(default=1.0, metadata=_help(

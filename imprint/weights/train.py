@@ -28,7 +28,7 @@ from peft import LoraConfig, PeftModel, get_peft_model
 
 from ..prompt import answer_prompt, qa_prompt, qa_target
 from .plan import TrainConfig
-from .precision import train_dtype
+from .precision import decoding_in_fp32, train_dtype
 from .synth import QA
 
 
@@ -180,23 +180,27 @@ def exact_match(model, tokenizer, pairs: list[QA], batch_size: int = 16) -> list
 
 def greedy_answers(model, tokenizer, questions: list[str], max_new_tokens: int = 16,
                    batch_size: int = 16) -> list[str]:
-    """What the model (adapter as currently enabled) answers, greedy, cut at the first newline;
-    batched with left padding (one question at a time took ~1 s each)."""
+    """What the model (adapter as currently enabled) answers, greedy, cut at the first newline."""
+    return complete(model, tokenizer, [qa_prompt(q) for q in questions], max_new_tokens, batch_size)
+
+
+def complete(model, tokenizer, prompts: list[str], max_new_tokens: int = 16, batch_size: int = 16) -> list[str]:
+    """Each prompt's greedy continuation up to the first newline, batched with left padding (one
+    prompt at a time took ~1 s each) and in fp32 (decoding in bf16 was 3.3x slower)."""
     model.eval()
     side, tokenizer.padding_side = tokenizer.padding_side, "left"
-    answers = []
+    texts = []
     try:
-        for start in range(0, len(questions), batch_size):
-            prompts = [qa_prompt(q) for q in questions[start:start + batch_size]]
-            inputs = tokenizer(prompts, return_tensors="pt", padding=True)
-            with torch.inference_mode():
+        with decoding_in_fp32(model), torch.inference_mode():
+            for start in range(0, len(prompts), batch_size):
+                inputs = tokenizer(prompts[start:start + batch_size], return_tensors="pt", padding=True)
                 output = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
                                         pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)
-            for row in output[:, inputs["input_ids"].shape[1]:]:
-                answers.append(tokenizer.decode(row, skip_special_tokens=True).split("\n")[0].strip())
+                for row in output[:, inputs["input_ids"].shape[1]:]:
+                    texts.append(tokenizer.decode(row, skip_special_tokens=True).split("\n")[0].strip())
     finally:
         tokenizer.padding_side = side
-    return answers
+    return texts
 
 
 def _loss(model: PeftModel, batch: dict[str, torch.Tensor], config: TrainConfig, past=None) -> torch.Tensor:
