@@ -307,4 +307,5 @@ def test_decoding_runs_the_frozen_weights_in_fp32_and_puts_them_back(tiny_model_
         assert all(p.dtype == torch.float32 for p in student.parameters())
     assert all(torch.equal(p, before[name]) and p.dtype == before[name].dtype for name, p in student.named_parameters())
     assert {p.dtype for p in student.parameters() if not p.requires_grad} == {torch.bfloat16}
-    assert greedy_answers(student, tokenizer, ["Who wrote Hamlet?"]) == greedy_answers(student, tokenizer, ["Who wrote Hamlet?"])
+    greedy_answers(student, tokenizer, ["Who wrote Hamlet?"])  # decodes under it
+    assert {p.dtype for p in student.parameters() if not p.requires_grad} == {torch.bfloat16}  # trains on in bf16

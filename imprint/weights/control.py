@@ -21,6 +21,8 @@ from ..prompt import qa_prompt
 from .synth import QA
 
 OWN_QUESTIONS = 400  # general questions the base model writes itself, replayed beside the control half
+STARTS = ("Who", "What", "Which", "Where", "When", "In which year", "How many", "What is the name of", "Who wrote",
+          "What does")  # how its questions begin, in turn: the shapes a space's facts are asked in
 
 
 def control_questions() -> list[tuple[str, str]]:
@@ -46,10 +48,6 @@ def base_answers(model, cache_file: Path) -> dict[str, str]:
 
 def replay_set(answers: dict[str, str]) -> list[QA]:
     return [QA(q, a, -1, "replay") for q, a in answers.items() if is_replay(q) and a]
-
-
-STARTS = ("Who", "What", "Which", "Where", "When", "In which year", "How many", "What is the name of", "Who wrote",
-          "What does")
 
 
 def own_questions(complete: Callable[[list[str], int], list[str]], cache_file: Path,
