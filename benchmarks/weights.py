@@ -104,6 +104,13 @@ def group_by_wording(memory: Memory, dataset: datasets.Dataset, config: TrainCon
     return {q.text: f"{q.category}: {'trained' if q.text in trained else 'new'} wording" for q in dataset.questions}
 
 
+def result_name(dataset: str, limit: int | str, replay: int, kl: float, lr: float, distill: float, hard: float,
+                open_book: float) -> str:
+    """A run's result name from its settings (main adds a suffix for non-default LoRA, top-k, teacher);
+    weights_by_size.py finds the runs at the defaults by it."""
+    return f"weights_{dataset}_{limit}_replay{replay}_kl{kl:g}_lr{lr:g}_distill{distill:g}_hard{hard:g}_open{open_book:g}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--dataset", choices=["fictional", "squad", "counterfact"], default="fictional")
@@ -188,8 +195,7 @@ def main() -> None:
            "forgotten": report.forgotten}
     if cross_check:
         row["after_transformers"] = after_transformers
-    name = (f"weights_{args.dataset}_{args.limit}_replay{args.replay}_kl{args.kl:g}_lr{args.lr:g}"
-            f"_distill{args.distill:g}_hard{args.hard:g}_open{args.open_book:g}")
+    name = result_name(args.dataset, args.limit, args.replay, args.kl, args.lr, args.distill, args.hard, args.open_book)
     if args.modules != ",".join(TrainConfig.target_modules) or args.rank != TrainConfig.r:
         name += f"_r{args.rank}_{args.modules.replace(',', '+')}"
     if args.top_k != TrainConfig.top_k:

@@ -15,8 +15,13 @@ import re
 from common import RESULTS, save_plot, write_result
 from rich.console import Console
 from rich.table import Table
+from weights import result_name
 
-DEFAULT_RUN = re.compile(r"weights_fictional_(\d+)_replay1_kl2_lr0\.0005_distill1_hard1_open0\.5\.json")
+from imprint.weights.plan import REPLAY_REPEATS, TrainConfig
+
+_AT_DEFAULTS = result_name("fictional", "FACTS", REPLAY_REPEATS, TrainConfig.kl_weight, TrainConfig.lr,
+                           TrainConfig.distill_weight, TrainConfig.hard_weight, TrainConfig.open_book)
+DEFAULT_RUN = re.compile(re.escape(_AT_DEFAULTS).replace("FACTS", r"(\d+)") + r"\.json")  # no suffix: default LoRA
 SERIES = {"none": "before", "weights": "after", "hybrid": "hybrid", "index": "index", "context": "open_book_reference"}
 
 
