@@ -1,9 +1,9 @@
 """Teacher-written training pairs, small vs quality teacher: grounded question-answer pairs per memory.
 
-    python benchmarks/teacher_pairs.py [--memories 20] [--seed 0]
+    python benchmarks/teacher_pairs.py [--memories 20] [--seed 0] [--squad]
 
 The memories are the documents of the generated world (`imprint bench --dataset world`), made up so
-no model knows them. Each teacher (`IMPRINT_TEACHER=local` in the small profile: Gemma 3 270M; in
+no model knows them, or with `--squad` the first SQuAD dev passages (longer: 4-9 sentences each). Each teacher (`IMPRINT_TEACHER=local` in the small profile: Gemma 3 270M; in
 the quality profile: Qwen2.5-Coder-1.5B-Instruct) writes pairs for each memory through the same
 `TeacherSynthesizer.pairs` consolidation uses; a pair counts only when its answer is found in the
 memory. Needs `imprint models install quality`.
@@ -13,11 +13,12 @@ import argparse
 import tempfile
 import time
 
-from common import write_result
+from common import SHARED_DATA, write_result
 from rich.console import Console
 from rich.table import Table
 
 from imprint import Memory, Settings
+from imprint.bench.datasets import squad
 from imprint.bench.world import world
 from imprint.weights.synth import TeacherSynthesizer
 
@@ -26,8 +27,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--memories", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--squad", action="store_true", help="SQuAD passages instead of made-up facts")
     args = parser.parse_args()
-    items = [item for items in world(200, args.seed).spaces.values() for item in items][: args.memories]
+    dataset = squad(SHARED_DATA / "squad" / "squad_dev300.json", args.memories) if args.squad else world(200, args.seed)
+    items = [item for items in dataset.spaces.values() for item in items][: args.memories]
     results = {}
     for profile in ("small", "quality"):
         with tempfile.TemporaryDirectory() as data:
@@ -45,12 +48,13 @@ def main() -> None:
                             "seconds_per_memory": seconds / len(memories),
                             "examples": [[m.text, p[:3]] for m, p in zip(memories[:3], pairs[:3])]}
     table = Table("teacher", "memories", "grounded pairs", "per memory", "memories with one", "s per memory",
-                  title="Teacher-written pairs on made-up facts")
+                  title=f"Teacher-written pairs on {'SQuAD passages' if args.squad else 'made-up facts'}")
     for profile, r in results.items():
         table.add_row(profile, str(r["memories"]), str(r["grounded_pairs"]), f"{r['pairs_per_memory']:.2f}",
                       str(r["memories_with_a_pair"]), f"{r['seconds_per_memory']:.1f}")
     Console().print(table)
-    print(f"wrote {write_result('teacher_pairs', {'seed': args.seed, 'results': results})}")
+    name = "teacher_pairs_squad" if args.squad else "teacher_pairs"
+    print(f"wrote {write_result(name, {'seed': args.seed, 'squad': args.squad, 'results': results})}")
 
 
 if __name__ == "__main__":

@@ -131,7 +131,9 @@ class Settings(BaseSettings):
     answer_model: str = Field("default", description="Model name sent to answer_url.")
     teacher: str | None = Field(
         None, description="Who writes extra training data at consolidation: None (templates only), "
-                          "'local' (the local model), or an OpenAI-compatible server URL.")
+                          "'local' (the local reader: the quality profile's 1.5B model, else the base model), "
+                          "the path of a .gguf instruct model (e.g. the 1.5B one while Gemma reads), or an "
+                          "OpenAI-compatible server URL.")
     teacher_model: str = Field("default", description="Model name sent to a teacher server.")
     remote_api_key: str | None = Field(None, description="API key for answer_url and a teacher server.")
     key_file: Path | None = Field(

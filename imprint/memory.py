@@ -305,6 +305,7 @@ class Memory:
         if not memories:
             raise InputError(f"space {space!r} has no memories to consolidate (none is stable and used enough: "
                              "see IMPRINT_STABLE_DAYS and IMPRINT_MIN_USES)")
+        config = config or TrainConfig()
         teacher = teacher or self.settings.teacher
         synthesizer = None
         if teacher:
@@ -313,7 +314,9 @@ class Memory:
                     log(f"teacher: {done}/{total} memories")
 
             synthesizer = TeacherSynthesizer(self.models.teacher(teacher, "a teacher"),
-                                             seed=(config or TrainConfig()).seed, progress=progress)
+                                             seed=config.seed, open_book=config.open_book, progress=progress,
+                                             cache_dir=opened.adapters.teacher_dir,
+                                             teacher_name=self.models.teacher_name(teacher))
         # imported here, not above: it imports torch and peft (seconds)
         from .weights.consolidate import consolidate
 

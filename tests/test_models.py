@@ -7,11 +7,12 @@ import hashlib
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import pytest
 
 from imprint import Memory, Settings
-from imprint.errors import ModelError
+from imprint.errors import InputError, ModelError
 from imprint.llm.install import INSTALLED_MARK, PackagedModel, install, reader_file
 from imprint.llm.local import gguf_file
 
@@ -91,13 +92,19 @@ GEMMA_CHAT = ("{{ bos_token }}{% for message in messages %}<start_of_turn>{{ 'mo
               "else 'user' }}\n{{ message['content'] }}<end_of_turn>\n{% endfor %}<start_of_turn>model\n")
 
 
+def with_chat_template(gguf: Path, folder: Path) -> Path:
+    """A copy of the packaged GGUF with a chat template (the gguf package's own tool): an instruct model."""
+    chat = folder / "gemma-chat.gguf"
+    subprocess.run([sys.executable, "-m", "gguf.scripts.gguf_new_metadata", "--chat-template", GEMMA_CHAT,
+                    str(gguf), str(chat)], check=True, capture_output=True, input="y\n", text=True)
+    return chat
+
+
 def test_an_instruct_reader_is_asked_in_its_chat_template(tmp_path, embedder, model):
     """The packaged GGUF copied with a chat template (the gguf package's own tool) reads as an instruct
     model: the same prompt goes in as the user's turn of its template, a few marker tokens longer."""
     base = gguf_file("gemma3-270m", Settings().cache_dir)
-    chat = tmp_path / "gemma-chat.gguf"
-    subprocess.run([sys.executable, "-m", "gguf.scripts.gguf_new_metadata", "--chat-template", GEMMA_CHAT,
-                    str(base), str(chat)], check=True, capture_output=True, input="y\n", text=True)
+    chat = with_chat_template(base, tmp_path)
     prompts = {}
     for name, reader in (("few-shot", base), ("chat", chat)):
         memory = Memory(settings=Settings(data_dir=tmp_path / name, reader=reader, reader_context=1024),
@@ -107,6 +114,18 @@ def test_an_instruct_reader_is_asked_in_its_chat_template(tmp_path, embedder, mo
         assert memory.models.reader.instruct == (name == "chat") and answer.memories
         prompts[name] = answer.prompt_tokens
     assert 0 < prompts["chat"] - prompts["few-shot"] <= 12, prompts
+
+
+def test_a_gguf_file_can_teach_while_the_base_model_reads(tmp_path, embedder, model):
+    """IMPRINT_TEACHER as a .gguf path: that model writes the training questions (in its chat template),
+    the base model still reads, and what it wrote is cached under its own name."""
+    chat = with_chat_template(gguf_file("gemma3-270m", Settings().cache_dir), tmp_path)
+    memory = Memory(settings=Settings(data_dir=tmp_path / "data"), embedder=embedder, model=model)
+    teacher = memory.models.teacher(str(chat), "a test")
+    assert teacher.instruct and not memory.models.reader.instruct
+    assert memory.models.teacher_name(str(chat)) == str(chat) != memory.models.teacher_name("local")
+    with pytest.raises(InputError, match="missing.gguf does not exist"):
+        memory.models.teacher(str(tmp_path / "missing.gguf"), "a test")
 
 
 def test_an_archived_model_is_unpacked_only_after_its_hash_matched(tmp_path, index):

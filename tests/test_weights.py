@@ -12,9 +12,9 @@ from imprint import InputError, Memory, NotFoundError, Settings
 from imprint.answer import NOT_IN_MEMORY
 from imprint.errors import EncryptionError
 from imprint.prompt import qa_prompt
-from imprint.records import Chunk
+from imprint.records import Chunk, Generation
 from imprint.store.crypto import new_master_key
-from imprint.weights.adapters import SEALED, WEIGHTS
+from imprint.weights.adapters import SEALED, WEIGHTS, AdapterRegistry
 from imprint.weights.control import base_answers, control_questions
 from imprint.weights.plan import Gate, TrainConfig
 from imprint.weights.synth import TeacherSynthesizer
@@ -196,6 +196,68 @@ def test_a_teacher_model_writes_pairs_and_only_grounded_ones_are_kept(model):
     assert written <= {qa.question for qa in data.train + data.probe}
     assert not {qa.question for qa in data.probe} & {qa.question for qa in data.train}
     assert {qa.kind for qa in data.train} >= {"wh", "cloze"}  # the template pairs stay
+
+
+class InstructTeacher:
+    """Stands in for an instruct model (the 1.5B reader is a 1.1 GB download, not in the test set-up):
+    a fixed reply per sentence it is asked about, and a record of what it was asked."""
+
+    instruct = True
+
+    def __init__(self, replies: dict[str, str]) -> None:
+        self.replies = replies
+        self.asked: list[list[dict[str, str]]] = []
+
+    def chat(self, messages: list[dict[str, str]], max_new_tokens: int = 48, stop: str = "\n",
+             temperature: float = 0.0) -> Generation:
+        self.asked.append(messages)
+        return Generation(self.replies.get(messages[-1]["content"].rpartition("Sentence: ")[2], ""), 0, 0)
+
+
+def test_an_instruct_teacher_is_asked_sentence_by_sentence_and_trivial_or_invented_pairs_are_dropped():
+    text = "The normal force comes from Pauli repulsion. It keeps tables rigid."
+    memory = Chunk(id=3, raw_id=1, source="notes", text=text, speaker=None, time=None, tokens=14,
+                   metadata={}, added_at="")
+    teacher = InstructTeacher({
+        "The normal force comes from Pauli repulsion.":
+            "Q: Where does the normal force come from?\nA: Pauli repulsion\n"
+            "Q: What is Pauli repulsion?\nA: Pauli repulsion",  # the answer is in the question
+        "It keeps tables rigid.":
+            "Q: What does the normal force keep rigid?\nA: tables\n"
+            "Q: Who discovered the normal force?\nA: Isaac Newton"})  # not in the memory
+    pairs = TeacherSynthesizer(teacher).pairs(memory)
+    assert pairs == [("Where does the normal force come from?", "Pauli repulsion"),
+                     ("What does the normal force keep rigid?", "tables")]
+    # each sentence asked with the whole memory beside it, after the instructions and a worked example
+    assert [m[-1]["content"] for m in teacher.asked] == [
+        f"Passage: {text}\n\nSentence: The normal force comes from Pauli repulsion.",
+        f"Passage: {text}\n\nSentence: It keeps tables rigid."]
+    assert [m["role"] for m in teacher.asked[0]] == ["system", "user", "assistant", "user"]
+
+
+def test_what_a_teacher_wrote_is_cached_per_memory_and_forgotten_with_it(tmp_path):
+    registry = AdapterRegistry(tmp_path, "a")
+    fact = Chunk(id=5, raw_id=1, source="notes", text="Lena Ortiz opened a bakery in Porto.", speaker=None,
+                 time=None, tokens=8, metadata={}, added_at="")
+    teacher = InstructTeacher({fact.text: "Q: Where did Lena Ortiz open a bakery?\nA: Porto"})
+    synthesizer = TeacherSynthesizer(teacher, cache_dir=registry.teacher_dir, teacher_name="qwen")
+    assert synthesizer.cached_pairs(fact) == [("Where did Lena Ortiz open a bakery?", "Porto")]
+    assert synthesizer.cached_pairs(fact) == [("Where did Lena Ortiz open a bakery?", "Porto")]
+    assert len(teacher.asked) == 1  # the second time from the file
+    other = TeacherSynthesizer(teacher, cache_dir=registry.teacher_dir, teacher_name="gemma")
+    other.cached_pairs(fact)
+    assert len(teacher.asked) == 2  # another teacher's questions are its own
+    registry.forget({5})
+    assert not list(registry.teacher_dir.glob("5-*"))
+
+
+def test_a_teacher_keeps_the_configured_share_of_open_book_rows():
+    facts = [Chunk(id=i, raw_id=i, source="notes", text=text, speaker=None, time=None, tokens=8, metadata={},
+                   added_at="") for i, text in enumerate(["Zorblat Industries was founded by Kerem Aslan.",
+                                                          "Mira Quenton lives in Tallinn."], 1)]
+    kinds = {share: {qa.kind for qa in TeacherSynthesizer(InstructTeacher({}), open_book=share).synthesize(facts).train}
+             for share in (0.0, 1.0)}
+    assert "open-book" in kinds[1.0] and "open-book" not in kinds[0.0]
 
 
 def test_auto_routes_consolidated_knowledge_to_the_weights_and_newer_memories_to_hybrid(tiny):

@@ -142,11 +142,27 @@ class Models:
 
     def teacher(self, teacher: str | None, needed_by: str) -> TextModel:
         """The model `teacher` names: 'local' (the local reader: the quality profile's 1.5B model, else the
-        answer model) or an OpenAI-compatible server URL."""
+        answer model), a .gguf file (on llama.cpp, whoever reads) or an OpenAI-compatible server URL."""
         if not teacher:
-            raise InputError(f"{needed_by} needs a teacher model: set IMPRINT_TEACHER to 'local' or a server URL")
+            raise InputError(f"{needed_by} needs a teacher model: set IMPRINT_TEACHER to 'local', a .gguf file "
+                             "or a server URL")
         s = self.settings
-        return self._local_reader() if teacher == "local" else RemoteModel(teacher, s.teacher_model, s.remote_api_key)
+        if teacher == "local":
+            return self._local_reader()
+        if teacher.endswith(".gguf"):
+            gguf = Path(teacher).expanduser()
+            if not gguf.is_file():
+                raise InputError(f"the teacher model file {gguf} does not exist (IMPRINT_TEACHER)")
+            if self.engine.name != "llama.cpp":
+                raise ModelError(f"the teacher {gguf.name} runs on llama.cpp, which cannot run here: {self.engine.reason}")
+            return LlamaCppModel.shared(gguf, s.threads, s.reader_context)
+        return RemoteModel(teacher, s.teacher_model, s.remote_api_key)
+
+    def teacher_name(self, teacher: str) -> str:
+        """What names the model `teacher` picks, so what it wrote is not reused for another one."""
+        if teacher == "local":
+            return str(self.reader_gguf or self.settings.model)
+        return teacher if teacher.endswith(".gguf") else f"{teacher} {self.settings.teacher_model}"
 
     def model_dir(self) -> Path:
         """The configured base model's folder: what adapters are trained on and must match."""

@@ -115,8 +115,8 @@ class AdapterRegistry:
 
     @property
     def teacher_dir(self) -> Path | None:
-        """Where the teacher's answers per memory are cached (distill.py); none in an encrypted space,
-        whose cache would hold its facts in the clear."""
+        """Where the teacher's answers (distill.py) and questions (synth.py) per memory are cached;
+        none in an encrypted space, whose cache would hold its facts in the clear."""
         return None if self.cipher else self.dir / "teacher"
 
     def forget(self, memory_ids: set[int]) -> list[int]:
@@ -124,7 +124,7 @@ class AdapterRegistry:
         the newest promoted version that never saw them current (or none). Returns the deleted versions.
         The teacher's cached answers about them go too."""
         for memory_id in memory_ids:
-            for cached in (self.dir / "teacher").glob(f"{memory_id}-*.pt"):
+            for cached in (self.dir / "teacher").glob(f"{memory_id}-*"):
                 cached.unlink(missing_ok=True)
         versions = self.versions()
         doomed = [m.version for m in versions if memory_ids & set(m.memory_ids)]

@@ -12,10 +12,13 @@ TemplateSynthesizer (deterministic for a seed, offline) and the TeacherSynthesiz
 (local, or any OpenAI-compatible server) writes question-answer pairs from each memory on top.
 """
 
+import hashlib
+import json
 import random
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Callable, Protocol
 
 from ..encode.chunk import split_sentences, without_speaker
@@ -213,37 +216,86 @@ A: Ana
 
 Passage: {passage}
 Q:"""
+# An instruct teacher is asked one sentence at a time, with the whole memory beside it: asked for
+# a whole passage at once, the 1.5B model repeated one pair until its budget ran out on long memories
+TEACHER_INSTRUCTIONS = (
+    "You write study questions about a passage. The user gives the passage and one sentence of it. Write two "
+    "different questions that the sentence answers. Each question must make sense alone: it names who or what it "
+    "is about and never says 'the passage'. Each answer is a short phrase copied word for word from the sentence. "
+    "Write 'Q: question', then 'A: answer' on the next line, and nothing else.")
+_EXAMPLE_PASSAGE = "Lena Ortiz opened a bakery in Porto in 2015. Her sister Ana runs it now."
+_EXAMPLE_SENTENCE = "Her sister Ana runs it now."
+_EXAMPLE_REPLY = "Q: Who runs Lena Ortiz's bakery now?\nA: Ana\nQ: What is Ana's relation to Lena Ortiz?\nA: Her sister"
 _PAIR = re.compile(r"^\s*Q:\s*(?P<q>.+?)\s*\n\s*A:\s*(?P<a>.+?)\s*$", re.M)
+
+
+def _sentence_request(passage: str, sentence: str) -> str:
+    return f"Passage: {passage}\n\nSentence: {sentence}"
 
 
 class TeacherSynthesizer:
     """A teacher model writes question-answer pairs per memory; only pairs whose answer is found in
-    the memory are kept (a small teacher invents things). One kept pair per memory joins the probe.
-    The template pairs are added too: the teacher adds phrasings, it does not replace them."""
+    the memory, and not already in the question, are kept (a small teacher invents things, and
+    "What is Pauli repulsion?" - "Pauli repulsion" teaches nothing). One kept pair per memory joins
+    the probe. The template pairs are added too: the teacher adds phrasings, it does not replace them.
 
-    def __init__(self, teacher: TextModel, seed: int = 0, max_new_tokens: int = 160,
-                 progress: Callable[[int, int], None] | None = None) -> None:
+    With a `cache_dir`, each memory's pairs are kept in a file named by its id (so forgetting it
+    removes them) and a hash of its text and `teacher_name`: a retrain asks the teacher only about
+    new or changed memories (the 1.5B model takes ~10 s per memory on 2 cores)."""
+
+    def __init__(self, teacher: TextModel, seed: int = 0, max_new_tokens: int = 160, open_book: float = 0.5,
+                 progress: Callable[[int, int], None] | None = None, cache_dir: Path | None = None,
+                 teacher_name: str = "") -> None:
         self.teacher = teacher
-        self.templates = TemplateSynthesizer(seed)
+        self.templates = TemplateSynthesizer(seed, open_book=open_book)
         self.max_new_tokens = max_new_tokens
         self.progress = progress
+        self.cache_dir = cache_dir
+        self.teacher_name = teacher_name
 
     def pairs(self, memory: Chunk) -> list[tuple[str, str]]:
         """The teacher's grounded (question, answer) pairs for one memory, duplicates removed."""
-        text = f"Q:{self.teacher.generate(TEACHER_PROMPT.format(passage=memory.text), self.max_new_tokens, stop='Passage:').text}"
         found, seen = [], set()
-        for match in _PAIR.finditer(text):
+        for match in _PAIR.finditer("\n".join(self._replies(memory.text))):
             question, answer = match["q"], match["a"]
-            if len(answer.split()) > 12 or not found_in(answer, [memory.text]) or normal_words(question) in seen:
+            if (len(answer.split()) > 12 or not found_in(answer, [memory.text]) or found_in(answer, [question])
+                    or normal_words(question) in seen):
                 continue
             seen.add(normal_words(question))
             found.append((question, answer))
         return found
 
+    def cached_pairs(self, memory: Chunk) -> list[tuple[str, str]]:
+        """`pairs(memory)`, read from the cache when the teacher already wrote them for this text."""
+        if self.cache_dir is None:
+            return self.pairs(memory)
+        key = f"{self.teacher_name}\n{self.teacher.instruct}\n{TEACHER_INSTRUCTIONS}\n{memory.text}"
+        file = self.cache_dir / f"{memory.id}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
+        if file.exists():
+            return [tuple(pair) for pair in json.loads(file.read_text())]
+        pairs = self.pairs(memory)
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        partial = file.with_suffix(".partial")
+        partial.write_text(json.dumps(pairs))
+        partial.replace(file)
+        return pairs
+
+    def _replies(self, text: str) -> list[str]:
+        """What the teacher wrote: for an instruct model a reply per sentence, for a base model one
+        completion of the worked example."""
+        if not self.teacher.instruct:
+            return [f"Q:{self.teacher.generate(TEACHER_PROMPT.format(passage=text), self.max_new_tokens, stop='Passage:').text}"]
+        example = [{"role": "system", "content": TEACHER_INSTRUCTIONS},
+                   {"role": "user", "content": _sentence_request(_EXAMPLE_PASSAGE, _EXAMPLE_SENTENCE)},
+                   {"role": "assistant", "content": _EXAMPLE_REPLY}]
+        return [self.teacher.chat(example + [{"role": "user", "content": _sentence_request(text, sentence)}],
+                                  self.max_new_tokens // 2, stop="Passage:").text
+                for sentence in split_sentences(text)]
+
     def synthesize(self, memories: list[Chunk]) -> TrainingData:
         data = self.templates.synthesize(memories)
         for done, memory in enumerate(memories, 1):
-            pairs = self.pairs(memory)
+            pairs = self.cached_pairs(memory)
             if len(pairs) > 1:
                 question, answer = pairs.pop()
                 data.probe.append(QA(question, answer, memory.id, "probe"))
