@@ -244,9 +244,13 @@ def test_what_a_teacher_wrote_is_cached_per_memory_and_forgotten_with_it(tmp_pat
     assert synthesizer.cached_pairs(fact) == [("Where did Lena Ortiz open a bakery?", "Porto")]
     assert synthesizer.cached_pairs(fact) == [("Where did Lena Ortiz open a bakery?", "Porto")]
     assert len(teacher.asked) == 1  # the second time from the file
+    cached = next(registry.teacher_dir.glob("5-*.json"))
+    cached.write_text('[["Where did')  # torn or damaged: asked again, and written whole
+    assert synthesizer.cached_pairs(fact) == [("Where did Lena Ortiz open a bakery?", "Porto")]
+    assert len(teacher.asked) == 2 and json.loads(cached.read_text())
     other = TeacherSynthesizer(teacher, cache_dir=registry.teacher_dir, teacher_name="gemma")
     other.cached_pairs(fact)
-    assert len(teacher.asked) == 2  # another teacher's questions are its own
+    assert len(teacher.asked) == 3  # another teacher's questions are its own
     registry.forget({5})
     assert not list(registry.teacher_dir.glob("5-*"))
 
