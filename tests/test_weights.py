@@ -359,6 +359,10 @@ def test_the_base_writes_its_own_replay_questions_once_per_base_model(tiny_model
     assert all(row.kind == "replay" and row.answer for row in rows)
     asked = len(prompts_seen)
     assert own_questions(base, cache, count=12) == rows and len(prompts_seen) == asked  # read from the cache
+    written = cache.read_text()
+    cache.write_text(written[:len(written) // 2])  # a process killed mid-write left half a file: written again
+    assert own_questions(base, cache, count=12) == rows and len(prompts_seen) == 2 * asked
+    assert own_questions(base, cache, count=12) == rows and len(prompts_seen) == 2 * asked
 
 
 def test_decoding_runs_the_frozen_weights_in_fp32_and_puts_them_back(tiny_model_dir):

@@ -18,6 +18,7 @@ from typing import Callable
 from ..encode.salience import content_words
 from ..encode.words import found_in
 from ..prompt import qa_prompt
+from .json_cache import read_json_cache, write_json_cache
 from .synth import QA
 
 OWN_QUESTIONS = 400  # general questions the base model writes itself, replayed beside the control half
@@ -37,12 +38,11 @@ def is_replay(question: str) -> bool:
 def base_answers(model, cache_file: Path) -> dict[str, str]:
     """The base model's greedy answers to every control question (cached per base model; questions
     added to the set since are answered and added)."""
-    answers = json.loads(cache_file.read_text()) if cache_file.exists() else {}
+    answers = read_json_cache(cache_file) or {}
     missing = [q for q, _ in control_questions() if q not in answers]
     if missing:
         answers |= {q: model.generate(qa_prompt(q), max_new_tokens=16).text for q in missing}
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        cache_file.write_text(json.dumps(answers, indent=1))
+        write_json_cache(cache_file, answers)
     return answers
 
 
@@ -57,9 +57,8 @@ def own_questions(complete: Callable[[list[str], int], list[str]], cache_file: P
     the base's greedy continuations, so the set is reproducible). The 200 fixed replay questions
     cover few of the shapes a space's facts teach: a 50-fact adapter answered "In which year did
     World War II end?" with 1939 and "Who wrote The Hobbit?" with "The Hobbit". Cached per base model."""
-    if cache_file.exists():
-        found = json.loads(cache_file.read_text())
-    else:
+    found = read_json_cache(cache_file)
+    if found is None:
         examples = [(q, gold) for q, gold in control_questions() if is_replay(q)]
         rng = random.Random(0)
         starts = (STARTS * count)[:count]
@@ -67,8 +66,7 @@ def own_questions(complete: Callable[[list[str], int], list[str]], cache_file: P
                    for start in starts]
         questions = list(dict.fromkeys(f"{start} {end}" for start, end in zip(starts, complete(prompts, 24))))
         found = not_held_out(dict(zip(questions, complete([qa_prompt(q) for q in questions], 16))))
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        cache_file.write_text(json.dumps(found, indent=1))
+        write_json_cache(cache_file, found)
     return [QA(q, a, -1, "replay") for q, a in found.items() if a]
 
 

@@ -13,7 +13,6 @@ TemplateSynthesizer (deterministic for a seed, offline) and the TeacherSynthesiz
 """
 
 import hashlib
-import json
 import random
 import re
 from dataclasses import dataclass, replace
@@ -24,6 +23,7 @@ from typing import Callable, Protocol
 from ..encode.chunk import split_sentences, without_speaker
 from ..encode.words import found_in, normal_words
 from ..records import Chunk, TextModel
+from .json_cache import read_json_cache, write_json_cache
 from .questions import natural_questions
 
 
@@ -272,15 +272,11 @@ class TeacherSynthesizer:
         prompt = f"{TEACHER_INSTRUCTIONS}\n{_EXAMPLE_REPLY}" if self.teacher.instruct else TEACHER_PROMPT
         key = f"{self.teacher_name}\n{prompt}\n{memory.text}"
         file = self.cache_dir / f"{memory.id}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
-        try:
-            return [tuple(pair) for pair in json.loads(file.read_text())]
-        except (OSError, ValueError):  # not written yet, or unreadable: ask again
-            pass
+        cached = read_json_cache(file)
+        if cached is not None:
+            return [tuple(pair) for pair in cached]
         pairs = self.pairs(memory)
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        partial = file.with_suffix(".partial")
-        partial.write_text(json.dumps(pairs))
-        partial.replace(file)
+        write_json_cache(file, pairs)
         return pairs
 
     def _replies(self, text: str) -> list[str]:
