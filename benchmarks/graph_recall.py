@@ -7,13 +7,15 @@ supporting passages (HotpotQA's supporting_facts titles, two per question) are l
 top 2 and top 5 of: dense only (cosine), hybrid (BM25 + dense, RRF), dense spread over the graph
 alone (one step from the best dense matches and the question's names to the passages about the
 names they mention: recall/graph.py), and hybrid + graph (BM25 + the spread dense ranking, fused:
-what `Memory.search(graph=True)` does). No language model runs. Recall@k: the share of
+what `Memory.search(graph=True)` does). No language model runs; the two `Memory.search` calls are timed. Recall@k: the share of
 supporting passages found; all@k: questions with every supporting passage found.
 """
 
 import argparse
 import json
+import statistics
 import tempfile
+import time
 
 from common import SHARED_DATA, save_plot, write_result
 from rich.console import Console
@@ -39,6 +41,7 @@ def main() -> None:
     found = {method: {2: [], 5: []} for method in METHODS}
     complete = {method: {2: [], 5: []} for method in METHODS}
     by_type: dict[str, dict[str, list[float]]] = {}
+    seconds: dict[str, list[float]] = {"hybrid": [], "hybrid+graph": []}
     with tempfile.TemporaryDirectory() as folder:
         memory = Memory(folder)
         [passages] = dataset.spaces.values()
@@ -52,9 +55,10 @@ def main() -> None:
             nearest = index.search(vector, 50)
             ranked = {
                 "dense": [memory_id for memory_id, _ in nearest],
-                "hybrid": [h.memory.id for h in memory.search(question["question"], "hotpot", k=5, graph=False)],
+                "hybrid": timed(seconds["hybrid"], lambda: memory.search(question["question"], "hotpot", k=5, graph=False)),
                 "graph": [memory_id for memory_id, _ in graph_walk(store, graph, question["question"], nearest, 5)],
-                "hybrid+graph": [h.memory.id for h in memory.search(question["question"], "hotpot", k=5, graph=True)],
+                "hybrid+graph": timed(seconds["hybrid+graph"],
+                                      lambda: memory.search(question["question"], "hotpot", k=5, graph=True)),
             }
             for method, ids in ranked.items():
                 for k in (2, 5):
@@ -74,9 +78,21 @@ def main() -> None:
     for method, row in summary.items():
         table.add_row(method, *(f"{value:.1%}" for value in row.values()))
     console.print(table)
+    latency = {method: {"p50_ms": 1000 * statistics.median(times), "p95_ms": 1000 * statistics.quantiles(times, n=20)[-1]}
+               for method, times in seconds.items()}
+    console.print("Memory.search latency: " + ", ".join(f"{method} p50 {row['p50_ms']:.1f} ms, p95 {row['p95_ms']:.1f} ms"
+                                                        for method, row in latency.items()))
     plot = save_plot("graph_recall", [2, 5], {m: [row["recall@2"], row["recall@5"]] for m, row in summary.items()},
                      "k (passages retrieved)", "supporting-passage recall", f"HotpotQA, {len(raw)} questions", log=False)
-    console.print(f"wrote {write_result('graph_recall', {'questions': len(raw), 'summary': summary})} and {plot}")
+    console.print(f"wrote {write_result('graph_recall', {'questions': len(raw), 'summary': summary, 'latency': latency})} and {plot}")
+
+
+def timed(times: list[float], search) -> list[int]:
+    """The ids `search()` returns; its wall time is appended to `times`."""
+    started = time.perf_counter()
+    hits = search()
+    times.append(time.perf_counter() - started)
+    return [hit.memory.id for hit in hits]
 
 
 if __name__ == "__main__":

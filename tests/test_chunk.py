@@ -32,3 +32,8 @@ def test_one_enormous_word_is_cut_by_characters():
     chunks = chunk_segment(Segment("x" * 1000), lambda t: len(t) // 10 + 1, 20, 0)
     assert "".join(chunks) == "x" * 1000
     assert all(len(c) // 10 + 1 <= 20 for c in chunks)
+
+
+def test_an_initial_does_not_end_a_sentence():
+    assert split_sentences("It is the third album by M. Ward. The title alludes to J. R. R. Tolkien.") == [
+        "It is the third album by M. Ward.", "The title alludes to J. R. R. Tolkien."]

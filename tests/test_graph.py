@@ -1,6 +1,6 @@
 """The entity graph: names extracted, kept in step with the store, and a spread that makes the hop."""
 
-from imprint.encode.entities import extract_entities, question_names
+from imprint.encode.entities import extract_entities, names_within, question_names
 
 
 def test_names_are_capitalised_runs_without_sentence_starts():
@@ -42,3 +42,54 @@ def test_forgetting_removes_the_names_no_memory_mentions_any_more(memory):
     assert len(left) == 2 and set(left.values()) == {1}  # zorblat is gone, varga is mentioned once now
     memory.forget(kept, "g")
     assert store._conn.execute("SELECT count(*) FROM entities").fetchone()[0] == 0
+
+
+def test_months_and_weekdays_are_no_names_and_joined_names_are_also_found_apart():
+    assert extract_entities("In May 2005, Nordeman released Brave. On Monday Mira met May Lin.") == [
+        "nordeman", "brave", "mira", "may lin"]  # a month alone names no one; "May Lin" may
+    assert names_within("It was produced by Trent Reznor of Nine Inch Nails.") == {
+        "trent reznor of nine inch nails", "trent reznor", "nine inch nails"}
+
+
+def _second_hops(memory, space: str) -> tuple[int, int, int]:
+    """A passage naming two people, one where the question's relation is, and a passage about each."""
+    first = memory.add("Zorblat Industries makes lamps. Quillon Varga founded it in Riga in 1990. Its company logo "
+                       "was drawn by Ilse Marek.", space=space)[0]
+    varga = memory.add("Quillon Varga grew up in Tallinn and loved drawing logos.", space=space)[0]
+    marek = memory.add("Ilse Marek grew up in Szeged.", space=space)[0]
+    for text in ["Mira Osk repairs clocks in Graz.", "The harbour of Riga freezes in winter.",
+                 "Otto Kranz keeps bees on his roof.", "Tallinn has a lighthouse too."]:
+        memory.add(text, space=space)
+    return first, varga, marek
+
+
+def test_the_second_hop_is_the_name_said_where_the_question_asks(memory):
+    """The passage about the company names its founder and the logo's artist; the question asks
+    about the logo, so the artist's passage follows it, though the founder's reads closer to the
+    question ("drawing logos") and one step over the graph reaches both alike."""
+    from imprint.recall import search
+
+    first, varga, marek = _second_hops(memory, "g")
+    question = "Where did the person who drew the Zorblat Industries company logo grow up?"
+    space = memory.space("g")
+    vector = memory.embedder.embed_query(question)
+    linked = search.linked_by_sentence(space.store, space.graph, space.vectors, [first], question, vector, 5)
+    assert [memory_id for memory_id, _ in linked] == [marek]  # Varga and Riga are named where no word is asked
+    assert {h.memory.id for h in memory.search(question, "g", k=2, graph=True)} == {first, marek}
+    weight = search.LINKED_WEIGHT
+    try:
+        search.LINKED_WEIGHT = 0.0
+        assert {h.memory.id for h in memory.search(question, "g", k=2, graph=True)} == {first, varga}
+    finally:
+        search.LINKED_WEIGHT = weight
+
+
+def test_the_second_hop_is_found_in_an_encrypted_space_where_names_are_stored_as_tags(tmp_path, embedder, model):
+    from imprint import Memory, Settings
+    from imprint.store.crypto import new_master_key
+
+    with Memory(settings=Settings(data_dir=tmp_path, key=new_master_key()), embedder=embedder, model=model) as memory:
+        first, _, marek = _second_hops(memory, "g")
+        hits = memory.search("Where did the person who drew the Zorblat Industries company logo grow up?", "g", k=2,
+                             graph=True)
+        assert {h.memory.id for h in hits} == {first, marek}

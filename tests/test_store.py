@@ -37,6 +37,19 @@ def test_add_persists_and_reopens(backend):
     assert backend.names() == ["a"] and backend.exists("a") and not backend.exists("b")
 
 
+def test_names_map_to_their_entity_ids_with_and_without_encryption(backend):
+    from imprint.store.crypto import decode_master_key, new_master_key
+
+    for name, key in (("plain", None), ("sealed", decode_master_key(new_master_key(), "test"))):
+        store = backend.open(name, key)
+        raw, [chunk] = item("Quillon Varga founded Zorblat Industries.")
+        chunk.entities = ["quillon varga", "zorblat industries"]
+        store.add([(raw, [chunk])])
+        ids = store.entity_ids({"quillon varga", "zorblat industries", "nobody"})
+        assert set(ids) == {"quillon varga", "zorblat industries"}
+        assert set(ids.values()) == set(store.entities_named({"quillon varga", "zorblat industries"}))
+
+
 def test_a_sqlite_space_is_migrated_and_in_wal_mode(tmp_path):
     store = SqliteStore(tmp_path / "a.sqlite")
     assert store._conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)

@@ -10,7 +10,9 @@ from typing import Callable
 
 from ..records import Segment
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[A-Z0-9])|\n\s*\n")
+# A sentence ends at . ! or ? before a capital, a digit or an opening quote, but not after an
+# initial ("by M. Ward"), and at a blank line.
+_SENTENCE_END = re.compile(r"(?<=[.!?])(?<!\b[A-Z]\.)\s+(?=[\"'(\[A-Z0-9])|\n\s*\n")
 
 
 def split_sentences(text: str) -> list[str]:

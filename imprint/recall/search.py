@@ -18,9 +18,10 @@ from typing import Callable
 
 import numpy as np
 
-from ..encode.entities import question_names
+from ..encode.chunk import split_sentences
+from ..encode.entities import names_within, question_names
 from ..records import Hit
-from ..store.base import SpaceStore
+from ..store.base import SpaceStore, query_words
 from .dense import VectorIndex
 from .graph import GraphIndex
 
@@ -35,6 +36,11 @@ _EMBEDDING = ThreadPoolExecutor(max_workers=4, thread_name_prefix="imprint-embed
 NEIGHBOUR_WEIGHT = 0.2
 GRAPH_SEEDS = 2  # the graph spreads from this many best dense matches (and the query's names)
 LINK_WEIGHT = 1.0  # a link from a seed of similarity s adds s (HotpotQA sweep: docs/benchmarks.md)
+# The best fused match's sentences lead to the names they mention (HotpotQA both passages in the top
+# 5: 77% -> 87% from 1 match, 86% from 2 at twice the sentences embedded; docs/benchmarks.md), and
+# that ranking counts as much as the keyword one.
+LINK_SEEDS = 1
+LINKED_WEIGHT = 1.0
 
 
 def hybrid_search(
@@ -50,7 +56,9 @@ def hybrid_search(
 ) -> list[Hit]:
     """The k best memories for `query`; each retriever contributes its top `candidates`. With
     `allowed` (sorted ids, from the store's filters) every retriever ranks only those. The dense
-    (or graph) ranking counts `dense_weight` times the keyword one (the embedder's measured weight)."""
+    (or graph) ranking counts `dense_weight` times the keyword one (the embedder's measured weight).
+    With `graph`, the memories about the names the best fused match mentions join as a third
+    ranking (`linked_by_sentence`)."""
     depth = max(k, candidates)
     embedding = _EMBEDDING.submit(embed_query, query)
     _, about = store.subjects(question_names(query))
@@ -73,12 +81,15 @@ def hybrid_search(
         lists["graph"] = [memory_id for memory_id, _ in walked
                           if allowed is None or _member(allowed, memory_id)]
         fused = ["keyword", "graph"]
+    weights = {"keyword": 1.0, "dense": dense_weight, "graph": dense_weight, "linked": LINKED_WEIGHT}
+    scores = _fused(lists, fused, weights)
+    if graph is not None:
+        seeds = sorted(scores, key=lambda memory_id: (-scores[memory_id], memory_id))[:LINK_SEEDS]
+        lists["linked"] = [memory_id for memory_id, _ in linked_by_sentence(store, graph, index, seeds, query, vector, depth)
+                           if allowed is None or _member(allowed, memory_id)]
+        fused.append("linked")
+        scores = _fused(lists, fused, weights)
     ranks = {name: {memory_id: rank for rank, memory_id in enumerate(ids, start=1)} for name, ids in lists.items()}
-    scores: dict[int, float] = {}
-    for name in fused:
-        weight = 1.0 if name == "keyword" else dense_weight
-        for memory_id, rank in ranks[name].items():
-            scores[memory_id] = scores.get(memory_id, 0.0) + weight / (RRF_K + rank)
     best = sorted(scores, key=lambda memory_id: (-scores[memory_id], memory_id))[:k]
     return [
         Hit(memory=chunk, score=scores[chunk.id], keyword_rank=ranks["keyword"].get(chunk.id),
@@ -86,6 +97,15 @@ def hybrid_search(
             similarity=similarity.get(chunk.id))
         for chunk in store.get(best)
     ]
+
+
+def _fused(lists: dict[str, list[int]], names: list[str], weights: dict[str, float]) -> dict[int, float]:
+    """Memory id -> its reciprocal-rank score over the rankings `names`, each counting its weight."""
+    scores: dict[int, float] = {}
+    for name in names:
+        for rank, memory_id in enumerate(lists[name], start=1):
+            scores[memory_id] = scores.get(memory_id, 0.0) + weights[name] / (RRF_K + rank)
+    return scores
 
 
 def with_neighbours(store: SpaceStore, hits: list[Hit], k: int, allowed: np.ndarray | None = None) -> list[Hit]:
@@ -131,3 +151,30 @@ def graph_walk(store: SpaceStore, graph: GraphIndex, query: str, nearest: list[t
     for memory_id, weight in reached.items():
         scores[memory_id] = scores.get(memory_id, floor) + LINK_WEIGHT * weight
     return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))[:limit]
+
+
+def linked_by_sentence(store: SpaceStore, graph: GraphIndex, index: VectorIndex, seeds: list[int], query: str,
+                       query_vector: np.ndarray, limit: int) -> list[tuple[int, float]]:
+    """The memories about the names the `seeds` mention, each name weighted by the share of the
+    question's words that the sentence naming it contains. A passage names many people and
+    places; the second hop is the one named where the question's relation is ("The soundtrack ...
+    was produced by a man born in what year?" -> "... produced by Trent Reznor"), which one step
+    over the graph alone does not tell apart. (Cosine of the sentence's embedding found the same
+    passages at four times the search time: docs/benchmarks.md.) A conversation's turn leads
+    nowhere: the names in it are mostly the people talking (LoCoMo recall@10 with the graph
+    0.662 -> 0.580 when turns led)."""
+    asked = set(query_words(query))
+    named = [(sentence, names_within(sentence)) for chunk in store.get(seeds) if chunk.speaker is None
+             for sentence in split_sentences(chunk.text)]
+    known = store.entity_ids(set().union(*(names for _, names in named)))
+    weights: dict[int, float] = {}
+    for sentence, names in named:
+        closeness = len(asked.intersection(query_words(sentence))) / max(len(asked), 1)
+        for name in names & known.keys():
+            weights[known[name]] = max(weights.get(known[name], 0.0), closeness)
+    reached = graph.spread({}, weights)
+    linked = np.array(sorted(set(reached) - set(seeds)), dtype=np.int64)
+    similarity = dict(index.search(query_vector, len(linked), linked)) if len(linked) else {}
+    # names in one sentence reach their memories with one weight: the one closer to the question goes first
+    return sorted(((i, reached[i]) for i in linked.tolist()),
+                  key=lambda pair: (-pair[1], -similarity.get(pair[0], 0.0), pair[0]))[:limit]

@@ -28,6 +28,16 @@ class Edges:
                 f" WHERE e.name IN ({marks(keys)}) GROUP BY e.id", keys).fetchall()
         return dict(rows)
 
+    def entity_ids(self, names: set[str]) -> dict[str, int]:
+        """Name -> entity id, for those of `names` the space knows."""
+        keys = {self._entity_key(name): name for name in names}
+        if not keys:
+            return {}
+        with self._lock:
+            rows = self._conn.execute(f"SELECT name, id FROM entities WHERE name IN ({marks(list(keys))})",
+                                      list(keys)).fetchall()
+        return {keys[key]: entity_id for key, entity_id in rows}
+
     def subjects(self, names: set[str]) -> tuple[set[str], np.ndarray]:
         """Those of `names` that are some memory's subject (a turn's speaker, a passage's title), and
         the ids of the memories they are the subject of, ascending. Source code has none: a method's
