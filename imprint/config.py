@@ -130,10 +130,11 @@ class Settings(BaseSettings):
                           "instead of the local model. Adapters (strategy=weights) stay local.")
     answer_model: str = Field("default", description="Model name sent to answer_url.")
     teacher: str | None = Field(
-        None, description="Who writes extra training data at consolidation: None (templates only), "
+        None, description="Who writes extra training questions at consolidation (and facts for extract=teacher): "
                           "'local' (the local reader: the quality profile's 1.5B model, else the base model), "
-                          "the path of a .gguf instruct model (e.g. the 1.5B one while Gemma reads), or an "
-                          "OpenAI-compatible server URL.")
+                          "the path of a .gguf instruct model (e.g. the 1.5B one while Gemma reads), an "
+                          "OpenAI-compatible server URL, or 'off' (templates only). Default: the profile's "
+                          "(small: off; quality: local).")
     teacher_model: str = Field("default", description="Model name sent to a teacher server.")
     remote_api_key: str | None = Field(None, description="API key for answer_url and a teacher server.")
     key_file: Path | None = Field(

@@ -18,7 +18,7 @@ from .errors import EncryptionError, InputError, NotFoundError
 from .filters import Filters
 from .forget import Forgotten, forget_memory, forget_source
 from .ingest import Ingest, IngestReport
-from .llm.choose import EngineChoice, Models, choose_embedder
+from .llm.choose import EngineChoice, Models, choose_embedder, teacher_name_or_none
 from .llm.local import LocalModel
 from .recall import asof
 from .recall.route import Route
@@ -54,7 +54,7 @@ class Memory:
         self._spaces = Spaces(s.data_dir, load_master_key(s.key_file, s.key.get_secret_value() if s.key else None,
                                                           s.data_dir), s.store, s.store_connections)
         self._ingest = Ingest(s, self.embedder, lambda: TeacherExtractor(
-            self.models.teacher(s.teacher, "IMPRINT_EXTRACT=teacher")))
+            self.models.teacher(teacher_name_or_none(self.settings), "IMPRINT_EXTRACT=teacher")))
         self._answering = Answering(s, self.models, self.embedder)
 
     @property
@@ -296,7 +296,8 @@ class Memory:
         """Train the space's stable memories (or `memory_ids`) into a new adapter version; it becomes
         current only if it passes the gate (probe recall and retention). Stable: unchanged for
         `stable_days` and used in `min_uses` answers (defaults: the settings; 0 and 0 take all).
-        `teacher` ('local' or a server URL; default: the teacher setting) writes extra QA pairs."""
+        `teacher` ('local', a .gguf file or a server URL; default: the teacher setting, else the
+        profile's; 'off': none) writes extra QA pairs."""
         opened = self.space(space)
         if not memory_ids:
             memory_ids = self.stable_memories(space, stable_days, min_uses)
@@ -306,7 +307,7 @@ class Memory:
             raise InputError(f"space {space!r} has no memories to consolidate (none is stable and used enough: "
                              "see IMPRINT_STABLE_DAYS and IMPRINT_MIN_USES)")
         config = config or TrainConfig()
-        teacher = teacher or self.settings.teacher
+        teacher = teacher_name_or_none(self.settings, teacher)
         synthesizer = None
         if teacher:
             def progress(done: int, total: int) -> None:

@@ -148,3 +148,15 @@ def test_an_archived_model_is_unpacked_only_after_its_hash_matched(tmp_path, ind
     assert not (folder.parent / "toy.zip").exists() and not (folder.parent / "notebook").exists()
     (folder.parent / INSTALLED_MARK).write_text("0" * 64)  # a mark from another archive: not this model
     assert not model.installed(tmp_path / "cache")
+
+
+def test_the_quality_profile_teaches_with_its_reader_unless_told_otherwise():
+    from imprint import Settings
+    from imprint.llm.choose import teacher_name_or_none
+
+    assert teacher_name_or_none(Settings(profile="small", teacher=None)) is None  # Gemma 270M writes too few pairs
+    assert teacher_name_or_none(Settings(profile="quality", teacher=None)) == "local"
+    assert teacher_name_or_none(Settings(profile="quality", teacher="off")) is None
+    assert teacher_name_or_none(Settings(profile="quality", teacher=None), "off") is None  # `consolidate --teacher off`
+    assert teacher_name_or_none(Settings(profile="small", teacher="http://127.0.0.1:9/v1")) == "http://127.0.0.1:9/v1"
+    assert teacher_name_or_none(Settings(profile="small", teacher="local"), "model.gguf") == "model.gguf"

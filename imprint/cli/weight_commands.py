@@ -35,7 +35,7 @@ def consolidate(
     replay: Annotated[int, typer.Option(min=0, help="Times the base model's own control answers are replayed per epoch (0: none).")] = ConsolidateOptions.replay,
     min_recall: Annotated[float, typer.Option(help="Gate: probe recall needed to promote.")] = ConsolidateOptions.min_recall,
     min_retention: Annotated[float, typer.Option(help="Gate: control retention needed to promote.")] = ConsolidateOptions.min_retention,
-    teacher: Annotated[Optional[str], typer.Option(help="'local', a .gguf file or an OpenAI-compatible URL that writes extra QA pairs (default: IMPRINT_TEACHER).")] = None,
+    teacher: Annotated[Optional[str], typer.Option(help="'local', a .gguf file or an OpenAI-compatible URL that writes extra QA pairs, or 'off' (default: IMPRINT_TEACHER, else the profile's: quality 'local', small off).")] = None,
     stable_days: Annotated[Optional[float], typer.Option(min=0, help="Policy: only memories unchanged for this many days (default: IMPRINT_STABLE_DAYS).")] = None,
     min_uses: Annotated[Optional[int], typer.Option(min=0, help="Policy: only memories used in this many answers (default: IMPRINT_MIN_USES).")] = None,
     queue: Annotated[bool, typer.Option("--queue", help="Postgres store: queue the job for `imprint worker` instead of training here.")] = False,
