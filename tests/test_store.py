@@ -152,6 +152,49 @@ def test_the_hnsw_index_follows_the_rows_and_its_similarities_are_exact(backend)
     assert agree >= 36
 
 
+def test_ingest_s_repeat_check_goes_through_the_hnsw_index_and_the_matrix_grows_in_place(backend):
+    """Ingest asks `nearest` for every batch: an exact product over every memory, and a copy of the
+    whole matrix per batch, made ingest slow down as the space grew."""
+    store = backend.open("a", None)
+
+    def rows(numbers):
+        return [(RawItem(source=f"s{i}", kind="text", content=f"memory {i}", segments=[Segment(f"memory {i}")]),
+                 [PreparedChunk(text=f"memory {i}", tokens=2, vector=unit(i, 32))]) for i in numbers]
+
+    ids = [result.chunk_ids[0] for result in store.add(rows(range(400)))]
+    index = VectorIndex(store, ann_min=100)
+    assert index.nearest(np.stack([unit(3, 32)])) == [(ids[3], pytest.approx(1.0, abs=1e-6))]  # exact; starts the build
+    assert index.wait_until_built(120)
+
+    class Counted:  # the usearch index, its searches counted
+        def __init__(self, inner):
+            self.inner, self.searches = inner, 0
+
+        def search(self, *args, **kwargs):
+            self.searches += 1
+            return self.inner.search(*args, **kwargs)
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+    index._ann = counted = Counted(index._ann)
+    found = index.nearest(np.stack([unit(i, 32) for i in range(0, 400, 10)]))
+    assert counted.searches == 1  # one batch search, re-scored exactly
+    assert sum(memory_id == ids[i] for (memory_id, _), i in zip(found, range(0, 400, 10))) >= 38
+    assert all(similarity <= 1.0 + 1e-6 for _, similarity in found)
+    for start in range(400, 1000, 200):  # batches join the buffer without copying what is held
+        added = [result.chunk_ids[0] for result in store.add(rows(range(start, start + 200)))]
+        before = index._buffer
+        [(memory_id, similarity)] = index.nearest(np.stack([unit(start + 7, 32)]))
+        assert memory_id == added[7] and similarity == pytest.approx(1.0, abs=1e-6)
+        assert np.shares_memory(index._matrix, index._buffer) and len(index._matrix) == start + 200
+        assert index._buffer is before or len(index._buffer) >= 2 * start  # kept, or doubled
+    store.delete_memory(ids[0])  # a deletion reloads the matrix; the next batch starts a buffer again
+    [extra] = store.add(rows([5000]))[0].chunk_ids
+    assert index.nearest(np.stack([unit(5000, 32)]))[0][0] == extra
+    assert ids[0] not in [m for m, _ in index.search(unit(0, 32), 50)]
+
+
 def test_fts_query_is_safe_for_any_text():
     assert fts_query("the of and") is None
     assert fts_query('Where "did" Mira* go? (AND) NEAR') == '"mira" OR "go" OR "near"'

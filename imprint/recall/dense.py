@@ -3,8 +3,8 @@
 
 Brute force needs no index build and can never disagree with the rows in SQLite: it answers every
 search in a space under ANN_MIN vectors, every filtered search, and every search while the HNSW
-index is being built. The matrix follows the store: new rows are appended by id, and any deletion
-reloads it. From ANN_MIN vectors on, a usearch HNSW index (int8) is built in a background thread
+index is being built. The matrix follows the store: new rows are appended by id (into a buffer that
+doubles, so an ingest's batches do not copy it), and any deletion reloads it. From ANN_MIN vectors on, a usearch HNSW index (int8) is built in a background thread
 from the matrix (so a restart or a crash only costs a rebuild); it takes new rows as they come,
 drops deleted ones, and is rebuilt when vectors changed in place (a reindex). Its candidates are
 re-scored exactly against the matrix, so similarities are exact and only the candidate set is
@@ -37,7 +37,8 @@ class VectorIndex:
         self._store = store
         self._ann_min = ann_min
         self._ids = np.zeros(0, dtype=np.int64)
-        self._matrix: np.ndarray | None = None
+        self._matrix: np.ndarray | None = None  # the first rows of self._buffer, or a reload's own array
+        self._buffer: np.ndarray | None = None  # None: the matrix (if any) is not a view of one
         self._deletions = -1
         self._lock = threading.Lock()
         self._ann = None  # the usearch index once built; it holds every id of self._ids
@@ -49,6 +50,7 @@ class VectorIndex:
         if deletions != self._deletions:
             old_ids, old_matrix = self._ids, self._matrix
             self._ids, self._matrix = self._store.vectors_after(0)
+            self._buffer = None  # the reload is its own array: the next append copies it into a buffer
             if not len(self._ids):
                 self._matrix = None
             self._deletions = deletions
@@ -57,11 +59,25 @@ class VectorIndex:
         last = int(self._ids[-1]) if len(self._ids) else 0
         ids, vectors = self._store.vectors_after(last)
         if len(ids):
-            self._ids = np.concatenate([self._ids, ids])
             added = np.asarray(vectors, dtype=np.float32)
-            self._matrix = added if self._matrix is None else np.concatenate([self._matrix, added])
+            self._append(added)
+            self._ids = np.concatenate([self._ids, ids])
             if self._ann is not None:
                 self._ann.add(ids, added)
+
+    def _append(self, added: np.ndarray) -> None:
+        """Add rows to the matrix, a view of a buffer that doubles when full: ingest adds a batch at
+        a time, and copying the whole matrix for each (with the exact repeat check in `nearest`) made
+        it slow down as the space grew (398 chunks/s up to 100k memories, 120 at 400k: benchmarks/store.py)."""
+        held = 0 if self._matrix is None else len(self._matrix)
+        needed = held + len(added)
+        if self._buffer is None or needed > len(self._buffer):
+            buffer = np.empty((max(needed, 2 * held), added.shape[1]), dtype=np.float32)
+            if held:
+                buffer[:held] = self._matrix
+            self._buffer = buffer
+        self._buffer[held:needed] = added
+        self._matrix = self._buffer[:needed]
 
     def _follow_deletions(self, old_ids: np.ndarray, old_matrix: np.ndarray | None) -> None:
         """Bring the HNSW index (or the one being built) in step after a reload: ids that are gone
@@ -146,15 +162,28 @@ class VectorIndex:
         return _best(ids, matrix @ query, limit)
 
     def nearest(self, queries: np.ndarray) -> list[tuple[int, float] | None]:
-        """For each query row, its nearest stored memory (id, cosine), in one product; None if empty."""
+        """For each query row, its nearest stored memory (id, cosine); None if empty. Ingest asks
+        this for every batch (is it a repeat?), so once the HNSW index is built it gives the
+        candidates, re-scored exactly; an exact product over every memory per batch made ingest
+        slow down as the space grew."""
+        queries = np.asarray(queries, dtype=np.float32)
         with self._lock:
             self._refresh()
             if self._matrix is None:
                 return [None] * len(queries)
-            scores = np.asarray(queries, dtype=np.float32) @ self._matrix.T
-            ids = self._ids
-        best = scores.argmax(axis=1)
-        return [(int(ids[i]), float(scores[row, i])) for row, i in enumerate(best)]
+            ids, matrix, ann = self._ids, self._matrix, self._ann
+            self._build_if_large()
+            if ann is not None:
+                keys = np.asarray(ann.search(queries, min(len(ids), ANN_CANDIDATES)).keys, dtype=np.int64)
+        if ann is None:
+            scores = queries @ matrix.T
+            best = scores.argmax(axis=1)
+            return [(int(ids[i]), float(scores[row, i])) for row, i in enumerate(best)]
+        found: list[tuple[int, float] | None] = []
+        for query, candidates in zip(queries, keys.reshape(len(queries), -1)):
+            rows = _rows_of(ids, candidates)
+            found.append(_best(ids[rows], matrix[rows] @ query, 1)[0] if len(rows) else None)
+        return found
 
 
 def _reconcile(index, held: np.ndarray, ids: np.ndarray, matrix: np.ndarray) -> None:
