@@ -4,12 +4,13 @@
 Brute force needs no index build and can never disagree with the rows in SQLite: it answers every
 search in a space under ANN_MIN vectors, every filtered search, and every search while the HNSW
 index is being built. The matrix follows the store: new rows are appended by id (into a buffer that
-doubles, so an ingest's batches do not copy it), and any deletion reloads it. From ANN_MIN vectors on, a usearch HNSW index (int8) is built in a background thread
-from the matrix (so a restart or a crash only costs a rebuild); it takes new rows as they come,
-drops deleted ones, and is rebuilt when vectors changed in place (a reindex). Its candidates are
-re-scored exactly against the matrix, so similarities are exact and only the candidate set is
-approximate (benchmarks/store.py measures how often it misses an exact top-10 memory). usearch's
-module makes a later import of onnxruntime crash the process, so the build imports that first.
+doubles, so an ingest's batches do not copy it), and any deletion reloads it. From ANN_MIN vectors
+on, a usearch HNSW index (int8) is built in a background thread from the matrix (so a restart or a
+crash only costs a rebuild); it takes new rows as they come, drops deleted ones, and is rebuilt
+when vectors changed in place (a reindex). Its candidates are re-scored exactly against the
+matrix, so similarities are exact and only the candidate set is approximate (benchmarks/store.py
+measures how often it misses an exact top-10 memory). usearch's module makes a later import of
+onnxruntime crash the process, so the build imports that first.
 """
 
 import logging
@@ -67,8 +68,9 @@ class VectorIndex:
 
     def _append(self, added: np.ndarray) -> None:
         """Add rows to the matrix, a view of a buffer that doubles when full: ingest adds a batch at
-        a time, and copying the whole matrix for each (with the exact repeat check in `nearest`) made
-        it slow down as the space grew (398 chunks/s up to 100k memories, 120 at 400k: benchmarks/store.py)."""
+        a time, and copying the whole matrix for each (with the exact repeat check in `nearest`)
+        made it slow down as the space grew (398 chunks/s up to 100k memories, 120 at 400k:
+        docs/benchmarks.md)."""
         held = 0 if self._matrix is None else len(self._matrix)
         needed = held + len(added)
         if self._buffer is None or needed > len(self._buffer):
