@@ -10,7 +10,9 @@ keyword parts are timed alone in a second pass, beside the exact scan (which rea
 ~150 MB at 100k, and so would evict the caches a search uses if timed between searches).
 From ANN_MIN memories on, dense search goes through the HNSW index (recall/dense.py): its build
 time is reported, the exact scan is timed beside it, and "HNSW overlap" is the share of the exact
-top 10 that the HNSW search returns. With --store, the same runs against a Postgres database
+top 10 that the HNSW search returns; "keyword overlap" is the share of the keyword top 10 with every
+word ranked that the common-terms query returns (store/sqlite.py: past RANKED_ROWS matching rows,
+common words only add to the score). With --store, the same runs against a Postgres database
 (keywords by tsvector and BM25 in SQL, dense search by pgvector with the space's own HNSW index from
 5k vectors, built while ingesting, so no build time is reported) and the result is written as
 store_postgres.
@@ -33,6 +35,7 @@ from imprint import Memory, Settings
 from imprint.encode.parse import text_item
 from imprint.recall import search
 from imprint.recall.dense import VectorIndex
+from imprint.store import sqlite
 
 SYLLABLES = "ka lo mi ra ten vo su de bri an el or ul fa ne ti go ha ze pe ru si ko la".split()
 THINGS = "violin bakery garden sailboat library telescope bicycle orchard studio workshop kiln".split()
@@ -102,7 +105,7 @@ def main() -> None:
             for query in queries[:20]:  # load the vector matrix; torch builds kernels per input shape once
                 memory.search(query, "bench")
             vectors = memory.embedder.embed(queries)
-            full, serial, dense, keyword, scan, overlap = [], [], [], [], [], []
+            full, serial, dense, keyword, scan, overlap, keyword_overlap = [], [], [], [], [], [], []
             for n, query in enumerate(queries):  # one after another, as a user's searches come
                 for overlapped in (n % 2 == 0, n % 2 == 1):  # each also the old way; who goes first alternates
                     with patch.object(search, "_EMBEDDING", search._EMBEDDING if overlapped else InOrder()):
@@ -119,17 +122,23 @@ def main() -> None:
                 t4 = time.perf_counter()
                 dense.append(t2 - t1), keyword.append(t3 - t2), scan.append(t4 - t3)
                 overlap.append(len({i for i, _ in found[:10]} & {i for i, _ in truth[:10]}) / 10)
+                if backend == "sqlite":
+                    ranked = store.keyword_search(query, 10)
+                    with patch.object(sqlite, "RANKED_ROWS", 10**12):
+                        every_word = store.keyword_search(query, 10)
+                    keyword_overlap.append(len(set(ranked) & set(every_word)) / max(1, len(every_word)))
             row = {"memories": size, "ingest_chunks_per_s": added / ingest_seconds, "hnsw": approximate,
                    "hnsw_build_s": build_seconds, "hnsw_overlap_at_10": sum(overlap) / len(overlap),
                    "search": percentiles(full), "search_embedding_first": percentiles(serial),
                    "dense": percentiles(dense), "exact_scan": percentiles(scan),
-                   "keyword": percentiles(keyword)}
+                   "keyword": percentiles(keyword),
+                   "keyword_overlap_at_10": sum(keyword_overlap) / len(keyword_overlap) if keyword_overlap else None}
             rows.append(row)
             console.print(f"{size:,}: {row['ingest_chunks_per_s']:.0f} chunks/s, search p95 {row['search']['p95_ms']:.1f} ms")
         memory.close()
     table = Table("memories", "ingest chunks/s", "search p50 ms", "search p95 ms", "embedding first p50 / p95 ms",
                   "dense p95 ms", "exact scan p95 ms",
-                  "HNSW build s", "HNSW overlap@10", "keyword p95 ms",
+                  "HNSW build s", "HNSW overlap@10", "keyword p95 ms", "keyword overlap@10",
                   title=f"imprint store ({backend}): ingest and search (k=10, 2 cores)")
     for r in rows:
         table.add_row(f"{r['memories']:,}", f"{r['ingest_chunks_per_s']:.0f}", f"{r['search']['p50_ms']:.1f}",
@@ -137,7 +146,8 @@ def main() -> None:
                       f"{r['search_embedding_first']['p50_ms']:.1f} / {r['search_embedding_first']['p95_ms']:.1f}",
                       f"{r['dense']['p95_ms']:.1f}", f"{r['exact_scan']['p95_ms']:.1f}",
                       f"{r['hnsw_build_s']:.1f}" if r["hnsw"] else "-", f"{r['hnsw_overlap_at_10']:.3f}" if r["hnsw"] else "-",
-                      f"{r['keyword']['p95_ms']:.1f}")
+                      f"{r['keyword']['p95_ms']:.1f}",
+                      "-" if r["keyword_overlap_at_10"] is None else f"{r['keyword_overlap_at_10']:.3f}")
     console.print(table)
     name = "store" if backend == "sqlite" else "store_postgres"
     console.print(f"wrote {write_result(name, {'rows': rows, 'queries': args.queries, 'backend': backend})}")

@@ -6,13 +6,13 @@ import pytest
 from imprint.errors import NotFoundError
 from imprint.recall.dense import VectorIndex
 from imprint.records import EmbedderRecord, RawItem, Segment
+from imprint.store import sqlite
 from imprint.store.base import PreparedChunk
 from imprint.store.sqlite import (
     MIGRATIONS,
     SUBJECT_VERSION,
     TAGS_VERSION,
     SqliteStore,
-    fts_query,
 )
 
 
@@ -195,9 +195,28 @@ def test_ingest_s_repeat_check_goes_through_the_hnsw_index_and_the_matrix_grows_
     assert ids[0] not in [m for m, _ in index.search(unit(0, 32), 50)]
 
 
-def test_fts_query_is_safe_for_any_text():
-    assert fts_query("the of and") is None
-    assert fts_query('Where "did" Mira* go? (AND) NEAR') == '"mira" OR "go" OR "near"'
+def test_keyword_search_takes_any_text(tmp_path):
+    store = SqliteStore(tmp_path / "k.sqlite")
+    [mira] = store.add([item("Mira went to the NEAR market.")])[0].chunk_ids
+    assert store.keyword_search("the of and", 5) == []
+    assert store.keyword_search('Where "did" Mira* go? (AND) NEAR', 5) == [mira]
+
+
+def test_past_its_budget_a_common_word_only_adds_to_the_score_of_rows_a_rarer_word_matches(
+        tmp_path, monkeypatch):
+    store = SqliteStore(tmp_path / "k.sqlite")
+    texts = [f"The garden {n} has roses." for n in range(6)] + [
+        "Mira planted the garden by the garden wall.", "Mira sold a bicycle.", "Mira and Tom cooked."]
+    texts += [f"Tom fixed roof number {n}." for n in range(20)]
+    ids = [r.chunk_ids[0] for r in store.add([item(t, source=str(n)) for n, t in enumerate(texts)])]
+    everything = store.keyword_search("Mira garden", 50)
+    assert set(everything) == set(ids[:9]) and everything[0] == ids[6]  # both words: first
+    monkeypatch.setattr(sqlite, "RANKED_ROWS", 4)  # "mira" (3 rows) fits, "garden" (7) does not
+    capped = store.keyword_search("Mira garden", 50)
+    assert capped == [i for i in everything if i in ids[6:9]]  # the same order: "garden" still counts
+    assert store.keyword_search("Mira", 50)[0] != ids[6]  # (without it the longest row is not first)
+    monkeypatch.setattr(sqlite, "RANKED_ROWS", 2)  # no word fits: all of them, as before
+    assert store.keyword_search("Mira garden", 50) == everything
 
 
 def _writer(location: str, worker: int, count: int) -> None:
@@ -300,6 +319,7 @@ def test_building_an_hnsw_index_before_embedding_does_not_crash_the_process(tmp_
 import numpy as np
 from imprint.recall.dense import VectorIndex
 from imprint.records import RawItem, Segment
+from imprint.store import sqlite
 from imprint.store.base import PreparedChunk
 from imprint.store.sqlite import SqliteStore
 store = SqliteStore({str(tmp_path / "a.sqlite")!r})

@@ -17,7 +17,6 @@ import os
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -39,11 +38,25 @@ def _file_identity(path: Path) -> tuple[int, int] | None:
     return stat.st_dev, stat.st_ino
 
 
-def fts_query(text: str, index_text: Callable[[str], str] = str) -> str | None:
-    """A safe FTS5 query from free text: the non-stopword words (as the index holds them), quoted,
-    OR-ed (None if none)."""
-    words = query_words(text)
-    return " OR ".join(f'"{index_text(w)}"' for w in words) if words else None
+# BM25 costs FTS5 a lookup per matching row (~1.5 us): a question whose words match 5,000 of 1M
+# memories took 8-15 ms to rank. Past this many rows, the most common words only add to the score
+# of rows that a rarer word matches (Elasticsearch's "common terms" query): the same scores, and
+# rows that match common words alone drop out. Measured in docs/benchmarks.md.
+RANKED_ROWS = 2000
+
+
+def _any_of(terms: list[str]) -> str:
+    """A safe FTS5 query: each term quoted (terms are words or index tokens, never quotes), OR-ed."""
+    return " OR ".join(f'"{t}"' for t in terms)
+
+
+def _common_terms_query(rare: list[str], common: list[str]) -> str:
+    """Rows with any of `rare`, ranked by BM25 over all the terms: the rows matching `common` only are
+    taken out with NOT, whose right-hand side FTS5 leaves out of the score."""
+    if not common:
+        return _any_of(rare)
+    only_common = " NOT ".join([f"({_any_of(common)})", *(f'"{t}"' for t in rare)])
+    return f"({_any_of(rare + common)}) NOT ({only_common})"
 
 
 class Transaction:
@@ -126,13 +139,36 @@ class SqliteStore(SpaceStore):
     def _clear_keywords(self) -> None:
         self._conn.execute("INSERT INTO keywords (keywords) VALUES ('delete-all')")
 
+    def _rows_matching(self, term: str, cap: int) -> int:
+        """How many rows hold `term`, counted up to `cap` (reads at most that much of its postings)."""
+        return self._conn.execute(
+            "SELECT count(*) FROM (SELECT rowid FROM keywords WHERE keywords MATCH ? LIMIT ?)",
+            [_any_of([term]), cap]).fetchone()[0]
+
+    def _keyword_match(self, query: str) -> str | None:
+        """The FTS5 query for `query`'s words: all of them OR-ed, or, when they match more than
+        RANKED_ROWS rows together, a common-terms query led by the rarest words within that budget."""
+        terms = [self._index_text(w) for w in query_words(query)]
+        if not terms:
+            return None
+        counts = {t: self._rows_matching(t, RANKED_ROWS + 1) for t in terms}
+        rare, total = [], 0
+        for term in sorted(terms, key=counts.__getitem__):
+            if total + counts[term] > RANKED_ROWS:
+                break
+            rare.append(term)
+            total += counts[term]
+        if not rare:
+            return _any_of(terms)
+        return _common_terms_query(rare, [t for t in terms if t not in rare])
+
     def keyword_search(self, query: str, limit: int, allowed: np.ndarray | None = None) -> list[int]:
         """BM25 rank (FTS5)."""
-        match = fts_query(query, self._index_text)
-        if match is None:
-            return []
         only, ids = self._among("rowid", allowed)
         with self._lock:
+            match = self._keyword_match(query)
+            if match is None:
+                return []
             rows = self._conn.execute(
                 f"SELECT rowid FROM keywords WHERE keywords MATCH ?{only} ORDER BY rank LIMIT ?",
                 [match, *ids, limit]).fetchall()
