@@ -12,7 +12,8 @@ From ANN_MIN memories on, dense search goes through the HNSW index (recall/dense
 time is reported, the exact scan is timed beside it, and "HNSW overlap" is the share of the exact
 top 10 that the HNSW search returns; "keyword overlap" is the share of the keyword top 10 with every
 word ranked that the common-terms query returns (store/sqlite.py: past RANKED_ROWS matching rows,
-common words only add to the score). With --store, the same runs against a Postgres database
+common words only add to the score); "1% filter" times the keyword search restricted to every
+100th memory, as a filter on a tag or source restricts it. With --store, the same runs against a Postgres database
 (keywords by tsvector and BM25 in SQL, dense search by pgvector with the space's own HNSW index from
 5k vectors, built while ingesting, so no build time is reported) and the result is written as
 store_postgres.
@@ -26,6 +27,7 @@ import time
 from concurrent.futures import Future
 from unittest.mock import patch
 
+import numpy as np
 from common import percentiles, save_plot, write_result
 from rich.console import Console
 from rich.progress import Progress
@@ -105,7 +107,8 @@ def main() -> None:
             for query in queries[:20]:  # load the vector matrix; torch builds kernels per input shape once
                 memory.search(query, "bench")
             vectors = memory.embedder.embed(queries)
-            full, serial, dense, keyword, scan, overlap, keyword_overlap = [], [], [], [], [], [], []
+            full, serial, dense, keyword, scan, overlap, keyword_overlap, filtered = [], [], [], [], [], [], [], []
+            one_in_100 = np.arange(1, size + 1, 100, dtype=np.int64)  # a filter that lets 1% through
             for n, query in enumerate(queries):  # one after another, as a user's searches come
                 for overlapped in (n % 2 == 0, n % 2 == 1):  # each also the old way; who goes first alternates
                     with patch.object(search, "_EMBEDDING", search._EMBEDDING if overlapped else InOrder()):
@@ -122,6 +125,9 @@ def main() -> None:
                 t4 = time.perf_counter()
                 dense.append(t2 - t1), keyword.append(t3 - t2), scan.append(t4 - t3)
                 overlap.append(len({i for i, _ in found[:10]} & {i for i, _ in truth[:10]}) / 10)
+                t5 = time.perf_counter()
+                store.keyword_search(query, 50, one_in_100)
+                filtered.append(time.perf_counter() - t5)
                 if backend == "sqlite":
                     ranked = store.keyword_search(query, 10)
                     with patch.object(sqlite, "RANKED_ROWS", 10**12):
@@ -131,14 +137,14 @@ def main() -> None:
                    "hnsw_build_s": build_seconds, "hnsw_overlap_at_10": sum(overlap) / len(overlap),
                    "search": percentiles(full), "search_embedding_first": percentiles(serial),
                    "dense": percentiles(dense), "exact_scan": percentiles(scan),
-                   "keyword": percentiles(keyword),
+                   "keyword": percentiles(keyword), "keyword_filtered_1pct": percentiles(filtered),
                    "keyword_overlap_at_10": sum(keyword_overlap) / len(keyword_overlap) if keyword_overlap else None}
             rows.append(row)
             console.print(f"{size:,}: {row['ingest_chunks_per_s']:.0f} chunks/s, search p95 {row['search']['p95_ms']:.1f} ms")
         memory.close()
     table = Table("memories", "ingest chunks/s", "search p50 ms", "search p95 ms", "embedding first p50 / p95 ms",
                   "dense p95 ms", "exact scan p95 ms",
-                  "HNSW build s", "HNSW overlap@10", "keyword p95 ms", "keyword overlap@10",
+                  "HNSW build s", "HNSW overlap@10", "keyword p95 ms", "keyword overlap@10", "keyword, 1% filter p95 ms",
                   title=f"imprint store ({backend}): ingest and search (k=10, 2 cores)")
     for r in rows:
         table.add_row(f"{r['memories']:,}", f"{r['ingest_chunks_per_s']:.0f}", f"{r['search']['p50_ms']:.1f}",
@@ -147,7 +153,8 @@ def main() -> None:
                       f"{r['dense']['p95_ms']:.1f}", f"{r['exact_scan']['p95_ms']:.1f}",
                       f"{r['hnsw_build_s']:.1f}" if r["hnsw"] else "-", f"{r['hnsw_overlap_at_10']:.3f}" if r["hnsw"] else "-",
                       f"{r['keyword']['p95_ms']:.1f}",
-                      "-" if r["keyword_overlap_at_10"] is None else f"{r['keyword_overlap_at_10']:.3f}")
+                      "-" if r["keyword_overlap_at_10"] is None else f"{r['keyword_overlap_at_10']:.3f}",
+                      f"{r['keyword_filtered_1pct']['p95_ms']:.1f}")
     console.print(table)
     name = "store" if backend == "sqlite" else "store_postgres"
     console.print(f"wrote {write_result(name, {'rows': rows, 'queries': args.queries, 'backend': backend})}")

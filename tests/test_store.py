@@ -202,6 +202,17 @@ def test_keyword_search_takes_any_text(tmp_path):
     assert store.keyword_search('Where "did" Mira* go? (AND) NEAR', 5) == [mira]
 
 
+def test_a_filtered_keyword_search_ranks_only_the_allowed_memories_as_the_full_one_does(backend):
+    store = backend.open("k", None)
+    texts = [f"Mira's garden note {n}" + " with roses" * (n % 4) for n in range(30)] + ["Tom's bicycle."]
+    ids = [r.chunk_ids[0] for r in store.add([item(t, source=str(n)) for n, t in enumerate(texts)])]
+    everything = store.keyword_search("Mira garden roses", 50)
+    allowed = np.array(sorted(ids[1::3] + ids[-1:]))
+    assert store.keyword_search("Mira garden roses", 50, allowed) == [i for i in everything if i in allowed]
+    assert store.keyword_search("Mira garden roses", 3, allowed) == [i for i in everything if i in allowed][:3]
+    assert store.keyword_search("Mira garden roses", 5, np.array([], dtype=np.int64)) == []
+
+
 def test_past_its_budget_a_common_word_only_adds_to_the_score_of_rows_a_rarer_word_matches(
         tmp_path, monkeypatch):
     store = SqliteStore(tmp_path / "k.sqlite")

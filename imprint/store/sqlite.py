@@ -163,16 +163,23 @@ class SqliteStore(SpaceStore):
         return _common_terms_query(rare, [t for t in terms if t not in rare])
 
     def keyword_search(self, query: str, limit: int, allowed: np.ndarray | None = None) -> list[int]:
-        """BM25 rank (FTS5)."""
-        only, ids = self._among("rowid", allowed)
+        """BM25 rank (FTS5). With `allowed`, every match is ranked and those allowed kept: FTS5 answers
+        `rowid IN (...)` by running the query once per id (1,000 ids took 300 ms at 1M memories)."""
         with self._lock:
             match = self._keyword_match(query)
             if match is None:
                 return []
-            rows = self._conn.execute(
-                f"SELECT rowid FROM keywords WHERE keywords MATCH ?{only} ORDER BY rank LIMIT ?",
-                [match, *ids, limit]).fetchall()
-        return [row[0] for row in rows]
+            if allowed is None:
+                rows = self._conn.execute("SELECT rowid FROM keywords WHERE keywords MATCH ? ORDER BY rank LIMIT ?",
+                                          [match, limit]).fetchall()
+                return [row[0] for row in rows]
+            rows = self._conn.execute("SELECT rowid FROM keywords WHERE keywords MATCH ? ORDER BY rank",
+                                      [match]).fetchall()
+        if not len(allowed) or not rows:
+            return []
+        ranked = np.array([row[0] for row in rows], dtype=np.int64)
+        position = np.searchsorted(allowed, ranked).clip(max=len(allowed) - 1)
+        return ranked[allowed[position] == ranked][:limit].tolist()
 
     def _scrub(self) -> None:
         """Merge the keyword index (dropping deleted entries) and move the WAL into the file, whose
