@@ -330,7 +330,6 @@ def test_building_an_hnsw_index_before_embedding_does_not_crash_the_process(tmp_
 import numpy as np
 from imprint.recall.dense import VectorIndex
 from imprint.records import RawItem, Segment
-from imprint.store import sqlite
 from imprint.store.base import PreparedChunk
 from imprint.store.sqlite import SqliteStore
 store = SqliteStore({str(tmp_path / "a.sqlite")!r})
