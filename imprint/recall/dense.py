@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from ..store.base import SpaceStore
+from ..store.base import SpaceStore, rows_of
 
 log = logging.getLogger(__name__)
 
@@ -156,10 +156,10 @@ class VectorIndex:
             self._build_if_large()
             if ann is not None and allowed is None:
                 keys = np.asarray(ann.search(query, min(len(ids), ANN_CANDIDATES * limit)).keys, dtype=np.int64)
-                rows = _rows_of(ids, keys)
+                rows = rows_of(ids, keys)
                 return _best(ids[rows], matrix[rows] @ query, limit)
         if allowed is not None:
-            rows = _rows_of(ids, allowed)
+            rows = rows_of(ids, allowed)
             ids, matrix = ids[rows], matrix[rows]
         return _best(ids, matrix @ query, limit)
 
@@ -183,7 +183,7 @@ class VectorIndex:
             return [(int(ids[i]), float(scores[row, i])) for row, i in enumerate(best)]
         found: list[tuple[int, float] | None] = []
         for query, candidates in zip(queries, keys.reshape(len(queries), -1)):
-            rows = _rows_of(ids, candidates)
+            rows = rows_of(ids, candidates)
             found.append(_best(ids[rows], matrix[rows] @ query, 1)[0] if len(rows) else None)
         return found
 
@@ -196,13 +196,6 @@ def _reconcile(index, held: np.ndarray, ids: np.ndarray, matrix: np.ndarray) -> 
     new = ~np.isin(ids, held, assume_unique=True)
     if new.any():
         index.add(ids[new], matrix[new])
-
-
-def _rows_of(ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    """The rows of the ascending `ids` that hold the `wanted` ids (those present): a binary search
-    per wanted id, not a pass over all."""
-    rows = np.searchsorted(ids, wanted).clip(0, len(ids) - 1)
-    return rows[ids[rows] == wanted]
 
 
 def _best(ids: np.ndarray, scores: np.ndarray, limit: int) -> list[tuple[int, float]]:

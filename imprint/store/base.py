@@ -61,6 +61,13 @@ def content_hash(item: RawItem) -> str:
     return digest.hexdigest()
 
 
+def rows_of(ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """The rows of the ascending, non-empty `ids` that hold the `wanted` ids (those present, in
+    `wanted`'s order): a binary search per wanted id, not a pass over all."""
+    rows = np.searchsorted(ids, wanted).clip(0, len(ids) - 1)
+    return rows[ids[rows] == wanted]
+
+
 def query_words(text: str) -> list[str]:
     """The words of free text a keyword search looks for: not stopwords, with the parts of
     identifiers (parseConfigFile -> parse, config, file), lower case, each once."""

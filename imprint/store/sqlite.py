@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import SpaceStore, query_words
+from .base import SpaceStore, query_words, rows_of
 from .schema import IDENTIFIER_VERSION, MIGRATIONS, SUBJECT_VERSION, TAGS_VERSION
 from .schema import statements as schema_statements
 
@@ -169,17 +169,12 @@ class SqliteStore(SpaceStore):
             match = self._keyword_match(query)
             if match is None:
                 return []
-            if allowed is None:
-                rows = self._conn.execute("SELECT rowid FROM keywords WHERE keywords MATCH ? ORDER BY rank LIMIT ?",
-                                          [match, limit]).fetchall()
-                return [row[0] for row in rows]
-            rows = self._conn.execute("SELECT rowid FROM keywords WHERE keywords MATCH ? ORDER BY rank",
-                                      [match]).fetchall()
-        if not len(allowed) or not rows:
-            return []
+            rows = self._conn.execute("SELECT rowid FROM keywords WHERE keywords MATCH ? ORDER BY rank LIMIT ?",
+                                      [match, limit if allowed is None else -1]).fetchall()  # -1: all
         ranked = np.array([row[0] for row in rows], dtype=np.int64)
-        position = np.searchsorted(allowed, ranked).clip(max=len(allowed) - 1)
-        return ranked[allowed[position] == ranked][:limit].tolist()
+        if allowed is not None:
+            ranked = allowed[rows_of(allowed, ranked)][:limit] if len(allowed) else ranked[:0]
+        return ranked.tolist()
 
     def _scrub(self) -> None:
         """Merge the keyword index (dropping deleted entries) and move the WAL into the file, whose
