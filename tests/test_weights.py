@@ -7,6 +7,7 @@ consolidation takes seconds: it cannot know any fact, and whatever it answers af
 import json
 
 import pytest
+import torch
 
 from imprint import InputError, Memory, NotFoundError, Settings
 from imprint.answer import NOT_IN_MEMORY
@@ -78,6 +79,31 @@ def test_the_gate_refuses_an_adapter_that_fails_its_probe(tiny):
         weights_answer(tiny, "Where did Mira Quenton move?", "a")
     with pytest.raises(InputError, match="never passed"):
         registry.rollback(1)
+
+
+def test_an_adapter_short_of_the_retention_gate_is_shrunk_toward_the_base(tiny):
+    tiny.add("Mira Quenton moved to Tallinn in 2021.", space="a")
+    trained = tiny.consolidate("a", FAST, OPEN_GATE, replay_repeats=0, log=lambda _: None)
+    # retention can never reach 101%: every smaller share of the delta is tried, the probe still passing
+    shrunk = tiny.consolidate("a", FAST, Gate(min_probe_recall=0.0, min_retention=1.01), replay_repeats=0,
+                              log=lambda _: None)
+    assert trained.scale == 1.0 and [s["scale"] for s in trained.shrinks] == [1.0]
+    assert [s["scale"] for s in shrunk.shrinks] == [1.0, 0.9, 0.8, 0.7] and shrunk.scale == 0.7
+    assert not shrunk.promoted and "retention" in shrunk.reason
+    registry = tiny.adapters("a")
+    assert registry.manifest(shrunk.version).metrics["scale"] == 0.7
+    from safetensors.torch import load_file
+
+    before, after = (load_file(registry.path(v) / WEIGHTS) for v in (trained.version, shrunk.version))
+    for name, weights in before.items():  # the same training (same seed), the delta's B matrices scaled
+        expected = weights * 0.7 if "lora_B" in name else weights
+        assert torch.allclose(after[name], expected, atol=1e-6), name
+    # a probe that no smaller share passes keeps the adapter as trained
+    kept = tiny.consolidate("a", FAST, Gate(min_probe_recall=trained.probe_recall, min_retention=1.01),
+                            replay_repeats=0, log=lambda _: None)
+    assert trained.probe_recall > 0
+    assert kept.scale == kept.shrinks[-1]["scale"]
+    assert all(s["probe_recall"] >= trained.probe_recall for s in kept.shrinks)
 
 
 def test_rollback_makes_an_earlier_version_current(tiny):

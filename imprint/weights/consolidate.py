@@ -2,7 +2,8 @@
 
 select memories -> synthesise QA (+ a held-out probe) -> add replay of the base model's own answers
 -> the teacher reads each memory (context distillation) -> train LoRA -> measure probe recall and
-retention -> gate -> save (and promote if it passed)
+retention (short of the retention gate: shrink the adapter toward the base while the probe passes)
+-> gate -> save (and promote if it passed)
 """
 
 import hashlib
@@ -18,10 +19,17 @@ from ..records import Chunk
 from .adapters import AdapterRegistry, Manifest
 from .control import base_answers, correct, own_questions, replay_set, retention_set
 from .distill import teacher_targets
-from .plan import REPLAY_REPEATS, Gate, TrainConfig
+from .plan import REPLAY_REPEATS, SHRINK_SCALES, Gate, TrainConfig
 from .precision import dtype_name, train_dtype
 from .synth import Synthesizer, TemplateSynthesizer
-from .train import complete, greedy_answers, load_student, train_adapter
+from .train import (
+    complete,
+    exact_match,
+    greedy_answers,
+    load_student,
+    scale_delta,
+    train_adapter,
+)
 
 
 @dataclass
@@ -47,6 +55,8 @@ class ConsolidationReport:
     step_losses: list[float] = field(default_factory=list)
     probe_history: list[float] = field(default_factory=list)  # probe recall after each epoch
     forgotten: list[dict[str, str]] = field(default_factory=list)  # control questions the adapter lost
+    scale: float = 1.0  # the share of the trained delta kept (below 1: shrunk to pass the retention gate)
+    shrinks: list[dict[str, float]] = field(default_factory=list)  # probe recall and retention per scale tried
     path: str = ""
 
     def to_dict(self) -> dict:
@@ -95,17 +105,24 @@ def consolidate(
                            soft + [None] * len(replayed))
 
     # retention: held-out general questions the base answers right; how many still are, adapter on
-    questions, golds = zip(*retention_set())
-    base_right = correct([answers[q] for q in questions], golds)
-    known = [(q, g) for (q, g), right in zip(zip(questions, golds), base_right) if right]
-    before = len(known)
-    adapter_answers = greedy_answers(result.model, tokenizer, [q for q, _ in known])
-    kept = correct(adapter_answers, [g for _, g in known])
-    forgotten = [{"question": q, "gold": g, "base": answers[q], "adapter": said}
-                 for (q, g), said, right in zip(known, adapter_answers, kept) if not right]
-    after = sum(kept)
-    retention = after / before if before else 1.0
-    probe_recall = result.probe_history[-1]
+    known = [(q, gold) for q, gold in retention_set() if correct([answers[q]], [gold])[0]]
+    forgotten = _forgotten(result.model, tokenizer, known, answers)
+    scale, probe_recall = 1.0, result.probe_history[-1]
+    shrinks = [{"scale": scale, "probe_recall": probe_recall, "retention": _retention(known, forgotten)}]
+    for smaller in SHRINK_SCALES:  # short of the retention gate: move the adapter toward the base
+        if shrinks[-1]["retention"] >= gate.min_retention or probe_recall < gate.min_probe_recall:
+            break
+        scale_delta(result.model, smaller / scale)
+        recall = sum(exact_match(result.model, tokenizer, data.probe)) / len(data.probe)
+        if recall < gate.min_probe_recall:
+            scale_delta(result.model, scale / smaller)
+            log(f"scaled to {smaller:g}: probe recall {recall:.0%} < {gate.min_probe_recall:.0%}; kept {scale:g}")
+            break
+        scale, probe_recall = smaller, recall
+        forgotten = _forgotten(result.model, tokenizer, known, answers)
+        shrinks.append({"scale": scale, "probe_recall": probe_recall, "retention": _retention(known, forgotten)})
+        log(f"scaled to {scale:g}: probe recall {probe_recall:.0%}, retention {shrinks[-1]['retention']:.0%}")
+    retention, after, before = shrinks[-1]["retention"], len(known) - len(forgotten), len(known)
 
     failures = []
     if probe_recall < gate.min_probe_recall:
@@ -121,7 +138,7 @@ def consolidate(
         data_hash=data_hash, promoted=promoted, reason=reason,
         metrics={"probe_recall": probe_recall, "retention": retention, "train_seconds": result.seconds,
                  "examples": len(data.train) + len(replayed), "epochs": result.epochs_run,
-                 "distilled_examples": distilled, "dtype": dtype},
+                 "distilled_examples": distilled, "dtype": dtype, "scale": scale},
     )
     path = registry.save(result.model, manifest)
     size = registry.size_bytes(version)
@@ -133,8 +150,19 @@ def consolidate(
         train_seconds=result.seconds, examples_per_second=result.examples_per_second,
         adapter_bytes=size, losses=result.losses, step_losses=result.step_losses,
         probe_history=result.probe_history, path=str(path), distilled_examples=distilled,
-        teacher_seconds=teacher_seconds, dtype=dtype, forgotten=forgotten,
+        teacher_seconds=teacher_seconds, dtype=dtype, forgotten=forgotten, scale=scale, shrinks=shrinks,
     )
+
+
+def _forgotten(model, tokenizer, known: list[tuple[str, str]], base: dict[str, str]) -> list[dict[str, str]]:
+    """The known control questions the model (adapter on) no longer answers right."""
+    said = greedy_answers(model, tokenizer, [q for q, _ in known])
+    return [{"question": q, "gold": gold, "base": base[q], "adapter": answer}
+            for (q, gold), answer, right in zip(known, said, correct(said, [g for _, g in known])) if not right]
+
+
+def _retention(known: list, forgotten: list) -> float:
+    return 1 - len(forgotten) / len(known) if known else 1.0
 
 
 def _slug(text: str) -> str:

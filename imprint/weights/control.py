@@ -10,6 +10,7 @@ cached.
 
 import json
 import random
+import re
 import zlib
 from importlib.resources import files
 from pathlib import Path
@@ -93,4 +94,7 @@ def retention_set() -> list[tuple[str, str]]:
 
 
 def correct(answers: list[str], golds: list[str]) -> list[bool]:
-    return [gold.lower() in answer.lower() for answer, gold in zip(answers, golds)]
+    """Whether each answer says its gold answer as a word (a plural too): "Tunis" is not in
+    "Tunisia", nor "6" in "360°", but "kidney" is in "The kidneys"."""
+    return [re.search(rf"(?<!\w){re.escape(gold)}(?:e?s)?(?!\w)", answer, re.IGNORECASE) is not None
+            for answer, gold in zip(answers, golds)]

@@ -60,6 +60,10 @@ class TrainConfig:
 # none: retention 18%, natural-question recall 63%; once: 58%, 90%; three times: 66%, 67%.
 REPLAY_REPEATS = 1
 
+# An adapter short of the retention gate is tried at these shares of its trained delta, in turn,
+# until it passes or its probe recall falls below the gate (train.scale_delta).
+SHRINK_SCALES = (0.9, 0.8, 0.7)
+
 
 @dataclass
 class Gate:

@@ -178,6 +178,16 @@ def exact_match(model, tokenizer, pairs: list[QA], batch_size: int = 16) -> list
     return hits
 
 
+def scale_delta(model: PeftModel, factor: float) -> None:
+    """Multiply what the adapter adds to the base by `factor` (its B matrices): 1 keeps the adapter
+    as trained, 0 gives the base model; in between moves it toward the base, as WiSE-FT interpolates
+    fine-tuned and original weights (less forgotten, less learned)."""
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if "lora_B" in name:
+                parameter.mul_(factor)
+
+
 def greedy_answers(model, tokenizer, questions: list[str], max_new_tokens: int = 16,
                    batch_size: int = 16) -> list[str]:
     """What the model (adapter as currently enabled) answers, greedy, cut at the first newline."""
