@@ -34,7 +34,7 @@ def consolidate(
     epochs: Annotated[int, typer.Option(min=1, help="Most epochs; training stops early once the probe is learned.")] = ConsolidateOptions.epochs,
     replay: Annotated[int, typer.Option(min=0, help="Times the base model's own control answers are replayed per epoch (0: none).")] = ConsolidateOptions.replay,
     min_recall: Annotated[float, typer.Option(help="Gate: probe recall needed to promote.")] = ConsolidateOptions.min_recall,
-    min_retention: Annotated[float, typer.Option(help="Gate: control retention needed to promote.")] = ConsolidateOptions.min_retention,
+    min_retention: Annotated[float, typer.Option(help="Gate: control retention needed to promote; an adapter short of it is shrunk toward the base while its probe passes.")] = ConsolidateOptions.min_retention,
     teacher: Annotated[Optional[str], typer.Option(help="'local', a .gguf file or an OpenAI-compatible URL that writes extra QA pairs, or 'off' (default: IMPRINT_TEACHER, else the profile's: quality 'local', small off).")] = None,
     stable_days: Annotated[Optional[float], typer.Option(min=0, help="Policy: only memories unchanged for this many days (default: IMPRINT_STABLE_DAYS).")] = None,
     min_uses: Annotated[Optional[int], typer.Option(min=0, help="Policy: only memories used in this many answers (default: IMPRINT_MIN_USES).")] = None,
@@ -63,6 +63,8 @@ def consolidate(
     colour = "green" if report.promoted else "yellow"
     console.print(f"[{colour}]v{report.version}: {escape(report.reason)}[/{colour}] (probe recall {report.probe_recall:.0%}, "
                   f"retention {report.retention:.0%}, {report.train_seconds:.0f} s, {report.adapter_bytes / 1e6:.1f} MB)")
+    if report.scale < 1:
+        console.print(f"  shrunk toward the base to {report.scale:g} of what it learned, to keep what the model knew")
     for lost in report.forgotten[:3]:  # what "retention" means, in the model's own words
         console.print(f"  forgot: {lost['question']} {lost['base']!r} -> {lost['adapter']!r}", markup=False)
 

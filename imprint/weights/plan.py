@@ -71,7 +71,8 @@ class Gate:
 
     min_probe_recall: float = field(default=0.8, metadata={"help": "share of held-out probe questions answered"})
     min_retention: float = field(default=0.9, metadata={
-        "help": "share of general control answers the base model got right that the adapter still gets right"})
+        "help": "share of general control answers the base model got right that the adapter still gets right "
+                "(an adapter short of it is shrunk toward the base while its probe passes)"})
 
     def __post_init__(self) -> None:
         if self.min_probe_recall < 0 or self.min_retention < 0:
