@@ -87,23 +87,28 @@ def score(model, dataset: datasets.Dataset, adapter, label: str,
                          groups)
 
 
-def general_retention(model, adapter) -> dict[str, object]:
-    """Of the general questions the base model answers right, how many it still does with the adapter
-    (asked as consolidation asks its control questions)."""
+def base_knows(model) -> list[tuple[str, str]]:
+    """The general questions the base model (no adapter) answers right."""
     questions = [tuple(pair) for pair in json.loads(GENERAL.read_text())]
-    def right(pairs: list[tuple[str, str]], with_adapter) -> list[bool]:
-        said = [model.generate(qa_prompt(q), 16, adapter=with_adapter).text for q, _ in pairs]
-        return correct(said, [gold for _, gold in pairs])
+    return [pair for pair, right in zip(questions, answered_right(model, questions, None)) if right]
 
-    known = [pair for pair, base_right in zip(questions, right(questions, None)) if base_right]
-    kept = right(known, adapter)
-    return {"questions": len(questions), "known": len(known), "kept": sum(kept),
+
+def answered_right(model, pairs: list[tuple[str, str]], adapter) -> list[bool]:
+    """Each question asked as consolidation asks its control questions: does the answer say the gold?"""
+    said = [model.generate(qa_prompt(q), 16, adapter=adapter).text for q, _ in pairs]
+    return correct(said, [gold for _, gold in pairs])
+
+
+def general_retention(model, adapter, known: list[tuple[str, str]]) -> dict[str, object]:
+    """Of the general questions the base answers right (`known`), how many it still does with the adapter."""
+    kept = answered_right(model, known, adapter)
+    return {"questions": len(json.loads(GENERAL.read_text())), "known": len(known), "kept": sum(kept),
             "retention": sum(kept) / len(known) if known else 1.0,
             "forgotten": [q for (q, _), still in zip(known, kept) if not still]}
 
 
 def score_scaled(model, dataset: datasets.Dataset, adapter: Path, factor: float, groups: dict[str, str],
-                 scratch: Path) -> dict[str, object]:
+                 scratch: Path, known: list[tuple[str, str]]) -> dict[str, object]:
     """The natural questions and the general set again, with the adapter's delta times `factor` (a
     copy of it, its B matrices scaled as consolidation's shrink does)."""
     from safetensors.torch import load_file, save_file
@@ -114,7 +119,7 @@ def score_scaled(model, dataset: datasets.Dataset, adapter: Path, factor: float,
     weights = load_file(adapter / "adapter_model.safetensors")
     save_file({k: v * factor if "lora_B" in k else v for k, v in weights.items()}, folder / "adapter_model.safetensors")
     return {"answers": score(model, dataset, folder, f"adapter x{factor:g}", groups)[0],
-            "general_retention": general_retention(model, folder)}
+            "general_retention": general_retention(model, folder, known)}
 
 
 def score_open_book(model, dataset: datasets.Dataset, groups: dict[str, str]) -> dict[str, dict[str, float]] | None:
@@ -199,9 +204,10 @@ def main() -> None:
         wall = time.perf_counter() - started
         adapter = memory.adapters("bench").readable(report.version)
         after, seconds = score(memory.answerer, dataset, adapter, "adapter", groups)
-        general = general_retention(memory.answerer, adapter)
-        scaled = {scale: score_scaled(memory.answerer, dataset, adapter, scale / report.scale, groups, Path(data))
-                  for scale in args.scales}
+        known = base_knows(memory.answerer)
+        general = general_retention(memory.answerer, adapter, known)
+        scaled = {scale: score_scaled(memory.answerer, dataset, adapter, scale / report.scale, groups, Path(data),
+                                      known) for scale in args.scales}
         hybrid = score_tier(memory, dataset, "hybrid", groups) if args.index and report.promoted else None
         if args.index and not report.promoted:
             console.print(f"hybrid not asked: {report.reason} (hybrid answers with the current adapter)")

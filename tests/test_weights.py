@@ -98,7 +98,7 @@ def test_an_adapter_short_of_the_retention_gate_is_shrunk_toward_the_base(tiny):
     for name, weights in before.items():  # the same training (same seed), the delta's B matrices scaled
         expected = weights * 0.7 if "lora_B" in name else weights
         assert torch.allclose(after[name], expected, atol=1e-6), name
-    # a probe that no smaller share passes keeps the adapter as trained
+    # with the probe gate at the trained recall, no share kept answers fewer probe questions
     kept = tiny.consolidate("a", FAST, Gate(min_probe_recall=trained.probe_recall, min_retention=1.01),
                             replay_repeats=0, log=lambda _: None)
     assert trained.probe_recall > 0

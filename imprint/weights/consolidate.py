@@ -24,9 +24,9 @@ from .precision import dtype_name, train_dtype
 from .synth import Synthesizer, TemplateSynthesizer
 from .train import (
     complete,
-    exact_match,
     greedy_answers,
     load_student,
+    recall_of,
     scale_delta,
     train_adapter,
 )
@@ -113,7 +113,7 @@ def consolidate(
         if shrinks[-1]["retention"] >= gate.min_retention or probe_recall < gate.min_probe_recall:
             break
         scale_delta(result.model, smaller / scale)
-        recall = sum(exact_match(result.model, tokenizer, data.probe)) / len(data.probe)
+        recall = recall_of(result.model, tokenizer, data.probe)
         if recall < gate.min_probe_recall:
             scale_delta(result.model, scale / smaller)
             log(f"scaled to {smaller:g}: probe recall {recall:.0%} < {gate.min_probe_recall:.0%}; kept {scale:g}")

@@ -178,6 +178,11 @@ def exact_match(model, tokenizer, pairs: list[QA], batch_size: int = 16) -> list
     return hits
 
 
+def recall_of(model, tokenizer, pairs: list[QA]) -> float:
+    """The share of the pairs greedy decoding answers exactly (the probe recall)."""
+    return sum(exact_match(model, tokenizer, pairs)) / max(1, len(pairs))
+
+
 def scale_delta(model: PeftModel, factor: float) -> None:
     """Multiply what the adapter adds to the base by `factor` (its B matrices): 1 keeps the adapter
     as trained, 0 gives the base model; in between moves it toward the base, as WiSE-FT interpolates
@@ -317,7 +322,7 @@ def train_adapter(
         result.losses.append(sum(epoch_loss) / len(epoch_loss))
         result.step_losses.extend(epoch_loss)
         # the probe: phrasings never trained on; stop as soon as they are learned
-        recall = sum(exact_match(model, tokenizer, probe)) / max(1, len(probe))
+        recall = recall_of(model, tokenizer, probe)
         result.probe_history.append(recall)
         result.epochs_run = epoch
         log(f"epoch {epoch}/{config.epochs}: loss {result.losses[-1]:.3f}, probe recall {recall:.0%}, "
