@@ -391,6 +391,36 @@ def test_the_base_writes_its_own_replay_questions_once_per_base_model(tiny_model
     assert own_questions(base, cache, count=12) == rows and len(prompts_seen) == 2 * asked
 
 
+def test_a_larger_space_grows_the_replay_pool_and_a_smaller_one_reads_its_first_part(tmp_path):
+    import zlib
+
+    from imprint.weights.control import own_question_count, own_questions
+
+    prompts_seen = []
+
+    def base(prompts: list[str], tokens: int) -> list[str]:
+        """A stand-in for the base's greedy text that depends on its prompt, as the model's does (some
+        questions repeat, so the pool's de-duplication is exercised)."""
+        prompts_seen.extend(prompts)
+        return [f"River {len(prompt)}" if prompt.endswith("Answer:") else
+                f"is the river number {zlib.crc32(prompt.encode()) % 12}?" for prompt in prompts]
+
+    def written(start: int) -> list[str]:
+        return [prompt for prompt in prompts_seen[start:] if not prompt.endswith("Answer:")]
+
+    assert own_question_count(100) < own_question_count(1_000) < own_question_count(2_000) == own_question_count(10_000)
+    small = own_questions(base, tmp_path / "small.json", count=20)
+    grown = tmp_path / "grown.json"
+    own_questions(base, grown, count=20)
+    before = len(prompts_seen)
+    large = own_questions(base, grown, count=40)
+    assert len(written(before)) == 20  # only the prompts beyond the cached 20 were written
+    assert small and large[:len(small)] == small and len(large) > len(small)
+    assert len({row.question for row in large}) == len(large)  # a question the base wrote twice is kept once
+    assert own_questions(base, grown, count=20) == small  # the first 20 prompts' rows, as a first run wrote them
+    assert own_questions(base, tmp_path / "direct.json", count=40) == large  # the same as writing 40 at once
+
+
 def test_decoding_runs_the_frozen_weights_in_fp32_and_puts_them_back(tiny_model_dir):
     import torch
 

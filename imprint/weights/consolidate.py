@@ -17,7 +17,14 @@ from typing import Callable
 from ..errors import InputError
 from ..records import Chunk
 from .adapters import AdapterRegistry, Manifest
-from .control import base_answers, correct, own_questions, replay_set, retention_set
+from .control import (
+    base_answers,
+    correct,
+    own_question_count,
+    own_questions,
+    replay_set,
+    retention_set,
+)
 from .distill import teacher_targets
 from .plan import REPLAY_REPEATS, SHRINK_SCALES, Gate, TrainConfig
 from .precision import dtype_name, train_dtype
@@ -87,9 +94,11 @@ def consolidate(
     student, tokenizer = load_student(model_dir, config)
     replayed = []
     if replay_repeats:
+        count = own_question_count(len(data.train))
+        log(f"replay: {count} general questions the base model writes and answers (once per base model, then cached)")
         with student.disable_adapter():
             own = own_questions(lambda prompts, tokens: complete(student, tokenizer, prompts, tokens),
-                                cache_dir / "control" / f"{_slug(str(model_dir))}.own.json")
+                                cache_dir / "control" / f"{_slug(str(model_dir))}.own.json", count)
         replayed = (replay_set(answers) + own) * replay_repeats
     dtype = dtype_name(train_dtype(config.dtype))
     started = time.perf_counter()

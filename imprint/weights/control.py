@@ -23,6 +23,7 @@ from .json_cache import read_json_cache, write_json_cache
 from .synth import QA
 
 OWN_QUESTIONS = 400  # general questions the base model writes itself, replayed beside the control half
+MAX_OWN_QUESTIONS = 1200  # ... for a large space (own_question_count); writing them takes ~10 min on 2 cores
 STARTS = ("Who", "What", "Which", "Where", "When", "In which year", "How many", "What is the name of", "Who wrote",
           "What does")  # how its questions begin, in turn: the shapes a space's facts are asked in
 
@@ -51,24 +52,49 @@ def replay_set(answers: dict[str, str]) -> list[QA]:
     return [QA(q, a, -1, "replay") for q, a in answers.items() if is_replay(q) and a]
 
 
+def own_question_count(training_rows: int) -> int:
+    """How many questions the base writes to replay for a space trained on `training_rows`: about
+    0.65 per row (some 60% come out well-formed), at least OWN_QUESTIONS and at most MAX_OWN_QUESTIONS.
+    On 200 made-up facts (1,850 rows) 1,200 instead of 400 kept more of the general questions no
+    step uses (74% -> 79%) and answered more of the facts (90% -> 95%; docs/benchmarks.md)."""
+    return min(MAX_OWN_QUESTIONS, max(OWN_QUESTIONS, round(0.65 * training_rows)))
+
+
 def own_questions(complete: Callable[[list[str], int], list[str]], cache_file: Path,
                   count: int = OWN_QUESTIONS) -> list[QA]:
-    """Replay rows the base model writes itself: shown three replayed control questions and the start
-    of a fourth, it finishes the question, then answers it (`complete(prompts, max_new_tokens)`:
-    the base's greedy continuations, so the set is reproducible). The 200 fixed replay questions
-    cover few of the shapes a space's facts teach: a 50-fact adapter answered "In which year did
-    World War II end?" with 1939 and "Who wrote The Hobbit?" with "The Hobbit". Cached per base model."""
-    found = read_json_cache(cache_file)
-    if found is None:
-        examples = [(q, gold) for q, gold in control_questions() if is_replay(q)]
-        rng = random.Random(0)
-        starts = (STARTS * count)[:count]
-        prompts = ["".join(f"{qa_prompt(q)} {gold}\n\n" for q, gold in rng.sample(examples, 3)) + f"Question: {start}"
-                   for start in starts]
-        questions = list(dict.fromkeys(f"{start} {end}" for start, end in zip(starts, complete(prompts, 24))))
-        found = not_held_out(dict(zip(questions, complete([qa_prompt(q) for q in questions], 16))))
-        write_json_cache(cache_file, found)
-    return [QA(q, a, -1, "replay") for q, a in found.items() if a]
+    """Replay rows the base model writes itself from its first `count` prompts: shown three replayed
+    control questions and the start of a fourth, it finishes the question, then answers it
+    (`complete(prompts, max_new_tokens)`: the base's greedy continuations, so the set is
+    reproducible). The 200 fixed replay questions cover few of the shapes a space's facts teach: a
+    50-fact adapter answered "In which year did World War II end?" with 1939 and "Who wrote The
+    Hobbit?" with "The Hobbit". Cached per base model; a larger `count` writes only the prompts
+    beyond those cached, and a smaller one reads the rows of its first `count` prompts."""
+    cached = read_json_cache(cache_file)
+    written = cached if isinstance(cached, dict) and set(cached) == {"prompts", "pairs"} else {"prompts": 0, "pairs": []}
+    if written["prompts"] < count:
+        known = {question for _, question, _ in written["pairs"]}
+        more = [pair for pair in _written(complete, written["prompts"], count) if pair[1] not in known]
+        written = {"prompts": count, "pairs": written["pairs"] + more}
+        write_json_cache(cache_file, written)
+    return [QA(question, answer, -1, "replay") for prompt, question, answer in written["pairs"]
+            if prompt < count and answer]
+
+
+def _written(complete: Callable[[list[str], int], list[str]], start: int, stop: int) -> list[list]:
+    """[prompt number, question, answer] for the base's prompts start..stop-1 (the prompts are the
+    same whatever `stop` is, so a pool grows without changing what it held)."""
+    examples = [(q, gold) for q, gold in control_questions() if is_replay(q)]
+    rng = random.Random(0)
+    shown = [rng.sample(examples, 3) for _ in range(stop)][start:]
+    starts = (STARTS * stop)[start:stop]
+    prompts = ["".join(f"{qa_prompt(q)} {gold}\n\n" for q, gold in three) + f"Question: {first}"
+               for three, first in zip(shown, starts)]
+    first_prompt = {}
+    for number, (first, end) in enumerate(zip(starts, complete(prompts, 24)), start=start):
+        first_prompt.setdefault(f"{first} {end}", number)
+    questions = list(first_prompt)
+    kept = not_held_out(dict(zip(questions, complete([qa_prompt(q) for q in questions], 16))))
+    return [[first_prompt[question], question, answer] for question, answer in kept.items()]
 
 
 def not_held_out(pairs: dict[str, str]) -> dict[str, str]:
