@@ -56,7 +56,7 @@ def own_question_count(training_rows: int) -> int:
     """How many questions the base writes to replay for a space trained on `training_rows`: about
     0.65 per row (some 60% come out well-formed), at least OWN_QUESTIONS and at most MAX_OWN_QUESTIONS.
     On 200 made-up facts (1,850 rows) 1,200 instead of 400 kept more of the general questions no
-    step uses (74% -> 79%) and answered more of the facts (90% -> 95%; docs/benchmarks.md)."""
+    step uses (74% -> 79%) and answered more of the facts (91% -> 95%; docs/benchmarks.md)."""
     return min(MAX_OWN_QUESTIONS, max(OWN_QUESTIONS, round(0.65 * training_rows)))
 
 
@@ -73,14 +73,14 @@ def own_questions(complete: Callable[[list[str], int], list[str]], cache_file: P
     written = cached if isinstance(cached, dict) and set(cached) == {"prompts", "pairs"} else {"prompts": 0, "pairs": []}
     if written["prompts"] < count:
         known = {question for _, question, _ in written["pairs"]}
-        more = [pair for pair in _written(complete, written["prompts"], count) if pair[1] not in known]
+        more = [pair for pair in _pool_rows(complete, written["prompts"], count) if pair[1] not in known]
         written = {"prompts": count, "pairs": written["pairs"] + more}
         write_json_cache(cache_file, written)
     return [QA(question, answer, -1, "replay") for prompt, question, answer in written["pairs"]
             if prompt < count and answer]
 
 
-def _written(complete: Callable[[list[str], int], list[str]], start: int, stop: int) -> list[list]:
+def _pool_rows(complete: Callable[[list[str], int], list[str]], start: int, stop: int) -> list[list]:
     """[prompt number, question, answer] for the base's prompts start..stop-1 (the prompts are the
     same whatever `stop` is, so a pool grows without changing what it held)."""
     examples = [(q, gold) for q, gold in control_questions() if is_replay(q)]
