@@ -47,7 +47,8 @@ def main() -> None:
                   title="natural questions answered (contains the gold), by facts trained")
     for row in rows:
         table.add_row(str(row["facts"]), *(_share(row[t]) for t in SERIES),
-                      f"{row['retention']:.0%}", _share(row["general retention"]), str(row["epochs"]), f"{row['consolidate_seconds']:.0f}", row["commit"])
+                      f"{row['retention']:.0%}", _share(row["general retention"]), str(row["epochs"]),
+                      f"{row['consolidate_seconds']:.0f}", row["commit"])
     Console().print(table)
     shown = [row for row in rows if all(row[t] is not None for t in SERIES)]  # runs made with --index
     series = {tier: [row[tier] for row in shown] for tier in SERIES} | {"retention": [row["retention"] for row in shown]}

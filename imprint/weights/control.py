@@ -70,7 +70,8 @@ def own_questions(complete: Callable[[list[str], int], list[str]], cache_file: P
     Hobbit?" with "The Hobbit". Cached per base model; a larger `count` writes only the prompts
     beyond those cached, and a smaller one reads the rows of its first `count` prompts."""
     cached = read_json_cache(cache_file)
-    written = cached if isinstance(cached, dict) and set(cached) == {"prompts", "pairs"} else {"prompts": 0, "pairs": []}
+    fresh = {"prompts": 0, "pairs": []}
+    written = cached if isinstance(cached, dict) and set(cached) == set(fresh) else fresh
     if written["prompts"] < count:
         known = {question for _, question, _ in written["pairs"]}
         more = [pair for pair in _pool_rows(complete, written["prompts"], count) if pair[1] not in known]
