@@ -5,6 +5,7 @@ test-output/ui/ (IMPRINT_SCREENSHOTS to change it)."""
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import httpx2
@@ -56,12 +57,21 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
+def wait_until(page, expression: str, timeout: float = 30.0) -> None:
+    """Polls `expression` from the test: `wait_for_function` re-checks it inside the page with eval,
+    which the page's Content-Security-Policy forbids, so it fails whenever the first check is false."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"still false after {timeout} s: {expression}"
+        page.wait_for_timeout(50)
+
+
 def log_in(browser, site: str, key: str, **context):
     """A new browser session, logged in with the keyboard only."""
     page = browser.new_context(**context).new_page()
     page.goto(f"{site}/ui")
     assert page.url.endswith("/ui/login")
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'key'")  # focused on load
+    wait_until(page, "document.activeElement && document.activeElement.id === 'key'")  # focused on load
     page.keyboard.type(key)
     page.keyboard.press("Enter")
     page.wait_for_url(f"{site}/ui")
@@ -172,7 +182,7 @@ def test_adapters_consolidate_with_live_progress_and_bench_reports(browser, site
     page.goto(f"{site}/ui/bench")
     page.wait_for_selector("#reports table")
     assert "world: world" in page.inner_text("#reports h2") and "65%" in page.inner_text("#reports table")
-    page.wait_for_function("document.querySelector('#reports img').naturalWidth > 0")
+    wait_until(page, "document.querySelector('#reports img').naturalWidth > 0")
     shot(page, "bench")
 
 
