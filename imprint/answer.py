@@ -176,7 +176,7 @@ class Answering:
     def usable_adapter(self, space: Space) -> Manifest | None:
         """The space's current adapter if it was trained on the configured base model."""
         current = space.adapters.current()
-        return current if current and current.base_model == str(self.models.model_dir()) else None
+        return current if current and current.base_model == self.models.model_name() else None
 
     def _answer(self, space: Space, asked: Asked, strategy: str, hits: list[Hit] | None = None) -> Answer:
         started = time.perf_counter()
@@ -306,7 +306,7 @@ class Answering:
                              f"run `imprint consolidate --space {space.name}`")
         if self.usable_adapter(space) is None:
             raise ModelError(f"adapter v{current.version} of {space.name!r} was trained on {current.base_model}, "
-                             f"not on the configured model {self.models.model_dir()}")
+                             f"not on the configured model {self.models.model_name()}")
         return space.adapters.readable(current.version)
 
 

@@ -17,8 +17,8 @@ from ..records import TextEmbedder, TextModel
 from . import selfcheck
 from .embed import Embedder
 from .install import EMBEDDING_GEMMA, installed_path, reader_file
-from .llamacpp import LlamaCppModel
-from .local import LocalModel, gguf_file, resolve_model_dir
+from .llamacpp import GgufVocabulary, LlamaCppModel
+from .local import LocalModel, gguf_file, model_folder, resolve_model_dir
 from .remote import RemoteModel
 from .sentence import SentenceEmbedder
 
@@ -138,10 +138,12 @@ class Models:
     @property
     def counter(self) -> TextModel:
         """What counts the reader's tokens and knows its window without loading weights: the server or
-        a separate reader, else the local model's tokenizer (llama.cpp reads the same vocabulary from
-        the same file)."""
+        a separate reader, else the answer model's vocabulary (llama.cpp reads it from the GGUF file
+        without its weights; transformers from the model folder)."""
         separate = self.settings.answer_url or self.reader_gguf is not None
-        return self.reader if separate else self.model
+        if separate:
+            return self.reader
+        return GgufVocabulary.shared(self.engine.gguf) if self.engine.name == "llama.cpp" else self.model
 
     @functools.cached_property
     def reader_gguf(self) -> Path | None:
@@ -174,5 +176,9 @@ class Models:
         return teacher if teacher.endswith(".gguf") else f"{teacher} {self.settings.teacher_model}"
 
     def model_dir(self) -> Path:
-        """The configured base model's folder: what adapters are trained on and must match."""
+        """The configured base model's folder: what adapters are trained on (made from a GGUF file once)."""
         return resolve_model_dir(self.settings.model, self.settings.cache_dir)
+
+    def model_name(self) -> str:
+        """What names the base model adapters must match, without making its folder."""
+        return str(model_folder(self.settings.model, self.settings.cache_dir))

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import Settings
 from ..errors import ModelError
 from ..records import EmbedderRecord
 
@@ -66,7 +67,7 @@ class Embedder:
 
     def __init__(self, batch_size: int = 32, cache_dir: Path | None = None) -> None:
         self.batch_size = batch_size
-        self.cache_dir = Path(cache_dir) if cache_dir else Path.home() / ".cache" / "imprint"
+        self.cache_dir = Path(cache_dir) if cache_dir else Settings().cache_dir
         self._encoder = None
         self._query_encoder = None
         self._lock = threading.Lock()
@@ -180,7 +181,6 @@ def _load_encoder(folder: Path, tokenizer):
         return _onnx_encoder(path)
     except _Mismatch as error:
         log.warning("the exported embedder differs from torch (%s): embedding with torch", error)
-        _torch_module.cache_clear()  # the export changed the module it traced: load a clean one
         return _torch_encoder()
 
 
@@ -246,7 +246,10 @@ def _torch_module():
         def forward(self, input_ids, attention_mask):
             return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
-    return LastHidden()
+    # eval() on the wrapper too: a new Module is in training mode, and the ONNX export puts every
+    # submodule back in its wrapper's mode when it ends, which switched dropout on for the next
+    # embedding and made a second export disagree with its reference
+    return LastHidden().eval()
 
 
 def _torch_encoder():
@@ -268,7 +271,7 @@ def _export(path: Path, tokenizer) -> None:
     log.info("exporting the embedder to ONNX once, into %s", path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
-    reference = _pooled(_torch_encoder(), tokenizer, list(CHECK_SENTENCES))  # before: export changes the module
+    reference = _pooled(_torch_encoder(), tokenizer, list(CHECK_SENTENCES))
     sample = tokenizer.encode_batch(list(CHECK_SENTENCES[:2]))
     ids = torch.tensor([e.ids for e in sample])
     mask = torch.tensor([e.attention_mask for e in sample])

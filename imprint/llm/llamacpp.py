@@ -119,6 +119,34 @@ class LlamaCppModel:
         self._active = key
 
 
+class GgufVocabulary:
+    """A GGUF file's tokenizer and trained window alone (llama.cpp reads the vocabulary without the
+    weights in ~0.6 s): what routing and packing count the reader's tokens with, so a first `ask` or
+    `explain` never waits for a float copy of the model (a minute and 1.1 GB for Gemma 3 270M)."""
+
+    instruct = False
+
+    def __init__(self, gguf: Path) -> None:
+        from llama_cpp import Llama
+        from llama_cpp._utils import suppress_stdout_stderr
+
+        try:
+            with suppress_stdout_stderr(disable=False):
+                self._llm = Llama(str(gguf), vocab_only=True, verbose=False)
+        except (ValueError, RuntimeError) as error:
+            raise ModelError(f"llama.cpp could not read the vocabulary of {gguf}: {error}") from error
+        arch = self._llm.metadata["general.architecture"]
+        self.context_limit = int(self._llm.metadata[f"{arch}.context_length"])
+
+    @classmethod
+    @functools.lru_cache(maxsize=None)
+    def shared(cls, gguf: Path) -> "GgufVocabulary":
+        return cls(gguf)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._llm.tokenize(text.encode(), add_bos=False, special=True))
+
+
 def _generation(text: str, usage: dict) -> Generation:
     return Generation(text=text.strip(), prompt_tokens=usage["prompt_tokens"], new_tokens=usage["completion_tokens"])
 

@@ -47,7 +47,9 @@ def _float_copy(gguf: Path, target: Path) -> Path:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    log.info("dequantising %s once into %s", gguf.name, target)
+    # a warning, not info: shown by default, as it is the one minute of a first consolidation a user waits for
+    log.warning("imprint: dequantising %s once into %s, the float model training needs (about a minute, "
+                "1.1 GB for Gemma 3 270M; later runs load it in seconds)", gguf.name, target)
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     # save_pretrained refuses GGUF-quantised models; the weights are already plain floats here.
@@ -70,18 +72,25 @@ def gguf_file(model: str, cache_dir: Path) -> Path | None:
     return path if path.suffix == ".gguf" and path.is_file() else None
 
 
-def resolve_model_dir(model: str, cache_dir: Path) -> Path:
-    """Turn the configured model name into a local HF directory (never a download)."""
+def model_folder(model: str, cache_dir: Path) -> Path:
+    """The local HF directory of the configured model: a GGUF file's float copy may not exist yet."""
     gguf = gguf_file(model, cache_dir)
     if gguf is not None:
-        name = "gemma-3-270m-f32" if model == DEFAULT_MODEL else gguf.stem + "-f32"
-        return _float_copy(gguf, cache_dir / "models" / name)
+        return cache_dir / "models" / ("gemma-3-270m-f32" if model == DEFAULT_MODEL else gguf.stem + "-f32")
     path = Path(model).expanduser()
     if path.is_dir() and (path / "config.json").exists():
         return path
     raise ModelError(
         f"model {model!r} is neither {DEFAULT_MODEL!r}, a local Hugging Face directory, nor a .gguf file"
     )
+
+
+def resolve_model_dir(model: str, cache_dir: Path) -> Path:
+    """Turn the configured model name into a local HF directory (never a download): a GGUF file is
+    dequantised once, the first time training or transformers needs it."""
+    folder = model_folder(model, cache_dir)
+    gguf = gguf_file(model, cache_dir)
+    return _float_copy(gguf, folder) if gguf is not None else folder
 
 
 class LocalModel:
