@@ -5,17 +5,32 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export CMAKE_BUILD_PARALLEL_LEVEL := 2
 
-.PHONY: demo test test-fast bench quality clean
+.PHONY: demo test test-fast bench quality clean lock
 
 # llama-cpp-python is built once for a portable instruction set (scripts/llama-wheel.sh: no
 # -march=native, no AVX-512 or AMX) into a folder named after its flags, and installed from there
 # before anything else can pull a wheel pip cached from a native build.
-$(VENV)/installed: pyproject.toml scripts/llama-wheel.sh
+# Every other dependency comes at the exact version requirements.lock names (`make lock` writes it).
+$(VENV)/installed: pyproject.toml requirements.lock scripts/llama-wheel.sh
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet --no-deps --no-index --find-links "$$(PYTHON=$(PY) scripts/llama-wheel.sh)" llama-cpp-python
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
+
+# Resolve pyproject.toml (with the dev extra) to exact versions of every package, transitive ones too.
+# pip-tools resolves as pip installs (pip's index and find-links settings, so torch is the CPU build);
+# llama-cpp-python is left out (built here for the CPU's baseline, above), and torch's local label
+# (+cpu) is dropped, as `torch==2.13.0` matches the CPU build where one is offered and PyPI's elsewhere.
+LOCK_VENV := .venv-lock
+lock:
+	python3 -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install --quiet pip-tools==7.7.0
+	$(LOCK_VENV)/bin/pip-compile --quiet --upgrade --extra dev --strip-extras --no-emit-index-url \
+		--no-emit-find-links --unsafe-package llama-cpp-python -o requirements.lock pyproject.toml
+	sed -i 's/^torch==\(.*\)+cpu$$/torch==\1/' requirements.lock
+	rm -rf $(LOCK_VENV)
 
 demo: $(VENV)/installed
 	$(PY) -m imprint.demo
