@@ -1,6 +1,6 @@
 """The end-to-end demo `make demo` runs, in two parts.
 
-1. Your kind of data: notes and a chat are ingested, searched, and answered from index and context.
+1. Your kind of data: the notes and chat in examples/ are ingested, searched, and answered from index and context.
 2. The three tiers side by side: a small made-up world is ingested, consolidated into an adapter,
    and every question is answered by none / context / index / weights / hybrid; the table is shown
    and the report and plots are written to demo-output/bench.
@@ -9,7 +9,6 @@ Everything is real: fresh SQLite stores in ./demo-output, the packaged embedder 
 Gemma 3 270M model (its first start dequantises it once, about a minute). A few minutes in all.
 """
 
-import json
 import shutil
 from pathlib import Path
 
@@ -21,21 +20,11 @@ from rich.table import Table
 from .bench.report import markdown, write_report
 from .bench.runner import STRATEGIES, run_bench
 from .bench.world import world
+from .errors import InputError
 from .memory import Memory
 from .weights.plan import TrainConfig
 
-NOTES = {
-    "mira.md": "# Mira Quenton\n\nMira Quenton grew up in Porto. She moved to Tallinn in 2021 to work as "
-               "a marine biologist at the Baltic Sea Institute.\n",
-    "jonas.txt": "Jonas Berg runs a small bakery in Riga. His best seller is a dark rye bread with caraway.\n",
-    "team.html": "<html><body><h1>Team</h1><p>Leila Haddad leads the robotics team at Norrsken Labs."
-                 "</p><script>tracking()</script></body></html>",
-}
-CHAT = [
-    {"speaker": "Ana", "text": "Guess what, I adopted a cat yesterday!", "time": "2023-05-01"},
-    {"speaker": "Ben", "text": "No way! What did you call her?", "time": "2023-05-01"},
-    {"speaker": "Ana", "text": "Her name is Pixel, she is grey with white paws.", "time": "2023-05-01"},
-]
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"  # notes and a chat, as the README's Quickstart uses
 QUESTIONS = [
     "Which city did Mira Quenton move to?",
     "What is the name of Ana's cat?",
@@ -46,15 +35,11 @@ QUESTIONS = [
 
 def run(output: Path = Path("demo-output")) -> None:
     console = Console()
+    if not EXAMPLES.is_dir():
+        raise InputError(f"the demo reads {EXAMPLES}, which a clone of the repository has: run `make demo` there")
     shutil.rmtree(output, ignore_errors=True)
-    notes = output / "notes"
-    notes.mkdir(parents=True)
-    for name, text in NOTES.items():
-        (notes / name).write_text(text)
-    (notes / "chat.json").write_text(json.dumps(CHAT, indent=1))
-
     memory = Memory(output / "data")
-    report = memory.add_paths([notes], space="demo")
+    report = memory.add_paths([EXAMPLES / "notes", EXAMPLES / "chat.json"], space="demo")
     console.print(f"[bold]ingested[/bold] {report.added} files into {len(report.memories)} memories "
                   f"({output / 'data' / 'demo.sqlite'})")
 

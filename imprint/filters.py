@@ -12,11 +12,18 @@ from typing import Any
 from .errors import InputError
 
 FILTER_FIELDS = ("source", "speaker", "since", "until")  # filter keys that are not metadata keys
+# A filter's cost grows with its keys and values (a query clause each): 3,000 keys ran Postgres out
+# of memory and made SQLite's expression tree too large. Real filters name a few.
+MAX_FILTER_KEYS = 32
+MAX_FILTER_VALUES = 256  # accepted values of one key
 
 
 def tag_value(value: Any) -> str:
     """How a metadata value is stored for filtering: strings as they are, the rest as JSON
-    (True -> "true", 3 -> "3"), so a filter given as a string or a number finds the same."""
+    (True -> "true", 3 -> "3"), so a filter given as a string or a number finds the same. Numbers
+    compare by value: 3.0 is stored and matched as 3."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     return value if isinstance(value, str) else json.dumps(value)
 
 
@@ -39,6 +46,8 @@ class Filters:
             return None
         if not isinstance(filters, dict):
             raise InputError(f"filters must be an object of key: value, not {type(filters).__name__}")
+        if len(filters) > MAX_FILTER_KEYS:
+            raise InputError(f"a filter takes at most {MAX_FILTER_KEYS} keys, not {len(filters)}")
         metadata, fields = {}, {}
         for key, value in filters.items():
             if not isinstance(key, str) or not key:
@@ -54,6 +63,8 @@ class Filters:
                 fields[key] = value
                 continue
             values = value if isinstance(value, list) else [value]
+            if len(values) > MAX_FILTER_VALUES:
+                raise InputError(f"filter {key!r} takes at most {MAX_FILTER_VALUES} values, not {len(values)}")
             if not values or any(v is None or isinstance(v, (dict, list)) for v in values):
                 raise InputError(f"filter {key!r} takes a value or a non-empty list of values "
                                  f"(strings, numbers, true/false), not {value!r}")

@@ -20,7 +20,7 @@ from .encode.folder import Skipped
 from .encode.parse import check_unicode, text_item
 from .encode.salience import content_words, low_information
 from .encode.supersede import replaced, statements
-from .errors import ParseError
+from .errors import InputError, ParseError
 from .records import Chunk, RawItem, Segment, TextEmbedder
 from .spaces import Space
 from .store.base import AddResult, PreparedChunk, SpaceStore
@@ -91,10 +91,15 @@ class Ingest:
         """A memory's new text: stored as a new memory from the same source with the same metadata,
         and the old one retired for it (kept for `history`). Returns the new memory ids (the old id
         when the text says nothing new)."""
-        item = text_item(text, old.source, time or old.time, old.metadata)
+        item = dataclasses.replace(text_item(text, old.source, time or old.time, old.metadata), new_version=True)
+        [(_, rows)] = self._prepare([(item, self._chunk_texts(item))], space)
+        repeated = {row.repeat_of for row in rows if isinstance(row.repeat_of, int)}
+        if repeated - {old.id}:  # retired for that one, the memory would go when it is forgotten
+            raise InputError(f"memory {min(repeated - {old.id})} already says this: forget memory {old.id} "
+                             "instead, or update it to other words")
+        if repeated and all(row.repeat_of == old.id for row in rows):
+            return [old.id]  # the text it has: nothing changes
         new = self.run([item], space).memories
-        if not [m for m in space.store.get(new) if m.id != old.id and m.repeat_of != old.id]:
-            return [old.id]  # stored already, or a repeat of the old text: retiring it would lose it
         space.store.replace({old.id: new[0]})
         return new
 

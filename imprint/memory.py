@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from .answer import Answer, Answering, AnswerOptions
-from .config import Settings
+from .config import DEFAULT_MODEL, Settings
 from .encode.extract import TeacherExtractor
 from .encode.parse import conversation_item, parse_paths, text_item
 from .errors import EncryptionError, InputError, NotFoundError
@@ -20,6 +20,7 @@ from .forget import Forgotten, forget_memory, forget_source
 from .ingest import Ingest, IngestReport
 from .llm.choose import EngineChoice, Models, choose_embedder, teacher_name_or_none
 from .llm.local import LocalModel
+from .progress import Progress, ProgressLines
 from .recall import asof
 from .recall.route import Route
 from .records import Chunk, Hit, RawItem, TextEmbedder, TextModel, Validity
@@ -292,12 +293,15 @@ class Memory:
     def consolidate(self, space: str, config: TrainConfig | None = None, gate: Gate | None = None,
                     memory_ids: list[int] | None = None, replay_repeats: int = REPLAY_REPEATS,
                     log: Callable[[str], None] = print, teacher: str | None = None,
-                    stable_days: float | None = None, min_uses: int | None = None) -> "ConsolidationReport":
+                    stable_days: float | None = None, min_uses: int | None = None,
+                    progress: Progress | None = None) -> "ConsolidationReport":
         """Train the space's stable memories (or `memory_ids`) into a new adapter version; it becomes
         current only if it passes the gate (probe recall and retention). Stable: unchanged for
         `stable_days` and used in `min_uses` answers (defaults: the settings; 0 and 0 take all).
         `teacher` ('local', a .gguf file or a server URL; default: the teacher setting, else the
-        profile's; 'off': none) writes extra QA pairs."""
+        profile's; 'off': none) writes extra QA pairs. `progress` gets each stage's counted steps
+        (default: a line through `log` at least every 15 s)."""
+        progress = progress or ProgressLines(log)
         opened = self.space(space)
         if not memory_ids:
             memory_ids = self.stable_memories(space, stable_days, min_uses)
@@ -310,19 +314,17 @@ class Memory:
         teacher = teacher_name_or_none(self.settings, teacher)
         synthesizer = None
         if teacher:
-            def progress(done: int, total: int) -> None:
-                if done % 10 == 0 or done == total:
-                    log(f"teacher: {done}/{total} memories")
-
             synthesizer = TeacherSynthesizer(self.models.teacher(teacher, "a teacher"),
-                                             seed=config.seed, open_book=config.open_book, progress=progress,
+                                             seed=config.seed, open_book=config.open_book,
+                                             progress=lambda done, total: progress("teacher writes questions", done, total),
                                              cache_dir=opened.adapters.teacher_dir,
                                              teacher_name=self.models.teacher_name(teacher))
         # imported here, not above: it imports torch and peft (seconds)
         from .weights.consolidate import consolidate
 
         return consolidate(memories, space, self.models.model, self.models.model_dir(), opened.adapters,
-                           self.settings.cache_dir, config, gate, replay_repeats, log, synthesizer)
+                           self.settings.cache_dir, config, gate, replay_repeats, log, synthesizer,
+                           packaged=self.settings.model == DEFAULT_MODEL, progress=progress)
 
     def stable_memories(self, space: str, stable_days: float | None = None, min_uses: int | None = None) -> list[int]:
         """The ids the consolidation policy would train: unchanged for `stable_days`, used `min_uses` times."""

@@ -29,6 +29,9 @@ class RawItem:
     # a version of a document (a file): memories of its source's older versions that it no longer
     # says are replaced by it
     replaces: bool = False
+    # an update of a memory (`Memory.update`): stored as a new version even where its text is an
+    # older version's ("orange" -> "purple" -> "orange"), as an edit undone is
+    new_version: bool = False
 
 
 @dataclass

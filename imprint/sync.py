@@ -53,7 +53,9 @@ def sync_folder(folder: Path, space: Space, ingest: Ingest, models: Models, max_
     report = SyncReport(str(root), skipped=outcome.skipped, errors=outcome.errors)
     latest = space.store.latest_versions()
     items: list[RawItem] = []
-    present = {file: str(file.resolve()) for file in files}
+    # each file by its path under the root (a link inside it by its own name): a source the root held
+    # and no longer does is forgotten, wherever its content came from
+    present = {file: str(file) for file in files}
     for file, source in present.items():
         try:
             data = read_file(file, max_bytes)

@@ -63,3 +63,26 @@ def test_bad_filters_name_what_is_wrong(memory, bad):
     memory.add("Something to find.", space="s")
     with pytest.raises(InputError, match="filter"):
         memory.search("find", "s", filters=bad)
+
+
+def test_too_many_filter_keys_or_values_are_refused_with_the_limit_named(memory):
+    from imprint.filters import MAX_FILTER_KEYS, MAX_FILTER_VALUES
+
+    memory.add("Something to find.", space="s", metadata={"k0": "v"})
+    assert memory.search("find", "s", filters={f"k{i}": "v" for i in range(1)})
+    with pytest.raises(InputError, match=f"at most {MAX_FILTER_KEYS} keys, not 3000"):
+        memory.search("find", "s", filters={f"k{i}": "v" for i in range(3000)})
+    with pytest.raises(InputError, match=f"at most {MAX_FILTER_VALUES} values"):
+        memory.search("find", "s", filters={"k0": [str(i) for i in range(MAX_FILTER_VALUES + 1)]})
+    assert memory.search("find", "s", filters={f"k{i}": "v" for i in range(MAX_FILTER_KEYS)}) == []  # at the limit
+
+
+def test_numbers_in_filters_compare_by_value_and_non_finite_metadata_is_refused(memory):
+    from imprint.errors import ParseError
+
+    memory.add("A measured thing.", space="s", metadata={"n": 3})
+    assert memory.search("thing", "s", filters={"n": 3.0}) and memory.search("thing", "s", filters={"n": 3})
+    for bad in ({"score": float("nan")}, {"inf": float("inf")}, {"deep": [float("-inf")]}):
+        with pytest.raises(ParseError, match="not a finite number"):
+            memory.add("Another thing.", space="s", metadata=bad)
+    assert memory.count("s") == 1

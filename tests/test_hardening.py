@@ -158,3 +158,28 @@ def test_metadata_is_stored_shape_checked_or_refused_never_half_way(value, wrap)
             check_json_shape(value, "m")
     else:
         check_json_shape(value, "m")
+
+
+def test_sync_and_add_of_a_folder_never_follow_a_link_out_of_it(memory, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "vault.txt").write_text("The vault code of Ormond Keep is 4711.")
+    repo = tmp_path / "repo"
+    (repo / "docs").mkdir(parents=True)
+    (repo / "docs" / "bees.md").write_text("Mira Quenton keeps bees in Riga.")
+    (repo / "passwd.txt").symlink_to(outside / "vault.txt")
+    (repo / "elsewhere").symlink_to(outside, target_is_directory=True)
+    (repo / "docs-again").symlink_to(repo / "docs", target_is_directory=True)
+    (repo / "alias.md").symlink_to(repo / "docs" / "bees.md")  # a link inside the folder is read
+    synced = memory.sync(repo, "s")
+    reasons = {s.path.name: s.reason for s in synced.skipped}
+    assert reasons["passwd.txt"] == "link outside the folder"
+    assert reasons["elsewhere"] == "folder: link outside the folder"
+    assert reasons["docs-again"] == "folder: link to a folder inside it (read where it is)"
+    added = memory.add_paths([repo], "t")
+    assert {s.path.name for s in added.skipped} >= {"passwd.txt", "elsewhere"}
+    for space in ("s", "t"):
+        assert "Riga" in memory.search("bees", space, k=1)[0].memory.text
+        assert not any("4711" in m.text for m in memory.list_memories(space, 50, 0))
+    (repo / "alias.md").unlink()  # what the root held and no longer does is forgotten
+    assert memory.sync(repo, "s").gone == [str(repo.resolve() / "alias.md")]

@@ -5,7 +5,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "imprint"
 LAYERS = [  # lowest first; a module may import from its own package and from lower layers
-    {"records", "config", "errors"},
+    {"records", "config", "errors", "progress"},
     {"encode", "llm", "prompt", "filters"},
     {"store"},
     {"recall", "weights"},

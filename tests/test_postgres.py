@@ -277,3 +277,11 @@ def test_doctor_names_the_postgres_store_and_its_spaces(tmp_path, postgres_url, 
     assert facts["data dir"].endswith("(adapters)")
     broken = CliRunner().invoke(app, ["doctor", "--json"], env={"IMPRINT_STORE": postgres_url + "_missing"})
     assert "cannot connect" in json.loads(broken.stdout)["store"]
+
+
+def test_updates_back_to_an_earlier_text_and_to_another_memorys_text_on_postgres(tmp_path, postgres_url, embedder,
+                                                                                 model):
+    from test_update import check_updates_back_and_to_another_memorys_text
+
+    memory = on_postgres(tmp_path, postgres_url, embedder, model)
+    check_updates_back_and_to_another_memorys_text(memory)

@@ -92,6 +92,8 @@ def test_rest_updates_filters_and_describes_itself_offline(server):
     assert "cdn" not in docs and httpx2.get(server + "/static-offline-docs/swagger-ui-bundle.js", timeout=30).status_code == 200
     spec = httpx2.get(server + "/openapi.json", timeout=30).json()
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
+    operation_ids = [operation["operationId"] for methods in spec["paths"].values() for operation in methods.values()]
+    assert len(operation_ids) == len(set(operation_ids))  # PUT and PATCH of a memory once shared one
     contents = {f"{method} {path}": (operation["responses"].get("200") or operation["responses"].get("201")
                                      or operation["responses"].get("202"))["content"]
                 for path, methods in spec["paths"].items() if not path.startswith("/v1/")

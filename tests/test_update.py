@@ -58,3 +58,25 @@ def test_a_source_is_named_the_way_list_prints_it(memory, tmp_path):
     with pytest.raises(NotFoundError, match="no source"):
         memory.forget_source("b/team.md", "s")
     assert [m.text for m in memory.list_memories("s")] == ["Team a meets on Mondays."]
+
+
+def check_updates_back_and_to_another_memorys_text(memory) -> None:
+    """Back to an earlier text: one live version, the history whole. To another live memory's text:
+    refused, naming it (retired for it, the memory would go when that one is forgotten)."""
+    [first] = memory.add("The hint is orange kettle.", space="s", source="api")
+    [second] = memory.update(first, "The hint is purple lamp.", "s")
+    [third] = memory.update(second, "The hint is orange kettle.", "s")
+    assert [m.id for m in memory.list_memories("s")] == [third]
+    assert [m.text for m in memory.history(third, "s")] == ["The hint is orange kettle.", "The hint is purple lamp.",
+                                                           "The hint is orange kettle."]
+    assert memory.search("hint", "s", k=5)[0].memory.id == third
+    [fourth] = memory.update(third, "The hint is green door.", "s")  # later updates go on working
+    [other] = memory.add("Tomas keeps the spare key.", space="s", source="api")
+    with pytest.raises(InputError, match=f"memory {other} already says this"):
+        memory.update(fourth, "Tomas keeps the spare key.", "s")
+    memory.forget(other, "s")
+    assert [m.id for m in memory.list_memories("s")] == [fourth]
+
+
+def test_an_update_back_to_an_earlier_text_leaves_one_live_version(memory):
+    check_updates_back_and_to_another_memorys_text(memory)

@@ -6,18 +6,22 @@ Library errors (ImprintError) are turned into a red message and exit code 1 here
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Callable, Optional
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.padding import Padding
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
+    TimeRemainingColumn,
 )
+from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 
@@ -90,10 +94,46 @@ def plain(*cells: str) -> list[Text]:
     return [Text(cell) for cell in cells]
 
 
+WIDE = 100  # narrower terminals get rows as lists: a table wrapped memory text to ~9 characters a line at 80
+
+
+def print_rows(headers: list[str], rows: list[list[str]], text: str, empty: str, title: str | None = None) -> None:
+    """Rows as a table on a wide terminal; on a narrow one each row as its short fields on a line and
+    its `text` column below, indented and readable. No rows: `empty` says so. Cells are shown literally."""
+    if not rows:
+        console.print(empty, markup=False)
+        return
+    if console.width >= WIDE:
+        table = Table(*headers, title=title)
+        for row in rows:
+            table.add_row(*plain(*row))
+        console.print(table)
+        return
+    if title:
+        console.print(title, style="bold", markup=False)
+    at = headers.index(text)
+    for row in rows:
+        console.print("  ".join(f"{header} {cell}" for header, cell in zip(headers, row) if header != text and cell),
+                      style="dim", markup=False, highlight=False)
+        console.print(Padding(Text(row[at]), (0, 0, 0, 2)))
+
+
 def progress_bar() -> Progress:
     """The one progress display of long commands (add, bench), on stderr so stdout stays the result."""
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
                     console=err)
+
+
+def bars(progress: Progress) -> Callable[[str, int, int], None]:
+    """Counted steps (imprint.progress) as bars, one per stage, on a progress_bar()."""
+    tasks: dict[str, TaskID] = {}
+
+    def update(what: str, done: int, total: int) -> None:
+        if what not in tasks:
+            tasks[what] = progress.add_task(what, total=total)
+        progress.update(tasks[what], completed=done, total=total)
+
+    return update
 
 
 def count(n: int, singular: str, plural: str | None = None) -> str:

@@ -10,7 +10,6 @@ from typing import Annotated, Optional
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from ..answer import STRATEGIES
 from ..encode.parse import text_item
@@ -28,8 +27,8 @@ from .base import (
     err,
     filters_of,
     open_memory,
-    plain,
     print_json,
+    print_rows,
     progress_bar,
 )
 
@@ -120,12 +119,10 @@ def search(query: str, space: Space = "default", k: TopK = 5, filters: FilterOpt
                           f"score {hit.score:.4f}[/dim]")
             console.print(snippet(m.text) if m.location else m.text, markup=False, highlight=False)
         return
-    table = Table("id", "score", "bm25 #", "dense #", "graph #", "time", "memory", "source")
-    for hit in hits:
-        m = hit.memory
-        table.add_row(*plain(str(m.id), f"{hit.score:.4f}", str(hit.keyword_rank or "-"), str(hit.dense_rank or "-"),
-                      str(hit.graph_rank or "-"), m.time or "", m.text, Path(m.source).name))
-    console.print(table)
+    print_rows(["id", "score", "bm25 #", "dense #", "graph #", "time", "memory", "source"],
+               [[str(hit.memory.id), f"{hit.score:.4f}", str(hit.keyword_rank or "-"), str(hit.dense_rank or "-"),
+                 str(hit.graph_rank or "-"), hit.memory.time or "", hit.memory.text, Path(hit.memory.source).name]
+                for hit in hits], "memory", f"no memory in {space!r} matches {query!r}")
 
 
 def snippet(code: str, lines: int = 8) -> str:
@@ -166,10 +163,9 @@ def explain(question: str, space: Space = "default", k: TopK = 5, filters: Filte
         print_json(asdict(route))
         return
     console.print(f"[bold]{route.strategy}[/bold]: {escape(route.reason)}")
-    table = Table("id", "in adapter", "memory", "source", "time")
-    for m in route.memories:
-        table.add_row(*plain(str(m.id), "yes" if m.id in route.covered else "no", m.text, Path(m.source).name, m.time or ""))
-    console.print(table)
+    print_rows(["id", "in adapter", "memory", "source", "time"],
+               [[str(m.id), "yes" if m.id in route.covered else "no", m.text, Path(m.source).name, m.time or ""]
+                for m in route.memories], "memory", "no memory matches the question")
 
 
 @app.command("list")
@@ -182,10 +178,9 @@ def list_memories(space: Space = "default", limit: int = 50, offset: int = 0, fi
         print_json([asdict(m) for m in memories])
         return
     shown = count(memory.count(space), "memory", "memories") + (f", {len(memories)} shown" if filters else "")
-    table = Table("id", "time", "memory", "source", title=f"{space}: {shown}")
-    for m in memories:
-        table.add_row(*plain(str(m.id), m.time or "", m.text, Path(m.source).name))
-    console.print(table)
+    print_rows(["id", "time", "memory", "source"], [[str(m.id), m.time or "", m.text, Path(m.source).name]
+                                                   for m in memories],
+               "memory", f"{space}: {shown}", f"{space}: {shown}")
 
 
 @app.command()
@@ -200,11 +195,10 @@ def show(memory_id: int, space: Space = "default", data: DataDir = None, as_json
     sources = ", ".join(Path(source).name for source in [m.source, *m.also_from])
     console.print(f"memory {m.id} from {sources}; time {m.time or 'not given'}, added {m.added_at}, "
                   f"used in {count(m.uses, 'answer')}" + (f"; {m.dropped}" if m.dropped else ""), markup=False)
-    table = Table("sentence", "valid from", "valid to", "replaced by", "says since")
-    for v in validity:
-        table.add_row(*plain(v.sentence, v.valid_from or "", v.valid_to or ("" if v.replaced_by is None else "?"),
-                      "" if v.replaced_by is None else str(v.replaced_by), v.now or ""))
-    console.print(table)
+    print_rows(["sentence", "valid from", "valid to", "replaced by", "says since"],
+               [[v.sentence, v.valid_from or "", v.valid_to or ("" if v.replaced_by is None else "?"),
+                 "" if v.replaced_by is None else str(v.replaced_by), v.now or ""] for v in validity],
+               "sentence", "no sentence of it has a validity recorded")
 
 
 @app.command()
@@ -232,10 +226,9 @@ def history(memory_id: int, space: Space = "default", data: DataDir = None, as_j
     if as_json:
         print_json([asdict(m) for m in versions])
         return
-    table = Table("id", "added", "memory", "replaced by", "source")
-    for m in versions:
-        table.add_row(*plain(str(m.id), m.added_at, m.text, str(m.replaced_by or ""), Path(m.source).name))
-    console.print(table)
+    print_rows(["id", "added", "memory", "replaced by", "source"],
+               [[str(m.id), m.added_at, m.text, str(m.replaced_by or ""), Path(m.source).name] for m in versions],
+               "memory", f"memory {memory_id} has no versions")
 
 
 @app.command()
@@ -247,10 +240,8 @@ def dropped(space: Space = "default", limit: int = 50, offset: int = 0, data: Da
     if as_json:
         print_json([asdict(m) for m in memories])
         return
-    table = Table("id", "text", "why", "source")
-    for m in memories:
-        table.add_row(*plain(str(m.id), m.text, m.dropped, Path(m.source).name))
-    console.print(table)
+    print_rows(["id", "text", "why", "source"], [[str(m.id), m.text, m.dropped, Path(m.source).name] for m in memories],
+               "text", f"nothing in {space!r} was kept raw only")
 
 
 @app.command()

@@ -8,7 +8,6 @@ from typing import Annotated, Optional
 import typer
 from rich.markdown import Markdown
 from rich.markup import escape
-from rich.table import Table
 
 from ..errors import InputError
 from ..memory import Memory
@@ -19,11 +18,12 @@ from .base import (
     DataDir,
     Space,
     app,
+    bars,
     console,
     err,
     open_memory,
-    plain,
     print_json,
+    print_rows,
     progress_bar,
 )
 
@@ -55,8 +55,13 @@ def consolidate(
         else:
             console.print(f"queued job {job}: imprint jobs show {job}", markup=False)
         return
-    report = open_memory(data).consolidate(space, log=lambda line: err.print(f"[dim]{escape(line)}[/dim]"),
-                                           **options.arguments())
+    memory = open_memory(data)
+    if err.is_terminal:  # a bar per stage; elsewhere (a log file) a plain line at least every 15 s
+        with progress_bar() as bar:
+            report = memory.consolidate(space, log=lambda line: bar.console.print(f"[dim]{escape(line)}[/dim]"),
+                                        progress=bars(bar), **options.arguments())
+    else:
+        report = memory.consolidate(space, log=lambda line: err.print(line, markup=False), **options.arguments())
     if as_json:
         print_json(report.to_dict())
         return
@@ -137,14 +142,12 @@ def adapters(ctx: typer.Context, space: Space = "default", data: DataDir = None,
     if as_json:
         print_json({"current": current.version if current else None, "versions": [asdict(v) for v in versions]})
         return
-    table = Table("version", "current", "memories", "probe recall", "retention", "train s", "size MB", "created", "verdict",
-                  "stale")
-    for v in versions:
-        table.add_row(*plain(f"v{v.version}", "*" if current and current.version == v.version else "", str(len(v.memory_ids)),
-                      f"{v.metrics['probe_recall']:.0%}", f"{v.metrics['retention']:.0%}",
-                      f"{v.metrics['train_seconds']:.0f}", f"{v.bytes / 1e6:.1f}", v.created_at, v.reason,
-                      "yes" if v.stale else ""))
-    console.print(table)
+    print_rows(["version", "current", "memories", "probe recall", "retention", "train s", "size MB", "created", "verdict",
+                "stale"],
+               [[f"v{v.version}", "*" if current and current.version == v.version else "", str(len(v.memory_ids)),
+                 f"{v.metrics['probe_recall']:.0%}", f"{v.metrics['retention']:.0%}", f"{v.metrics['train_seconds']:.0f}",
+                 f"{v.bytes / 1e6:.1f}", v.created_at, v.reason, "yes" if v.stale else ""] for v in versions],
+               "verdict", f"no adapter in {space!r} yet: imprint consolidate --space {space}")
 
 
 @adapters_app.command()

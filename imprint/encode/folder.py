@@ -2,8 +2,9 @@
 
 A folder is read the way its owner's git would see it: its .gitignore files (nested ones too)
 are honoured. Hidden files, vendored and generated folders, lock files, minified or generated
-code and files over the size limit are skipped, each with its reason. Files whose name says
-they hold credentials are refused (their content is checked too, when read: secrets.py).
+code, files over the size limit and links that lead out of the folder are skipped, each with its
+reason. Files whose name says they hold credentials are refused (their content is checked too, when
+read: secrets.py).
 """
 
 import os
@@ -45,6 +46,7 @@ def walk(root: Path, max_bytes: int, readable: Callable[[Path], bool]) -> Walk:
     """The files under `root` to read, in a stable order; `readable(path)` says whether a file is of
     a type imprint reads (the others are skipped as unsupported)."""
     root = Path(root)
+    real_root = root.resolve()
     result = Walk([], [], [])
     ignores: list[tuple[Path, pathspec.GitIgnoreSpec]] = []  # (folder, its .gitignore), outermost first
     for folder, subfolders, names in os.walk(root):
@@ -56,7 +58,7 @@ def walk(root: Path, max_bytes: int, readable: Callable[[Path], bool]) -> Walk:
         kept = []
         for name in sorted(subfolders):
             path = here / name
-            reason = ("hidden" if name.startswith(".") else _folder_reason(name)
+            reason = ("hidden" if name.startswith(".") else _link_reason(path, real_root) or _folder_reason(name)
                       or ("in .gitignore" if _ignored(path, True, ignores) else None))
             if reason:
                 result.skipped.append(Skipped(path, f"folder: {reason}"))
@@ -68,12 +70,23 @@ def walk(root: Path, max_bytes: int, readable: Callable[[Path], bool]) -> Walk:
             if secret_name(name):
                 result.refused.append(Skipped(path, "its name says it holds credentials"))
                 continue
-            reason = _file_reason(path, ignores, max_bytes, readable)
+            reason = _link_reason(path, real_root) or _file_reason(path, ignores, max_bytes, readable)
             if reason:
                 result.skipped.append(Skipped(path, reason))
             else:
                 result.files.append(path)
     return result
+
+
+def _link_reason(path: Path, real_root: Path) -> str | None:
+    """Why a symbolic link is not followed: a memory of a folder holds only what is inside it (a link
+    to /etc/passwd in a repository is not the repository's), and a folder inside it is read where it is."""
+    if not path.is_symlink():
+        return None
+    target = path.resolve()
+    if not target.is_relative_to(real_root):
+        return "link outside the folder"
+    return "link to a folder inside it (read where it is)" if target.is_dir() else None
 
 
 def _file_reason(path: Path, ignores: list, max_bytes: int, readable: Callable[[Path], bool]) -> str | None:

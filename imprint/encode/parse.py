@@ -8,6 +8,7 @@ is refused whole (secrets.py). Folders are read as a repository would be (folder
 
 import hashlib
 import json
+import math
 import os
 import stat
 from dataclasses import dataclass, field
@@ -172,11 +173,14 @@ def _refuse_secrets(name: str | Path, text: str) -> str:
 
 
 def check_json_shape(value: Any, where: object, what: str = "metadata") -> None:
-    """Refuse values nested deeper than MAX_NESTING or larger than MAX_METADATA_BYTES as JSON: stored,
-    they would break every later listing and search of the space (RecursionError when encoded)."""
+    """Refuse values nested deeper than MAX_NESTING or larger than MAX_METADATA_BYTES as JSON (stored,
+    they would break every later listing and search of the space: RecursionError when encoded), and
+    numbers that are not finite."""
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):  # JSON has no NaN: it would read back as null
+            raise ParseError(where, f"{what} holds {item}, which is not a finite number")
         if isinstance(item, (dict, list)):
             if depth > MAX_NESTING:
                 raise ParseError(where, f"{what} is nested more than {MAX_NESTING} levels deep")

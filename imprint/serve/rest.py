@@ -311,7 +311,8 @@ def raw_original(space: Space, memory_id: MemoryId, memory: Mem) -> Response:
         "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"})
 
 
-@router.api_route("/spaces/{space}/memories/{memory_id}", methods=["PUT", "PATCH"])
+@router.put("/spaces/{space}/memories/{memory_id}", operation_id="update_memory")
+@router.patch("/spaces/{space}/memories/{memory_id}", operation_id="patch_memory")  # the same, as PATCH
 def update(space: Space, memory_id: MemoryId, body: UpdateIn, memory: Mem) -> UpdatedOut:
     """Replace a memory's text: the new version is searched, the old one stays in its history."""
     return UpdatedOut(replaced=memory_id, memory_ids=memory.update(memory_id, body.text, space, body.time))

@@ -236,9 +236,10 @@ class SpaceStore(Fields, Edges, Deletion, Checking, Filtering, Embedding):
                 digest = self.content_key(content_hash(item))
                 source = self._source_key(item.source)
                 # a file's version is new unless it is the latest one (an edit undone is a new version)
+                versioned = item.replaces or item.new_version
                 existing = self._conn.execute(
                     "SELECT id FROM (SELECT id, sha256 FROM raw_items WHERE source = ? ORDER BY id DESC LIMIT 1) latest"
-                    " WHERE sha256 = ?" if item.replaces else
+                    " WHERE sha256 = ?" if versioned else
                     "SELECT id FROM raw_items WHERE source = ? AND sha256 = ?", (source, digest)
                 ).fetchone()
                 if existing:
@@ -246,7 +247,7 @@ class SpaceStore(Fields, Edges, Deletion, Checking, Filtering, Embedding):
                         "SELECT id FROM chunks WHERE raw_id = ? ORDER BY position", existing)]
                     results.append(AddResult(existing[0], ids, duplicate=True))
                     continue
-                if item.replaces:  # an older version with this content (an edit undone) keeps its history apart
+                if versioned:  # an older version with this content (an edit undone) keeps its history apart
                     self._conn.execute("UPDATE raw_items SET sha256 = sha256 || ':' || id WHERE source = ? AND sha256 = ?",
                                        (source, digest))
                 added = now()

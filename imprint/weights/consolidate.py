@@ -8,13 +8,13 @@ retention (short of the retention gate: shrink the adapter toward the base while
 
 import hashlib
 import json
-import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from ..errors import InputError
+from ..progress import Progress, ProgressLines
 from ..records import Chunk
 from .adapters import AdapterRegistry, Manifest
 from .control import (
@@ -22,6 +22,7 @@ from .control import (
     correct,
     own_question_count,
     own_questions,
+    replay_cache,
     replay_set,
     retention_set,
 )
@@ -82,7 +83,12 @@ def consolidate(
     replay_repeats: int = REPLAY_REPEATS,
     log: Callable[[str], None] = print,
     synthesizer: Synthesizer | None = None,
+    packaged: bool = False,
+    progress: Progress | None = None,
 ) -> ConsolidationReport:
+    """`packaged`: the base is the packaged default, whose replay pool ships with imprint. `progress`
+    gets each stage's counted steps (default: a line through `log` at least every 15 s)."""
+    progress = progress or ProgressLines(log)
     config = config or TrainConfig()
     gate = gate or Gate()
     data = (synthesizer or TemplateSynthesizer(seed=config.seed, open_book=config.open_book)).synthesize(memories)
@@ -90,32 +96,34 @@ def consolidate(
         raise InputError(f"nothing to consolidate in {space!r}: no facts (names, places, dates, numbers) found")
     log(f"synthesised {len(data.train)} training and {len(data.probe)} probe questions from {len(memories)} memories")
 
-    answers = base_answers(model, cache_dir / "control" / f"{_slug(str(model_dir))}.json")
+    answers_file, pool_file = replay_cache(cache_dir, model_dir, packaged)
+    answers = base_answers(model, answers_file, progress)
     student, tokenizer = load_student(model_dir, config)
     replayed = []
     if replay_repeats:
         count = own_question_count(len(data.train))
         log(f"replay: {count} general questions the base model writes and answers (once per base model, then cached)")
         with student.disable_adapter():
-            own = own_questions(lambda prompts, tokens: complete(student, tokenizer, prompts, tokens),
-                                cache_dir / "control" / f"{_slug(str(model_dir))}.own.json", count)
+            own = own_questions(lambda prompts, tokens: complete(
+                student, tokenizer, prompts, tokens, on_batch=lambda done, total: progress("replay pool", done, total)),
+                pool_file, count)
         replayed = (replay_set(answers) + own) * replay_repeats
     dtype = dtype_name(train_dtype(config.dtype))
     started = time.perf_counter()
     soft = [None] * len(data.train)
     if config.distill_weight:
         soft = teacher_targets(student, tokenizer, data.train, memories, config.top_k, registry.teacher_dir,
-                               str(model_dir), log=log)
+                               str(model_dir), log=log, progress=progress)
     teacher_seconds = time.perf_counter() - started
     distilled = sum(target is not None for target in soft)
     if config.distill_weight:
         log(f"teacher read the gold answer in {distilled} of {len(data.train)} rows ({teacher_seconds:.0f} s)")
     result = train_adapter(student, tokenizer, data.train + replayed, data.probe, config, log,
-                           soft + [None] * len(replayed))
+                           soft + [None] * len(replayed), progress)
 
     # retention: held-out general questions the base answers right; how many still are, adapter on
     known = [(q, gold) for q, gold in retention_set() if correct([answers[q]], [gold])[0]]
-    forgotten = _forgotten(result.model, tokenizer, known, answers)
+    forgotten = _forgotten(result.model, tokenizer, known, answers, progress)
     scale, probe_recall = 1.0, result.probe_history[-1]
     shrinks = [{"scale": scale, "probe_recall": probe_recall, "retention": _retention(known, forgotten)}]
     for smaller in SHRINK_SCALES:  # short of the retention gate: move the adapter toward the base
@@ -128,7 +136,7 @@ def consolidate(
             log(f"scaled to {smaller:g}: probe recall {recall:.0%} < {gate.min_probe_recall:.0%}; kept {scale:g}")
             break
         scale, probe_recall = smaller, recall
-        forgotten = _forgotten(result.model, tokenizer, known, answers)
+        forgotten = _forgotten(result.model, tokenizer, known, answers, progress)
         shrinks.append({"scale": scale, "probe_recall": probe_recall, "retention": _retention(known, forgotten)})
         log(f"scaled to {scale:g}: probe recall {probe_recall:.0%}, retention {shrinks[-1]['retention']:.0%}")
     retention, after, before = shrinks[-1]["retention"], len(known) - len(forgotten), len(known)
@@ -163,9 +171,11 @@ def consolidate(
     )
 
 
-def _forgotten(model, tokenizer, known: list[tuple[str, str]], base: dict[str, str]) -> list[dict[str, str]]:
+def _forgotten(model, tokenizer, known: list[tuple[str, str]], base: dict[str, str],
+               progress: Progress) -> list[dict[str, str]]:
     """The known control questions the model (adapter on) no longer answers right."""
-    said = greedy_answers(model, tokenizer, [q for q, _ in known])
+    said = greedy_answers(model, tokenizer, [q for q, _ in known],
+                          on_batch=lambda done, total: progress("retention (general questions, adapter on)", done, total))
     return [{"question": q, "gold": gold, "base": base[q], "adapter": answer}
             for (q, gold), answer, right in zip(known, said, correct(said, [g for _, g in known])) if not right]
 
@@ -173,6 +183,3 @@ def _forgotten(model, tokenizer, known: list[tuple[str, str]], base: dict[str, s
 def _retention(known: list, forgotten: list) -> float:
     return 1 - len(forgotten) / len(known) if known else 1.0
 
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")[-80:]

@@ -18,14 +18,31 @@ from typing import Callable
 
 from ..encode.salience import content_words
 from ..encode.words import found_in
+from ..progress import Progress
 from ..prompt import qa_prompt
 from .json_cache import read_json_cache, write_json_cache
 from .synth import QA
 
+PACKAGED_ANSWERS = "data/gemma3-270m.answers.json"  # the packaged base's replay cache, as shipped
+PACKAGED_POOL = "data/gemma3-270m.own.json"
 OWN_QUESTIONS = 400  # general questions the base model writes itself, replayed beside the control half
 MAX_OWN_QUESTIONS = 1200  # ... for a large space (own_question_count); writing them takes ~10 min on 2 cores
 STARTS = ("Who", "What", "Which", "Where", "When", "In which year", "How many", "What is the name of", "Who wrote",
           "What does")  # how its questions begin, in turn: the shapes a space's facts are asked in
+
+
+def replay_cache(cache_dir: Path, model_dir: Path, packaged: bool) -> tuple[Path, Path]:
+    """The files of the base's control answers and of its own questions (`base_answers`,
+    `own_questions`). The packaged base's are shipped in the package (scripts/replay_pool.py wrote
+    them; computing them took ~10 minutes of a first consolidation on 2 cores): copied into the
+    cache on first use, where a larger space's pool may grow."""
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", str(model_dir)).strip("-")[-80:]
+    answers, own = cache_dir / "control" / f"{slug}.json", cache_dir / "control" / f"{slug}.own.json"
+    if packaged:
+        for cached, shipped in ((answers, PACKAGED_ANSWERS), (own, PACKAGED_POOL)):
+            if read_json_cache(cached) is None:
+                write_json_cache(cached, json.loads(files("imprint.weights").joinpath(shipped).read_text()))
+    return answers, own
 
 
 def control_questions() -> list[tuple[str, str]]:
@@ -37,13 +54,16 @@ def is_replay(question: str) -> bool:
     return zlib.crc32(question.encode()) % 2 == 0
 
 
-def base_answers(model, cache_file: Path) -> dict[str, str]:
+def base_answers(model, cache_file: Path, progress: Progress | None = None) -> dict[str, str]:
     """The base model's greedy answers to every control question (cached per base model; questions
     added to the set since are answered and added)."""
     answers = read_json_cache(cache_file) or {}
     missing = [q for q, _ in control_questions() if q not in answers]
+    for done, question in enumerate(missing):
+        if progress:
+            progress("control answers (the base model's, once)", done, len(missing))
+        answers[question] = model.generate(qa_prompt(question), max_new_tokens=16).text
     if missing:
-        answers |= {q: model.generate(qa_prompt(q), max_new_tokens=16).text for q in missing}
         write_json_cache(cache_file, answers)
     return answers
 

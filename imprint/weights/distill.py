@@ -17,6 +17,7 @@ from typing import Callable
 
 import torch
 
+from ..progress import Progress
 from ..records import Chunk
 from .synth import QA
 from .train import SoftTarget, base_top_k
@@ -36,6 +37,7 @@ def teacher_targets(
     model_key: str = "",
     batch_size: int = 16,
     log: Callable[[str], None] = print,
+    progress: Progress | None = None,
 ) -> list[SoftTarget | None]:
     """One target per pair (None where there is no teacher signal), aligned with `pairs`."""
     by_id = {m.id: m for m in memories}
@@ -54,13 +56,12 @@ def teacher_targets(
             cached_rows += 1
     todo.sort(key=lambda item: item[1].id)  # a batch's rows then share the memory as well as the prompt's start
     for start in range(0, len(todo), batch_size):
+        if progress:
+            progress("teacher (the base reads each memory)", start, len(todo))
         chunk = todo[start:start + batch_size]
         for (index, memory, pair), target in zip(chunk, _read(model, tokenizer, chunk, top_k)):
             targets[index] = target
             cache.put(memory, pair, target)
-        done = min(start + batch_size, len(todo))
-        if done % 200 < batch_size and done < len(todo):
-            log(f"teacher: {done}/{len(todo)} rows read")
     cache.flush()
     log(f"teacher: {len(todo)} rows read, {cached_rows} from the cache")
     return targets

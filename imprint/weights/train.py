@@ -26,6 +26,7 @@ from typing import Callable
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 
+from ..progress import Progress
 from ..prompt import answer_prompt, qa_prompt, qa_target
 from .plan import TrainConfig
 from .precision import decoding_in_fp32, train_dtype
@@ -66,6 +67,22 @@ def encode(tokenizer, pairs: list[QA], max_length: int) -> list[tuple[list[int],
         labels = ([-100] * len(prompt) + answer)[:limit]
         encoded.append((ids, labels))
     return encoded
+
+
+def _silent(what: str, done: int, total: int) -> None:
+    pass
+
+
+def _estimate(log: Callable[[str], None], train: list[QA], batches: list[list], config: TrainConfig,
+              first: float) -> None:
+    """What the training will take, said before the wait: the first step's seconds per padded token
+    times the epoch's padded tokens (a batch of open-book rows holds 20x the tokens of bare questions)."""
+    tokens = [len(batch) * max(len(row[0]) for row in batch) for batch in batches]
+    whole = first / tokens[0] * sum(tokens) * config.epochs
+    replayed = sum(pair.kind == "replay" for pair in train)
+    log(f"training {len(train)} rows ({replayed} replayed) in {len(batches)} steps of {config.batch_size} an epoch, "
+        f"at most {config.epochs} epochs; measured on the first step: at most about {whole / 60:.1f} min, less "
+        "when the probe is learned early")
 
 
 def collate(rows: list[tuple], pad_id: int, top_k: int = 1) -> dict[str, torch.Tensor]:
@@ -194,14 +211,16 @@ def scale_delta(model: PeftModel, factor: float) -> None:
 
 
 def greedy_answers(model, tokenizer, questions: list[str], max_new_tokens: int = 16,
-                   batch_size: int = 16) -> list[str]:
+                   batch_size: int = 16, on_batch: Callable[[int, int], None] | None = None) -> list[str]:
     """What the model (adapter as currently enabled) answers, greedy, cut at the first newline."""
-    return complete(model, tokenizer, [qa_prompt(q) for q in questions], max_new_tokens, batch_size)
+    return complete(model, tokenizer, [qa_prompt(q) for q in questions], max_new_tokens, batch_size, on_batch)
 
 
-def complete(model, tokenizer, prompts: list[str], max_new_tokens: int = 16, batch_size: int = 16) -> list[str]:
+def complete(model, tokenizer, prompts: list[str], max_new_tokens: int = 16, batch_size: int = 16,
+             on_batch: Callable[[int, int], None] | None = None) -> list[str]:
     """Each prompt's greedy continuation up to the first newline, batched with left padding (one
-    prompt at a time took ~1 s each) and in fp32 (decoding in bf16 was 3.3x slower)."""
+    prompt at a time took ~1 s each) and in fp32 (decoding in bf16 was 3.3x slower).
+    `on_batch(done, total)` after each batch."""
     model.eval()
     side, tokenizer.padding_side = tokenizer.padding_side, "left"
     texts = []
@@ -213,6 +232,8 @@ def complete(model, tokenizer, prompts: list[str], max_new_tokens: int = 16, bat
                                         pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)
                 for row in output[:, inputs["input_ids"].shape[1]:]:
                     texts.append(tokenizer.decode(row, skip_special_tokens=True).split("\n")[0].strip())
+                if on_batch:
+                    on_batch(len(texts), len(prompts))
     finally:
         tokenizer.padding_side = side
     return texts
@@ -252,15 +273,18 @@ def base_top_k(model: PeftModel, tokenizer, pairs: list[QA], top_k: int) -> tupl
     return values, ids, targets, row_of
 
 
-def base_targets(model: PeftModel, tokenizer, pairs: list[QA], top_k: int, batch_size: int = 16) -> list[SoftTarget]:
+def base_targets(model: PeftModel, tokenizer, pairs: list[QA], top_k: int, batch_size: int = 16,
+                 progress: Progress = _silent) -> list[SoftTarget]:
     """The frozen base model's top-k at every answer token of each pair (bare question): what replay
     rows are held to."""
     found: list[SoftTarget] = []
     for start in range(0, len(pairs), batch_size):
+        progress("replay targets (the base reads each replayed question)", start, len(pairs))
         chunk = pairs[start:start + batch_size]
         values, ids, _, row_of = base_top_k(model, tokenizer, chunk, top_k)
         found += [SoftTarget(ids[row_of == row].to(torch.int32), values[row_of == row].to(torch.float16))
                   for row in range(len(chunk))]
+    progress("replay targets (the base reads each replayed question)", len(pairs), len(pairs))
     return found
 
 
@@ -284,13 +308,16 @@ def train_adapter(
     config: TrainConfig,
     log: Callable[[str], None] = print,
     soft_targets: list[SoftTarget | None] | None = None,
+    progress: Progress = _silent,
 ) -> TrainResult:
-    """Train `model`'s LoRA (from `load_student`) on `train`, with the teacher's targets aligned to it."""
+    """Train `model`'s LoRA (from `load_student`) on `train`, with the teacher's targets aligned to it;
+    `progress` gets each epoch's steps, and `log` an estimate of the whole after the first step."""
     rng = random.Random(config.seed)
     soft_targets = list(soft_targets or [None] * len(train))
     if config.kl_weight:  # replay rows repeat: the base reads each distinct one once
         replayed = {(pair.question, pair.answer): pair for pair in train if pair.kind == "replay"}
-        held = dict(zip(replayed, base_targets(model, tokenizer, list(replayed.values()), config.top_k)))
+        held = dict(zip(replayed, base_targets(model, tokenizer, list(replayed.values()), config.top_k,
+                                               progress=progress)))
         soft_targets = [held[(pair.question, pair.answer)] if pair.kind == "replay" else soft
                         for pair, soft in zip(train, soft_targets)]
     rows = [(ids, labels, pair.kind == "replay", soft)
@@ -309,7 +336,11 @@ def train_adapter(
     for epoch in range(1, config.epochs + 1):
         model.train()
         epoch_loss = []
-        for batch_rows in bucketed_batches(rows, config.batch_size, rng):
+        batches = bucketed_batches(rows, config.batch_size, rng)
+        for step, batch_rows in enumerate(batches):
+            progress(f"epoch {epoch}/{config.epochs}", step, steps_per_epoch)
+            if epoch == 1 and step == 1:
+                _estimate(log, train, batches, config, time.perf_counter() - started)
             rest, past = run_shared_prefix(model, batch_rows)
             loss = _loss(model, collate(rest, tokenizer.pad_token_id or 0, config.top_k), config, past)
             loss.backward()
@@ -319,6 +350,7 @@ def train_adapter(
             optimizer.zero_grad(set_to_none=True)
             epoch_loss.append(loss.item())
             seen += len(batch_rows)
+        progress(f"epoch {epoch}/{config.epochs}", steps_per_epoch, steps_per_epoch)
         result.losses.append(sum(epoch_loss) / len(epoch_loss))
         result.step_losses.extend(epoch_loss)
         # the probe: phrasings never trained on; stop as soon as they are learned
