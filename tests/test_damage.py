@@ -86,15 +86,49 @@ def test_imprint_check_reports_and_repairs_from_the_command_line(vault):
     assert CliRunner().invoke(app, args, env=env).exit_code == 0
 
 
-def test_a_space_sealed_in_format_1_still_reads(tmp_path, embedder, model):
-    """Spaces encrypted before rows were bound in keep their format and stay readable."""
-    memory = encrypted_memory(tmp_path, embedder, model, new_master_key())
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_space_sealed_in_an_older_format_still_reads(tmp_path, embedder, model, version):
+    """Spaces encrypted before rows (1) or the space's name (2) were bound in keep their format and
+    stay readable."""
+    from imprint.store.crypto import SpaceCipher, decode_master_key
+
+    key = new_master_key()
+    memory = encrypted_memory(tmp_path, embedder, model, key)
     store = memory.space("old", create=True).store
-    store._conn.execute("UPDATE meta SET value = 'aes-gcm-v1' WHERE key = 'encryption'")
-    store._format = 1  # as a space written by a version without row binding
+    salt = bytes.fromhex(dict(store._conn.execute("SELECT key, value FROM meta"))["salt"])
+    older = SpaceCipher(decode_master_key(key, "the test key"), salt)  # keys derived without the name
+    store._conn.execute("UPDATE meta SET value = ? WHERE key = 'encryption'", (f"aes-gcm-v{version}",))
+    store._conn.execute("UPDATE meta SET value = ? WHERE key = 'key_check'", (older.check_value(),))
+    store._format, store.cipher = version, older  # as a space written by a version of that format
     memory.add("Mira keeps bees on her roof in Riga.", "old")
     memory.close()
     reopened = reopen(tmp_path, embedder, model)
-    assert reopened.space("old").store._format == 1
+    assert reopened.space("old").store._format == version
     assert "bees" in reopened.search("bees", "old", k=1)[0].memory.text
     assert reopened.check("old").damaged == []
+
+
+@pytest.mark.parametrize("how", ["id", "source"])
+def test_forget_reaches_rows_that_check_repair_quarantined(tmp_path, embedder, model, how):
+    from imprint import Memory
+
+    memory = Memory(tmp_path / "data", embedder=embedder, model=model)
+    [kept] = memory.add("Jonas bakes rye bread on Sundays.", "plain", source="bread.md")
+    [hurt] = memory.add("The vault code of Ormond Keep is 4711.", "plain", source="vault.md")
+    memory.close()
+    with sqlite3.connect(tmp_path / "data" / "plain.sqlite") as db:
+        db.execute("UPDATE chunks SET metadata = '{not json' WHERE id = ?", (hurt,))
+    memory = Memory(tmp_path / "data", embedder=embedder, model=model)
+    assert memory.check("plain", repair=True).quarantined == 1
+
+    def quarantined() -> list[str]:
+        with sqlite3.connect(tmp_path / "data" / "plain.sqlite") as db:
+            return [row[0] for row in db.execute("SELECT row FROM quarantine")]
+
+    assert "4711" in quarantined()[0]
+    done = memory.forget(hurt, "plain") if how == "id" else memory.forget_source("vault.md", "plain")
+    assert hurt in done.memory_ids if how == "id" else done.memory_ids == []
+    assert quarantined() == [] and [m.id for m in memory.list_memories("plain")] == [kept]
+    with sqlite3.connect(tmp_path / "data" / "plain.sqlite") as db:
+        assert not db.execute("SELECT 1 FROM raw_items WHERE source LIKE '%vault%'").fetchone()
+    memory.close()

@@ -128,3 +128,18 @@ def test_keygen_writes_a_private_key_and_never_overwrites(tmp_path):
     again = runner.invoke(app, ["keygen", str(key)])
     assert again.exit_code == 1 and "never overwrites" in again.output
     assert key.read_text() == first
+
+
+def test_a_space_file_copied_under_another_name_does_not_open_as_that_space(tmp_path, embedder, model):
+    import shutil
+
+    key = new_master_key()
+    memory = encrypted_memory(tmp_path, embedder, model, key)
+    memory.add("The vault code of Ormond Keep is 4711.", "e2")
+    memory.close()
+    shutil.copy(tmp_path / "data" / "e2.sqlite", tmp_path / "data" / "e3.sqlite")
+    memory = encrypted_memory(tmp_path, embedder, model, key)
+    with pytest.raises(EncryptionError, match="copy of another space"):
+        memory.list_memories("e3")
+    assert "4711" in memory.list_memories("e2")[0].text
+    memory.close()

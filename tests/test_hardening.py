@@ -183,3 +183,44 @@ def test_sync_and_add_of_a_folder_never_follow_a_link_out_of_it(memory, tmp_path
         assert not any("4711" in m.text for m in memory.list_memories(space, 50, 0))
     (repo / "alias.md").unlink()  # what the root held and no longer does is forgotten
     assert memory.sync(repo, "s").gone == [str(repo.resolve() / "alias.md")]
+
+
+def test_names_with_control_characters_are_printed_escaped(tmp_path):
+    from imprint.cli import app
+
+    folder = tmp_path / "repo"
+    folder.mkdir()
+    (folder / "evil\x1b[31mred.md").write_text("Mira Quenton keeps bees in Riga.")
+    data = ["--data", str(tmp_path / "data"), "--space", "s"]
+    for argv in (["sync", str(folder), *data], ["list", *data], ["search", "bees", *data]):
+        result = CliRunner().invoke(app, argv)
+        assert result.exit_code == 0 and "\x1b" not in result.output, (argv, result.output)
+    assert "\\x1b[31mred.md" in CliRunner().invoke(app, ["list", *data]).output
+
+
+@pytest.mark.parametrize("name, text", [
+    ("keys.json", '{"turns": [{"speaker": "a", "text": "\\u0041KIAIOSFODNN7EXAMPLE is mine"}]}'),
+    ("key.json", '{"turns": [{"speaker": "a", "text": "\\u002D----BEGIN RSA PRIVATE KEY-----"}]}'),
+    ("aws.txt", "the deploy user\nwJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"),
+    ("db.md", "connect with postgresql://app:hunter22@db.internal/prod"),
+    ("Credentials.json", '{"a": 1}'),
+])
+def test_secrets_in_escaped_or_other_forms_are_refused_and_nothing_is_stored(memory, tmp_path, name, text):
+    (tmp_path / name).write_text(text)
+    report = memory.add_paths([tmp_path / name], "s")
+    assert report.errors and "refused" in str(report.errors[0]) and report.added == 0
+
+
+def test_a_git_hash_on_its_own_line_is_not_a_secret(memory, tmp_path):
+    (tmp_path / "log.txt").write_text("The release commit was\n3f786850e387550fdab836ed7e6dc881de23001b\n")
+    assert memory.add_paths([tmp_path / "log.txt"], "s").added == 1
+
+
+def test_sources_that_no_path_can_be_are_not_found_or_refused_not_a_crash(memory):
+    memory.add("Something.", space="s", source="note")
+    with pytest.raises(NotFoundError):
+        memory.forget_source("~nosuchuser", "s")
+    with pytest.raises(InputError, match="NUL"):
+        memory.forget_source("a\x00b", "s")
+    with pytest.raises(InputError, match="NUL"):
+        memory.search("something", "s", filters={"source": "a\x00b"})

@@ -134,3 +134,19 @@ def test_a_pdf_over_its_time_or_page_budget_is_refused_not_waited_for(tmp_path):
         pdf_text(data, max_pages=2)
     with pytest.raises(PdfError, match="took over 0 s"):  # the child is killed at its deadline
         pdf_text(data, max_seconds=0.001)
+
+
+def test_a_pdf_whose_text_runs_past_the_limit_is_refused_at_that_page(tmp_path):
+    from reportlab.pdfgen import canvas
+
+    from imprint.encode.pdf import PdfError, pdf_text
+
+    path = tmp_path / "long.pdf"
+    pdf = canvas.Canvas(str(path))
+    for page in range(3):
+        pdf.drawString(72, 720, f"Page {page}: Jonas Berg bakes bread in Riga.")
+        pdf.showPage()
+    pdf.save()
+    assert "Page 2" in pdf_text(path.read_bytes())
+    with pytest.raises(PdfError, match="past 60 characters by page 2 of 3"):
+        pdf_text(path.read_bytes(), max_chars=60)

@@ -364,3 +364,13 @@ def test_a_space_deleted_by_another_process_answers_404_in_the_server(server, tm
     assert bob.post("/spaces/bob-x/search", json={"query": "secret"}).status_code == 404
     assert bob.post("/spaces/bob-x/memories", json={"text": "a new start"}).status_code == 201
     assert [m.text for m in Memory(data).list_memories("bob-x")] == ["a new start"]
+
+
+def test_a_download_name_is_derived_safely_from_any_stored_source():
+    from imprint.serve.rest import MAX_NAME_CHARS, download_name
+
+    assert download_name("upload:report.pdf") == "report.pdf"
+    assert download_name("/home/a/notes\nevil.txt") == "notesevil.txt"
+    long = download_name("a" * 400 + ".txt")
+    assert len(long) == MAX_NAME_CHARS and long.endswith(".txt")
+    assert download_name("..") == download_name("/") == download_name("\x1b") == "item.txt"

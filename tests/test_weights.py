@@ -435,3 +435,29 @@ def test_decoding_runs_the_frozen_weights_in_fp32_and_puts_them_back(tiny_model_
     assert {p.dtype for p in student.parameters() if not p.requires_grad} == {torch.bfloat16}
     greedy_answers(student, tokenizer, ["Who wrote Hamlet?"])  # decodes under it
     assert {p.dtype for p in student.parameters() if not p.requires_grad} == {torch.bfloat16}  # trains on in bf16
+
+
+@pytest.mark.slow
+def test_the_shipped_replay_pool_is_what_the_packaged_base_writes_and_answers(model, tmp_path):
+    """The packaged base's replay cache ships in the package (scripts/replay_pool.py): recomputing
+    its first prompts and control answers here gives the same rows."""
+    from importlib.resources import files
+
+    from imprint.weights.control import PACKAGED_ANSWERS, PACKAGED_POOL, _pool_rows, replay_cache
+    from imprint.weights.train import complete, load_student
+
+    shipped_answers = json.loads(files("imprint.weights").joinpath(PACKAGED_ANSWERS).read_text())
+    asked = [q for q, _ in control_questions()][:6]
+    assert {q: model.generate(qa_prompt(q), max_new_tokens=16).text for q in asked} == \
+        {q: shipped_answers[q] for q in asked}
+    shipped = json.loads(files("imprint.weights").joinpath(PACKAGED_POOL).read_text())
+    assert shipped["prompts"] >= 1200 and len(shipped["pairs"]) >= 500
+    student, tokenizer = load_student(model._directory(), TrainConfig())
+    with student.disable_adapter():
+        again = _pool_rows(lambda prompts, tokens: complete(student, tokenizer, prompts, tokens), 0, 16)
+    first = [row for row in shipped["pairs"] if row[0] < 16]
+    assert [row[:2] for row in again] == [row[:2] for row in first]  # the same questions from the same prompts
+    assert sum(a == b for a, b in zip(again, first)) >= len(first) - 1  # answers batched with other neighbours
+    # a new cache is filled from the package, never computed
+    answers_file, pool_file = replay_cache(tmp_path, model._directory(), packaged=True)
+    assert json.loads(pool_file.read_text()) == shipped and json.loads(answers_file.read_text()) == shipped_answers

@@ -6,7 +6,8 @@ Library errors (ImprintError) are turned into a red message and exit code 1 here
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Callable, Optional
+from contextlib import contextmanager
+from typing import Annotated, Callable, Iterator, Optional
 
 import typer
 from rich.console import Console
@@ -28,6 +29,8 @@ from typer.core import TyperGroup
 from ..config import VERSION
 from ..errors import ImprintError, InputError
 from ..memory import Memory
+from ..progress import Progress as StageProgress
+from ..progress import ProgressLines
 
 opened: list[Memory] = []  # what the running command opened
 
@@ -89,9 +92,16 @@ def open_memory(data: Path | None) -> Memory:
     return opened[-1]
 
 
+def printable(text: str, keep: str = "\n\t") -> str:
+    """`text` with control characters (but `keep`) written as escapes: a file named with an ESC
+    sequence must not move the cursor or recolour the terminal of whoever lists it."""
+    return "".join(c if c.isprintable() or c in keep else c.encode("unicode_escape").decode() for c in text)
+
+
 def plain(*cells: str) -> list[Text]:
-    """Table cells shown literally: stored text is never rich markup ("[b]", "[/quote]", a resolved date)."""
-    return [Text(cell) for cell in cells]
+    """Table cells shown literally: stored text is never rich markup ("[b]", "[/quote]", a resolved date)
+    nor terminal control sequences."""
+    return [Text(printable(cell)) for cell in cells]
 
 
 WIDE = 100  # narrower terminals get rows as lists: a table wrapped memory text to ~9 characters a line at 80
@@ -113,9 +123,10 @@ def print_rows(headers: list[str], rows: list[list[str]], text: str, empty: str,
         console.print(title, style="bold", markup=False)
     at = headers.index(text)
     for row in rows:
-        console.print("  ".join(f"{header} {cell}" for header, cell in zip(headers, row) if header != text and cell),
+        console.print(printable("  ".join(f"{header} {cell}" for header, cell in zip(headers, row)
+                                          if header != text and cell), keep=""),
                       style="dim", markup=False, highlight=False)
-        console.print(Padding(Text(row[at]), (0, 0, 0, 2)))
+        console.print(Padding(Text(printable(row[at])), (0, 0, 0, 2)))
 
 
 def progress_bar() -> Progress:
@@ -124,16 +135,25 @@ def progress_bar() -> Progress:
                     console=err)
 
 
-def bars(progress: Progress) -> Callable[[str, int, int], None]:
-    """Counted steps (imprint.progress) as bars, one per stage, on a progress_bar()."""
+@contextmanager
+def reporting() -> Iterator[tuple[Callable[[str], None], StageProgress]]:
+    """(log, progress) of a long command, on stderr: on a terminal a bar per stage with the log's
+    lines above the bars; elsewhere (CI logs, `> log`, a service) plain lines, a stage's progress
+    at least every 15 s (imprint.progress)."""
+    if not err.is_terminal:
+        def log(line: str) -> None:
+            err.print(line, markup=False, highlight=False)
+
+        yield log, ProgressLines(log)
+        return
     tasks: dict[str, TaskID] = {}
+    with progress_bar() as bar:
+        def update(what: str, done: int, total: int) -> None:
+            if what not in tasks:
+                tasks[what] = bar.add_task(what, total=total)
+            bar.update(tasks[what], completed=done, total=total)
 
-    def update(what: str, done: int, total: int) -> None:
-        if what not in tasks:
-            tasks[what] = progress.add_task(what, total=total)
-        progress.update(tasks[what], completed=done, total=total)
-
-    return update
+        yield (lambda line: bar.console.print(f"[dim]{escape(line)}[/dim]")), update
 
 
 def count(n: int, singular: str, plural: str | None = None) -> str:

@@ -29,7 +29,8 @@ from .base import (
     open_memory,
     print_json,
     print_rows,
-    progress_bar,
+    printable,
+    reporting,
 )
 
 
@@ -54,10 +55,8 @@ def add(
     else:
         if metadata:
             raise InputError("--meta goes with '-' (text from stdin); files keep their own metadata")
-        with progress_bar() as progress:
-            task = progress.add_task("ingesting items", total=None)
-            report = memory.add_paths(paths, space,
-                                      lambda done, total: progress.update(task, completed=done, total=total))
+        with reporting() as (_, progress):
+            report = memory.add_paths(paths, space, lambda done, total: progress("ingesting items", done, total))
     if as_json:
         print_json({**asdict(report), "errors": [str(e) for e in report.errors]})
     else:
@@ -80,19 +79,18 @@ def sync(
     """Keep a space in step with a folder: new and changed files are read, unchanged ones skipped by
     content hash, deleted, renamed or now ignored ones forgotten (adapters that learned them too)."""
     memory = open_memory(data)
-    with progress_bar() as progress:
-        task = progress.add_task("reading new and changed files", total=None)
-        report = memory.sync(folder, space, lambda done, total: progress.update(task, completed=done, total=total))
+    with reporting() as (_, progress):
+        report = memory.sync(folder, space, lambda done, total: progress("reading new and changed files", done, total))
     if as_json:
         print_json({**asdict(report), "errors": [str(e) for e in report.errors]})
         return
     print_errors(report.errors)
-    console.print(report.summary() + left_out(report.skipped, "; "), markup=False)
+    console.print(printable(report.summary() + left_out(report.skipped, "; "), keep=""), markup=False)
 
 
 def print_errors(errors: list) -> None:
     for error in errors:
-        err.print(f"[yellow]not read[/yellow] {escape(str(error))}")
+        err.print(f"[yellow]not read[/yellow] {escape(printable(str(error), keep=''))}")
 
 
 def left_out(skipped: list, lead: str = ", ") -> str:
@@ -115,9 +113,9 @@ def search(query: str, space: Space = "default", k: TopK = 5, filters: FilterOpt
     if any(hit.memory.location for hit in hits):  # code reads badly in a table: where it is, then a snippet
         for hit in hits:
             m = hit.memory
-            console.print(f"[bold]{escape(m.location or Path(m.source).name)}[/bold]  [dim]memory {m.id}, "
+            console.print(f"[bold]{escape(printable(m.location or Path(m.source).name, keep=''))}[/bold]  [dim]memory {m.id}, "
                           f"score {hit.score:.4f}[/dim]")
-            console.print(snippet(m.text) if m.location else m.text, markup=False, highlight=False)
+            console.print(printable(snippet(m.text) if m.location else m.text), markup=False, highlight=False)
         return
     print_rows(["id", "score", "bm25 #", "dense #", "graph #", "time", "memory", "source"],
                [[str(hit.memory.id), f"{hit.score:.4f}", str(hit.keyword_rank or "-"), str(hit.dense_rank or "-"),
@@ -192,7 +190,7 @@ def show(memory_id: int, space: Space = "default", data: DataDir = None, as_json
     if as_json:
         print_json({**asdict(m), "validity": [asdict(v) for v in validity]})
         return
-    sources = ", ".join(Path(source).name for source in [m.source, *m.also_from])
+    sources = printable(", ".join(Path(source).name for source in [m.source, *m.also_from]), keep="")
     console.print(f"memory {m.id} from {sources}; time {m.time or 'not given'}, added {m.added_at}, "
                   f"used in {count(m.uses, 'answer')}" + (f"; {m.dropped}" if m.dropped else ""), markup=False)
     print_rows(["sentence", "valid from", "valid to", "replaced by", "says since"],
@@ -320,9 +318,9 @@ def reindex(space: Space = "default", data: DataDir = None, as_json: AsJson = Fa
     """Embed a space's memories again with the configured embedder (IMPRINT_EMBEDDER or the profile's).
     Stopped, it resumes where it was; searches use the old vectors until the new ones are all in."""
     memory = open_memory(data)
-    with progress_bar() as progress:
-        task = progress.add_task(f"embedding {space} with {memory.embedder.name}", total=None)
-        report = memory.reindex(space, lambda done, total: progress.update(task, completed=done, total=total))
+    with reporting() as (_, progress):
+        report = memory.reindex(space, lambda done, total: progress(f"embedding {space} with {memory.embedder.name}",
+                                                                    done, total))
     if as_json:
         print_json(asdict(report))
     elif not report.switched:

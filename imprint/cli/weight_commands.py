@@ -18,13 +18,12 @@ from .base import (
     DataDir,
     Space,
     app,
-    bars,
     console,
     err,
     open_memory,
     print_json,
     print_rows,
-    progress_bar,
+    reporting,
 )
 
 
@@ -55,13 +54,8 @@ def consolidate(
         else:
             console.print(f"queued job {job}: imprint jobs show {job}", markup=False)
         return
-    memory = open_memory(data)
-    if err.is_terminal:  # a bar per stage; elsewhere (a log file) a plain line at least every 15 s
-        with progress_bar() as bar:
-            report = memory.consolidate(space, log=lambda line: bar.console.print(f"[dim]{escape(line)}[/dim]"),
-                                        progress=bars(bar), **options.arguments())
-    else:
-        report = memory.consolidate(space, log=lambda line: err.print(line, markup=False), **options.arguments())
+    with reporting() as (log, progress):
+        report = open_memory(data).consolidate(space, log=log, progress=progress, **options.arguments())
     if as_json:
         print_json(report.to_dict())
         return
@@ -210,15 +204,11 @@ def bench(
 
     chosen = [s.strip() for s in strategies.split(",") if s.strip()]
     train = TrainConfig(epochs=epochs, seed=seed)
-    with tempfile.TemporaryDirectory() as scratch, progress_bar() as bar:
+    with tempfile.TemporaryDirectory() as scratch, reporting() as (log, stages):
         memory = Memory(scratch)
-        task = bar.add_task("starting", total=None)
 
         def progress(strategy: str, done: int, total: int) -> None:
-            bar.update(task, description=f"answering: {strategy}", completed=done, total=total)
-
-        def log(line: str) -> None:
-            bar.console.print(f"[dim]{escape(line)}[/dim]")
+            stages(f"answering: {strategy}", done, total)
 
         if scaling:
             if scaling != "context":

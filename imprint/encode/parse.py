@@ -114,6 +114,8 @@ def parse_data(data: bytes, name: str | Path, source: str, label: str | None = N
     written to disk). Whatever goes wrong in a parser becomes a ParseError that names `name` only."""
     try:
         item = _parse_data(data, name, source, label)
+        # what is stored, decoded: a .json file's "\u0041KIA..." is an AWS key once parsed
+        _refuse_secrets(name, "\n".join(segment.text for segment in item.segments))
         check_unicode(item)
         item.replaces = True  # a file added again after an edit replaces what its old version said
         return item

@@ -15,15 +15,17 @@ from pathlib import Path
 
 MAX_SECONDS = 60.0
 MAX_PAGES = 5_000
+MAX_CHARS = 2_000_000  # a 38 KB PDF yielded 15 million characters, all to be embedded: stop past this
 
 
 class PdfError(Exception):
     """Why a PDF could not be read (the caller names the file)."""
 
 
-def pdf_text(data: bytes, max_seconds: float = MAX_SECONDS, max_pages: int = MAX_PAGES) -> str:
+def pdf_text(data: bytes, max_seconds: float = MAX_SECONDS, max_pages: int = MAX_PAGES,
+             max_chars: int = MAX_CHARS) -> str:
     """The text of every page, pages separated by a blank line."""
-    command = [sys.executable, str(Path(__file__).resolve()), str(max_pages)]
+    command = [sys.executable, str(Path(__file__).resolve()), str(max_pages), str(max_chars)]
     try:
         done = subprocess.run(command, input=data, capture_output=True, timeout=max_seconds)
     except subprocess.TimeoutExpired:
@@ -38,7 +40,7 @@ def pdf_text(data: bytes, max_seconds: float = MAX_SECONDS, max_pages: int = MAX
     return answer["text"]
 
 
-def _read(data: bytes, max_pages: int) -> dict:
+def _read(data: bytes, max_pages: int, max_chars: int) -> dict:
     import io
 
     from pypdf import PdfReader
@@ -47,10 +49,17 @@ def _read(data: bytes, max_pages: int) -> dict:
         reader = PdfReader(io.BytesIO(data))
         if len(reader.pages) > max_pages:
             return {"error": f"{len(reader.pages):,} pages; at most {max_pages:,} are read"}
-        return {"text": "\n\n".join(page.extract_text() or "" for page in reader.pages)}
+        pages, chars = [], 0
+        for number, page in enumerate(reader.pages, 1):
+            pages.append(page.extract_text() or "")
+            chars += len(pages[-1])
+            if chars > max_chars:
+                return {"error": f"its text runs past {max_chars:,} characters by page {number} of "
+                                 f"{len(reader.pages):,} (a document this long is refused: split it)"}
+        return {"text": "\n\n".join(pages)}
     except Exception as error:  # pypdf on untrusted bytes: any failure is "not readable", said once
         return {"error": f"not a readable PDF ({type(error).__name__}: {error})"[:300]}
 
 
 if __name__ == "__main__":
-    sys.stdout.write(json.dumps(_read(sys.stdin.buffer.read(), int(sys.argv[1]))))
+    sys.stdout.write(json.dumps(_read(sys.stdin.buffer.read(), int(sys.argv[1]), int(sys.argv[2]))))

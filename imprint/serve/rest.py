@@ -216,6 +216,14 @@ def upload_name(filename: str | None) -> str:
     return name
 
 
+def download_name(source: str) -> str:
+    """A safe file name for a stored source, whatever it holds (a newline, 400 characters, only
+    dots): its last part, control characters dropped, cut to MAX_NAME_CHARS."""
+    name = PurePath(source.removeprefix("upload:").replace("\\", "/")).name
+    name = "".join(c for c in name if not unicodedata.category(c).startswith("C"))[-MAX_NAME_CHARS:].strip()
+    return name if name.strip(".") else "item.txt"
+
+
 router = APIRouter(tags=["memory"])
 
 
@@ -304,7 +312,7 @@ def raw_original(space: Space, memory_id: MemoryId, memory: Mem) -> Response:
     """The original file (or the text as it came) as a download. Never rendered by the browser:
     an uploaded HTML page must not run as the server's page."""
     raw = memory.raw(memory_id, space)
-    name = upload_name(PurePath(raw.source.removeprefix("upload:")).name or "item.txt")
+    name = download_name(raw.source)
     data = raw.original if raw.original is not None else raw.content.encode("utf-8")
     return Response(data, media_type="application/octet-stream", headers={
         "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",

@@ -105,8 +105,8 @@ class SpaceStore(Fields, Edges, Deletion, Checking, Filtering, Embedding):
         """Inside the first migration: mark a new space encrypted, with its salt and key check."""
         salt = os.urandom(16)
         self._conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", [
-            ("encryption", "aes-gcm-v2"), ("salt", salt.hex()),
-            ("key_check", SpaceCipher(master_key, salt).check_value())])
+            ("encryption", "aes-gcm-v3"), ("salt", salt.hex()),
+            ("key_check", SpaceCipher(master_key, salt, self.name).check_value())])
 
     # --- what a backend supplies ---------------------------------------------------------
 
@@ -197,10 +197,12 @@ class SpaceStore(Fields, Edges, Deletion, Checking, Filtering, Embedding):
             raise EncryptionError(f"space {name!r} is encrypted: set IMPRINT_KEY_FILE or IMPRINT_KEY")
         if meta["encryption"] not in ENCRYPTION_FORMATS:
             raise EncryptionError(f"space {name!r} uses encryption {meta['encryption']!r}, unknown to this imprint")
-        cipher = SpaceCipher(master_key, bytes.fromhex(meta["salt"]))
-        if not hmac.compare_digest(cipher.check_value(), meta["key_check"]):
-            raise EncryptionError(f"wrong key for space {name!r}: it was encrypted with another key")
         self._format = ENCRYPTION_FORMATS[meta["encryption"]]
+        cipher = SpaceCipher(master_key, bytes.fromhex(meta["salt"]), name if self._format >= 3 else None)
+        if not hmac.compare_digest(cipher.check_value(), meta["key_check"]):
+            self._format = 0
+            raise EncryptionError(f"wrong key for space {name!r}: it was encrypted with another key, or is a copy of "
+                                  "another space (its data is bound to the space it was written in)")
         return cipher
 
     def _row_to_chunk(self, row: tuple) -> Chunk:
@@ -430,12 +432,17 @@ class SpaceStore(Fields, Edges, Deletion, Checking, Filtering, Embedding):
     def _resolve_source(self, name: str) -> str:
         """The stored source `name` means: itself, or the one stored file path it names the way
         `list` prints it (file name), as a trailing part of its path, or relative to the current folder."""
+        if "\x00" in name:  # no stored source holds one (Postgres text cannot), and paths refuse it
+            raise InputError(f"a source name holds no NUL character: {name!r}")
         with self._lock:
             if self._conn.execute("SELECT 1 FROM raw_items WHERE source = ? LIMIT 1",
                                   (self._source_key(name),)).fetchone():
                 return name
         tail = name.strip().lstrip("./")
-        absolute = str(Path(name).expanduser().resolve())
+        try:
+            absolute = str(Path(name).expanduser().resolve())
+        except (RuntimeError, OSError):  # "~nosuchuser": no such home folder, so no such path either
+            absolute = name
         found = [s for s in self.sources() if s == absolute or (tail and (s == tail or s.endswith("/" + tail)))]
         if not found:
             raise NotFoundError(f"no source {name!r} in {self.name!r}")

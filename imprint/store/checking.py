@@ -67,11 +67,19 @@ class Checking:
             if repair and damaged:
                 with self._write():
                     for damage in damaged:
-                        row = self._conn.execute(
-                            f"SELECT * FROM {damage.table} WHERE {ROW_KEYS[damage.table]} = ?", (damage.row_id,)).fetchone()
+                        cursor = self._conn.execute(
+                            f"SELECT * FROM {damage.table} WHERE {ROW_KEYS[damage.table]} = ?", (damage.row_id,))
+                        row = cursor.fetchone()
                         if row is None:
                             continue
-                        as_text = json.dumps([v.hex() if isinstance(v, bytes) else v for v in row])
+                        # by column name, values as stored (sealed ones stay sealed): forget finds a
+                        # quarantined row by its memory, raw item or source
+                        fields = dict(zip((column[0] for column in cursor.description), row))
+                        if "raw_id" in fields and "source" not in fields:  # its raw item may go with it
+                            fields["source"] = next(iter(self._conn.execute(
+                                "SELECT source FROM raw_items WHERE id = ?", (fields["raw_id"],)).fetchone() or []), None)
+                        as_text = json.dumps({name: value.hex() if isinstance(value, bytes) else value
+                                              for name, value in fields.items()})
                         self._conn.execute("INSERT INTO quarantine (table_name, row_id, reason, row, at)"
                                            " VALUES (?, ?, ?, ?, ?)", (damage.table, damage.row_id, damage.reason,
                                                                        as_text, now()))

@@ -69,8 +69,10 @@ def load_master_key(key_file: Path | None, key: str | None, data_dir: Path) -> b
 class SpaceCipher:
     """The keys of one space, derived from the master key and the space's salt."""
 
-    def __init__(self, master_key: bytes, salt: bytes) -> None:
-        material = HKDF(algorithm=hashes.SHA256(), length=128, salt=salt, info=b"imprint space keys").derive(master_key)
+    def __init__(self, master_key: bytes, salt: bytes, space: str | None = None) -> None:
+        """`space`: the space's name, bound into its keys (format 3); None for older formats."""
+        info = b"imprint space keys" + (b"\x00" + space.encode() if space is not None else b"")
+        material = HKDF(algorithm=hashes.SHA256(), length=128, salt=salt, info=info).derive(master_key)
         self._gcm = AESGCM(material[:32])
         self._siv = AESSIV(material[32:96])
         self._mac_key = material[96:]

@@ -4,6 +4,7 @@ Forgetting removes bytes, not just rows: each backend's `_scrub` says how (SQLit
 pages and truncates its WAL; Postgres vacuums).
 """
 
+import json
 from typing import Callable
 
 from ..errors import EncryptionError, NotFoundError
@@ -23,6 +24,10 @@ class Deletion:
                 [chunk] = self.get([chunk_id]) or [None]
                 if chunk is None:
                     removed = [self._delete_unreadable_memory(chunk_id)]
+                    raw_id = removed[0].raw_id
+                    if not self._conn.execute("SELECT 1 FROM chunks WHERE raw_id = ?", (raw_id,)).fetchone():
+                        self._conn.execute("DELETE FROM raw_items WHERE id = ?", (raw_id,))  # its last memory
+                    self._forget_quarantined({chunk_id}, {raw_id} - self._raw_ids_left({raw_id}))
                 else:
                     removed = [chunk, *self.get([row[0] for row in self._conn.execute(
                         "SELECT id FROM chunks WHERE repeat_of = ? ORDER BY id", (chunk_id,))]),
@@ -35,15 +40,54 @@ class Deletion:
                             self._conn.execute("DELETE FROM raw_items WHERE id = ?", (gone.raw_id,))
                         elif redact is not None:
                             self._redact_raw(gone, kept, redact)
+                    raw_ids = {gone.raw_id for gone in removed}
+                    self._forget_quarantined({gone.id for gone in removed}, raw_ids - self._raw_ids_left(raw_ids))
                 self._count_deletion()
             self._scrub()
         return removed
 
+    def _raw_ids_left(self, raw_ids: set[int]) -> set[int]:
+        return {row[0] for row in self._conn.execute(
+            f"SELECT id FROM raw_items WHERE id IN ({marks(raw_ids)})", list(raw_ids))} if raw_ids else set()
+
+    def _forget_quarantined(self, chunk_ids: set[int], raw_ids: set[int], source_key: str | bytes | None = None) -> int:
+        """Delete the quarantined rows (check --repair) of these memories, raw items or source:
+        forgetting reaches them too. Returns how many went."""
+        source = source_key.hex() if isinstance(source_key, bytes) else source_key
+        doomed = []
+        for quarantined, table, row_id, text in self._conn.execute(
+                "SELECT id, table_name, row_id, row FROM quarantine").fetchall():
+            try:
+                fields = json.loads(text)
+            except ValueError:
+                fields = None
+            fields = fields if isinstance(fields, dict) else {}
+            if ((table in ("chunks", "vectors") and row_id in chunk_ids) or (table == "raw_items" and row_id in raw_ids)
+                    or fields.get("chunk_id") in chunk_ids or fields.get("by_chunk") in chunk_ids
+                    or fields.get("raw_id") in raw_ids or (source is not None and fields.get("source") == source)):
+                doomed.append(quarantined)
+        if doomed:
+            self._conn.execute(f"DELETE FROM quarantine WHERE id IN ({marks(doomed)})", doomed)
+        return len(doomed)
+
+    def _quarantined_memory(self, chunk_id: int) -> Chunk | None:
+        """A memory whose row `check --repair` quarantined, as forget reports it."""
+        for text, in self._conn.execute("SELECT row FROM quarantine WHERE table_name = 'chunks' AND row_id = ?",
+                                        (chunk_id,)).fetchall():
+            fields = json.loads(text) if text.startswith("{") else {}
+            return Chunk(chunk_id, fields.get("raw_id", 0), source="", text="", speaker=None, time=None, tokens=0,
+                         metadata={}, added_at="", dropped="quarantined (damaged)")
+        return None
+
     def _delete_unreadable_memory(self, chunk_id: int) -> Chunk:
-        """Forget a memory whose row no longer reads (damaged): it goes all the same, unread."""
+        """Forget a memory whose row no longer reads (damaged), or that was quarantined: it goes all
+        the same, unread."""
         row = self._conn.execute("SELECT raw_id FROM chunks WHERE id = ?", (chunk_id,)).fetchone()
         if row is None:
-            raise NotFoundError(f"no memory {chunk_id} in {self.name!r}")
+            quarantined = self._quarantined_memory(chunk_id)
+            if quarantined is None:
+                raise NotFoundError(f"no memory {chunk_id} in {self.name!r}")
+            return quarantined
         self._delete_damaged(["chunks"], [chunk_id])
         return Chunk(chunk_id, row[0], source="", text="", speaker=None, time=None, tokens=0, metadata={},
                      added_at="", dropped="unreadable (damaged)")
@@ -69,17 +113,26 @@ class Deletion:
     def delete_source(self, source: str) -> list[Chunk]:
         """Delete every raw item from `source` and all that was derived from it; returns its memories.
         A memory another source repeats stays, merged: that source's repeat takes its place."""
-        source = self._resolve_source(source)
+        try:
+            source = self._resolve_source(source)
+        except NotFoundError:  # all its rows may have been quarantined
+            with self._lock, self._write():
+                if not self._forget_quarantined(set(), set(), self._source_key(source)):
+                    raise
+            self._scrub()
+            return []
         key = self._source_key(source)
         where = "raw_id IN (SELECT id FROM raw_items WHERE source = ?)"
         with self._lock:
             with self._write():
+                raw_ids = {row[0] for row in self._conn.execute("SELECT id FROM raw_items WHERE source = ?", (key,))}
                 live = self._unindex(where, key)
                 self._promote_repeats(live, key)
                 removed = self.get([row[0] for row in self._conn.execute(  # older versions go too
                     f"SELECT id FROM chunks WHERE {where} ORDER BY id", (key,))])
                 if not self._conn.execute("DELETE FROM raw_items WHERE source = ?", (key,)).rowcount:
                     raise NotFoundError(f"no source {source!r} in {self.name!r}")
+                self._forget_quarantined({m.id for m in removed}, raw_ids, key)
                 self._count_deletion()
             self._scrub()
         return removed

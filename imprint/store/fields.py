@@ -3,13 +3,14 @@
 Part of SpaceStore (a mixin over its connection and cipher). Encrypted spaces made since format 2
 bind each sealed value to its row (and a memory's text to whether it is shown): a ciphertext copied
 onto another row, or a memory hidden by editing its `dropped` column, no longer authenticates.
-Format 1 spaces keep reading as they were written.
+Format 3 derives the space's keys with its name too: a space file copied under another name (same
+master key) does not open as that space. Formats 1 and 2 keep reading as they were written.
 """
 
 from ..encode.words import with_identifier_parts
 from .crypto import SpaceCipher
 
-ENCRYPTION_FORMATS = {"aes-gcm-v1": 1, "aes-gcm-v2": 2}
+ENCRYPTION_FORMATS = {"aes-gcm-v1": 1, "aes-gcm-v2": 2, "aes-gcm-v3": 3}
 
 
 class Fields:
