@@ -40,6 +40,7 @@ class IngestReport:
     memories: list[int] = field(default_factory=list)  # ids of the memories created (dropped ones too)
     indexed: int = 0  # memories this run stored and indexed
     dropped: int = 0  # chunks this run kept raw but not indexed: low information, or repeats
+    updates: int = 0  # sentences of older memories these replaced ("moved to Riga" after "lives in Tallinn")
     errors: list[ParseError] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)  # files a folder walk left out, with the reason
 
@@ -76,10 +77,12 @@ class Ingest:
                 if not result.duplicate:  # a stored item's chunks were not stored again: nothing was dropped
                     report.dropped += sum(row.dropped is not None for row in rows)
                     report.indexed += sum(row.dropped is None for row in rows)
-            store.supersede([replacement for (item, rows), result in zip(prepared, results)
-                             if not result.duplicate and item.kind != "code"
-                             for chunk_id, row in zip(result.chunk_ids, rows) if row.dropped is None
-                             for replacement in _replacements(store, chunk_id, row)])
+            replacements = [replacement for (item, rows), result in zip(prepared, results)
+                            if not result.duplicate and item.kind != "code"
+                            for chunk_id, row in zip(result.chunk_ids, rows) if row.dropped is None
+                            for replacement in _replacements(store, chunk_id, row)]
+            store.supersede(replacements)
+            report.updates += len(replacements)
             store.replace({old: new for (item, rows), result in zip(prepared, results)
                            if item.replaces and not result.duplicate
                            for old, new in _newer_versions(store, item.source, result, rows).items()})
@@ -199,11 +202,12 @@ def _newer_versions(store: SpaceStore, source: str, result: AddResult, rows: lis
 def _replacements(store: SpaceStore, chunk_id: int, chunk: PreparedChunk) -> list[tuple]:
     """(older memory, sentence, what it says now, this memory, since) for each sentence it replaces."""
     text = without_speaker(chunk.text, chunk.speaker)
-    subjects = {s.subject for s in statements(text) if s.subject}
-    older = store.get(sorted({i for name in subjects for i in store.memories_mentioning(name, chunk_id)}))
+    subjects = {s.subject.lower() for s in statements(text, chunk.speaker) if s.subject}
+    names = subjects | {subject.split()[0] for subject in subjects}  # "Mira" is "Mira Quenton" too
+    older = store.get(sorted({i for name in names for i in store.memories_mentioning(name, chunk_id)}))
     return [(old.id, sentence, now, chunk_id, chunk.time) for old in older
             if old.dropped is None and not (old.time and chunk.time and old.time > chunk.time)
-            for sentence, now in replaced(text, without_speaker(old.text, old.speaker))]
+            for sentence, now in replaced(text, without_speaker(old.text, old.speaker), chunk.speaker, old.speaker)]
 
 
 def embedding_key(kind: str, text: str) -> str:

@@ -62,7 +62,8 @@ def add(
     else:
         print_errors(report.errors)
         console.print(f"{count(report.added, 'item')} added, {report.duplicates} already stored, "
-                      f"{count(report.indexed, 'new memory', 'new memories')}, {report.dropped} kept raw only "
+                      f"{count(report.indexed, 'new memory', 'new memories')}, "
+                      f"{count(report.updates, 'update')} of older ones, {report.dropped} kept raw only "
                       f"(`imprint dropped`), {count(len(report.errors), 'file')} not read"
                       f"{left_out(report.skipped)}.", markup=False)
     if report.errors and not report.added and not report.duplicates:

@@ -1,7 +1,10 @@
 """Supersession without a model: which sentences of older memories a newer memory replaces.
 
 A sentence is about its first name (its subject), after any fronted phrase ("At Zorblat, Mira
-..." is about Mira). A newer sentence about the same subject replaces an older one when
+..." is about Mira); said in the first person ("I moved to Riga") it is about its speaker, and
+starting with He, She or They about the subject of the sentence before it in the same text. "Mira"
+and "Mira Quenton" are one person; "Mira Holm" and "Mira Quenton" are two, and "Mira's brother" is
+not Mira. A newer sentence about the same subject replaces an older one when
 - it states a change away from something the older one said: "In 2021, Mira moved from Tallinn
   to Riga." replaces "Mira lives in Tallinn." (a `from X to Y` change naming the old value), or
 - it says the same thing with other names or numbers: "Mira lives in Riga." replaces "Mira lives
@@ -35,7 +38,9 @@ _PAST = re.compile(r"\b(used to|before|previously|formerly|originally|at first|e
                    re.IGNORECASE)
 
 
-_VALUE = r"(?P<value>[A-Z][\w'’-]*(?:\s+(?:[A-Z][\w'’-]*|of|de|del|van|von))*)"
+_VALUE = r"(?:the\s+)?(?P<value>[A-Z][\w'’-]*(?:\s+(?:[A-Z][\w'’-]*|of|de|del|van|von))*)"
+_FIRST_PERSON = re.compile(r"^(?:[^,.]{0,25},\s*)?(?:I\b|I['’]|[Ww]e\b|[Ww]e['’]|[Mm]y (?:name|home|job)\b)")
+_PRONOUN = re.compile(r"^(?:[^,.]{0,25},\s*)?(?:He|She|They)\b")
 _THING = r"(?:(?:a|an|the|his|her|their|my|our|its)\s+)?(?P<thing>[A-Za-z][\w-]*(?:\s+[A-Za-z][\w-]*)?)"
 
 
@@ -58,26 +63,32 @@ def _words(pattern: str) -> re.Pattern:
 
 UPDATES = (
     Update("residence",
-           _words(r"\b(?:[Mm]oved|[Rr]elocated|[Hh]as moved|[Ii]s moving|[Ww]ent back)\s+(?:back\s+)?to\s+" + _VALUE
-                  + r"|\b(?:now|currently)\s+(?:lives|resides|is based)\s+in\s+" + _VALUE.replace("value", "value2")),
-           _words(r"\b(?:lives|lived|resides|is based|settled|has lived|home is)\s+in\s+" + _VALUE)),
+           _words(r"\b(?:[Mm]oved|[Rr]elocated|[Hh]as moved|[Hh]ave moved|[Ii]s moving|[Ww]ent back)\s+(?:back\s+)?to\s+"
+                  + _VALUE + r"|\b(?:now|currently)\s+(?:lives?|resides?|is based|am based)\s+in\s+"
+                  + _VALUE.replace("value", "value2")
+                  + r"|\b(?:is|am|are)\s+(?:now|currently)\s+(?:based|living)\s+in\s+" + _VALUE.replace("value", "value3")),
+           _words(r"\b(?:lives?|lived|resides?|is based|am based|settled|ha(?:s|ve) lived|home is|moved|relocated)"
+                  r"\s+(?:in|to)\s+" + _VALUE)),
     Update("employer",
-           _words(r"\b(?:now|currently)\s+works\s+(?:at|for)\s+" + _VALUE
+           _words(r"\b(?:now|currently)\s+works?\s+(?:at|for)\s+" + _VALUE
                   + r"|\b(?:started (?:working )?at|took a job at|was hired by|moved to a job at)\s+"
                   + _VALUE.replace("value", "value2")),
-           _words(r"\b(?:works|worked|is employed|was employed|has a job|got a job|started working)\s+(?:at|for|by)\s+"
-                  + _VALUE)),
+           _words(r"\b(?:works?|worked|is employed|was employed|ha(?:s|ve) a job|got a job|started working)\s+"
+                  r"(?:at|for|by)\s+" + _VALUE
+                  # "works as a biologist at X", "works in Gdansk at X": the employer after the role or place
+                  + r"|\bworks?\s+(?:as|in)\b[^.,;]{1,40}?\s+at\s+" + _VALUE.replace("value", "value2"))),
     Update("name",
-           _words(r"\bchanged (?:his|her|their) (?:last |first |sur)?name to\s+" + _VALUE
-                  + r"|\bnow goes by\s+" + _VALUE.replace("value", "value2")),
+           _words(r"\bchanged (?:his|her|their|my) (?:last |first |sur)?name to\s+" + _VALUE
+                  + r"|\bnow go(?:es)? by\s+" + _VALUE.replace("value", "value2")),
            _words(r"\b(?:name is|is called|goes by)\s+" + _VALUE)),
     Update("possession",
            _words(r"\b(?:sold|gave away|lost|no longer has|got rid of|scrapped)\s+" + _THING),
-           _words(r"\b(?:has|owns|bought|got|drives|keeps)\s+" + _THING), substitute=False),
+           _words(r"\b(?:has|have|owns?|bought|got|drives?|keeps?)\s+" + _THING), substitute=False),
     Update("negation",
-           _words(r"\b(?:is|was) no longer\s+" + _THING
-                  + r"|\bno longer (?:works|lives|plays|teaches|studies)\s+(?:at|in|for)?\s*" + _THING.replace("thing", "thing2")),
-           _words(r"\b(?:is|works as|plays|teaches|studies|works at|lives in)\s+" + _THING),
+           _words(r"\b(?:is|was|am|['’]m) no longer\s+" + _THING
+                  + r"|\bno longer (?:works?|lives?|plays?|teach(?:es)?|stud(?:y|ies))\s+(?:at|in|for)?\s*"
+                  + _THING.replace("thing", "thing2")),
+           _words(r"(?:\b(?:is|am|works as|plays|teaches|studies|works at|lives in)|['’]m)\s+" + _THING),
            substitute=False),
 )
 
@@ -97,7 +108,8 @@ def _updated(new: str, old: str) -> str | None:
         if update.substitute:
             value, before = _group(stated, "value"), _group(held, "value")
             if value and before and value.lower() != before.lower():
-                start, end = held.span("value")
+                start, end = held.span(next(key for key, found in held.groupdict().items()
+                                            if key.startswith("value") and found))
                 return old[:start] + value + old[end:]
         elif _head(_group(held, "thing")) in (_group(stated, "thing") or "").lower().split():
             return new
@@ -105,10 +117,11 @@ def _updated(new: str, old: str) -> str | None:
 
 
 def _head(phrase: str | None) -> str | None:
-    """The thing a short phrase names: its last word before a stopword ("red car in" -> "car")."""
+    """The thing a short phrase names: its last word before a stopword ("red car in" -> "car", "cat
+    named" -> "cat")."""
     words = []
     for word in (phrase or "").lower().split():
-        if word in STOPWORDS:
+        if word in STOPWORDS or word in ("named", "called"):
             break
         words.append(word)
     return words[-1] if words else None
@@ -123,38 +136,63 @@ class Statement:
 
 
 @functools.lru_cache(maxsize=8192)
-def statements(text: str) -> tuple[Statement, ...]:
-    """A text's sentences with their subjects. Cached: ingest compares each new memory with up to
-    200 older ones about the same name, and finding names is the costly part (without the cache, a
-    document naming the same two people in 3,000 sentences took minutes: quadratic)."""
-    found = []
+def statements(text: str, speaker: str | None = None) -> tuple[Statement, ...]:
+    """A text's sentences with their subjects (`speaker`: who said it, the subject of "I ...").
+    Cached: ingest compares each new memory with up to 200 older ones about the same name, and
+    finding names is the costly part (without the cache, a document naming the same two people in
+    3,000 sentences took minutes: quadratic)."""
+    found: list[Statement] = []
     for sentence in split_sentences(text):
         names = extract_entities(sentence)
         shape = sentence.lower()
         for name in sorted(names, key=len, reverse=True):
             shape = shape.replace(name, "<name>")
         shape = _NUMBER.sub("<number>", shape).rstrip(".!? ")
-        found.append(Statement(sentence, _subject(sentence, names), shape, tuple(names + _NUMBER.findall(sentence))))
+        before = found[-1].subject if found else None
+        found.append(Statement(sentence, _subject(sentence, names, speaker, before), shape,
+                               tuple(names + _NUMBER.findall(sentence))))
     return tuple(found)
 
 
-def _subject(sentence: str, names: list[str]) -> str | None:
-    """The first name after a fronted phrase: "At Ulfalo Works, Ruti has a job" is about Ruti, and
-    must not replace "At Ulfalo Works, Suko has a job"."""
+def _subject(sentence: str, names: list[str], speaker: str | None, before: str | None) -> str | None:
+    """Who a sentence is about: its speaker when said in the first person, the subject before it
+    for He, She or They, else the first name after a fronted phrase ("At Ulfalo Works, Ruti has a
+    job" is about Ruti, and must not replace "At Ulfalo Works, Suko has a job"); no one for "Mira's
+    brother ..."."""
     fronted = _FRONTED.match(sentence)
-    after = extract_entities(sentence[fronted.end():]) if fronted else names
-    return (after or names or [None])[0]
+    rest = sentence[fronted.end():] if fronted else sentence
+    if _FIRST_PERSON.match(rest):
+        return speaker
+    if _PRONOUN.match(rest):
+        return before
+    first = ((extract_entities(rest) if fronted else names) or names or [None])[0]
+    at = rest.lower().find(first) if first is not None else -1
+    if at >= 0 and re.match(r"['’]s\b", rest[at + len(first):]):
+        return None
+    return first
 
 
-def replaced(newer: str, older: str) -> list[tuple[str, str]]:
-    """(sentence of `older` that `newer` replaces, what it says now) pairs."""
+def same_person(a: str | None, b: str | None) -> bool:
+    """Whether two subjects name one person: equal, or one is the first name of the other."""
+    if a is None or b is None:
+        return False
+    x, y = a.lower().split(), b.lower().split()
+    if x == y:
+        return True
+    return (len(x) == 1 or len(y) == 1) and x[0] == y[0]
+
+
+def replaced(newer: str, older: str, newer_speaker: str | None = None,
+             older_speaker: str | None = None) -> list[tuple[str, str]]:
+    """(sentence of `older` that `newer` replaces, what it says now) pairs; the speakers are who said
+    each (a conversation turn's), the subjects of their first-person sentences."""
     out: list[tuple[str, str]] = []
-    for new in statements(newer):
+    for new in statements(newer, newer_speaker):
         if new.subject is None:
             continue
         change = _CHANGE.search(new.sentence)
-        for old in statements(older):
-            if old.subject != new.subject or old.sentence in dict(out) or _CHANGE.search(old.sentence):
+        for old in statements(older, older_speaker):
+            if not same_person(old.subject, new.subject) or old.sentence in dict(out) or _CHANGE.search(old.sentence):
                 continue
             if change and change.group("old").strip().lower() in old.sentence.lower():
                 pattern = re.compile(re.escape(change.group("old").strip()), re.IGNORECASE)

@@ -40,6 +40,9 @@ class TrainConfig:
         "teacher (and, on replay rows, base) tokens kept per answer position; 32 kept less of what the base knew"))
     open_book: float = field(default=0.5, metadata=_help(
         "share of questions also trained with memories and distractors in the prompt (RAFT)"))
+    replay_per_row: float = field(default=1.0, metadata=_help(
+        "replay rows drawn afresh each epoch per training row, where the pool is larger (a small space); "
+        "0: the whole pool every epoch"))
     dtype: str = field(default="auto", metadata=_help(
         "the frozen base's dtype in training: fp32, bf16, or auto (bf16 where a matmul probe finds it faster)"))
     seed: int = field(default=0, metadata=_help("seed of the shuffles and the LoRA initialisation"))
@@ -50,6 +53,8 @@ class TrainConfig:
         if self.stop_at_probe_recall < 0 or not 0 <= self.warmup_fraction < 1 or self.kl_weight < 0:
             raise InputError(f"stop_at_probe_recall >= 0 (over 1: never early), warmup_fraction in [0, 1), "
                              f"kl_weight >= 0: {self}")
+        if self.replay_per_row < 0:
+            raise InputError(f"replay_per_row >= 0: {self}")
         if self.distill_weight < 0 or self.hard_weight < 0 or self.top_k < 1 or not 0 <= self.open_book <= 1:
             raise InputError(f"distill_weight and hard_weight >= 0, top_k >= 1, open_book in [0, 1]: {self}")
         if self.dtype not in DTYPES:

@@ -73,14 +73,13 @@ def _silent(what: str, done: int, total: int) -> None:
     pass
 
 
-def _estimate(log: Callable[[str], None], train: list[QA], batches: list[list], config: TrainConfig,
+def _estimate(log: Callable[[str], None], taught: int, replayed: int, batches: list[list], config: TrainConfig,
               first: float) -> None:
     """What the training will take, said before the wait: the first step's seconds per padded token
     times the epoch's padded tokens (a batch of open-book rows holds 20x the tokens of bare questions)."""
     tokens = [len(batch) * max(len(row[0]) for row in batch) for batch in batches]
     whole = first / tokens[0] * sum(tokens) * config.epochs
-    replayed = sum(pair.kind == "replay" for pair in train)
-    log(f"training {len(train)} rows ({replayed} replayed) in {len(batches)} steps of {config.batch_size} an epoch, "
+    log(f"training {taught} rows and {replayed} replayed in {len(batches)} steps of {config.batch_size} an epoch, "
         f"at most {config.epochs} epochs; measured on the first step: at most about {whole / 60:.1f} min, less "
         "when the probe is learned early")
 
@@ -322,7 +321,9 @@ def train_adapter(
                         for pair, soft in zip(train, soft_targets)]
     rows = [(ids, labels, pair.kind == "replay", soft)
             for (ids, labels), pair, soft in zip(encode(tokenizer, train, config.max_length), train, soft_targets)]
-    steps_per_epoch = math.ceil(len(rows) / config.batch_size)
+    taught, replay = [row for row in rows if not row[2]], [row for row in rows if row[2]]
+    drawn = min(len(replay), math.ceil(config.replay_per_row * len(taught))) if config.replay_per_row else len(replay)
+    steps_per_epoch = math.ceil((len(taught) + drawn) / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
     warmup = max(1, int(total_steps * config.warmup_fraction))
     params = [p for p in model.parameters() if p.requires_grad]
@@ -336,11 +337,12 @@ def train_adapter(
     for epoch in range(1, config.epochs + 1):
         model.train()
         epoch_loss = []
-        batches = bucketed_batches(rows, config.batch_size, rng)
+        # a small space replays a fresh sample of the pool each epoch, not all of it every time
+        batches = bucketed_batches(taught + rng.sample(replay, drawn), config.batch_size, rng)
         for step, batch_rows in enumerate(batches):
             progress(f"epoch {epoch}/{config.epochs}", step, steps_per_epoch)
             if epoch == 1 and step == 1:
-                _estimate(log, train, batches, config, time.perf_counter() - started)
+                _estimate(log, len(taught), drawn, batches, config, time.perf_counter() - started)
             rest, past = run_shared_prefix(model, batch_rows)
             loss = _loss(model, collate(rest, tokenizer.pad_token_id or 0, config.top_k), config, past)
             loss.backward()

@@ -1,0 +1,35 @@
+"""Updates said in everyday words (first person in a chat, a pronoun, a first name, "is now based
+in", "works as ... at"): 40 pairs written apart from the rules, and look-alikes that must replace
+nothing (tests/data/everyday_updates.json)."""
+
+import json
+from pathlib import Path
+
+from imprint.encode.supersede import replaced
+
+PAIRS = json.loads((Path(__file__).parent / "data" / "everyday_updates.json").read_text())
+
+
+def _replaces(pair: dict) -> list:
+    return replaced(pair["newer"], pair["older"], pair["newer_speaker"], pair["older_speaker"])
+
+
+def test_at_least_36_of_40_everyday_updates_are_recorded():
+    missed = [(p["older"], p["newer"]) for p in PAIRS["updates"] if not _replaces(p)]
+    assert len(PAIRS["updates"]) == 40 and len(missed) <= 4, missed
+
+
+def test_look_alikes_replace_nothing():
+    wrong = [(p["older"], p["newer"], _replaces(p)) for p in PAIRS["look_alikes"] if _replaces(p)]
+    assert not wrong, wrong
+
+
+def test_a_first_person_turn_updates_an_older_note_and_add_says_so(memory):
+    from imprint.encode.parse import conversation_item
+
+    memory.add("Ana lives in Tallinn and sings in a choir.", space="s", time="2023-01-10")
+    turns = [{"speaker": "Ana", "text": "I moved to Riga last month!", "time": "2024-05-02"}]
+    assert memory.ingest([conversation_item(turns, "chat")], "s").updates == 1
+    [note] = [m for m in memory.list_memories("s") if "Tallinn" in m.text]
+    [validity] = [v for v in memory.validity(note.id, "s") if "Tallinn" in v.sentence]
+    assert validity.replaced_by is not None and "Riga" in validity.now and "choir" in validity.now
