@@ -1,7 +1,10 @@
 """Updates said the way people say them: after "X moved to B" (or "now works at", "sold the car",
 "is no longer", "changed her name to"), does a question about now get the new value?
 
-    python benchmarks/updates.py [--strategy index]
+    python benchmarks/updates.py [--strategy index] [--rules]
+
+`--rules`: only the rules, on 40 everyday updates (first person in chats, pronouns, first names)
+and 12 look-alikes written apart from them (tests/data/everyday_updates.json): how many each records.
 
 Thirty hand-written pairs (benchmarks/data/natural_updates.json): an older memory (2020) and a
 newer one (2025) about the same person, and a question about now. Each pair goes into its own
@@ -24,6 +27,21 @@ from imprint import Memory
 from imprint.bench.metrics import normalise
 
 PAIRS = ROOT / "benchmarks" / "data" / "natural_updates.json"
+EVERYDAY = ROOT / "tests" / "data" / "everyday_updates.json"
+
+
+def rule_counts(console: Console) -> dict:
+    """How many of the everyday updates the rules record, and how many look-alikes they wrongly do."""
+    from imprint.encode.supersede import replaced
+
+    data = json.loads(EVERYDAY.read_text())
+    counts = {kind: sum(bool(replaced(p["newer"], p["older"], p["newer_speaker"], p["older_speaker"]))
+                        for p in pairs) for kind, pairs in data.items()}
+    table = Table("pairs", "recorded", "of")
+    for kind, pairs in data.items():
+        table.add_row(kind.replace("_", " "), str(counts[kind]), str(len(pairs)))
+    console.print(table)
+    return {kind: {"recorded": counts[kind], "of": len(pairs)} for kind, pairs in data.items()}
 
 
 def says(answer: str, value: str) -> bool:
@@ -33,9 +51,14 @@ def says(answer: str, value: str) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--strategy", default="index")
+    parser.add_argument("--rules", action="store_true", help="only count what the rules record (no model)")
     args = parser.parse_args()
     pairs = json.loads(PAIRS.read_text())
     console = Console()
+    rules = rule_counts(console)
+    if args.rules:
+        console.print(f"wrote {write_result('updates_rules', {'command': 'python benchmarks/updates.py --rules', **rules})}")
+        return
     rows = {}
     with tempfile.TemporaryDirectory() as folder:
         memory = Memory(Path(folder))
@@ -61,7 +84,7 @@ def main() -> None:
         table.add_row(name, str(right), str(len(scored)), f"{right / len(scored):.0%}")
     console.print(table)
     console.print(f"replacements recorded by the rules: {detected} of {len(pairs)} pairs")
-    path = write_result("updates", {"strategy": args.strategy, "pairs": len(pairs), "accuracy": summary,
+    path = write_result("updates", {"strategy": args.strategy, "pairs": len(pairs), "accuracy": summary, "rules": rules,
                                     "replacements_recorded": detected, "answers": rows})
     console.print(f"wrote {path}")
 

@@ -32,6 +32,7 @@ def test_every_quickstart_command_runs_as_written(tmp_path):
     assert "Riga" in said['imprint history 2 --space alice']
     assert "forgot 1 memory (3)" in said['imprint forget 3 --space alice']
     assert "Helix" in said['imprint search "editor" --space alice -f user_id=u1 --json']
+    assert "v1" in said["imprint adapters --space alice"]  # trained and judged by the gate, promoted or not
 
 
 def test_the_quickstart_uses_the_examples_folder_and_no_placeholder():
