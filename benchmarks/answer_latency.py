@@ -56,14 +56,28 @@ def main() -> None:
             rows[run] = {**percentiles(seconds), "prompt_tokens": statistics.mean(tokens), "f1": statistics.mean(f1)}
         for memory in memories.values():
             memory.close()
-    ratios = {f"{a} / {b}": rows[a]["p50_ms"] / rows[b]["p50_ms"] for a, b in (
-        ("llama.cpp:context", "llama.cpp:index"), ("transformers:index", "llama.cpp:index"),
-        ("transformers:context", "llama.cpp:context")) if a in rows and b in rows}
-    table = Table("engine:strategy", "p50 s", "p95 s", "prompt tokens", "token F1",
-                  title=f"LoCoMo {space}: {len(questions)} questions; p50 ratios: "
-                        + ", ".join(f"{name} = {value:.1f}x" for name, value in ratios.items()))
+    ratios = {
+        f"{a} / {b}": rows[a]["p50_ms"] / rows[b]["p50_ms"]
+        for a, b in (
+            ("llama.cpp:context", "llama.cpp:index"),
+            ("transformers:index", "llama.cpp:index"),
+            ("transformers:context", "llama.cpp:context"),
+        )
+        if a in rows and b in rows
+    }
+    table = Table(
+        "engine:strategy",
+        "p50 s",
+        "p95 s",
+        "prompt tokens",
+        "token F1",
+        title=f"LoCoMo {space}: {len(questions)} questions; p50 ratios: "
+        + ", ".join(f"{name} = {value:.1f}x" for name, value in ratios.items()),
+    )
     for run, r in rows.items():
-        table.add_row(run, f"{r['p50_ms'] / 1000:.2f}", f"{r['p95_ms'] / 1000:.2f}", f"{r['prompt_tokens']:.0f}", f"{r['f1']:.3f}")
+        table.add_row(
+            run, f"{r['p50_ms'] / 1000:.2f}", f"{r['p95_ms'] / 1000:.2f}", f"{r['prompt_tokens']:.0f}", f"{r['f1']:.3f}"
+        )
     console.print(table)
     result = {"questions": len(questions), "k": args.k, "rows": rows, "p50_ratios": ratios}
     console.print(f"wrote {write_result('answer_latency', result)}")

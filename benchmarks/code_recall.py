@@ -38,16 +38,25 @@ def timings(memory: Memory, folder: Path, space: str) -> dict:
     started = time.perf_counter()
     with Progress(*Progress.get_default_columns(), TimeElapsedColumn()) as progress:
         task = progress.add_task("ingesting files", total=None)
-        report = memory.add_paths([folder], space, lambda done, total: progress.update(task, completed=done, total=total))
+        report = memory.add_paths(
+            [folder], space, lambda done, total: progress.update(task, completed=done, total=total)
+        )
     ingest = time.perf_counter() - started
     unchanged = memory.sync(folder, space)
     edited = sorted(folder.rglob("*.py"))[0]
     edited.write_text(edited.read_text() + "\n\ndef added_by_the_benchmark():\n    return 1\n")
     changed = memory.sync(folder, space)
-    return {"files": report.added, "memories": report.indexed, "skipped": len(report.skipped),
-            "ingest_s": ingest, "memories_per_s": report.indexed / ingest,
-            "sync_unchanged_s": unchanged.seconds, "sync_unchanged_files": unchanged.unchanged,
-            "sync_one_changed_s": changed.seconds, "sync_one_changed": len(changed.changed)}
+    return {
+        "files": report.added,
+        "memories": report.indexed,
+        "skipped": len(report.skipped),
+        "ingest_s": ingest,
+        "memories_per_s": report.indexed / ingest,
+        "sync_unchanged_s": unchanged.seconds,
+        "sync_unchanged_files": unchanged.unchanged,
+        "sync_one_changed_s": changed.seconds,
+        "sync_one_changed": len(changed.changed),
+    }
 
 
 def recall(memory: Memory, space: str, questions: list[dict]) -> dict:
@@ -57,14 +66,18 @@ def recall(memory: Memory, space: str, questions: list[dict]) -> dict:
         gold, depth = set(question["gold"]), max(DEPTHS)
         ranked = {
             "keyword": opened.store.get(opened.store.keyword_search(question["q"], depth)),
-            "dense": opened.store.get([i for i, _ in opened.vectors.search(memory.embedder.embed([question["q"]])[0], depth)]),
+            "dense": opened.store.get(
+                [i for i, _ in opened.vectors.search(memory.embedder.embed([question["q"]])[0], depth)]
+            ),
             "hybrid": [hit.memory for hit in memory.search(question["q"], space, depth)],
         }
         for method, chunks in ranked.items():
             ranks = [rank for rank, chunk in enumerate(chunks, start=1) if symbol_of(chunk) in gold]
             found[method].append(ranks[0] if ranks else 0)
-    return {method: {f"recall@{k}": sum(0 < r <= k for r in ranks) / len(ranks) for k in DEPTHS}
-            for method, ranks in found.items()}
+    return {
+        method: {f"recall@{k}": sum(0 < r <= k for r in ranks) / len(ranks) for k in DEPTHS}
+        for method, ranks in found.items()
+    }
 
 
 def main() -> None:
@@ -77,7 +90,7 @@ def main() -> None:
         folder = Path(scratch) / "repo"
         source = args.repo or Path(click.__file__).parent
         if args.files:
-            for file in sorted(source.rglob("*.py"))[:args.files]:
+            for file in sorted(source.rglob("*.py"))[: args.files]:
                 (folder / file.relative_to(source)).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy(file, folder / file.relative_to(source))
         else:
@@ -86,8 +99,7 @@ def main() -> None:
         memory.embedder.embed(["load the embedder before timing"])
         times = timings(memory, folder, "code")
         repository = f"{args.repo.name} ({args.files or 'all'} files)" if args.repo else None
-        payload = {"repository": repository or f"click {importlib.metadata.version('click')}",
-                   "timings": times}
+        payload = {"repository": repository or f"click {importlib.metadata.version('click')}", "timings": times}
         if not args.repo:
             spec = __import__("json").loads(QUESTIONS.read_text())
             payload["questions"] = len(spec["questions"])
@@ -102,8 +114,12 @@ def main() -> None:
         for method, values in payload["recall"].items():
             table.add_row(method, *(f"{values[f'recall@{k}']:.2f}" for k in DEPTHS))
         console.print(table)
-        save_bar_plot("code_recall", {m: v["recall@5"] for m, v in payload["recall"].items()},
-                      ylabel="recall@5 of the right symbol", title=f"{payload['repository']}: 50 questions")
+        save_bar_plot(
+            "code_recall",
+            {m: v["recall@5"] for m, v in payload["recall"].items()},
+            ylabel="recall@5 of the right symbol",
+            title=f"{payload['repository']}: 50 questions",
+        )
     name = "code_recall" if not args.repo else f"code_sync_{args.repo.name}"
     console.print(f"wrote {write_result(name, payload)}")
 

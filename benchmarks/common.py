@@ -26,18 +26,27 @@ def percentiles(seconds: list[float]) -> dict[str, float]:
 def write_result(name: str, payload: dict) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
-    payload = {"benchmark": name, "when": time.strftime("%Y-%m-%d %H:%M:%S"), "command": " ".join(["python", *sys.argv]),
-               "commit": _commit(),
-               "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}, **payload}
+    payload = {
+        "benchmark": name,
+        "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "command": " ".join(["python", *sys.argv]),
+        "commit": _commit(),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        **payload,
+    }
     path.write_text(json.dumps(payload, indent=2))
     return path
 
 
 def _commit() -> str:
     """The commit the numbers came from ("+changes" when the tree differed from it)."""
+
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    return (git("rev-parse", "--short", "HEAD") or "unknown") + ("+changes" if git("status", "--porcelain", "imprint") else "")
+
+    return (git("rev-parse", "--short", "HEAD") or "unknown") + (
+        "+changes" if git("status", "--porcelain", "imprint") else ""
+    )
 
 
 def save_bar_plot(name: str, values: dict[str, float], ylabel: str, title: str) -> Path:
@@ -60,8 +69,16 @@ def save_bar_plot(name: str, values: dict[str, float], ylabel: str, title: str) 
     return path
 
 
-def save_plot(name: str, x: list[float], series: dict[str, list[float]], xlabel: str, ylabel: str,
-              title: str, log: bool = True, log_x: bool = False) -> Path:
+def save_plot(
+    name: str,
+    x: list[float],
+    series: dict[str, list[float]],
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    log: bool = True,
+    log_x: bool = False,
+) -> Path:
     """A line plot (PNG) next to the JSON results; `log`: both axes logarithmic, `log_x`: only x."""
     import matplotlib
 

@@ -7,7 +7,8 @@ supporting passages (HotpotQA's supporting_facts titles, two per question) are l
 top 2 and top 5 of: dense only (cosine), hybrid (BM25 + dense, RRF), dense spread over the graph
 alone (one step from the best dense matches and the question's names to the passages about the
 names they mention: recall/graph.py), and hybrid + graph (BM25 + the spread dense ranking, fused:
-what `Memory.search(graph=True)` does). No language model runs; the two `Memory.search` calls are timed. Recall@k: the share of
+what `Memory.search(graph=True)` does). No language model runs; the two `Memory.search` calls are timed. Recall@k:
+the share of
 supporting passages found; all@k: questions with every supporting passage found.
 """
 
@@ -55,10 +56,15 @@ def main() -> None:
             nearest = index.search(vector, 50)
             ranked = {
                 "dense": [memory_id for memory_id, _ in nearest],
-                "hybrid": timed(seconds["hybrid"], lambda: memory.search(question["question"], "hotpot", k=5, graph=False)),
+                "hybrid": timed(
+                    seconds["hybrid"],
+                    lambda: memory.search(question["question"], "hotpot", k=5, graph=False),  # noqa: B023
+                ),
                 "graph": [memory_id for memory_id, _ in graph_walk(store, graph, question["question"], nearest, 5)],
-                "hybrid+graph": timed(seconds["hybrid+graph"],
-                                      lambda: memory.search(question["question"], "hotpot", k=5, graph=True)),
+                "hybrid+graph": timed(
+                    seconds["hybrid+graph"],
+                    lambda: memory.search(question["question"], "hotpot", k=5, graph=True),  # noqa: B023
+                ),
             }
             for method, ids in ranked.items():
                 for k in (2, 5):
@@ -69,22 +75,41 @@ def main() -> None:
                     if k == 5:
                         by_type.setdefault(question["type"], {}).setdefault(method, []).append(share)
         memory.close()
-    summary = {method: {f"recall@{k}": sum(found[method][k]) / len(raw) for k in (2, 5)}
-               | {f"all@{k}": sum(complete[method][k]) / len(raw) for k in (2, 5)}
-               | {f"recall@5 {kind}": sum(v[method]) / len(v[method]) for kind, v in sorted(by_type.items())}
-               for method in METHODS}
-    table = Table("method", *summary["dense"].keys(), title=f"HotpotQA supporting-passage recall, {len(raw)} questions, "
-                                                            f"{dataset.documents} passages")
+    summary = {
+        method: {f"recall@{k}": sum(found[method][k]) / len(raw) for k in (2, 5)}
+        | {f"all@{k}": sum(complete[method][k]) / len(raw) for k in (2, 5)}
+        | {f"recall@5 {kind}": sum(v[method]) / len(v[method]) for kind, v in sorted(by_type.items())}
+        for method in METHODS
+    }
+    table = Table(
+        "method",
+        *summary["dense"].keys(),
+        title=f"HotpotQA supporting-passage recall, {len(raw)} questions, {dataset.documents} passages",
+    )
     for method, row in summary.items():
         table.add_row(method, *(f"{value:.1%}" for value in row.values()))
     console.print(table)
-    latency = {method: {"p50_ms": 1000 * statistics.median(times), "p95_ms": 1000 * statistics.quantiles(times, n=20)[-1]}
-               for method, times in seconds.items()}
-    console.print("Memory.search latency: " + ", ".join(f"{method} p50 {row['p50_ms']:.1f} ms, p95 {row['p95_ms']:.1f} ms"
-                                                        for method, row in latency.items()))
-    plot = save_plot("graph_recall", [2, 5], {m: [row["recall@2"], row["recall@5"]] for m, row in summary.items()},
-                     "k (passages retrieved)", "supporting-passage recall", f"HotpotQA, {len(raw)} questions", log=False)
-    console.print(f"wrote {write_result('graph_recall', {'questions': len(raw), 'summary': summary, 'latency': latency})} and {plot}")
+    latency = {
+        method: {"p50_ms": 1000 * statistics.median(times), "p95_ms": 1000 * statistics.quantiles(times, n=20)[-1]}
+        for method, times in seconds.items()
+    }
+    console.print(
+        "Memory.search latency: "
+        + ", ".join(
+            f"{method} p50 {row['p50_ms']:.1f} ms, p95 {row['p95_ms']:.1f} ms" for method, row in latency.items()
+        )
+    )
+    plot = save_plot(
+        "graph_recall",
+        [2, 5],
+        {m: [row["recall@2"], row["recall@5"]] for m, row in summary.items()},
+        "k (passages retrieved)",
+        "supporting-passage recall",
+        f"HotpotQA, {len(raw)} questions",
+        log=False,
+    )
+    written = write_result("graph_recall", {"questions": len(raw), "summary": summary, "latency": latency})
+    console.print(f"wrote {written} and {plot}")
 
 
 def timed(times: list[float], search) -> list[int]:

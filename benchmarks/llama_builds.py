@@ -58,8 +58,9 @@ def measure(name: str, wheel: Path | None, gguf: Path, runs: int) -> dict:
         if wheel is not None:
             zipfile.ZipFile(wheel).extractall(scratch)
             env["PYTHONPATH"] = scratch + os.pathsep + env.get("PYTHONPATH", "")
-        done = subprocess.run([sys.executable, "-c", CHILD, str(gguf), str(runs)], capture_output=True, text=True,
-                              env=env, cwd=scratch)
+        done = subprocess.run(
+            [sys.executable, "-c", CHILD, str(gguf), str(runs)], capture_output=True, text=True, env=env, cwd=scratch
+        )
     if done.returncode != 0:
         return {"build": name, "error": f"exit {done.returncode}: {done.stderr.strip()[-300:]}"}
     return {"build": name, **json.loads(done.stdout.strip().splitlines()[-1])}
@@ -84,17 +85,28 @@ def main() -> None:
             notes.append(f"{row['build']}: {row['error']}")
             continue
         row["vs_installed"] = row["answer_s"] / base if base else None
-        sets = " ".join(part.split("=")[0].strip() for part in row["system_info"].replace("CPU :", "").split("|")
-                        if part.strip().endswith("= 1"))
-        table.add_row(row["build"], f"{row['prompt_tok_s']:.0f}", f"{row['gen_tok_s']:.1f}", f"{row['answer_s']:.2f}",
-                      f"{row['vs_installed']:.2f}x")
+        sets = " ".join(
+            part.split("=")[0].strip()
+            for part in row["system_info"].replace("CPU :", "").split("|")
+            if part.strip().endswith("= 1")
+        )
+        table.add_row(
+            row["build"],
+            f"{row['prompt_tok_s']:.0f}",
+            f"{row['gen_tok_s']:.1f}",
+            f"{row['answer_s']:.2f}",
+            f"{row['vs_installed']:.2f}x",
+        )
         notes.append(f"{row['build']}: {sets}")
     console = Console()
     console.print(table)
     for note in notes:
         console.print(note, markup=False)
-    print(write_result("llama_builds", {"command": " ".join(sys.argv), "model": str(gguf.name), "runs": args.runs,
-                                        "builds": rows}))
+    print(
+        write_result(
+            "llama_builds", {"command": " ".join(sys.argv), "model": str(gguf.name), "runs": args.runs, "builds": rows}
+        )
+    )
 
 
 if __name__ == "__main__":

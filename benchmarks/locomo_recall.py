@@ -65,57 +65,120 @@ def main() -> None:
     console = Console()
     samples = json.loads(args.path.read_text())
     results, sizes, f1, reaching, curves = {}, {}, {}, {}, {}
-    settings = (("every turn as said", {"min_information": 0, "duplicate_similarity": 1.01, "supersede": False,
-                                        "focus": False, "extract": "off", "graph": False}),
-                ("lifecycle, turns as said", {"extract": "off"}),
-                ("lifecycle + statements (default)", {}))
+    settings = (
+        (
+            "every turn as said",
+            {
+                "min_information": 0,
+                "duplicate_similarity": 1.01,
+                "supersede": False,
+                "focus": False,
+                "extract": "off",
+                "graph": False,
+            },
+        ),
+        ("lifecycle, turns as said", {"extract": "off"}),
+        ("lifecycle + statements (default)", {}),
+    )
     for setting, lifecycle in settings[2:] if args.default_only or args.store else settings:
         found, totals, size, scores, reached = recall(
-            samples, measured, {**lifecycle, "embedder": args.embedder, "store": args.store}, args.answers)
+            samples, measured, {**lifecycle, "embedder": args.embedder, "store": args.store}, args.answers
+        )
         n = sum(totals.values())
         sizes[setting] = size
         reaching[setting] = reached
         curves[setting] = {mode: [sum(found[mode][k].values()) / n for k in PLOT_KS] for mode in found}
         if scores:
-            f1[setting] = {"all": sum(map(sum, scores.values())) / n,
-                           **{CATEGORIES[c]: sum(scores[c]) / totals[c] for c in sorted(totals)}}
+            f1[setting] = {
+                "all": sum(map(sum, scores.values())) / n,
+                **{CATEGORIES[c]: sum(scores[c]) / totals[c] for c in sorted(totals)},
+            }
         for mode in found:
-            results[f"{mode} ({setting})"] = {f"recall@{k}": {
-                "all": sum(found[mode][k].values()) / n,
-                **{CATEGORIES[c]: found[mode][k][c] / totals[c] for c in sorted(totals)}} for k in ks}
-    table = Table("retriever", *[f"recall@{k}" for k in ks], *[f"{CATEGORIES[c]} @10 (n={totals[c]})" for c in sorted(totals)],
-                  title=f"LoCoMo evidence recall, {len(samples)} conversations, {n} questions, {args.embedder or 'all-MiniLM-L6-v2'}")
+            results[f"{mode} ({setting})"] = {
+                f"recall@{k}": {
+                    "all": sum(found[mode][k].values()) / n,
+                    **{CATEGORIES[c]: found[mode][k][c] / totals[c] for c in sorted(totals)},
+                }
+                for k in ks
+            }
+    table = Table(
+        "retriever",
+        *[f"recall@{k}" for k in ks],
+        *[f"{CATEGORIES[c]} @10 (n={totals[c]})" for c in sorted(totals)],
+        title=f"LoCoMo evidence recall, {len(samples)} conversations, {n} questions, "
+        f"{args.embedder or 'all-MiniLM-L6-v2'}",
+    )
     for mode, by_k in results.items():
-        table.add_row(mode, *[f"{by_k[f'recall@{k}']['all']:.3f}" for k in ks],
-                      *[f"{by_k['recall@10'][CATEGORIES[c]]:.3f}" for c in sorted(totals)])
+        table.add_row(
+            mode,
+            *[f"{by_k[f'recall@{k}']['all']:.3f}" for k in ks],
+            *[f"{by_k['recall@10'][CATEGORIES[c]]:.3f}" for c in sorted(totals)],
+        )
     console.print(table)
     for setting, size in sizes.items():
-        console.print(f"{setting}: {size['indexed']} of {size['turns']} turns indexed, {size['indexed_tokens']:,} "
-                      f"tokens indexed of {size['tokens']:,} said (compression {size['tokens'] / size['indexed_tokens']:.2f}x)")
-    table = Table("setting", "evidence turns in top 10", f"of them shown to the reader (top {READ_K}, relative floor)",
-                  "share", "questions with all evidence shown", title="Does found evidence reach the reader? (hybrid)")
+        console.print(
+            f"{setting}: {size['indexed']} of {size['turns']} turns indexed, {size['indexed_tokens']:,} "
+            f"tokens indexed of {size['tokens']:,} said (compression {size['tokens'] / size['indexed_tokens']:.2f}x)"
+        )
+    table = Table(
+        "setting",
+        "evidence turns in top 10",
+        f"of them shown to the reader (top {READ_K}, relative floor)",
+        "share",
+        "questions with all evidence shown",
+        title="Does found evidence reach the reader? (hybrid)",
+    )
     for setting, r in reaching.items():
-        table.add_row(setting, str(r["in_top10"]), str(r["shown"]), f"{r['shown'] / max(r['in_top10'], 1):.3f}",
-                      f"{r['all_shown'] / n:.3f}")
+        table.add_row(
+            setting,
+            str(r["in_top10"]),
+            str(r["shown"]),
+            f"{r['shown'] / max(r['in_top10'], 1):.3f}",
+            f"{r['all_shown'] / n:.3f}",
+        )
     console.print(table)
     if f1:
-        table = Table("ingest and answer", "token F1", *[f"{CATEGORIES[c]} (n={totals[c]})" for c in sorted(totals)],
-                      title="LoCoMo answers (index, k=5)")
+        table = Table(
+            "ingest and answer",
+            "token F1",
+            *[f"{CATEGORIES[c]} (n={totals[c]})" for c in sorted(totals)],
+            title="LoCoMo answers (index, k=5)",
+        )
         for setting, by_category in f1.items():
-            table.add_row(setting, f"{by_category['all']:.3f}",
-                          *[f"{by_category[CATEGORIES[c]]:.3f}" for c in sorted(totals)])
+            table.add_row(
+                setting, f"{by_category['all']:.3f}", *[f"{by_category[CATEGORIES[c]]:.3f}" for c in sorted(totals)]
+            )
         console.print(table)
-    name = ("locomo_recall" + (f"_{Path(args.embedder).name}" if args.embedder else "")
-            + ("_postgres" if args.store else "_default_only" if args.default_only else ""))
-    path = write_result(name, {"data": str(args.path), "embedder": args.embedder or "all-MiniLM-L6-v2",
-                               "store": "postgres" if args.store else "sqlite",
-                               "questions": n, "sizes": sizes,
-                                          "per_category_counts": {CATEGORIES[c]: totals[c] for c in totals},
-                                          "results": results, "answer_f1": f1, "evidence_reaching_reader": reaching,
-                                          "recall_curve": {"k": list(PLOT_KS), **curves}})
+    name = (
+        "locomo_recall"
+        + (f"_{Path(args.embedder).name}" if args.embedder else "")
+        + ("_postgres" if args.store else "_default_only" if args.default_only else "")
+    )
+    path = write_result(
+        name,
+        {
+            "data": str(args.path),
+            "embedder": args.embedder or "all-MiniLM-L6-v2",
+            "store": "postgres" if args.store else "sqlite",
+            "questions": n,
+            "sizes": sizes,
+            "per_category_counts": {CATEGORIES[c]: totals[c] for c in totals},
+            "results": results,
+            "answer_f1": f1,
+            "evidence_reaching_reader": reaching,
+            "recall_curve": {"k": list(PLOT_KS), **curves},
+        },
+    )
     default = "lifecycle + statements (default)"
-    plot = save_plot(name, list(PLOT_KS), curves[default], "k (memories retrieved)", "all evidence in top k",
-                     f"LoCoMo evidence recall, {args.embedder or 'all-MiniLM-L6-v2'}", log=False)
+    plot = save_plot(
+        name,
+        list(PLOT_KS),
+        curves[default],
+        "k (memories retrieved)",
+        "all evidence in top k",
+        f"LoCoMo evidence recall, {args.embedder or 'all-MiniLM-L6-v2'}",
+        log=False,
+    )
     console.print(f"wrote {path} and {plot}")
 
 
@@ -124,8 +187,10 @@ def recall(samples: list[dict], ks: list[int], lifecycle: dict, answers: bool) -
     reaching the reader) for one setting (the F1s only with `answers`)."""
     reached = {"in_top10": 0, "shown": 0, "all_shown": 0}
     scores: dict[int, list[float]] = defaultdict(list)
-    found = {mode: defaultdict(lambda: defaultdict(int))
-             for mode in ("keyword", "dense", "hybrid", "hybrid+graph", "hybrid+rerank")}
+    found = {
+        mode: defaultdict(lambda: defaultdict(int))
+        for mode in ("keyword", "dense", "hybrid", "hybrid+graph", "hybrid+rerank")
+    }
     totals: dict[int, int] = defaultdict(int)
     size = {"turns": 0, "indexed": 0, "tokens": 0, "indexed_tokens": 0}
     with tempfile.TemporaryDirectory() as data:
@@ -151,18 +216,27 @@ def recall(samples: list[dict], ks: list[int], lifecycle: dict, answers: bool) -
                     "keyword": store.keyword_search(question["question"], top),
                     "dense": [i for i, _ in index.search(vector, top)],
                     "hybrid": [h.memory.id for h in memory.search(question["question"], space, k=top, graph=False)],
-                    "hybrid+graph": [h.memory.id for h in memory.search(question["question"], space, k=top, graph=True)],
-                    "hybrid+rerank": [h.memory.id for h in memory.search(question["question"], space, k=top, graph=False,
-                                                                          rerank=True)],
+                    "hybrid+graph": [
+                        h.memory.id for h in memory.search(question["question"], space, k=top, graph=True)
+                    ],
+                    "hybrid+rerank": [
+                        h.memory.id for h in memory.search(question["question"], space, k=top, graph=False, rerank=True)
+                    ],
                 }
                 totals[question["category"]] += 1
                 if answers:
                     said = memory.ask(question["question"], space, "index").text
                     scores[question["category"]].append(token_f1(said, str(question["answer"])))
                 dia_ids = [dia[i] for i in rankings["hybrid"]]
-                shown = {dia[h.memory.id] for h in worth_reading(memory.search(
-                    question["question"], space, k=READ_K, graph=False, rerank=memory.settings.rerank),
-                    memory.settings.min_relative_score)}
+                shown = {
+                    dia[h.memory.id]
+                    for h in worth_reading(
+                        memory.search(
+                            question["question"], space, k=READ_K, graph=False, rerank=memory.settings.rerank
+                        ),
+                        memory.settings.min_relative_score,
+                    )
+                }
                 reached["in_top10"] += len(evidence & set(dia_ids[:10]))
                 reached["shown"] += len(evidence & shown)
                 reached["all_shown"] += evidence <= shown

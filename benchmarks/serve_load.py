@@ -28,6 +28,7 @@ TOPICS = ["Tallinn", "Riga", "Vilnius", "Oslo", "Porto", "Lyon", "Graz", "Bergen
 
 def run_clients(url: str, clients: int, per_client: int, request) -> tuple[list[float], int]:
     """Each client sends `per_client` requests in turn; returns every latency and the error count."""
+
     def one_client(number: int) -> tuple[list[float], int]:
         latencies, errors = [], 0
         with httpx2.Client(base_url=url, headers={"Authorization": f"Bearer {KEY}"}, timeout=600) as http:
@@ -56,6 +57,7 @@ def main() -> None:
         keys = Path(folder) / "keys.json"
         keys.write_text(json.dumps({"keys": {KEY: ["load"]}}))
         with running_server(Path(folder) / "data", keys) as url:
+
             def add(http, client, i):
                 text = f"Client {client} note {i}: person P{client}x{i} moved to {TOPICS[i % len(TOPICS)]}."
                 return http.post("/spaces/load/memories", json={"text": text, "source": f"c{client}-{i}"})
@@ -66,26 +68,51 @@ def main() -> None:
             def ask(http, client, i):
                 return http.post("/spaces/load/ask", json={"question": f"Where did P{client}x{i} move?"})
 
-            for name, request, count in [("add", add, args.adds), ("search", search, args.searches),
-                                         ("ask", ask, args.asks)]:
+            for name, request, count in [
+                ("add", add, args.adds),
+                ("search", search, args.searches),
+                ("ask", ask, args.asks),
+            ]:
                 started = time.perf_counter()
                 latencies, errors = run_clients(url, args.clients, count, request)
                 wall = time.perf_counter() - started
-                rows[name] = {"requests": len(latencies), "errors": errors, "per_second": len(latencies) / wall,
-                              **percentiles(latencies)}
+                rows[name] = {
+                    "requests": len(latencies),
+                    "errors": errors,
+                    "per_second": len(latencies) / wall,
+                    **percentiles(latencies),
+                }
                 console.print(f"{name}: {len(latencies)} requests, {errors} errors, {wall:.1f} s")
-            total = httpx2.get(url + "/spaces/load/memories?limit=1",
-                               headers={"Authorization": f"Bearer {KEY}"}).json()["total"]
+            total = httpx2.get(
+                url + "/spaces/load/memories?limit=1", headers={"Authorization": f"Bearer {KEY}"}
+            ).json()["total"]
     expected = args.clients * args.adds
-    table = Table("operation", "requests", "errors", "p50 ms", "p95 ms", "requests/s",
-                  title=f"imprint serve, {args.clients} concurrent clients, loopback")
+    table = Table(
+        "operation",
+        "requests",
+        "errors",
+        "p50 ms",
+        "p95 ms",
+        "requests/s",
+        title=f"imprint serve, {args.clients} concurrent clients, loopback",
+    )
     for name, row in rows.items():
-        table.add_row(name, str(row["requests"]), str(row["errors"]), f"{row['p50_ms']:.0f}", f"{row['p95_ms']:.0f}",
-                      f"{row['per_second']:.1f}")
+        table.add_row(
+            name,
+            str(row["requests"]),
+            str(row["errors"]),
+            f"{row['p50_ms']:.0f}",
+            f"{row['p95_ms']:.0f}",
+            f"{row['per_second']:.1f}",
+        )
     console.print(table)
-    console.print(f"memories stored: {total} of {expected} added ({'nothing lost' if total == expected else 'LOST SOME'})")
-    path = write_result("serve_load", {"clients": args.clients, "operations": rows,
-                                       "memories_expected": expected, "memories_stored": total})
+    console.print(
+        f"memories stored: {total} of {expected} added ({'nothing lost' if total == expected else 'LOST SOME'})"
+    )
+    path = write_result(
+        "serve_load",
+        {"clients": args.clients, "operations": rows, "memories_expected": expected, "memories_stored": total},
+    )
     console.print(f"wrote {path}")
 
 

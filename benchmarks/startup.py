@@ -23,14 +23,20 @@ from rich.table import Table
 from imprint import Memory
 
 HEAVY = ("torch", "transformers", "peft", "sentence_transformers", "llama_cpp")
-PROBE = ("import sys, runpy\nsys.argv = {argv!r}\ntry:\n    runpy.run_module('imprint.cli', run_name='__main__')\n"
-         "except SystemExit:\n    pass\nprint('HEAVY', [m for m in {heavy!r} if m in sys.modules], file=sys.stderr)\n")
+PROBE = (
+    "import sys, runpy\nsys.argv = {argv!r}\ntry:\n    runpy.run_module('imprint.cli', run_name='__main__')\n"
+    "except SystemExit:\n    pass\nprint('HEAVY', [m for m in {heavy!r} if m in sys.modules], file=sys.stderr)\n"
+)
 
 
 def run(argv: list[str]) -> tuple[float, list[str]]:
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", PROBE.format(argv=["imprint", *argv], heavy=HEAVY)],
-                          capture_output=True, text=True, env=os.environ.copy())
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE.format(argv=["imprint", *argv], heavy=HEAVY)],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+    )
     seconds = time.perf_counter() - started
     heavy = eval(done.stderr.rsplit("HEAVY", 1)[1])  # noqa: S307 (the list this script printed)
     return seconds, heavy
@@ -47,8 +53,13 @@ def main() -> None:
                 memory.add(f"Note {n}: Mira Quenton met person {n} in Tallinn on day {n}.", space="s")
             memory.model.count_tokens("x")  # the float copy exists, as on any machine after the first answer
         data = ["--space", "s", "--data", folder]
-        commands = {"--help": ["--help"], "list": ["list", *data], "search": ["search", "who did Mira meet", *data],
-                    "explain": ["explain", "who did Mira meet", *data], "ask": ["ask", "Who did Mira meet?", *data]}
+        commands = {
+            "--help": ["--help"],
+            "list": ["list", *data],
+            "search": ["search", "who did Mira meet", *data],
+            "explain": ["explain", "who did Mira meet", *data],
+            "ask": ["ask", "Who did Mira meet?", *data],
+        }
         results = {}
         for name, argv in commands.items():
             runs = [run(argv) for _ in range(args.runs)]

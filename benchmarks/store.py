@@ -68,7 +68,9 @@ def sentences(count: int, seed: int = 0) -> list[str]:
     out = []
     for _ in range(count):
         verb = rng.choice(VERBS).format(t=rng.choice(THINGS))
-        out.append(f"{rng.choice(firsts)} {rng.choice(lasts)} {verb} {rng.choice(cities)} in {rng.randint(1950, 2025)}.")
+        out.append(
+            f"{rng.choice(firsts)} {rng.choice(lasts)} {verb} {rng.choice(cities)} in {rng.randint(1950, 2025)}."
+        )
     return out
 
 
@@ -94,7 +96,7 @@ def main() -> None:
             with Progress(console=console, transient=True) as progress:
                 task = progress.add_task(f"ingest to {size:,}", total=len(items))
                 started = time.perf_counter()
-                memory.ingest(items, "bench", lambda done, total: progress.update(task, completed=done))
+                memory.ingest(items, "bench", lambda done, total: progress.update(task, completed=done))  # noqa: B023
                 ingest_seconds = time.perf_counter() - started
             added = size - stored
             stored = size
@@ -133,38 +135,72 @@ def main() -> None:
                     with patch.object(sqlite, "RANKED_ROWS", 10**12):
                         every_word = store.keyword_search(query, 10)
                     keyword_overlap.append(len(set(ranked) & set(every_word)) / max(1, len(every_word)))
-            row = {"memories": size, "ingest_chunks_per_s": added / ingest_seconds, "hnsw": approximate,
-                   "hnsw_build_s": build_seconds, "hnsw_overlap_at_10": sum(overlap) / len(overlap),
-                   "search": percentiles(full), "search_embedding_first": percentiles(serial),
-                   "dense": percentiles(dense), "exact_scan": percentiles(scan),
-                   "keyword": percentiles(keyword), "keyword_filtered_1pct": percentiles(filtered),
-                   "keyword_overlap_at_10": sum(keyword_overlap) / len(keyword_overlap) if keyword_overlap else None}
+            row = {
+                "memories": size,
+                "ingest_chunks_per_s": added / ingest_seconds,
+                "hnsw": approximate,
+                "hnsw_build_s": build_seconds,
+                "hnsw_overlap_at_10": sum(overlap) / len(overlap),
+                "search": percentiles(full),
+                "search_embedding_first": percentiles(serial),
+                "dense": percentiles(dense),
+                "exact_scan": percentiles(scan),
+                "keyword": percentiles(keyword),
+                "keyword_filtered_1pct": percentiles(filtered),
+                "keyword_overlap_at_10": sum(keyword_overlap) / len(keyword_overlap) if keyword_overlap else None,
+            }
             rows.append(row)
-            console.print(f"{size:,}: {row['ingest_chunks_per_s']:.0f} chunks/s, search p95 {row['search']['p95_ms']:.1f} ms")
+            console.print(
+                f"{size:,}: {row['ingest_chunks_per_s']:.0f} chunks/s, search p95 {row['search']['p95_ms']:.1f} ms"
+            )
         memory.close()
-    table = Table("memories", "ingest chunks/s", "search p50 ms", "search p95 ms", "embedding first p50 / p95 ms",
-                  "dense p95 ms", "exact scan p95 ms",
-                  "HNSW build s", "HNSW overlap@10", "keyword p95 ms", "keyword overlap@10", "keyword, 1% filter p95 ms",
-                  title=f"imprint store ({backend}): ingest and search (k=10, 2 cores)")
+    table = Table(
+        "memories",
+        "ingest chunks/s",
+        "search p50 ms",
+        "search p95 ms",
+        "embedding first p50 / p95 ms",
+        "dense p95 ms",
+        "exact scan p95 ms",
+        "HNSW build s",
+        "HNSW overlap@10",
+        "keyword p95 ms",
+        "keyword overlap@10",
+        "keyword, 1% filter p95 ms",
+        title=f"imprint store ({backend}): ingest and search (k=10, 2 cores)",
+    )
     for r in rows:
-        table.add_row(f"{r['memories']:,}", f"{r['ingest_chunks_per_s']:.0f}", f"{r['search']['p50_ms']:.1f}",
-                      f"{r['search']['p95_ms']:.1f}",
-                      f"{r['search_embedding_first']['p50_ms']:.1f} / {r['search_embedding_first']['p95_ms']:.1f}",
-                      f"{r['dense']['p95_ms']:.1f}", f"{r['exact_scan']['p95_ms']:.1f}",
-                      f"{r['hnsw_build_s']:.1f}" if r["hnsw"] else "-", f"{r['hnsw_overlap_at_10']:.3f}" if r["hnsw"] else "-",
-                      f"{r['keyword']['p95_ms']:.1f}",
-                      "-" if r["keyword_overlap_at_10"] is None else f"{r['keyword_overlap_at_10']:.3f}",
-                      f"{r['keyword_filtered_1pct']['p95_ms']:.1f}")
+        table.add_row(
+            f"{r['memories']:,}",
+            f"{r['ingest_chunks_per_s']:.0f}",
+            f"{r['search']['p50_ms']:.1f}",
+            f"{r['search']['p95_ms']:.1f}",
+            f"{r['search_embedding_first']['p50_ms']:.1f} / {r['search_embedding_first']['p95_ms']:.1f}",
+            f"{r['dense']['p95_ms']:.1f}",
+            f"{r['exact_scan']['p95_ms']:.1f}",
+            f"{r['hnsw_build_s']:.1f}" if r["hnsw"] else "-",
+            f"{r['hnsw_overlap_at_10']:.3f}" if r["hnsw"] else "-",
+            f"{r['keyword']['p95_ms']:.1f}",
+            "-" if r["keyword_overlap_at_10"] is None else f"{r['keyword_overlap_at_10']:.3f}",
+            f"{r['keyword_filtered_1pct']['p95_ms']:.1f}",
+        )
     console.print(table)
     name = "store" if backend == "sqlite" else "store_postgres"
     console.print(f"wrote {write_result(name, {'rows': rows, 'queries': args.queries, 'backend': backend})}")
     sizes = [r["memories"] for r in rows]
-    plot = save_plot(f"{name}_search_latency", sizes, {
-        "search p95 (with query embedding)": [r["search"]["p95_ms"] for r in rows],
-        f"dense p95 (HNSW from {'20k' if backend == 'sqlite' else '5k'})": [r["dense"]["p95_ms"] for r in rows],
-        "exact scan p95": [r["exact_scan"]["p95_ms"] for r in rows],
-        f"keyword ({'FTS5' if backend == 'sqlite' else 'tsvector'}) p95": [r["keyword"]["p95_ms"] for r in rows],
-    }, "memories", "ms", f"search latency vs store size ({backend}, 2 cores)")
+    plot = save_plot(
+        f"{name}_search_latency",
+        sizes,
+        {
+            "search p95 (with query embedding)": [r["search"]["p95_ms"] for r in rows],
+            f"dense p95 (HNSW from {'20k' if backend == 'sqlite' else '5k'})": [r["dense"]["p95_ms"] for r in rows],
+            "exact scan p95": [r["exact_scan"]["p95_ms"] for r in rows],
+            f"keyword ({'FTS5' if backend == 'sqlite' else 'tsvector'}) p95": [r["keyword"]["p95_ms"] for r in rows],
+        },
+        "memories",
+        "ms",
+        f"search latency vs store size ({backend}, 2 cores)",
+    )
     console.print(f"wrote {plot}")
 
 

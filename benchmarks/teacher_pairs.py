@@ -3,7 +3,8 @@
     python benchmarks/teacher_pairs.py [--memories 20] [--seed 0] [--squad]
 
 The memories are the documents of the generated world (`imprint bench --dataset world`), made up so
-no model knows them, or with `--squad` the first SQuAD dev passages (longer: 4-9 sentences each). Each teacher (`IMPRINT_TEACHER=local` in the small profile: Gemma 3 270M; in
+no model knows them, or with `--squad` the first SQuAD dev passages (longer: 4-9 sentences each). Each teacher
+(`IMPRINT_TEACHER=local` in the small profile: Gemma 3 270M; in
 the quality profile: Qwen2.5-Coder-1.5B-Instruct) writes pairs for each memory through the same
 `TeacherSynthesizer.pairs` consolidation uses; a pair counts only when its answer is found in the
 memory. Needs `imprint models install quality`.
@@ -42,16 +43,33 @@ def main() -> None:
             pairs = [teacher.pairs(m) for m in memories]
             seconds = time.perf_counter() - started
             memory.close()
-        results[profile] = {"memories": len(memories), "grounded_pairs": sum(map(len, pairs)),
-                            "pairs_per_memory": sum(map(len, pairs)) / len(memories),
-                            "memories_with_a_pair": sum(bool(p) for p in pairs), "seconds": seconds,
-                            "seconds_per_memory": seconds / len(memories),
-                            "examples": [[m.text, p[:3]] for m, p in zip(memories[:3], pairs[:3])]}
-    table = Table("teacher", "memories", "grounded pairs", "per memory", "memories with one", "s per memory",
-                  title=f"Teacher-written pairs on {'SQuAD passages' if args.squad else 'made-up facts'}")
+        results[profile] = {
+            "memories": len(memories),
+            "grounded_pairs": sum(map(len, pairs)),
+            "pairs_per_memory": sum(map(len, pairs)) / len(memories),
+            "memories_with_a_pair": sum(bool(p) for p in pairs),
+            "seconds": seconds,
+            "seconds_per_memory": seconds / len(memories),
+            "examples": [[m.text, p[:3]] for m, p in zip(memories[:3], pairs[:3])],
+        }
+    table = Table(
+        "teacher",
+        "memories",
+        "grounded pairs",
+        "per memory",
+        "memories with one",
+        "s per memory",
+        title=f"Teacher-written pairs on {'SQuAD passages' if args.squad else 'made-up facts'}",
+    )
     for profile, r in results.items():
-        table.add_row(profile, str(r["memories"]), str(r["grounded_pairs"]), f"{r['pairs_per_memory']:.2f}",
-                      str(r["memories_with_a_pair"]), f"{r['seconds_per_memory']:.1f}")
+        table.add_row(
+            profile,
+            str(r["memories"]),
+            str(r["grounded_pairs"]),
+            f"{r['pairs_per_memory']:.2f}",
+            str(r["memories_with_a_pair"]),
+            f"{r['seconds_per_memory']:.1f}",
+        )
     Console().print(table)
     name = "teacher_pairs_squad" if args.squad else "teacher_pairs"
     print(f"wrote {write_result(name, {'seed': args.seed, 'squad': args.squad, 'results': results})}")

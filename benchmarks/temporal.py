@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.progress import track
 from rich.table import Table
 
-import imprint.recall.asof
+import imprint.answer.asof
 from imprint import Memory
 from imprint.bench.runner import judge
 from imprint.bench.world import world
@@ -43,13 +43,20 @@ def main() -> None:
         memory = Memory(folder)
         for space, items in data.spaces.items():
             memory.ingest(items, space)
-        replaced = sum(len(v) for space in data.spaces for v in memory.space(space).store.replaced_sentences(
-            [m.id for m in memory.list_memories(space, limit=memory.count(space))]).values())
+        replaced = sum(
+            len(v)
+            for space in data.spaces
+            for v in memory.space(space)
+            .store.replaced_sentences([m.id for m in memory.list_memories(space, limit=memory.count(space))])
+            .values()
+        )
         for strategy in args.strategies.split(","):
             for supersede, focus in ((False, False), (True, False), (False, True), (True, True)):
                 memory.settings = memory.settings.model_copy(update={"supersede": supersede, "focus": focus})
-                name = (f"{strategy} (k={args.k}), supersession {'on' if supersede else 'off'}, "
-                        f"focus {'on' if focus else 'off'}")
+                name = (
+                    f"{strategy} (k={args.k}), supersession {'on' if supersede else 'off'}, "
+                    f"focus {'on' if focus else 'off'}"
+                )
                 correct = 0
                 for question in track(questions, description=name, console=console):
                     answer = memory.ask(question.text, question.space, strategy, args.k)
@@ -58,10 +65,12 @@ def main() -> None:
         memory.settings = memory.settings.model_copy(update={"supersede": True, "focus": True})
         moves = [match for items in data.spaces.values() for item in items if (match := _MOVE.match(item.content))]
         dated = [(f"Where did {m['person']} live in {int(m['year']) - 1}?", m["old"], m["new"]) for m in moves]
-        reads_the_day, strategy = imprint.recall.asof.named_day, args.strategies.split(",")[0]
-        for name, day_reader in ((f"{strategy}, dated question, as of that year (default)", reads_the_day),
-                                 ("same, the day the question names ignored", lambda _: None)):
-            imprint.recall.asof.named_day = day_reader
+        reads_the_day, strategy = imprint.answer.asof.named_day, args.strategies.split(",")[0]
+        for name, day_reader in (
+            (f"{strategy}, dated question, as of that year (default)", reads_the_day),
+            ("same, the day the question names ignored", lambda _: None),
+        ):
+            imprint.answer.asof.named_day = day_reader
             right = newer = 0
             for text, old, new in track(dated, description=name, console=console):
                 answer = memory.ask(text, next(iter(data.spaces)), strategy, args.k).text
@@ -69,14 +78,19 @@ def main() -> None:
                 newer += judge(answer, new, "temporal")[0]
             rows[name] = right / len(dated)
             rows[name + ": answered the later home"] = newer / len(dated)
-        imprint.recall.asof.named_day = reads_the_day
+        imprint.answer.asof.named_day = reads_the_day
         memory.close()
-    table = Table("strategy", "right value given", title=f"World ({args.facts} facts): {len(questions)} temporal "
-                                                           f"questions, {replaced} sentences replaced at ingest")
+    table = Table(
+        "strategy",
+        "right value given",
+        title=f"World ({args.facts} facts): {len(questions)} temporal "
+        f"questions, {replaced} sentences replaced at ingest",
+    )
     for name, accuracy in rows.items():
         table.add_row(name, f"{accuracy:.0%}")
     console.print(table)
-    console.print(f"wrote {write_result('temporal', {'facts': args.facts, 'questions': len(questions), 'replaced': replaced, 'accuracy': rows})}")
+    result = {"facts": args.facts, "questions": len(questions), "replaced": replaced, "accuracy": rows}
+    console.print(f"wrote {write_result('temporal', result)}")
 
 
 if __name__ == "__main__":

@@ -33,8 +33,8 @@ def windowed_batches(rows: list, batch_size: int, rng: random.Random) -> list[li
     window = batch_size * 8
     batches = []
     for start in range(0, len(order), window):
-        part = sorted(order[start:start + window], key=lambda i: len(rows[i][0]))
-        batches += [[rows[i] for i in part[j:j + batch_size]] for j in range(0, len(part), batch_size)]
+        part = sorted(order[start : start + window], key=lambda i: len(rows[i][0]))
+        batches += [[rows[i] for i in part[j : j + batch_size]] for j in range(0, len(part), batch_size)]
     rng.shuffle(batches)
     return batches
 
@@ -54,19 +54,25 @@ def measure(memories, timings: dict, model, tokenizer, rows_to_train, probe, con
         for name, run in [("teacher, shared start once per batch", shared), ("teacher, every row whole", whole)]:
             train.run_shared_prefix = run
             started = time.perf_counter()
-            distill.teacher_targets(model, tokenizer, rows_to_train[:400], memories, config.top_k, None,
-                                    log=lambda line: None)
+            distill.teacher_targets(
+                model, tokenizer, rows_to_train[:400], memories, config.top_k, None, log=lambda line: None
+            )
             timings[name] = time.perf_counter() - started
-        rows = [(ids, labels, pair.kind == "replay", None)
-                for (ids, labels), pair in zip(train.encode(tokenizer, rows_to_train, config.max_length), rows_to_train)]
+        rows = [
+            (ids, labels, pair.kind == "replay", None)
+            for (ids, labels), pair in zip(train.encode(tokenizer, rows_to_train, config.max_length), rows_to_train)
+        ]
         for name, batches in [("windows", windowed_batches), ("sorted", train.bucketed_batches)]:
-            timings[f"padded tokens, {name}"] = sum(len(batch) * max(len(row[0]) for row in batch)
-                                                    for batch in batches(rows, 8, random.Random(0)))
+            timings[f"padded tokens, {name}"] = sum(
+                len(batch) * max(len(row[0]) for row in batch) for batch in batches(rows, 8, random.Random(0))
+            )
         timings["tokens"] = sum(len(r[0]) for r in rows)
         plain = TrainConfig(kl_weight=0, distill_weight=0)
-        for name, batches, run in [("epoch, windows, every row whole", windowed_batches, whole),
-                                   ("epoch, sorted, every row whole", train.bucketed_batches, whole),
-                                   ("epoch, sorted, shared start once (the default)", train.bucketed_batches, shared)]:
+        for name, batches, run in [
+            ("epoch, windows, every row whole", windowed_batches, whole),
+            ("epoch, sorted, every row whole", train.bucketed_batches, whole),
+            ("epoch, sorted, shared start once (the default)", train.bucketed_batches, shared),
+        ]:
             started = time.perf_counter()
             for batch in batches(rows, 8, random.Random(0)):
                 rest, past = run(model, batch)
@@ -102,14 +108,24 @@ def main() -> None:
             pass
         memory.close()
     seconds = {k: v for k, v in timings.items() if "token" not in k}
-    table = Table("step", "seconds", "speed-up over every row whole (teacher) / windows (epoch)", title=f"{args.facts} facts: time per step")
+    table = Table(
+        "step",
+        "seconds",
+        "speed-up over every row whole (teacher) / windows (epoch)",
+        title=f"{args.facts} facts: time per step",
+    )
     for name, value in seconds.items():
-        reference = seconds["teacher, every row whole"] if name.startswith("teacher") else seconds[
-            "epoch, windows, every row whole"]
+        reference = (
+            seconds["teacher, every row whole"]
+            if name.startswith("teacher")
+            else seconds["epoch, windows, every row whole"]
+        )
         table.add_row(name, f"{value:.1f}", f"{reference / value:.2f}")
     Console().print(table)
-    print(f"tokens {timings['tokens']}, padded: windows {timings['padded tokens, windows']}, "
-          f"sorted {timings['padded tokens, sorted']}")
+    print(
+        f"tokens {timings['tokens']}, padded: windows {timings['padded tokens, windows']}, "
+        f"sorted {timings['padded tokens, sorted']}"
+    )
     print(f"wrote {write_result('training_speed', {'facts': args.facts, **timings})}")
 
 

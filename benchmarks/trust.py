@@ -48,8 +48,13 @@ def prepared(texts: list[str], dim: int = 384) -> list[tuple[RawItem, list[Prepa
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(len(texts), dim)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    return [(RawItem(source=f"note{i}", kind="text", content=t, segments=[Segment(t)]),
-             [PreparedChunk(text=t, tokens=len(t.split()), vector=v)]) for i, (t, v) in enumerate(zip(texts, vectors))]
+    return [
+        (
+            RawItem(source=f"note{i}", kind="text", content=t, segments=[Segment(t)]),
+            [PreparedChunk(text=t, tokens=len(t.split()), vector=v)],
+        )
+        for i, (t, v) in enumerate(zip(texts, vectors))
+    ]
 
 
 def store_costs(folder: Path, texts: list[str], key: bytes | None) -> dict:
@@ -58,7 +63,7 @@ def store_costs(folder: Path, texts: list[str], key: bytes | None) -> dict:
     items = prepared(texts)
     started = time.perf_counter()
     for start in range(0, len(items), 256):
-        store.add(items[start:start + 256])
+        store.add(items[start : start + 256])
     add_seconds = time.perf_counter() - started
     rng = random.Random(0)
     queries = [" ".join(rng.choice(texts).split()[:2]) for _ in range(100)]
@@ -82,17 +87,27 @@ def store_costs(folder: Path, texts: list[str], key: bytes | None) -> dict:
         forget.append(time.perf_counter() - t)
     store.close()
     size = sum(p.stat().st_size for p in folder.glob(f"{'enc' if key else 'plain'}.sqlite*"))
-    return {"add_per_memory_ms": add_seconds / len(texts) * 1000, "keyword_search": percentiles(keyword),
-            "load_vectors_ms": load_seconds * 1000, "fetch_10": percentiles(fetch), "forget_one": percentiles(forget),
-            "file_bytes": size}
+    return {
+        "add_per_memory_ms": add_seconds / len(texts) * 1000,
+        "keyword_search": percentiles(keyword),
+        "load_vectors_ms": load_seconds * 1000,
+        "fetch_10": percentiles(fetch),
+        "forget_one": percentiles(forget),
+        "file_bytes": size,
+    }
 
 
 def end_to_end(folder: Path, texts: list[str], key: str | None, embedder: Embedder) -> dict:
     memory = Memory(settings=Settings(data_dir=folder / ("enc" if key else "plain"), key=key), embedder=embedder)
     t = time.perf_counter()
     for start in range(0, len(texts), 50):
-        memory.ingest([RawItem(source=f"n{start + i}", kind="text", content=x, segments=[Segment(x)])
-                       for i, x in enumerate(texts[start:start + 50])], "s")
+        memory.ingest(
+            [
+                RawItem(source=f"n{start + i}", kind="text", content=x, segments=[Segment(x)])
+                for i, x in enumerate(texts[start : start + 50])
+            ],
+            "s",
+        )
     ingest = time.perf_counter() - t
     searches = []
     for text in texts[:50]:
@@ -116,14 +131,19 @@ def weights_deletion(folder: Path) -> dict:
     t = time.perf_counter()
     forgotten = memory.forget(ids[0], "s")
     seconds = time.perf_counter() - t
-    return {"facts": len(facts), "consolidate_seconds": report.train_seconds, "forget_seconds": seconds,
-            "probe_questions": FORGET_PROBE_QUESTIONS,
-            "adapter_versions_removed": forgotten.adapter_versions_removed,
-            "weights_recall_before": forgotten.weights_recall_before,
-            "weights_recall_after": forgotten.weights_recall_after}
+    return {
+        "facts": len(facts),
+        "consolidate_seconds": report.train_seconds,
+        "forget_seconds": seconds,
+        "probe_questions": FORGET_PROBE_QUESTIONS,
+        "adapter_versions_removed": forgotten.adapter_versions_removed,
+        "weights_recall_before": forgotten.weights_recall_before,
+        "weights_recall_after": forgotten.weights_recall_after,
+    }
 
 
 # --- faults ------------------------------------------------------------------------------------
+
 
 def consistent(path: Path) -> tuple[bool, int]:
     """integrity_check passes and every memory has its vector and keyword entry, no orphan raw item."""
@@ -132,8 +152,12 @@ def consistent(path: Path) -> tuple[bool, int]:
         chunks = db.execute("SELECT count(*) FROM chunks").fetchone()[0]
         ok &= db.execute("SELECT count(*) FROM vectors").fetchone()[0] == chunks
         ok &= db.execute("SELECT count(*) FROM keywords").fetchone()[0] == chunks
-        ok &= db.execute("SELECT count(*) FROM raw_items r WHERE NOT EXISTS "
-                         "(SELECT 1 FROM chunks c WHERE c.raw_id = r.id)").fetchone()[0] == 0
+        ok &= (
+            db.execute(
+                "SELECT count(*) FROM raw_items r WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.raw_id = r.id)"
+            ).fetchone()[0]
+            == 0
+        )
     return ok, chunks
 
 
@@ -152,8 +176,9 @@ def kill_during_ingest(folder: Path, runs: int) -> dict:
     """)
     committed = 0
     for run in range(runs):
-        child = subprocess.Popen([sys.executable, "-c", script, str(run)], text=True, stdout=subprocess.PIPE,
-                                 stderr=subprocess.DEVNULL)
+        child = subprocess.Popen(
+            [sys.executable, "-c", script, str(run)], text=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        )
         batches = rng.randint(1, 4)
         done = 0
         for n, line in enumerate(child.stdout, start=1):
@@ -196,10 +221,20 @@ def concurrent_writers(folder: Path, count: int = 200) -> dict:
 def bad_inputs(folder: Path) -> dict:
     """Every bad file must raise ParseError (a clear message naming it) and leave the store as it was."""
     rng = random.Random(0)
-    files = {"binary.txt": bytes(rng.randrange(256) for _ in range(2000)), "latin1.txt": "café crème".encode("latin-1"),
-             "empty.txt": b"", "blank.md": b"   \n\n  ", "broken.json": b'{"turns": [', "shape.json": b'{"a": 1}',
-             "turns.jsonl": b'{"speaker": "a"}\n', "cut.pdf": b"%PDF-1.4\n1 0 obj <<", "nul.md": b"text\x00\x00more",
-             "huge.txt": b"x " * 600_000, "not-a-list.json": b'"just a string"', "html.html": b"<html><script>x</script>"}
+    files = {
+        "binary.txt": bytes(rng.randrange(256) for _ in range(2000)),
+        "latin1.txt": "café crème".encode("latin-1"),
+        "empty.txt": b"",
+        "blank.md": b"   \n\n  ",
+        "broken.json": b'{"turns": [',
+        "shape.json": b'{"a": 1}',
+        "turns.jsonl": b'{"speaker": "a"}\n',
+        "cut.pdf": b"%PDF-1.4\n1 0 obj <<",
+        "nul.md": b"text\x00\x00more",
+        "huge.txt": b"x " * 600_000,
+        "not-a-list.json": b'"just a string"',
+        "html.html": b"<html><script>x</script>",
+    }
     (folder / "bad").mkdir()
     memory = Memory(settings=Settings(data_dir=folder / "data", max_file_bytes=1_000_000))
     memory.add("A memory stored before the bad input.", space="s")
@@ -236,8 +271,10 @@ def main() -> None:
         result["store"] = {"plain": plain, "encrypted": sealed}
         e2e_texts, embedder = texts[:300], Embedder()
         embedder.embed(e2e_texts[:50])  # warm up, so neither side pays for the first call
-        result["end_to_end"] = {"plain": end_to_end(folder, e2e_texts, None, embedder),
-                                "encrypted": end_to_end(folder, e2e_texts, key, embedder)}
+        result["end_to_end"] = {
+            "plain": end_to_end(folder, e2e_texts, None, embedder),
+            "encrypted": end_to_end(folder, e2e_texts, key, embedder),
+        }
         console.print("[bold]2. deletion[/bold]")
         if not args.skip_weights:
             result["weights_deletion"] = weights_deletion(folder)
@@ -252,31 +289,49 @@ def main() -> None:
 
 def show(result: dict) -> None:
     plain, sealed = result["store"]["plain"], result["store"]["encrypted"]
-    table = Table("measure", "plain", "encrypted", "ratio", title=f"Encryption at rest, {result['memories']:,} memories")
-    rows = [("store add, ms/memory", plain["add_per_memory_ms"], sealed["add_per_memory_ms"]),
-            ("keyword search p50, ms", plain["keyword_search"]["p50_ms"], sealed["keyword_search"]["p50_ms"]),
-            ("load all vectors, ms", plain["load_vectors_ms"], sealed["load_vectors_ms"]),
-            ("fetch 10 memories p50, ms", plain["fetch_10"]["p50_ms"], sealed["fetch_10"]["p50_ms"]),
-            ("forget one p50, ms", plain["forget_one"]["p50_ms"], sealed["forget_one"]["p50_ms"]),
-            ("file bytes", plain["file_bytes"], sealed["file_bytes"])]
+    table = Table(
+        "measure", "plain", "encrypted", "ratio", title=f"Encryption at rest, {result['memories']:,} memories"
+    )
+    rows = [
+        ("store add, ms/memory", plain["add_per_memory_ms"], sealed["add_per_memory_ms"]),
+        ("keyword search p50, ms", plain["keyword_search"]["p50_ms"], sealed["keyword_search"]["p50_ms"]),
+        ("load all vectors, ms", plain["load_vectors_ms"], sealed["load_vectors_ms"]),
+        ("fetch 10 memories p50, ms", plain["fetch_10"]["p50_ms"], sealed["fetch_10"]["p50_ms"]),
+        ("forget one p50, ms", plain["forget_one"]["p50_ms"], sealed["forget_one"]["p50_ms"]),
+        ("file bytes", plain["file_bytes"], sealed["file_bytes"]),
+    ]
     e2e = result["end_to_end"]
-    rows += [("ingest end to end, ms/memory", e2e["plain"]["ingest_per_memory_ms"], e2e["encrypted"]["ingest_per_memory_ms"]),
-             ("search end to end p50, ms", e2e["plain"]["search"]["p50_ms"], e2e["encrypted"]["search"]["p50_ms"])]
+    rows += [
+        (
+            "ingest end to end, ms/memory",
+            e2e["plain"]["ingest_per_memory_ms"],
+            e2e["encrypted"]["ingest_per_memory_ms"],
+        ),
+        ("search end to end p50, ms", e2e["plain"]["search"]["p50_ms"], e2e["encrypted"]["search"]["p50_ms"]),
+    ]
     for name, a, b in rows:
         table.add_row(name, f"{a:,.2f}", f"{b:,.2f}", f"{b / a:.2f}x")
     console.print(table)
     if "weights_deletion" in result:
         w = result["weights_deletion"]
-        console.print(f"forget one fact from a consolidated space ({w['facts']} facts): {w['forget_seconds']:.1f} s "
-                      f"({w['probe_questions']} probe answers before and after included); adapter versions "
-                      f"removed {w['adapter_versions_removed']}; weights recall {w['weights_recall_before']:.0%} "
-                      f"before, {w['weights_recall_after']:.0%} after")
+        console.print(
+            f"forget one fact from a consolidated space ({w['facts']} facts): {w['forget_seconds']:.1f} s "
+            f"({w['probe_questions']} probe answers before and after included); adapter versions "
+            f"removed {w['adapter_versions_removed']}; weights recall {w['weights_recall_before']:.0%} "
+            f"before, {w['weights_recall_after']:.0%} after"
+        )
     k, c, b = result["kill_during_ingest"], result["concurrent_writers"], result["bad_inputs"]
     faults = Table("fault", "injected", "survived", "lost", title="Faults")
     faults.add_row("kill -9 during ingest", str(k["kills"]), str(k["survived"]), f"{k['memories_lost']} memories")
-    faults.add_row("two writers at once", f"{c['writes']} writes", "yes" if c["consistent"] else "NO", f"{c['lost']} writes")
-    faults.add_row("bad files", str(b["bad_files"]), f"{b['clear_errors']} clear errors",
-                   "none" if b["store_unchanged"] else "STORE CHANGED")
+    faults.add_row(
+        "two writers at once", f"{c['writes']} writes", "yes" if c["consistent"] else "NO", f"{c['lost']} writes"
+    )
+    faults.add_row(
+        "bad files",
+        str(b["bad_files"]),
+        f"{b['clear_errors']} clear errors",
+        "none" if b["store_unchanged"] else "STORE CHANGED",
+    )
     console.print(faults)
     for line in b["other_errors"]:
         console.print(f"[red]unclear error[/red] {line}")

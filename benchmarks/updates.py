@@ -32,11 +32,13 @@ EVERYDAY = ROOT / "tests" / "data" / "everyday_updates.json"
 
 def rule_counts(console: Console) -> dict:
     """How many of the everyday updates the rules record, and how many look-alikes they wrongly do."""
-    from imprint.encode.supersede import replaced
+    from imprint.text.supersede import replaced
 
     data = json.loads(EVERYDAY.read_text())
-    counts = {kind: sum(bool(replaced(p["newer"], p["older"], p["newer_speaker"], p["older_speaker"]))
-                        for p in pairs) for kind, pairs in data.items()}
+    counts = {
+        kind: sum(bool(replaced(p["newer"], p["older"], p["newer_speaker"], p["older_speaker"])) for p in pairs)
+        for kind, pairs in data.items()
+    }
     table = Table("pairs", "recorded", "of")
     for kind, pairs in data.items():
         table.add_row(kind.replace("_", " "), str(counts[kind]), str(len(pairs)))
@@ -57,7 +59,9 @@ def main() -> None:
     console = Console()
     rules = rule_counts(console)
     if args.rules:
-        console.print(f"wrote {write_result('updates_rules', {'command': 'python benchmarks/updates.py --rules', **rules})}")
+        console.print(
+            f"wrote {write_result('updates_rules', {'command': 'python benchmarks/updates.py --rules', **rules})}"
+        )
         return
     rows = {}
     with tempfile.TemporaryDirectory() as folder:
@@ -68,13 +72,23 @@ def main() -> None:
             memory.add(pair["new"], space=space, time="2025-03-01")
         for supersede in (False, True):
             memory.settings = memory.settings.model_copy(update={"supersede": supersede})
-            answers = [memory.ask(pair["question"], f"pair{n}", args.strategy).text
-                       for n, pair in track(list(enumerate(pairs)), description=f"supersede={supersede}", console=console)]
+            answers = [
+                memory.ask(pair["question"], f"pair{n}", args.strategy).text
+                for n, pair in track(list(enumerate(pairs)), description=f"supersede={supersede}", console=console)
+            ]
             rows[f"supersede {'on' if supersede else 'off'}"] = [
-                {"question": p["question"], "answer": a, "now": p["now"],
-                 "right": says(a, p["now"]) and not says(a, p["before"])} for p, a in zip(pairs, answers)]
-        detected = sum(bool(memory.space(f"pair{n}").store.replaced_sentences(
-            [m.id for m in memory.list_memories(f"pair{n}")])) for n in range(len(pairs)))
+                {
+                    "question": p["question"],
+                    "answer": a,
+                    "now": p["now"],
+                    "right": says(a, p["now"]) and not says(a, p["before"]),
+                }
+                for p, a in zip(pairs, answers)
+            ]
+        detected = sum(
+            bool(memory.space(f"pair{n}").store.replaced_sentences([m.id for m in memory.list_memories(f"pair{n}")]))
+            for n in range(len(pairs))
+        )
         memory.close()
     table = Table("setting", "right", "of", "accuracy")
     summary = {}
@@ -84,8 +98,17 @@ def main() -> None:
         table.add_row(name, str(right), str(len(scored)), f"{right / len(scored):.0%}")
     console.print(table)
     console.print(f"replacements recorded by the rules: {detected} of {len(pairs)} pairs")
-    path = write_result("updates", {"strategy": args.strategy, "pairs": len(pairs), "accuracy": summary, "rules": rules,
-                                    "replacements_recorded": detected, "answers": rows})
+    path = write_result(
+        "updates",
+        {
+            "strategy": args.strategy,
+            "pairs": len(pairs),
+            "accuracy": summary,
+            "rules": rules,
+            "replacements_recorded": detected,
+            "answers": rows,
+        },
+    )
     console.print(f"wrote {path}")
 
 

@@ -34,8 +34,8 @@ import shutil
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from common import SHARED_DATA, write_result
 from rich.console import Console
@@ -52,8 +52,10 @@ from imprint.weights.plan import REPLAY_REPEATS, Gate, TrainConfig
 from imprint.weights.synth import TemplateSynthesizer
 
 GENERAL = Path(__file__).parent / "data" / "general_questions.json"
-PATHS = {"squad": SHARED_DATA / "squad" / "squad_dev300.json",
-         "counterfact": SHARED_DATA / "counterfact" / "counterfact_evidence_dev300.json"}
+PATHS = {
+    "squad": SHARED_DATA / "squad" / "squad_dev300.json",
+    "counterfact": SHARED_DATA / "counterfact" / "counterfact_evidence_dev300.json",
+}
 
 
 def load(name: str, limit: int, seed: int) -> datasets.Dataset:
@@ -62,8 +64,9 @@ def load(name: str, limit: int, seed: int) -> datasets.Dataset:
     return getattr(datasets, name)(PATHS[name], limit)
 
 
-def score_answers(dataset: datasets.Dataset, label: str, say: Callable[[datasets.Question], str],
-                  groups: dict[str, str]) -> tuple[dict[str, dict[str, float]], float]:
+def score_answers(
+    dataset: datasets.Dataset, label: str, say: Callable[[datasets.Question], str], groups: dict[str, str]
+) -> tuple[dict[str, dict[str, float]], float]:
     """Per category, and per second group where `groups` gives a question one: exact match, token F1
     and 'contains' (the answer appears in what `say` said); and the seconds all the questions took."""
     sums: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
@@ -80,11 +83,11 @@ def score_answers(dataset: datasets.Dataset, label: str, say: Callable[[datasets
     return scores, time.perf_counter() - started
 
 
-def score(model, dataset: datasets.Dataset, adapter, label: str,
-          groups: dict[str, str]) -> tuple[dict[str, dict[str, float]], float]:
+def score(
+    model, dataset: datasets.Dataset, adapter, label: str, groups: dict[str, str]
+) -> tuple[dict[str, dict[str, float]], float]:
     """The model (with `adapter`, or the base for None) asked each question with no memories."""
-    return score_answers(dataset, label, lambda q: model.generate(bare_prompt(q), 24, adapter=adapter).text,
-                         groups)
+    return score_answers(dataset, label, lambda q: model.generate(bare_prompt(q), 24, adapter=adapter).text, groups)
 
 
 def base_knows(model) -> list[tuple[str, str]]:
@@ -102,13 +105,24 @@ def answered_right(model, pairs: list[tuple[str, str]], adapter) -> list[bool]:
 def general_retention(model, adapter, known: list[tuple[str, str]]) -> dict[str, object]:
     """Of the general questions the base answers right (`known`), how many it still does with the adapter."""
     kept = answered_right(model, known, adapter)
-    return {"questions": len(json.loads(GENERAL.read_text())), "known": len(known), "kept": sum(kept),
-            "retention": sum(kept) / len(known) if known else 1.0,
-            "forgotten": [q for (q, _), still in zip(known, kept) if not still]}
+    return {
+        "questions": len(json.loads(GENERAL.read_text())),
+        "known": len(known),
+        "kept": sum(kept),
+        "retention": sum(kept) / len(known) if known else 1.0,
+        "forgotten": [q for (q, _), still in zip(known, kept) if not still],
+    }
 
 
-def score_scaled(model, dataset: datasets.Dataset, adapter: Path, factor: float, groups: dict[str, str],
-                 scratch: Path, known: list[tuple[str, str]]) -> dict[str, object]:
+def score_scaled(
+    model,
+    dataset: datasets.Dataset,
+    adapter: Path,
+    factor: float,
+    groups: dict[str, str],
+    scratch: Path,
+    known: list[tuple[str, str]],
+) -> dict[str, object]:
     """The natural questions and the general set again, with the adapter's delta times `factor` (a
     copy of it, its B matrices scaled as consolidation's shrink does)."""
     from safetensors.torch import load_file, save_file
@@ -118,8 +132,10 @@ def score_scaled(model, dataset: datasets.Dataset, adapter: Path, factor: float,
     shutil.copy(adapter / "adapter_config.json", folder)
     weights = load_file(adapter / "adapter_model.safetensors")
     save_file({k: v * factor if "lora_B" in k else v for k, v in weights.items()}, folder / "adapter_model.safetensors")
-    return {"answers": score(model, dataset, folder, f"adapter x{factor:g}", groups)[0],
-            "general_retention": general_retention(model, folder, known)}
+    return {
+        "answers": score(model, dataset, folder, f"adapter x{factor:g}", groups)[0],
+        "general_retention": general_retention(model, folder, known),
+    }
 
 
 def score_open_book(model, dataset: datasets.Dataset, groups: dict[str, str]) -> dict[str, dict[str, float]] | None:
@@ -127,6 +143,7 @@ def score_open_book(model, dataset: datasets.Dataset, groups: dict[str, str]) ->
     adapter should match closed book."""
     if not all(q.evidence for q in dataset.questions):
         return None
+
     def read(q: datasets.Question) -> str:
         passage = Chunk(0, 0, "evidence", q.evidence, None, None, 0, {}, "")
         return model.generate(answer_prompt([passage], q.text), 24).text
@@ -134,8 +151,9 @@ def score_open_book(model, dataset: datasets.Dataset, groups: dict[str, str]) ->
     return score_answers(dataset, "open book", read, groups)[0]
 
 
-def score_tier(memory: Memory, dataset: datasets.Dataset, strategy: str,
-               groups: dict[str, str]) -> dict[str, dict[str, float]]:
+def score_tier(
+    memory: Memory, dataset: datasets.Dataset, strategy: str, groups: dict[str, str]
+) -> dict[str, dict[str, float]]:
     """A retrieval tier on the same questions: "index" (the top memories in the prompt, no adapter)
     or, after consolidation, "hybrid" (the same prompt, adapter on)."""
     return score_answers(dataset, strategy, lambda q: memory.ask(q.text, "bench", strategy).text, groups)[0]
@@ -145,15 +163,20 @@ def group_by_wording(memory: Memory, dataset: datasets.Dataset, config: TrainCon
     """Question -> whether a training row asks it word for word (the same synthesiser and seed as
     the consolidation)."""
     memories = memory.list_memories("bench", limit=memory.count("bench"))
-    trained = {row.question for row in TemplateSynthesizer(config.seed, open_book=config.open_book).synthesize(memories).train}
+    trained = {
+        row.question for row in TemplateSynthesizer(config.seed, open_book=config.open_book).synthesize(memories).train
+    }
     return {q.text: f"{q.category}: {'trained' if q.text in trained else 'new'} wording" for q in dataset.questions}
 
 
-def result_name(dataset: str, limit: int | str, replay: int, kl: float, lr: float, distill: float, hard: float,
-                open_book: float) -> str:
+def result_name(
+    dataset: str, limit: int | str, replay: int, kl: float, lr: float, distill: float, hard: float, open_book: float
+) -> str:
     """A run's result name from its settings (main adds a suffix for non-default LoRA, top-k, teacher);
     weights_by_size.py finds the runs at the defaults by it."""
-    return f"weights_{dataset}_{limit}_replay{replay}_kl{kl:g}_lr{lr:g}_distill{distill:g}_hard{hard:g}_open{open_book:g}"
+    return (
+        f"weights_{dataset}_{limit}_replay{replay}_kl{kl:g}_lr{lr:g}_distill{distill:g}_hard{hard:g}_open{open_book:g}"
+    )
 
 
 def main() -> None:
@@ -162,25 +185,41 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=200, help="facts, passages or cases")
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--replay", type=int, default=REPLAY_REPEATS, help="replay repeats per epoch (0: none)")
-    parser.add_argument("--kl", type=float, default=TrainConfig.kl_weight, help="KL weight toward the base on replay rows")
+    parser.add_argument(
+        "--kl", type=float, default=TrainConfig.kl_weight, help="KL weight toward the base on replay rows"
+    )
     parser.add_argument("--lr", type=float, default=TrainConfig.lr)
     parser.add_argument("--rank", type=int, default=TrainConfig.r)
     parser.add_argument("--modules", default=",".join(TrainConfig.target_modules), help="LoRA target modules")
     parser.add_argument("--distill", type=float, default=TrainConfig.distill_weight, help="KL weight to the teacher")
     parser.add_argument("--hard", type=float, default=TrainConfig.hard_weight, help="gold cross-entropy weight")
     parser.add_argument("--open-book", type=float, default=TrainConfig.open_book, help="share of open-book rows")
-    parser.add_argument("--top-k", type=int, default=TrainConfig.top_k, help="teacher and base tokens kept per answer token")
-    parser.add_argument("--index", action="store_true",
-                        help="also answer with the index tier, and after consolidation with hybrid")
+    parser.add_argument(
+        "--top-k", type=int, default=TrainConfig.top_k, help="teacher and base tokens kept per answer token"
+    )
+    parser.add_argument(
+        "--index", action="store_true", help="also answer with the index tier, and after consolidation with hybrid"
+    )
     parser.add_argument("--teacher", default=None, help="'local' or an OpenAI-compatible URL")
-    parser.add_argument("--cross-check", action="store_true",
-                        help="also answer with transformers + peft (the same adapter; 4-10 more minutes)")
+    parser.add_argument(
+        "--cross-check",
+        action="store_true",
+        help="also answer with transformers + peft (the same adapter; 4-10 more minutes)",
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--scales", type=lambda text: [float(s) for s in text.split(",")], default=[],
-                        help="also answer with the trained adapter's delta scaled by each of these (e.g. 0.9,0.8)")
-    parser.add_argument("--min-retention", type=float, default=0.0,
-                        help="the gate's retention: an adapter short of it is shrunk toward the base while its "
-                             "probe passes (default 0: every adapter is kept as trained)")
+    parser.add_argument(
+        "--scales",
+        type=lambda text: [float(s) for s in text.split(",")],
+        default=[],
+        help="also answer with the trained adapter's delta scaled by each of these (e.g. 0.9,0.8)",
+    )
+    parser.add_argument(
+        "--min-retention",
+        type=float,
+        default=0.0,
+        help="the gate's retention: an adapter short of it is shrunk toward the base while its "
+        "probe passes (default 0: every adapter is kept as trained)",
+    )
     args = parser.parse_args()
     console = Console()
     dataset = load(args.dataset, args.limit, args.seed)
@@ -188,76 +227,147 @@ def main() -> None:
         memory = Memory(data)
         for space, items in dataset.spaces.items():
             memory.ingest(items, space)
-        config = TrainConfig(epochs=args.epochs, seed=args.seed, lr=args.lr, kl_weight=args.kl, r=args.rank,
-                             lora_alpha=2 * args.rank, target_modules=tuple(args.modules.split(",")),
-                             distill_weight=args.distill, hard_weight=args.hard, open_book=args.open_book,
-                             top_k=args.top_k)
+        config = TrainConfig(
+            epochs=args.epochs,
+            seed=args.seed,
+            lr=args.lr,
+            kl_weight=args.kl,
+            r=args.rank,
+            lora_alpha=2 * args.rank,
+            target_modules=tuple(args.modules.split(",")),
+            distill_weight=args.distill,
+            hard_weight=args.hard,
+            open_book=args.open_book,
+            top_k=args.top_k,
+        )
         groups = group_by_wording(memory, dataset, config) if args.dataset == "fictional" else {}
         before, _ = score(memory.answerer, dataset, None, "base", groups)
         index = score_tier(memory, dataset, "index", groups) if args.index else None
         open_book = score_open_book(memory.answerer, dataset, groups)
         started = time.perf_counter()
-        report = memory.consolidate("bench", config,
-                                    Gate(Gate.min_probe_recall if args.min_retention else 0.0, args.min_retention),
-                                    replay_repeats=args.replay, log=console.print,
-                                    teacher=args.teacher)
+        report = memory.consolidate(
+            "bench",
+            config,
+            Gate(Gate.min_probe_recall if args.min_retention else 0.0, args.min_retention),
+            replay_repeats=args.replay,
+            log=console.print,
+            teacher=args.teacher,
+        )
         wall = time.perf_counter() - started
         adapter = memory.adapters("bench").readable(report.version)
         after, seconds = score(memory.answerer, dataset, adapter, "adapter", groups)
         known = base_knows(memory.answerer)
         general = general_retention(memory.answerer, adapter, known)
-        scaled = {scale: score_scaled(memory.answerer, dataset, adapter, scale / report.scale, groups, Path(data),
-                                      known) for scale in args.scales}
+        scaled = {
+            scale: score_scaled(memory.answerer, dataset, adapter, scale / report.scale, groups, Path(data), known)
+            for scale in args.scales
+        }
         hybrid = score_tier(memory, dataset, "hybrid", groups) if args.index and report.promoted else None
         if args.index and not report.promoted:
             console.print(f"hybrid not asked: {report.reason} (hybrid answers with the current adapter)")
         engines = {type(memory.answerer).__name__: seconds}
         cross_check = args.cross_check and memory.answerer is not memory.model
         if cross_check:
-            after_transformers, engines["LocalModel (transformers)"] = score(memory.model, dataset, adapter,
-                                                                             "adapter, transformers", groups)
+            after_transformers, engines["LocalModel (transformers)"] = score(
+                memory.model, dataset, adapter, "adapter, transformers", groups
+            )
             same = {c: after_transformers[c]["contains"] == after[c]["contains"] for c in after_transformers}
             console.print(f"transformers + peft with the same adapter: {after_transformers} (same 'contains': {same})")
 
-    table = Table("category", "questions", "before (contains)", "after (contains)", "before EM", "after EM",
-                  "before F1", "after F1", "open book (contains)", "open book EM", "index (contains)", "hybrid (contains)", title=f"{args.dataset}: {dataset.documents} documents into weights")
+    table = Table(
+        "category",
+        "questions",
+        "before (contains)",
+        "after (contains)",
+        "before EM",
+        "after EM",
+        "before F1",
+        "after F1",
+        "open book (contains)",
+        "open book EM",
+        "index (contains)",
+        "hybrid (contains)",
+        title=f"{args.dataset}: {dataset.documents} documents into weights",
+    )
     for category in before:
         b, a = before[category], after[category]
-        table.add_row(category, str(int(b["n"])), f"{b['contains']:.0%}", f"{a['contains']:.0%}",
-                      f"{b['exact']:.0%}", f"{a['exact']:.0%}", f"{b['f1']:.2f}", f"{a['f1']:.2f}",
-                      f"{open_book[category]['contains']:.0%}" if open_book else "-",
-                      f"{open_book[category]['exact']:.0%}" if open_book else "-",
-                      f"{index[category]['contains']:.0%}" if index else "-",
-                      f"{hybrid[category]['contains']:.0%}" if hybrid else "-")
+        table.add_row(
+            category,
+            str(int(b["n"])),
+            f"{b['contains']:.0%}",
+            f"{a['contains']:.0%}",
+            f"{b['exact']:.0%}",
+            f"{a['exact']:.0%}",
+            f"{b['f1']:.2f}",
+            f"{a['f1']:.2f}",
+            f"{open_book[category]['contains']:.0%}" if open_book else "-",
+            f"{open_book[category]['exact']:.0%}" if open_book else "-",
+            f"{index[category]['contains']:.0%}" if index else "-",
+            f"{hybrid[category]['contains']:.0%}" if hybrid else "-",
+        )
     console.print(table)
-    console.print(f"{report.distilled_examples} rows with a teacher target ({report.teacher_seconds:.0f} s), "
-                  f"trained in {report.dtype}")
-    console.print(f"probe recall {report.probe_recall:.0%}, retention {report.retention:.0%}, "
-                  f"{report.train_examples} + {report.replay_examples} replay examples, {report.epochs_run} epochs, "
-                  f"train {report.train_seconds:.0f} s ({report.examples_per_second:.1f} examples/s), "
-                  f"consolidate {wall:.0f} s, adapter {report.adapter_bytes / 1e6:.1f} MB")
-    console.print(f"adapter at {report.scale:g} of its trained delta; general questions never used: "
-                  f"{general['kept']}/{general['known']} of the base's right answers kept "
-                  f"({general['retention']:.0%})")
+    console.print(
+        f"{report.distilled_examples} rows with a teacher target ({report.teacher_seconds:.0f} s), "
+        f"trained in {report.dtype}"
+    )
+    console.print(
+        f"probe recall {report.probe_recall:.0%}, retention {report.retention:.0%}, "
+        f"{report.train_examples} + {report.replay_examples} replay examples, {report.epochs_run} epochs, "
+        f"train {report.train_seconds:.0f} s ({report.examples_per_second:.1f} examples/s), "
+        f"consolidate {wall:.0f} s, adapter {report.adapter_bytes / 1e6:.1f} MB"
+    )
+    console.print(
+        f"adapter at {report.scale:g} of its trained delta; general questions never used: "
+        f"{general['kept']}/{general['known']} of the base's right answers kept "
+        f"({general['retention']:.0%})"
+    )
     for scale, scores in scaled.items():
         answered = ", ".join(f"{group} {row['contains']:.0%}" for group, row in scores["answers"].items())
-        console.print(f"delta x{scale:g}: {answered}; general questions kept "
-                      f"{scores['general_retention']['retention']:.0%}")
-    console.print("answering every question with the adapter: " + ", ".join(f"{k} {v:.1f} s" for k, v in engines.items()))
-    row = {"dataset": args.dataset, "documents": dataset.documents, "questions": len(dataset.questions),
-           "replay_repeats": args.replay, "kl_weight": args.kl, "lr": args.lr, "teacher": args.teacher,
-           "distill_weight": args.distill, "hard_weight": args.hard, "open_book_share": args.open_book,
-           "top_k": args.top_k,
-           "distilled_examples": report.distilled_examples, "teacher_seconds": report.teacher_seconds,
-           "dtype": report.dtype, "index": index, "hybrid": hybrid, "open_book_reference": open_book,
-           "rank": args.rank, "modules": args.modules,
-           "before": before, "after": after, "probe_recall": report.probe_recall, "retention": report.retention,
-           "train_seconds": report.train_seconds, "consolidate_seconds": wall,
-           "train_examples": report.train_examples, "replay_examples": report.replay_examples,
-           "examples_per_second": report.examples_per_second, "epochs": report.epochs_run,
-           "adapter_bytes": report.adapter_bytes, "losses": report.losses, "answer_seconds_by_engine": engines,
-           "forgotten": report.forgotten, "scale": report.scale, "shrinks": report.shrinks,
-           "general_retention": general, "scaled": scaled}
+        console.print(
+            f"delta x{scale:g}: {answered}; general questions kept {scores['general_retention']['retention']:.0%}"
+        )
+    console.print(
+        "answering every question with the adapter: " + ", ".join(f"{k} {v:.1f} s" for k, v in engines.items())
+    )
+    row = {
+        "dataset": args.dataset,
+        "documents": dataset.documents,
+        "questions": len(dataset.questions),
+        "replay_repeats": args.replay,
+        "kl_weight": args.kl,
+        "lr": args.lr,
+        "teacher": args.teacher,
+        "distill_weight": args.distill,
+        "hard_weight": args.hard,
+        "open_book_share": args.open_book,
+        "top_k": args.top_k,
+        "distilled_examples": report.distilled_examples,
+        "teacher_seconds": report.teacher_seconds,
+        "dtype": report.dtype,
+        "index": index,
+        "hybrid": hybrid,
+        "open_book_reference": open_book,
+        "rank": args.rank,
+        "modules": args.modules,
+        "before": before,
+        "after": after,
+        "probe_recall": report.probe_recall,
+        "retention": report.retention,
+        "train_seconds": report.train_seconds,
+        "consolidate_seconds": wall,
+        "train_examples": report.train_examples,
+        "replay_examples": report.replay_examples,
+        "examples_per_second": report.examples_per_second,
+        "epochs": report.epochs_run,
+        "adapter_bytes": report.adapter_bytes,
+        "losses": report.losses,
+        "answer_seconds_by_engine": engines,
+        "forgotten": report.forgotten,
+        "scale": report.scale,
+        "shrinks": report.shrinks,
+        "general_retention": general,
+        "scaled": scaled,
+    }
     if cross_check:
         row["after_transformers"] = after_transformers
     name = result_name(args.dataset, args.limit, args.replay, args.kl, args.lr, args.distill, args.hard, args.open_book)

@@ -2,7 +2,15 @@
 
 from .answer import Answer, AnswerOptions
 from .config import VERSION, Settings
-from .errors import ImprintError, InputError, ModelError, NotFoundError, ParseError
+from .errors import (
+    EncryptionError,
+    ImprintError,
+    InputError,
+    MissingExtraError,
+    ModelError,
+    NotFoundError,
+    ParseError,
+)
 from .forget import Forgotten
 from .ingest import IngestReport
 from .memory import Memory
@@ -14,12 +22,14 @@ __all__ = [
     "Answer",
     "AnswerOptions",
     "Chunk",
+    "EncryptionError",
     "Hit",
     "ImprintError",
     "Forgotten",
     "IngestReport",
     "InputError",
     "Memory",
+    "MissingExtraError",
     "ModelError",
     "NotFoundError",
     "ParseError",

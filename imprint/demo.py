@@ -40,8 +40,10 @@ def run(output: Path = Path("demo-output")) -> None:
     shutil.rmtree(output, ignore_errors=True)
     memory = Memory(output / "data")
     report = memory.add_paths([EXAMPLES / "notes", EXAMPLES / "chat.json"], space="demo")
-    console.print(f"[bold]ingested[/bold] {report.added} files into {len(report.memories)} memories "
-                  f"({output / 'data' / 'demo.sqlite'})")
+    console.print(
+        f"[bold]ingested[/bold] {report.added} files into {len(report.memories)} memories "
+        f"({output / 'data' / 'demo.sqlite'})"
+    )
 
     hits = memory.search("where did Mira move", space="demo", k=3)
     table = Table("id", "score", "memory", title="search: where did Mira move")
@@ -49,15 +51,28 @@ def run(output: Path = Path("demo-output")) -> None:
         table.add_row(str(hit.memory.id), f"{hit.score:.4f}", hit.memory.text[:90])
     console.print(table)
 
-    table = Table("question", "strategy", "answer", "memories", "prompt tokens", "seconds",
-                  title="ask: index (top 3) vs context (everything that fits)")
+    table = Table(
+        "question",
+        "strategy",
+        "answer",
+        "memories",
+        "prompt tokens",
+        "seconds",
+        title="ask: index (top 3) vs context (everything that fits)",
+    )
     with console.status("loading Gemma 3 270M..."):
         memory.answerer.generate("Hello", 1)  # load before timing the answers
     for question in QUESTIONS:
         for strategy in ("index", "context"):
             answer = memory.ask(question, space="demo", strategy=strategy, k=3)
-            table.add_row(question, strategy, answer.text, str(answer.memory_ids), str(answer.prompt_tokens),
-                          f"{answer.timings['total_s']:.2f}")
+            table.add_row(
+                question,
+                strategy,
+                answer.text,
+                str(answer.memory_ids),
+                str(answer.prompt_tokens),
+                f"{answer.timings['total_s']:.2f}",
+            )
     console.print(table)
     tiers(memory, output / "bench", console)
     memory.close()
@@ -73,8 +88,15 @@ def tiers(memory: Memory, folder: Path, console: Console, facts: int = 16, quest
         def answered(strategy: str, done: int, total: int) -> None:
             progress.update(task, description=f"answering: {strategy}", completed=done, total=total)
 
-        result = run_bench(memory, data, list(STRATEGIES), limit=questions, train=TrainConfig(epochs=4),
-                           progress=answered, log=lambda line: progress.console.print(f"[dim]{line}[/dim]"))
+        result = run_bench(
+            memory,
+            data,
+            list(STRATEGIES),
+            limit=questions,
+            train=TrainConfig(epochs=4),
+            progress=answered,
+            log=lambda line: progress.console.print(f"[dim]{line}[/dim]"),
+        )
     console.print(Markdown(markdown(result)))
     paths = write_report(result, folder)
     console.print("wrote " + ", ".join(str(p) for p in paths))

@@ -24,9 +24,30 @@ from .llm.install import reader_file
 from .llm.local import gguf_file
 
 # instruction sets that decide which llama.cpp kernels can run (x86 and ARM names)
-_RELEVANT_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "bmi2", "avx_vnni", "avx512f", "avx512bw", "avx512vl",
-                   "avx512_vnni", "avx512_bf16", "avx512vbmi", "amx_tile", "amx_int8", "amx_bf16",
-                   "asimd", "asimddp", "sve", "sve2", "i8mm", "bf16")
+_RELEVANT_FLAGS = (
+    "sse4_2",
+    "avx",
+    "avx2",
+    "fma",
+    "f16c",
+    "bmi2",
+    "avx_vnni",
+    "avx512f",
+    "avx512bw",
+    "avx512vl",
+    "avx512_vnni",
+    "avx512_bf16",
+    "avx512vbmi",
+    "amx_tile",
+    "amx_int8",
+    "amx_bf16",
+    "asimd",
+    "asimddp",
+    "sve",
+    "sve2",
+    "i8mm",
+    "bf16",
+)
 
 
 def _version(package: str) -> str:
@@ -70,9 +91,13 @@ def _store(url: str) -> str:
             indexed = conn.execute(KEYWORD_INDEX_CHECK).fetchone()[0]
     except psycopg.Error as error:
         return f"Postgres at {where}: cannot connect ({str(error).strip().splitlines()[0]})"
-    keywords = "keyword index in use" if indexed else f"keyword search scans rows: run {KEYWORD_INDEX_STATEMENT} as superuser"
-    return (f"Postgres at {where}: server {server}, pgvector {vector[0] if vector else 'not installed'}, "
-            f"{spaces} spaces, {keywords}")
+    keywords = (
+        "keyword index in use" if indexed else f"keyword search scans rows: run {KEYWORD_INDEX_STATEMENT} as superuser"
+    )
+    return (
+        f"Postgres at {where}: server {server}, pgvector {vector[0] if vector else 'not installed'}, "
+        f"{spaces} spaces, {keywords}"
+    )
 
 
 def report(settings: Settings) -> dict[str, str]:
@@ -116,7 +141,9 @@ def report(settings: Settings) -> dict[str, str]:
     if settings.key_file:
         facts["encryption"] = f"on for new spaces (key file {settings.key_file})"
     else:
-        facts["encryption"] = "on for new spaces (IMPRINT_KEY)" if settings.key else "off (no IMPRINT_KEY_FILE or IMPRINT_KEY)"
+        facts["encryption"] = (
+            "on for new spaces (IMPRINT_KEY)" if settings.key else "off (no IMPRINT_KEY_FILE or IMPRINT_KEY)"
+        )
     facts["profile"] = settings.profile
     try:
         reader = reader_file(settings)

@@ -1,11 +1,12 @@
 """The errors imprint raises. The CLI, REST and MCP translate them once each, at their edge.
 
-    ImprintError
-     +-- InputError          bad input from the caller; nothing stored was touched
-     |    +-- ParseError     a file could not be read as its type (names the file)
-     +-- NotFoundError       a memory, source or space that does not exist
-     +-- ModelError          a model could not be found, loaded or run
-     +-- EncryptionError     a missing or wrong key, or a ciphertext that does not authenticate
+ImprintError
+ +-- InputError          bad input from the caller; nothing stored was touched
+ |    +-- ParseError     a file could not be read as its type (names the file)
+ +-- NotFoundError       a memory, source or space that does not exist
+ +-- ModelError          a model could not be found, loaded or run
+ +-- EncryptionError     a missing or wrong key, or a ciphertext that does not authenticate
+ +-- MissingExtraError   a feature whose optional packages are not installed (names the extra)
 """
 
 
@@ -38,8 +39,14 @@ class EncryptionError(ImprintError):
     """An encrypted space without its key, a wrong key, or a store file that was tampered with."""
 
 
+class MissingExtraError(ImprintError):
+    """A feature needs an optional part of imprint that is not installed: `pip install 'imprint[extra]'`."""
+
+
 def check_prompt_fits(prompt_tokens: int, answer_tokens: int, window: int) -> None:
     """A prompt the model cannot read is the caller's input to shorten, not a model failure."""
     if prompt_tokens + answer_tokens > window:
-        raise InputError(f"the prompt is {prompt_tokens:,} tokens; with {answer_tokens} left for the answer the "
-                         f"model reads at most {window:,}: shorten it")
+        raise InputError(
+            f"the prompt is {prompt_tokens:,} tokens; with {answer_tokens} left for the answer the "
+            f"model reads at most {window:,}: shorten it"
+        )

@@ -66,7 +66,9 @@ class Filters:
             if len(values) > MAX_FILTER_VALUES:
                 raise InputError(f"filter {key!r} takes at most {MAX_FILTER_VALUES} values, not {len(values)}")
             if not values or any(v is None or isinstance(v, (dict, list)) for v in values):
-                raise InputError(f"filter {key!r} takes a value or a non-empty list of values "
-                                 f"(strings, numbers, true/false), not {value!r}")
+                raise InputError(
+                    f"filter {key!r} takes a value or a non-empty list of values "
+                    f"(strings, numbers, true/false), not {value!r}"
+                )
             metadata[key] = tuple(tag_value(v) for v in values)
         return cls(metadata=metadata, **fields)

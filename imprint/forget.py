@@ -9,12 +9,12 @@ so the report shows the fact is gone from the weights too.
 from dataclasses import dataclass
 from pathlib import Path
 
-from .encode.redact import redact
 from .errors import EncryptionError
 from .llm.choose import Models
 from .prompt import qa_prompt
 from .records import Chunk
 from .spaces import Space
+from .text.redact import redact
 from .weights.control import correct
 from .weights.synth import QA, TemplateSynthesizer
 
@@ -62,11 +62,13 @@ def forget_in_weights(space: Space, memories: list[Chunk], models: Models) -> Fo
     if probe:
         report.weights_recall_before = recall_before
         report.weights_recall_after = _weights_recall(
-            probe, registry.readable(current.version) if current else None, models)
+            probe, registry.readable(current.version) if current else None, models
+        )
     return report
 
 
 def _weights_recall(probe: list[QA], adapter: Path | None, models: Models) -> float:
-    answers = [models.answerer.generate(qa_prompt(qa.question), max_new_tokens=16, adapter=adapter).text
-               for qa in probe]
+    answers = [
+        models.answerer.generate(qa_prompt(qa.question), max_new_tokens=16, adapter=adapter).text for qa in probe
+    ]
     return sum(correct(answers, [qa.answer for qa in probe])) / len(probe)

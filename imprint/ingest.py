@@ -6,24 +6,25 @@ so a killed process leaves whole items or none.
 
 import dataclasses
 import functools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
 
 import numpy as np
 
 from .config import Settings
-from .encode.chunk import chunk_segment, without_speaker
-from .encode.dates import strip_resolved_dates
-from .encode.entities import extract_entities
-from .encode.extract import TeacherExtractor, turn_statement
+from .encode.chunk import chunk_segment
 from .encode.folder import Skipped
 from .encode.parse import check_unicode, text_item
-from .encode.salience import content_words, low_information
-from .encode.supersede import replaced, statements
 from .errors import InputError, ParseError
 from .records import Chunk, RawItem, Segment, TextEmbedder
 from .spaces import Space
 from .store.base import AddResult, PreparedChunk, SpaceStore
+from .text.dates import strip_resolved_dates
+from .text.entities import extract_entities
+from .text.extract import TeacherExtractor, turn_statement
+from .text.salience import content_words, low_information
+from .text.sentences import without_speaker
+from .text.supersede import replaced, statements
 
 EMBED_BATCH = 256  # chunks embedded (and committed) together when ingesting many items
 # Code is embedded by its start (location, signature, docstring: about 128 tokens); its words are
@@ -58,8 +59,9 @@ class Ingest:
     def extractor(self) -> TeacherExtractor:
         return self._make_extractor()
 
-    def run(self, items: list[RawItem], space: Space,
-            progress: Callable[[int, int], None] | None = None) -> IngestReport:
+    def run(
+        self, items: list[RawItem], space: Space, progress: Callable[[int, int], None] | None = None
+    ) -> IngestReport:
         """Chunk, embed and store raw items; `progress(done, total)` counts items after each batch."""
         for item in items:
             check_unicode(item)
@@ -77,15 +79,24 @@ class Ingest:
                 if not result.duplicate:  # a stored item's chunks were not stored again: nothing was dropped
                     report.dropped += sum(row.dropped is not None for row in rows)
                     report.indexed += sum(row.dropped is None for row in rows)
-            replacements = [replacement for (item, rows), result in zip(prepared, results)
-                            if not result.duplicate and item.kind != "code"
-                            for chunk_id, row in zip(result.chunk_ids, rows) if row.dropped is None
-                            for replacement in _replacements(store, chunk_id, row)]
+            replacements = [
+                replacement
+                for (item, rows), result in zip(prepared, results)
+                if not result.duplicate and item.kind != "code"
+                for chunk_id, row in zip(result.chunk_ids, rows)
+                if row.dropped is None
+                for replacement in _replacements(store, chunk_id, row)
+            ]
             store.supersede(replacements)
             report.updates += len(replacements)
-            store.replace({old: new for (item, rows), result in zip(prepared, results)
-                           if item.replaces and not result.duplicate
-                           for old, new in _newer_versions(store, item.source, result, rows).items()})
+            store.replace(
+                {
+                    old: new
+                    for (item, rows), result in zip(prepared, results)
+                    if item.replaces and not result.duplicate
+                    for old, new in _newer_versions(store, item.source, result, rows).items()
+                }
+            )
             if progress:
                 progress(start + len(batch), len(items))
         return report
@@ -98,8 +109,10 @@ class Ingest:
         [(_, rows)] = self._prepare([(item, self._chunk_texts(item))], space)
         repeated = {row.repeat_of for row in rows if isinstance(row.repeat_of, int)}
         if repeated - {old.id}:  # retired for that one, the memory would go when it is forgotten
-            raise InputError(f"memory {min(repeated - {old.id})} already says this: forget memory {old.id} "
-                             "instead, or update it to other words")
+            raise InputError(
+                f"memory {min(repeated - {old.id})} already says this: forget memory {old.id} "
+                "instead, or update it to other words"
+            )
         if repeated and all(row.repeat_of == old.id for row in rows):
             return [old.id]  # the text it has: nothing changes
         new = self.run([item], space).memories
@@ -111,9 +124,11 @@ class Ingest:
             return [(segment.text, segment) for segment in item.segments]
         s = self.settings
         size = min(s.chunk_tokens, self.embedder.max_tokens - 2)
-        return [self._rewritten(text, segment) for segment in item.segments
-                for text in chunk_segment(self._statement(item, segment), self.embedder.count_tokens, size,
-                                          s.chunk_overlap)]
+        return [
+            self._rewritten(text, segment)
+            for segment in item.segments
+            for text in chunk_segment(self._statement(item, segment), self.embedder.count_tokens, size, s.chunk_overlap)
+        ]
 
     def _statement(self, item: RawItem, segment: Segment) -> Segment:
         """What a segment is remembered as: a conversation turn as the statement it makes (extract.py)."""
@@ -140,8 +155,9 @@ class Ingest:
         position = 0
         for item, chunks in batch:
             if item.kind == "conversation":
-                keys[position:position + len(chunks)] = in_context(vectors[position:position + len(chunks)],
-                                                                   self.embedder.context_weight)
+                keys[position : position + len(chunks)] = in_context(
+                    vectors[position : position + len(chunks)], self.embedder.context_weight
+                )
             position += len(chunks)
         nearest = space.vectors.nearest(vectors) if self.settings.duplicate_similarity <= 1 else [None] * len(texts)
         prepared, kept, position = [], [], 0
@@ -156,18 +172,31 @@ class Ingest:
                 repeat_of = None
                 if dropped is None and item.kind != "code":  # the same code in two places is found in both
                     dropped, repeat_of = self._repeat(vector, words, stored, space.store, kept)
-                row = PreparedChunk(text=text, tokens=self.embedder.count_tokens(text), vector=key,
-                                    speaker=segment.speaker, time=segment.time or item.time,
-                                    metadata={**item.metadata, **segment.metadata}, dropped=dropped, repeat_of=repeat_of,
-                                    entities=None if dropped else extract_entities(text))
+                row = PreparedChunk(
+                    text=text,
+                    tokens=self.embedder.count_tokens(text),
+                    vector=key,
+                    speaker=segment.speaker,
+                    time=segment.time or item.time,
+                    metadata={**item.metadata, **segment.metadata},
+                    dropped=dropped,
+                    repeat_of=repeat_of,
+                    entities=None if dropped else extract_entities(text),
+                )
                 if dropped is None:
                     kept.append((vector, words, row))
                 rows.append(row)
             prepared.append((item, rows))
         return prepared
 
-    def _repeat(self, vector: np.ndarray, words: set[str], stored: tuple[int, float] | None, store: SpaceStore,
-                batch: list[tuple[np.ndarray, set[str], PreparedChunk]]) -> tuple[str | None, int | PreparedChunk | None]:
+    def _repeat(
+        self,
+        vector: np.ndarray,
+        words: set[str],
+        stored: tuple[int, float] | None,
+        store: SpaceStore,
+        batch: list[tuple[np.ndarray, set[str], PreparedChunk]],
+    ) -> tuple[str | None, int | PreparedChunk | None]:
         """Why this chunk repeats a memory already held (stored, or earlier in this batch), and that
         memory; (None, None) if it says something new. A repeat says the same content words with a
         near-identical embedding: embeddings alone barely see a changed name or number, so they
@@ -195,8 +224,10 @@ def _newer_versions(store: SpaceStore, source: str, result: AddResult, rows: lis
     if not older or not result.chunk_ids:
         return {}
     new_words = [said_words(row.text, row.speaker) for row in rows]
-    return {m.id: result.chunk_ids[max(range(len(rows)), key=lambda i: len(new_words[i] & said_words(m.text, m.speaker)))]
-            for m in older}
+    return {
+        m.id: result.chunk_ids[max(range(len(rows)), key=lambda i: len(new_words[i] & said_words(m.text, m.speaker)))]
+        for m in older
+    }
 
 
 def _replacements(store: SpaceStore, chunk_id: int, chunk: PreparedChunk) -> list[tuple]:
@@ -205,9 +236,12 @@ def _replacements(store: SpaceStore, chunk_id: int, chunk: PreparedChunk) -> lis
     subjects = {s.subject.lower() for s in statements(text, chunk.speaker) if s.subject}
     names = subjects | {subject.split()[0] for subject in subjects}  # "Mira" is "Mira Quenton" too
     older = store.get(sorted({i for name in names for i in store.memories_mentioning(name, chunk_id)}))
-    return [(old.id, sentence, now, chunk_id, chunk.time) for old in older
-            if old.dropped is None and not (old.time and chunk.time and old.time > chunk.time)
-            for sentence, now in replaced(text, without_speaker(old.text, old.speaker), chunk.speaker, old.speaker)]
+    return [
+        (old.id, sentence, now, chunk_id, chunk.time)
+        for old in older
+        if old.dropped is None and not (old.time and chunk.time and old.time > chunk.time)
+        for sentence, now in replaced(text, without_speaker(old.text, old.speaker), chunk.speaker, old.speaker)
+    ]
 
 
 def embedding_key(kind: str, text: str) -> str:

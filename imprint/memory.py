@@ -6,29 +6,30 @@ pipeline (ingest.py, answer.py, forget.py, weights/consolidate.py).
         m.ask("Where does Mira live?", space="alice", strategy="index")
 """
 
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
-from .answer import Answer, Answering, AnswerOptions
+from .answer import Answer, Answering, AnswerOptions, asof
+from .answer.route import Route
 from .config import DEFAULT_MODEL, Settings
-from .encode.extract import TeacherExtractor
 from .encode.parse import conversation_item, parse_paths, text_item
 from .errors import EncryptionError, InputError, NotFoundError
+from .extras import require
 from .filters import Filters
 from .forget import Forgotten, forget_memory, forget_source
 from .ingest import Ingest, IngestReport
 from .llm.choose import EngineChoice, Models, choose_embedder, teacher_name_or_none
 from .llm.local import LocalModel
 from .progress import Progress, ProgressLines
-from .recall import asof
-from .recall.route import Route
 from .records import Chunk, Hit, RawItem, TextEmbedder, TextModel, Validity
 from .reindex import ReindexReport, reindex
 from .spaces import Space, Spaces, SpaceSummary
 from .store.checking import CheckReport
 from .store.crypto import load_master_key
 from .sync import SyncReport, sync_folder
+from .text.extract import TeacherExtractor
 from .weights.adapters import AdapterRegistry, AdapterVersion
 from .weights.plan import REPLAY_REPEATS, Gate, TrainConfig, stable_since
 from .weights.synth import TeacherSynthesizer
@@ -44,18 +45,32 @@ class Memory:
     Memory objects (tests, benchmarks) share loaded models.
     """
 
-    def __init__(self, data_dir: str | Path | None = None, settings: Settings | None = None,
-                 model: LocalModel | None = None, embedder: TextEmbedder | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: str | Path | None = None,
+        settings: Settings | None = None,
+        model: LocalModel | None = None,
+        embedder: TextEmbedder | None = None,
+    ) -> None:
         self.settings = settings or Settings()
         if data_dir is not None:
             self.settings = self.settings.model_copy(update={"data_dir": Path(data_dir)})
         s = self.settings
         self.embedder = embedder or choose_embedder(s)
         self.models = Models(s, model)
-        self._spaces = Spaces(s.data_dir, load_master_key(s.key_file, s.key.get_secret_value() if s.key else None,
-                                                          s.data_dir), s.store, s.store_connections)
-        self._ingest = Ingest(s, self.embedder, lambda: TeacherExtractor(
-            self.models.teacher(teacher_name_or_none(self.settings), "IMPRINT_EXTRACT=teacher")))
+        self._spaces = Spaces(
+            s.data_dir,
+            load_master_key(s.key_file, s.key.get_secret_value() if s.key else None, s.data_dir),
+            s.store,
+            s.store_connections,
+        )
+        self._ingest = Ingest(
+            s,
+            self.embedder,
+            lambda: TeacherExtractor(
+                self.models.teacher(teacher_name_or_none(self.settings), "IMPRINT_EXTRACT=teacher")
+            ),
+        )
         self._answering = Answering(s, self.models, self.embedder)
 
     @property
@@ -129,8 +144,14 @@ class Memory:
 
     # --- adding --------------------------------------------------------------------------
 
-    def add(self, text: str, space: str, source: str | None = None, time: str | None = None,
-            metadata: dict[str, Any] | None = None) -> list[int]:
+    def add(
+        self,
+        text: str,
+        space: str,
+        source: str | None = None,
+        time: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> list[int]:
         """Store one text; returns the ids of its memories (the existing ones if already stored)."""
         if not isinstance(text, str) or not text.strip():
             raise InputError("nothing to add: the text is empty")
@@ -142,28 +163,35 @@ class Memory:
             raise InputError("nothing to add: no turns")
         return self.ingest([conversation_item(turns, source)], space).memories
 
-    def add_paths(self, paths: list[str | Path], space: str,
-                  progress: Callable[[int, int], None] | None = None) -> IngestReport:
+    def add_paths(
+        self, paths: list[str | Path], space: str, progress: Callable[[int, int], None] | None = None
+    ) -> IngestReport:
         """Ingest files and folders (recursively); unreadable files are reported, the rest stored."""
         outcome = parse_paths([Path(p) for p in paths], self.settings.max_file_bytes)
         report = self.ingest(outcome.items, space, progress)
         report.errors, report.skipped = outcome.errors, outcome.skipped
         return report
 
-    def sync(self, folder: str | Path, space: str,
-             progress: Callable[[int, int], None] | None = None) -> SyncReport:
+    def sync(self, folder: str | Path, space: str, progress: Callable[[int, int], None] | None = None) -> SyncReport:
         """Keep a space in step with a folder (a repository): new and changed files are read,
         unchanged ones skipped by content hash, and files no longer there forgotten in every tier."""
-        return sync_folder(Path(folder), self.space(space, create=True), self._ingest, self.models,
-                           self.settings.max_file_bytes, progress)
+        return sync_folder(
+            Path(folder),
+            self.space(space, create=True),
+            self._ingest,
+            self.models,
+            self.settings.max_file_bytes,
+            progress,
+        )
 
     def reindex(self, space: str, progress: Callable[[int, int], None] | None = None) -> ReindexReport:
         """Embed a space's memories again with the configured embedder (after changing it); a run
         that was stopped resumes, and searches use the old vectors until the new ones are all in."""
         return reindex(self.space(space), self.embedder, progress)
 
-    def ingest(self, items: list[RawItem], space: str,
-               progress: Callable[[int, int], None] | None = None) -> IngestReport:
+    def ingest(
+        self, items: list[RawItem], space: str, progress: Callable[[int, int], None] | None = None
+    ) -> IngestReport:
         """Chunk, embed and store raw items; each batch is one all-or-nothing transaction.
         `progress(done, total)` is called with counts of items after each batch."""
         return self._ingest.run(items, self.space(space, create=True), progress)
@@ -190,14 +218,26 @@ class Memory:
         """The space's adapter versions with their size, each marked stale if it learned a memory
         that a newer version has replaced since."""
         store, registry = self.space(space).store, self.adapters(space)
-        return [AdapterVersion(**asdict(m), bytes=registry.size_bytes(m.version),
-                               stale=any(c.replaced_by for c in store.get(m.memory_ids)))
-                for m in registry.versions()]
+        return [
+            AdapterVersion(
+                **asdict(m),
+                bytes=registry.size_bytes(m.version),
+                stale=any(c.replaced_by for c in store.get(m.memory_ids)),
+            )
+            for m in registry.versions()
+        ]
 
     # --- reading -------------------------------------------------------------------------
 
-    def search(self, query: str, space: str, k: int = 5, graph: bool | None = None,
-               filters: dict[str, Any] | None = None, rerank: bool = False) -> list[Hit]:
+    def search(
+        self,
+        query: str,
+        space: str,
+        k: int = 5,
+        graph: bool | None = None,
+        filters: dict[str, Any] | None = None,
+        rerank: bool = False,
+    ) -> list[Hit]:
         """The k best memories: keyword and dense ranks fused, the dense one spread over the entity
         graph when `graph` (default: the `graph` setting; HotpotQA recall@5 80.5% -> 87.5%).
         `filters`: metadata key -> value or list of values, and source, speaker, since, until
@@ -205,8 +245,9 @@ class Memory:
         `rerank`: reorder the top 50 by late interaction first, as `ask` does (~0.2 s more)."""
         return self._answering.search(self.space(space), query, k, graph, Filters.parse(filters), rerank)
 
-    def list_memories(self, space: str, limit: int = 50, offset: int = 0,
-                      filters: dict[str, Any] | None = None) -> list[Chunk]:
+    def list_memories(
+        self, space: str, limit: int = 50, offset: int = 0, filters: dict[str, Any] | None = None
+    ) -> list[Chunk]:
         """The memories in id order (those that pass `filters`, as in `search`)."""
         store = self.space(space).store
         return store.list_memories(limit, offset, allowed=store.matching(Filters.parse(filters)))
@@ -222,8 +263,10 @@ class Memory:
         if found:
             return found[0]
         if ("chunks", memory_id) in store.damaged:
-            raise EncryptionError(f"memory {memory_id} of {space!r} is damaged ({store.damaged[('chunks', memory_id)]});"
-                                  " `imprint check --repair` moves it out, `imprint forget` deletes it")
+            raise EncryptionError(
+                f"memory {memory_id} of {space!r} is damaged ({store.damaged[('chunks', memory_id)]});"
+                " `imprint check --repair` moves it out, `imprint forget` deletes it"
+            )
         raise NotFoundError(f"no memory {memory_id} in space {space!r}")
 
     def raw(self, memory_id: int, space: str) -> RawItem:
@@ -249,8 +292,15 @@ class Memory:
 
     # --- answering -----------------------------------------------------------------------
 
-    def ask(self, question: str, space: str, strategy: str = "auto", k: int = 5,
-            filters: dict[str, Any] | None = None, options: AnswerOptions | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        space: str,
+        strategy: str = "auto",
+        k: int = 5,
+        filters: dict[str, Any] | None = None,
+        options: AnswerOptions | None = None,
+    ) -> Answer:
         """Answer from the space's memories: `index` retrieves the top k, `context` packs as many as
         fit in the model's window, `weights` asks the space's adapter with no memories in the prompt,
         `hybrid` gives the adapter the top k memories too, and `auto` picks one per question
@@ -290,11 +340,19 @@ class Memory:
         """The space's adapter versions."""
         return self.space(space).adapters
 
-    def consolidate(self, space: str, config: TrainConfig | None = None, gate: Gate | None = None,
-                    memory_ids: list[int] | None = None, replay_repeats: int = REPLAY_REPEATS,
-                    log: Callable[[str], None] = print, teacher: str | None = None,
-                    stable_days: float | None = None, min_uses: int | None = None,
-                    progress: Progress | None = None) -> "ConsolidationReport":
+    def consolidate(
+        self,
+        space: str,
+        config: TrainConfig | None = None,
+        gate: Gate | None = None,
+        memory_ids: list[int] | None = None,
+        replay_repeats: int = REPLAY_REPEATS,
+        log: Callable[[str], None] = print,
+        teacher: str | None = None,
+        stable_days: float | None = None,
+        min_uses: int | None = None,
+        progress: Progress | None = None,
+    ) -> "ConsolidationReport":
         """Train the space's stable memories (or `memory_ids`) into a new adapter version; it becomes
         current only if it passes the gate (probe recall and retention). Stable: unchanged for
         `stable_days` and used in `min_uses` answers (defaults: the settings; 0 and 0 take all).
@@ -308,23 +366,41 @@ class Memory:
             log(f"policy: {len(memory_ids)} of {opened.store.count()} memories are stable and used enough")
         memories = self._answering.shown(opened, opened.store.get(memory_ids), "")  # true now, not replaced
         if not memories:
-            raise InputError(f"space {space!r} has no memories to consolidate (none is stable and used enough: "
-                             "see IMPRINT_STABLE_DAYS and IMPRINT_MIN_USES)")
+            raise InputError(
+                f"space {space!r} has no memories to consolidate (none is stable and used enough: "
+                "see IMPRINT_STABLE_DAYS and IMPRINT_MIN_USES)"
+            )
         config = config or TrainConfig()
         teacher = teacher_name_or_none(self.settings, teacher)
         synthesizer = None
         if teacher:
-            synthesizer = TeacherSynthesizer(self.models.teacher(teacher, "a teacher"),
-                                             seed=config.seed, open_book=config.open_book,
-                                             progress=lambda done, total: progress("teacher writes questions", done, total),
-                                             cache_dir=opened.adapters.teacher_dir,
-                                             teacher_name=self.models.teacher_name(teacher))
+            synthesizer = TeacherSynthesizer(
+                self.models.teacher(teacher, "a teacher"),
+                seed=config.seed,
+                open_book=config.open_book,
+                progress=lambda done, total: progress("teacher writes questions", done, total),
+                cache_dir=opened.adapters.teacher_dir,
+                teacher_name=self.models.teacher_name(teacher),
+            )
         # imported here, not above: it imports torch and peft (seconds)
+        require("train", "consolidation")
         from .weights.consolidate import consolidate
 
-        return consolidate(memories, space, self.models.model, self.models.model_dir(), opened.adapters,
-                           self.settings.cache_dir, config, gate, replay_repeats, log, synthesizer,
-                           packaged=self.settings.model == DEFAULT_MODEL, progress=progress)
+        return consolidate(
+            memories,
+            space,
+            self.models.model,
+            self.models.model_dir(),
+            opened.adapters,
+            self.settings.cache_dir,
+            config,
+            gate,
+            replay_repeats,
+            log,
+            synthesizer,
+            packaged=self.settings.model == DEFAULT_MODEL,
+            progress=progress,
+        )
 
     def stable_memories(self, space: str, stable_days: float | None = None, min_uses: int | None = None) -> list[int]:
         """The ids the consolidation policy would train: unchanged for `stable_days`, used `min_uses` times."""

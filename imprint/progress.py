@@ -3,7 +3,7 @@ for is silent. A terminal shows a bar (cli/base.py); everywhere else (CI logs, `
 queued job's log) `ProgressLines` writes a plain line at least every `every` seconds."""
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 Progress = Callable[[str, int, int], None]  # (what is being done, steps done, steps in all)
 
@@ -16,8 +16,9 @@ class ProgressLines:
     """A Progress that writes through `log`: a stage's first step, then a line at most every `every`
     seconds with the rate and the time left, and its last step with the time it took."""
 
-    def __init__(self, log: Callable[[str], None], every: float = 15.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, log: Callable[[str], None], every: float = 15.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.log, self.every, self.clock = log, every, clock
         self._started: dict[str, float] = {}
         self._last = float("-inf")

@@ -59,7 +59,9 @@ class Chunk:
         meta = self.metadata
         if "path" not in meta or "start_line" not in meta:
             return None
-        return f"{meta['path']}:{meta['start_line']}-{meta['end_line']}" + (f" {meta['symbol']}" if meta.get("symbol") else "")
+        return f"{meta['path']}:{meta['start_line']}-{meta['end_line']}" + (
+            f" {meta['symbol']}" if meta.get("symbol") else ""
+        )
 
 
 @dataclass
@@ -108,18 +110,32 @@ class TextModel(Protocol):
     """What every engine does (transformers, llama.cpp, an OpenAI-compatible server): text after a
     prompt, cut at `stop`, optionally through a space's adapter (local engines only); greedy unless
     a `temperature` above 0 asks for sampling. An `instruct` model also has `chat(messages, ...)`,
-    which answers in its own chat template."""
+    which answers in its own chat template (`ChatModel`)."""
 
-    instruct: bool
+    @property
+    def instruct(self) -> bool: ...
 
     @property
     def context_limit(self) -> int: ...
 
     def count_tokens(self, text: str) -> int: ...
 
-    def generate(self, prompt: str, max_new_tokens: int = 48, stop: str = "\n",
-                 adapter: Path | None = None, temperature: float = 0.0) -> Generation: ...
+    def generate(
+        self,
+        prompt: str,
+        max_new_tokens: int = 48,
+        stop: str = "\n",
+        adapter: Path | None = None,
+        temperature: float = 0.0,
+    ) -> Generation: ...
 
+
+class ChatModel(TextModel, Protocol):
+    """An instruct model: it also replies to messages in its own chat template."""
+
+    def chat(
+        self, messages: list[dict[str, str]], max_new_tokens: int = 48, stop: str = "\n", temperature: float = 0.0
+    ) -> Generation: ...
 
 
 @dataclass(frozen=True)

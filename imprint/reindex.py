@@ -6,8 +6,8 @@ old embedder) until all are staged, and then the space switches in one transacti
 """
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from .errors import InputError
 from .ingest import after, embedding_key
@@ -40,8 +40,10 @@ def reindex(space: Space, embedder: TextEmbedder, progress: Callable[[int, int],
     while not store.swap_staged(target):  # memories added meanwhile are embedded before the switch
         rows = store.unstaged(target, BATCH)
         if not rows:
-            raise InputError(f"some memories of {space.name!r} could not be read to embed again: run "
-                             f"`imprint check --space {space.name} --repair`, then reindex")
+            raise InputError(
+                f"some memories of {space.name!r} could not be read to embed again: run "
+                f"`imprint check --space {space.name} --repair`, then reindex"
+            )
         vectors = embedder.embed([embedding_key(kind, text) for _, kind, text, _ in rows])
         follows = [i for i, (_, kind, _, previous) in enumerate(rows) if kind == "conversation" and previous]
         if follows and embedder.context_weight:  # a turn's key holds the turn before it, as ingest made it

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError, NotFoundError
+from .extras import require
 from .recall.dense import VectorIndex
 from .recall.graph import GraphIndex
 from .store.base import SpaceStore
@@ -57,9 +58,16 @@ class Space:
         registry = self.adapters
         versions, current = registry.versions(), registry.current()
         size = self.store.size_bytes() + sum(registry.size_bytes(v.version) for v in versions)
-        return SpaceSummary(self.name, self.store.count(), len(self.store.sources()), size, self.store.cipher is not None,
-                            len(versions), current.version if current else None,
-                            max((v.created_at for v in versions), default=None))
+        return SpaceSummary(
+            self.name,
+            self.store.count(),
+            len(self.store.sources()),
+            size,
+            self.store.cipher is not None,
+            len(versions),
+            current.version if current else None,
+            max((v.created_at for v in versions), default=None),
+        )
 
 
 class Spaces:
@@ -68,14 +76,15 @@ class Spaces:
     spaces, the `connected` most recently used keep what their store holds open (a Postgres
     connection); the others give it back until they are used again."""
 
-    def __init__(self, data_dir: Path, master_key: bytes | None, store_url: str | None = None,
-                 connected: int = 16) -> None:
+    def __init__(
+        self, data_dir: Path, master_key: bytes | None, store_url: str | None = None, connected: int = 16
+    ) -> None:
         self.data_dir = Path(data_dir)
         self._master_key = master_key
         if store_url:
-            from .store.postgres import (
-                PostgresDatabase,  # psycopg only loads for a Postgres store
-            )
+            require("postgres", "the Postgres store (IMPRINT_STORE)")
+            from .store.postgres import PostgresDatabase  # psycopg only loads for a Postgres store
+
             self._backend = PostgresDatabase(store_url)
         else:
             self._backend = SqliteFiles(self.data_dir)

@@ -6,9 +6,9 @@ files that are gone (deleted, renamed, now ignored or refused) are forgotten in 
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from .encode.folder import Skipped
 from .encode.parse import ParseOutcome, file_digest, folder_files, parse_data, read_file
@@ -36,13 +36,21 @@ class SyncReport:
     def summary(self) -> str:
         """One line: what changed, and what it cost."""
         removed = len(self.forgotten.memory_ids) if self.forgotten else 0
-        return (f"{self.folder}: {len(self.new)} new, {len(self.changed)} changed, {len(self.gone)} gone, "
-                f"{self.unchanged:,} unchanged files; {self.ingest.indexed:,} memories added, {removed:,} forgotten; "
-                f"{len(self.skipped):,} skipped, {len(self.errors)} not read; {self.seconds:.1f} s")
+        return (
+            f"{self.folder}: {len(self.new)} new, {len(self.changed)} changed, {len(self.gone)} gone, "
+            f"{self.unchanged:,} unchanged files; {self.ingest.indexed:,} memories added, {removed:,} forgotten; "
+            f"{len(self.skipped):,} skipped, {len(self.errors)} not read; {self.seconds:.1f} s"
+        )
 
 
-def sync_folder(folder: Path, space: Space, ingest: Ingest, models: Models, max_bytes: int,
-                progress: Callable[[int, int], None] | None = None) -> SyncReport:
+def sync_folder(
+    folder: Path,
+    space: Space,
+    ingest: Ingest,
+    models: Models,
+    max_bytes: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> SyncReport:
     """Bring `space` in step with `folder`; `progress(done, total)` counts the files read."""
     started = time.perf_counter()
     root = Path(folder).expanduser().resolve()

@@ -33,11 +33,14 @@ def main() -> None:
         student, tokenizer = load_student(resolve_model_dir(settings.model, settings.cache_dir), TrainConfig())
         pool = Path(scratch) / "own.json"
         with student.disable_adapter():
-            rows = own_questions(lambda prompts, tokens: complete(student, tokenizer, prompts, tokens), pool,
-                                 MAX_OWN_QUESTIONS)
+            rows = own_questions(
+                lambda prompts, tokens: complete(student, tokenizer, prompts, tokens), pool, MAX_OWN_QUESTIONS
+            )
         (data / Path(PACKAGED_POOL).name).write_text(pool.read_text())
-    print(f"{len(rows)} replay rows from {MAX_OWN_QUESTIONS} prompts: {time.perf_counter() - started:.0f} s",
-          file=sys.stderr)
+    print(
+        f"{len(rows)} replay rows from {MAX_OWN_QUESTIONS} prompts: {time.perf_counter() - started:.0f} s",
+        file=sys.stderr,
+    )
 
 
 if __name__ == "__main__":

@@ -38,9 +38,17 @@ def memory(tmp_path, embedder, model) -> Memory:
 def tiny_model_dir(tmp_path_factory, model):
     directory = tmp_path_factory.mktemp("tiny-gemma")
     tokenizer = model.tokenizer
-    config = Gemma3TextConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                              num_attention_heads=2, num_key_value_heads=1, head_dim=32,
-                              max_position_embeddings=256, sliding_window=64)
+    config = Gemma3TextConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=32,
+        max_position_embeddings=256,
+        sliding_window=64,
+    )
     torch.manual_seed(0)
     AutoModelForCausalLM.from_config(config).save_pretrained(directory)
     tokenizer.save_pretrained(directory)
@@ -50,8 +58,10 @@ def tiny_model_dir(tmp_path_factory, model):
 @pytest.fixture
 def tiny(tmp_path, tiny_model_dir, embedder):
     # the cache (the base model's control answers) is shared: it belongs to the base model
-    memory = Memory(settings=Settings(data_dir=tmp_path / "data", cache_dir=tiny_model_dir / "cache",
-                                      model=str(tiny_model_dir)), embedder=embedder)
+    memory = Memory(
+        settings=Settings(data_dir=tmp_path / "data", cache_dir=tiny_model_dir / "cache", model=str(tiny_model_dir)),
+        embedder=embedder,
+    )
     yield memory
     memory.close()
 

@@ -57,8 +57,9 @@ class PostgresServer:
             conn.execute(f"CREATE ROLE {ROLE} LOGIN")
 
     def _run(self, program: str, *args: str) -> None:
-        subprocess.run([*self._as_postgres, str(POSTGRES_BIN / program), *args], check=True,
-                       capture_output=True, cwd=self.folder)
+        subprocess.run(
+            [*self._as_postgres, str(POSTGRES_BIN / program), *args], check=True, capture_output=True, cwd=self.folder
+        )
 
     def admin(self, database: str = "postgres") -> psycopg.Connection:
         return psycopg.connect(f"postgresql://postgres@127.0.0.1:{self.port}/{database}", autocommit=True)

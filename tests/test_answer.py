@@ -15,8 +15,9 @@ def test_index_answer_comes_from_the_stored_memory(memory):
 
 
 def test_context_answer_and_the_answer_changes_with_the_memory(memory):
-    memory.add_turns([{"speaker": "Ana", "text": "I adopted a cat and named her Pixel.", "time": "2023-05-01"}],
-                     space="s")
+    memory.add_turns(
+        [{"speaker": "Ana", "text": "I adopted a cat and named her Pixel.", "time": "2023-05-01"}], space="s"
+    )
     answer = memory.ask("What is the name of Ana's cat?", space="s", strategy="context")
     assert "Pixel" in answer.text
     assert memory.get(answer.memory_ids[0], "s").uses == 1  # the context tier counts as a use too
@@ -47,7 +48,7 @@ def test_it_says_it_does_not_know_when_nothing_close_is_stored(memory):
 
 
 def test_an_answer_no_memory_supports_is_an_abstention():
-    from imprint.answer import unsupported
+    from imprint.answer.grounding import unsupported
     from imprint.records import Chunk
 
     shown = [Chunk(1, 1, "a", "Ana Ruiz teaches chemistry at Colegio Andino in Quito.", None, "2024-01-01", 9, {}, "")]
@@ -61,7 +62,7 @@ def test_an_answer_no_memory_supports_is_an_abstention():
 
 def test_an_answer_from_someone_elses_words_is_an_abstention():
     """LoCoMo's adversarial questions ask about one speaker what the other one said of herself."""
-    from imprint.answer import misattributed
+    from imprint.answer.grounding import misattributed
     from imprint.records import Chunk
 
     def turn(speaker: str, text: str) -> Chunk:
@@ -71,7 +72,8 @@ def test_an_answer_from_someone_elses_words_is_an_abstention():
     praise = turn("Melanie", "Caroline, your talk about art and self-expression was moving.")
     shown = [bowl, turn("Caroline", "I went to a support group yesterday.")]
     assert "Melanie's words, and do not name caroline" in misattributed(
-        "art and self-expression", "What is Caroline's hand-painted bowl a reminder of?", shown)
+        "art and self-expression", "What is Caroline's hand-painted bowl a reminder of?", shown
+    )
     assert misattributed("art and self-expression", "What is Melanie's hand-painted bowl a reminder of?", shown) is None
     assert misattributed("art and self-expression", "What did Caroline talk about?", [praise]) is None  # names her
     assert misattributed("a support group", "Where did Caroline go?", shown) is None  # her own turn

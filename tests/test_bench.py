@@ -38,26 +38,65 @@ def test_metrics_on_hand_checked_cases():
 
 def test_loaders_read_files_in_the_public_formats(tmp_path):
     squad = tmp_path / "squad.json"
-    squad.write_text(json.dumps([{"title": "T", "context": "Ada was born in 1815.",
-                                  "questions": [{"question": "When was Ada born?", "answer": "1815"}]}]))
+    squad.write_text(
+        json.dumps(
+            [
+                {
+                    "title": "T",
+                    "context": "Ada was born in 1815.",
+                    "questions": [{"question": "When was Ada born?", "answer": "1815"}],
+                }
+            ]
+        )
+    )
     data = datasets.squad(squad)
     assert data.documents == 1 and data.questions[0].answer == "1815"
 
     cf = tmp_path / "cf.json"
-    cf.write_text(json.dumps([{"case_id": 1, "prompt": "Ada plays", "target_new": "chess", "subject": "Ada",
-                               "ground_truth": "piano", "rephrase_prompt": "Ada is known for playing",
-                               "locality_prompt": "Bob plays", "locality_ground_truth": "drums",
-                               "fake_evidence": "Ada plays chess."}]))
+    cf.write_text(
+        json.dumps(
+            [
+                {
+                    "case_id": 1,
+                    "prompt": "Ada plays",
+                    "target_new": "chess",
+                    "subject": "Ada",
+                    "ground_truth": "piano",
+                    "rephrase_prompt": "Ada is known for playing",
+                    "locality_prompt": "Bob plays",
+                    "locality_ground_truth": "drums",
+                    "fake_evidence": "Ada plays chess.",
+                }
+            ]
+        )
+    )
     data = datasets.counterfact(cf)
     assert [(q.category, q.answer, q.kind) for q in data.questions] == [
-        ("edit", "chess", "completion"), ("rephrase", "chess", "completion"), ("locality", "drums", "completion")]
+        ("edit", "chess", "completion"),
+        ("rephrase", "chess", "completion"),
+        ("locality", "drums", "completion"),
+    ]
 
     locomo = tmp_path / "locomo.json"
-    locomo.write_text(json.dumps([{"sample_id": "c1", "conversation": {
-        "speaker_a": "A", "speaker_b": "B", "session_1_date_time": "1 May 2023",
-        "session_1": [{"speaker": "A", "dia_id": "D1:1", "text": "I got a dog."}]},
-        "qa": [{"question": "What did A get?", "answer": "a dog", "category": 4, "evidence": ["D1:1"]},
-               {"question": "What did B get?", "adversarial_answer": "a cat", "category": 5, "evidence": []}]}]))
+    locomo.write_text(
+        json.dumps(
+            [
+                {
+                    "sample_id": "c1",
+                    "conversation": {
+                        "speaker_a": "A",
+                        "speaker_b": "B",
+                        "session_1_date_time": "1 May 2023",
+                        "session_1": [{"speaker": "A", "dia_id": "D1:1", "text": "I got a dog."}],
+                    },
+                    "qa": [
+                        {"question": "What did A get?", "answer": "a dog", "category": 4, "evidence": ["D1:1"]},
+                        {"question": "What did B get?", "adversarial_answer": "a cat", "category": 5, "evidence": []},
+                    ],
+                }
+            ]
+        )
+    )
     data = datasets.locomo(locomo)
     assert list(data.spaces) == ["c1"] and [q.answer for q in data.questions] == ["a dog", "unknown"]
 
@@ -65,7 +104,10 @@ def test_loaders_read_files_in_the_public_formats(tmp_path):
     questions.write_text(json.dumps([{"_id": "1", "question": "Q?", "answer": "yes", "type": "comparison"}]))
     corpus.write_text(json.dumps({"Ada": ["Ada was born.", "She wrote notes."]}))
     data = datasets.hotpotqa(questions, corpus)
-    assert data.spaces["bench"][0].content == "Ada: Ada was born. She wrote notes." and data.questions[0].category == "comparison"
+    assert (
+        data.spaces["bench"][0].content == "Ada: Ada was born. She wrote notes."
+        and data.questions[0].category == "comparison"
+    )
 
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(InputError, match="bad.json"):
@@ -91,8 +133,14 @@ def test_the_world_is_seeded_and_has_every_question_kind():
 
 def test_a_tiny_bench_runs_every_strategy_and_writes_every_output(tiny, tmp_path):
     data = world(6, seed=1)
-    result = run_bench(tiny, data, ["none", "context", "index", "weights", "hybrid"], limit=4,
-                       train=TrainConfig(epochs=2, lr=1e-2, r=4), log=lambda _: None)
+    result = run_bench(
+        tiny,
+        data,
+        ["none", "context", "index", "weights", "hybrid"],
+        limit=4,
+        train=TrainConfig(epochs=2, lr=1e-2, r=4),
+        log=lambda _: None,
+    )
     summary = result.summary()
     assert set(summary) == {"none", "context", "index", "weights", "hybrid"}
     assert all(s["questions"] == 4 for s in summary.values())

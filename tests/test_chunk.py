@@ -1,5 +1,6 @@
-from imprint.encode.chunk import chunk_segment, split_sentences
+from imprint.encode.chunk import chunk_segment
 from imprint.records import Segment
+from imprint.text.sentences import split_sentences
 
 
 def words(text: str) -> int:
@@ -36,4 +37,6 @@ def test_one_enormous_word_is_cut_by_characters():
 
 def test_an_initial_does_not_end_a_sentence():
     assert split_sentences("It is the third album by M. Ward. The title alludes to J. R. R. Tolkien.") == [
-        "It is the third album by M. Ward.", "The title alludes to J. R. R. Tolkien."]
+        "It is the third album by M. Ward.",
+        "The title alludes to J. R. R. Tolkien.",
+    ]

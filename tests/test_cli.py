@@ -77,10 +77,20 @@ def test_the_model_libraries_progress_bars_stay_quiet_unless_verbose(tmp_path):
     command = [sys.executable, "-m", "imprint.cli", "add", "-", "--space", "s", "--data", str(tmp_path)]
     env = {k: v for k, v in os.environ.items() if k not in ("TQDM_DISABLE", "HF_HUB_DISABLE_PROGRESS_BARS")}
     # a fresh cache: the first add exports the embedder, which loads its weights with a progress bar
-    quiet = subprocess.run(command, input="Mira keeps bees.", capture_output=True, text=True,
-                           env={**env, "IMPRINT_CACHE_DIR": str(tmp_path / "quiet")})
-    loud = subprocess.run(command[:3] + ["-v"] + command[3:], input="Jonas bakes bread.", capture_output=True,
-                          text=True, env={**env, "IMPRINT_CACHE_DIR": str(tmp_path / "loud")})
+    quiet = subprocess.run(
+        command,
+        input="Mira keeps bees.",
+        capture_output=True,
+        text=True,
+        env={**env, "IMPRINT_CACHE_DIR": str(tmp_path / "quiet")},
+    )
+    loud = subprocess.run(
+        command[:3] + ["-v"] + command[3:],
+        input="Jonas bakes bread.",
+        capture_output=True,
+        text=True,
+        env={**env, "IMPRINT_CACHE_DIR": str(tmp_path / "loud")},
+    )
     assert quiet.returncode == loud.returncode == 0, quiet.stderr
     assert "it/s]" in loud.stderr and "it/s]" not in quiet.stderr
 
@@ -105,10 +115,15 @@ def test_text_is_printed_literally_and_every_reading_command_speaks_json(tmp_pat
         assert all(part in flat for part in ("[urgent]", "[red]Ilse[/red]", "[b]Friday[/b]")), (command, shown.output)
     listed = json.loads(runner.invoke(app, ["list", "--space", "s", "--json", "-f", "user_id=u1", *data]).output)
     assert [m["text"] for m in listed] == [text] and listed[0]["metadata"] == {"user_id": "u1"}
-    hits = json.loads(runner.invoke(app, ["search", "bees", "--space", "s", "--json", "-f", "user_id=u2", *data]).output)
+    hits = json.loads(
+        runner.invoke(app, ["search", "bees", "--space", "s", "--json", "-f", "user_id=u2", *data]).output
+    )
     assert [h["memory"]["metadata"]["user_id"] for h in hits] == ["u2"]
-    updated = json.loads(runner.invoke(app, ["update", str(memory_id), "Ilse Varga sells honey.", "--space", "s",
-                                             "--json", *data]).output)
+    updated = json.loads(
+        runner.invoke(
+            app, ["update", str(memory_id), "Ilse Varga sells honey.", "--space", "s", "--json", *data]
+        ).output
+    )
     history = json.loads(runner.invoke(app, ["history", str(memory_id), "--space", "s", "--json", *data]).output)
     assert [v["id"] for v in history] == [memory_id, *updated["memory_ids"]] and history[0]["replaced_by"]
     assert json.loads(runner.invoke(app, ["spaces", "--json", *data]).output) == ["s"]

@@ -15,8 +15,13 @@ ENV = os.environ | {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONU
 
 def run_until(script: str, marker: str) -> None:
     """Run `script` in a child, kill -9 it as soon as it prints a line containing `marker`."""
-    child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(script)], env=ENV, text=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    child = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        env=ENV,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
     for line in child.stdout:
         if marker in line:
             child.send_signal(signal.SIGKILL)
@@ -27,13 +32,16 @@ def run_until(script: str, marker: str) -> None:
 
 def test_kill_during_ingest_keeps_every_committed_memory_and_no_half_written_one(tmp_path, embedder, model):
     data = tmp_path / "data"
-    run_until(f"""
+    run_until(
+        f"""
         from imprint import Memory
         from imprint.encode.parse import text_item
         items = [text_item(f"Note {{i}}: Person{{i}} moved to City{{i % 50}} in {{1950 + i % 70}}.", f"n{{i}}")
                  for i in range(3000)]
         Memory({str(data)!r}).ingest(items, "s", progress=lambda done, total: print("committed", done, flush=True))
-    """, marker="committed")
+    """,
+        marker="committed",
+    )
 
     path = data / "s.sqlite"
     with sqlite3.connect(path) as db:
@@ -43,8 +51,9 @@ def test_kill_during_ingest_keeps_every_committed_memory_and_no_half_written_one
         assert chunks < 3000  # it really was killed mid-way
         assert db.execute("SELECT count(*) FROM vectors").fetchone()[0] == chunks
         assert db.execute("SELECT count(*) FROM keywords").fetchone()[0] == chunks
-        orphans = db.execute("SELECT count(*) FROM raw_items r WHERE NOT EXISTS "
-                             "(SELECT 1 FROM chunks c WHERE c.raw_id = r.id)").fetchone()[0]
+        orphans = db.execute(
+            "SELECT count(*) FROM raw_items r WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.raw_id = r.id)"
+        ).fetchone()[0]
         assert orphans == 0
     memory = Memory(data, embedder=embedder, model=model)
     assert "Person7 " in memory.search("where did Person7 move", "s", k=1)[0].memory.text
@@ -60,7 +69,8 @@ def test_kill_during_consolidation_keeps_the_last_promoted_adapter(tmp_path, tin
     memory.consolidate("a", quick, Gate(0, 0), replay_repeats=0, log=lambda _: None)
     memory.close()
 
-    run_until(f"""
+    run_until(
+        f"""
         from imprint import Memory, Settings
         from imprint.weights.plan import Gate
         from imprint.weights.plan import TrainConfig
@@ -69,7 +79,9 @@ def test_kill_during_consolidation_keeps_the_last_promoted_adapter(tmp_path, tin
         Memory(settings=settings).consolidate("a", TrainConfig(epochs=500, lr=1e-2, r=4, stop_at_probe_recall=1.01),
                                               Gate(0, 0),
                                               replay_repeats=0, log=print)
-    """, marker="epoch 2/")
+    """,
+        marker="epoch 2/",
+    )
 
     again = Memory(settings=settings, embedder=embedder)
     registry = again.adapters("a")

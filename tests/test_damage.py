@@ -10,8 +10,12 @@ from imprint.cli import app
 from imprint.errors import EncryptionError
 from imprint.store.crypto import new_master_key
 
-NOTES = ["Mira keeps bees on her roof in Riga.", "Jonas bakes rye bread on Sundays.",
-         "Ana's parrot Kiwi speaks three words.", "The robotics club meets on Thursdays."]
+NOTES = [
+    "Mira keeps bees on her roof in Riga.",
+    "Jonas bakes rye bread on Sundays.",
+    "Ana's parrot Kiwi speaks three words.",
+    "The robotics club meets on Thursdays.",
+]
 
 
 @pytest.fixture

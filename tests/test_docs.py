@@ -13,21 +13,34 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_the_configuration_page_lists_every_setting_as_the_code_has_it():
-    assert (ROOT / "docs" / "configuration.md").read_text() == settings_markdown(), \
+    assert (ROOT / "docs" / "configuration.md").read_text() == settings_markdown(), (
         "run: python scripts/settings_doc.py"
+    )
 
 
-def test_the_readme_stays_short():
-    assert len((ROOT / "README.md").read_text().splitlines()) <= 200
+def test_the_readme_stays_short_and_says_what_to_run_on_its_first_screen():
+    lines = (ROOT / "README.md").read_text().splitlines()
+    assert len(lines) <= 200
+    assert any(line.startswith("make demo") for line in lines[:25])
 
 
 def test_no_file_tells_the_story_of_its_making():
     # the phrases are spelled with character classes so this guard is not itself a match for a reader's grep
     story = re.compile(r"\b([s]ession \d|this [s]ession|earlier [s]essions?|earlier [r]uns? of)\b", re.IGNORECASE)
-    files = [ROOT / "README.md", ROOT / "CHANGELOG.md", *(ROOT / "docs").glob("*.md"),
-             *(ROOT / "imprint").rglob("*.py"), *(ROOT / "benchmarks").glob("*.py"), *(ROOT / "tests").glob("*.py")]
-    told = [f"{path.relative_to(ROOT)}: {match.group(0)}" for path in files if path != Path(__file__).resolve()
-            for match in story.finditer(path.read_text())]
+    files = [
+        ROOT / "README.md",
+        ROOT / "CHANGELOG.md",
+        *(ROOT / "docs").rglob("*.md"),
+        *(ROOT / "imprint").rglob("*.py"),
+        *(ROOT / "benchmarks").glob("*.py"),
+        *(ROOT / "tests").glob("*.py"),
+    ]
+    told = [
+        f"{path.relative_to(ROOT)}: {match.group(0)}"
+        for path in files
+        if path != Path(__file__).resolve()
+        for match in story.finditer(path.read_text())
+    ]
     assert not told, told
 
 
@@ -36,9 +49,13 @@ def test_every_public_method_of_memory_says_what_it_does():
 
     from imprint import Memory
 
-    undocumented = [name for name, member in inspect.getmembers(Memory)
-                    if not name.startswith("_") and (inspect.isfunction(member) or isinstance(member, property))
-                    and not (member.__doc__ or "").strip()]
+    undocumented = [
+        name
+        for name, member in inspect.getmembers(Memory)
+        if not name.startswith("_")
+        and (inspect.isfunction(member) or isinstance(member, property))
+        and not (member.__doc__ or "").strip()
+    ]
     assert not undocumented, undocumented
 
 

@@ -42,10 +42,15 @@ def space(tmp_path, embedder, model):
 
 def test_another_embedder_is_refused_with_the_fix_named(space, projected, model, tmp_path):
     other = Memory(tmp_path / "data", embedder=projected, model=model)
-    for attempt in (lambda: other.search("Where does Mira live?", space="a"),
-                    lambda: other.add("Ana has a cat.", space="a")):
-        with pytest.raises(InputError, match=r"embedded with all-MiniLM-L6-v2 \(384 dimensions\); the configured "
-                                             r"embedder is projected.*\(64 dimensions\).*imprint reindex --space a"):
+    for attempt in (
+        lambda: other.search("Where does Mira live?", space="a"),
+        lambda: other.add("Ana has a cat.", space="a"),
+    ):
+        with pytest.raises(
+            InputError,
+            match=r"embedded with all-MiniLM-L6-v2 \(384 dimensions\); the configured "
+            r"embedder is projected.*\(64 dimensions\).*imprint reindex --space a",
+        ):
             attempt()
     assert space.search("Where does Mira live?", space="a")[0].memory.source == "mira"  # untouched
     record = other.space("a").store.embedder_record()
@@ -85,8 +90,10 @@ def test_reindex_is_resumable_and_switches_the_space_in_one_step(space, projecte
 def test_a_space_from_before_the_record_is_taken_as_minilm(space, tmp_path, embedder, model):
     space.close()
     with sqlite3.connect(tmp_path / "data" / "a.sqlite") as conn:  # undo the migration, as a file from before it
-        conn.executescript("DELETE FROM meta WHERE key = 'embedder'; DROP TABLE staged_vectors; DROP TRIGGER "
-                           "vectors_unstage_delete; DROP TRIGGER vectors_unstage_move; PRAGMA user_version = 9;")
+        conn.executescript(
+            "DELETE FROM meta WHERE key = 'embedder'; DROP TABLE staged_vectors; DROP TRIGGER "
+            "vectors_unstage_delete; DROP TRIGGER vectors_unstage_move; PRAGMA user_version = 9;"
+        )
     reopened = Memory(tmp_path / "data", embedder=embedder, model=model)
     record = reopened.space("a").store.embedder_record()
     assert (record.name, record.dimensions, record.fingerprint) == ("all-MiniLM-L6-v2", 384, None)
@@ -97,9 +104,11 @@ def test_a_space_from_before_the_record_is_taken_as_minilm(space, tmp_path, embe
 def test_a_turn_is_keyed_with_the_turn_before_it_and_reindex_keys_it_the_same(space, projected, model, tmp_path):
     with_context = SentenceEmbedder(projected.folder, projected.name, 0.1, context_weight=0.5)
     assert with_context.count_tokens("Do you still go fishing?") < 10  # not the file's padded length
-    turns = [{"speaker": "Ana", "text": "Do you still go fishing with your brother?"},
-             {"speaker": "Ben", "text": "Yes, every Sunday at the lake near the mill."},
-             {"speaker": "Ana", "text": "That sounds like a lovely way to spend a morning off."}]
+    turns = [
+        {"speaker": "Ana", "text": "Do you still go fishing with your brother?"},
+        {"speaker": "Ben", "text": "Yes, every Sunday at the lake near the mill."},
+        {"speaker": "Ana", "text": "That sounds like a lovely way to spend a morning off."},
+    ]
     space.add_turns(turns, space="b")
     moved = Memory(tmp_path / "data", embedder=with_context, model=model)
     assert moved.reindex("b").switched
@@ -114,4 +123,3 @@ def test_a_turn_is_keyed_with_the_turn_before_it_and_reindex_keys_it_the_same(sp
     assert np.allclose(ingested[1], keyed / np.linalg.norm(keyed), atol=1e-5)  # the second turn holds the first
     assert np.allclose(ingested[0], plain[0], atol=1e-5)  # the first has none before it
     moved.close(), direct.close()
-

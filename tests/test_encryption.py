@@ -73,8 +73,7 @@ def test_wrong_or_missing_key_is_a_clear_error_and_loses_nothing(tmp_path, embed
     plain = Memory(tmp_path / "plain", embedder=embedder, model=model)
     plain.add("an unencrypted note", space="open")
     plain.close()
-    keyed = Memory(settings=Settings(data_dir=tmp_path / "plain", key=new_master_key()), embedder=embedder,
-                   model=model)
+    keyed = Memory(settings=Settings(data_dir=tmp_path / "plain", key=new_master_key()), embedder=embedder, model=model)
     with pytest.raises(EncryptionError, match="created without encryption"):
         keyed.count("open")
 

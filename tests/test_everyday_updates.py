@@ -5,7 +5,7 @@ nothing (tests/data/everyday_updates.json)."""
 import json
 from pathlib import Path
 
-from imprint.encode.supersede import replaced
+from imprint.text.supersede import replaced
 
 PAIRS = json.loads((Path(__file__).parent / "data" / "everyday_updates.json").read_text())
 

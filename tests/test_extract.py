@@ -7,14 +7,14 @@ from datetime import date
 import pytest
 
 from imprint import Memory, Settings
-from imprint.encode.chunk import without_speaker
-from imprint.encode.dates import (
+from imprint.text.dates import (
     named_day,
     parse_time,
     resolve_relative_dates,
     strip_resolved_dates,
 )
-from imprint.encode.extract import grounded, turn_statement
+from imprint.text.extract import grounded, turn_statement
+from imprint.text.sentences import without_speaker
 
 SAID = "1:56 pm on 8 May, 2023"  # a Monday, in LoCoMo's format
 
@@ -30,8 +30,9 @@ def test_relative_dates_are_resolved_against_the_day_they_were_said():
         "I gave a talk last week.": "last week [the week before 8 May 2023]",
         "We go camping next month.": "next month [June 2023]",
         "My 18th birthday was 10 years ago.": "10 years ago [2013]",
-        "I painted it last year, and the day before yesterday I sold it.":
-            "last year [2022], and the day before yesterday [6 May 2023]",
+        "I painted it last year, and the day before yesterday I sold it.": (
+            "last year [2022], and the day before yesterday [6 May 2023]"
+        ),
         "Two weeks ago we met.": "Two weeks ago [the week of 24 April 2023]",
     }
     for said, expected in cases.items():
@@ -42,21 +43,29 @@ def test_relative_dates_are_resolved_against_the_day_they_were_said():
 
 
 TURNS = [
-    {"speaker": "Caroline", "text": "Hi! Wow! I went to a LGBTQ support group yesterday and it was so powerful.",
-     "time": SAID},
-    {"speaker": "Melanie", "text": "Wow! Thanks, Caroline. I ran a charity race for mental health last Sunday.",
-     "time": SAID},
+    {
+        "speaker": "Caroline",
+        "text": "Hi! Wow! I went to a LGBTQ support group yesterday and it was so powerful.",
+        "time": SAID,
+    },
+    {
+        "speaker": "Melanie",
+        "text": "Wow! Thanks, Caroline. I ran a charity race for mental health last Sunday.",
+        "time": SAID,
+    },
 ]
 
 
 def test_a_turn_is_remembered_as_its_statement_and_kept_raw_as_said(memory):
     first, second = memory.add_turns(TURNS, space="chat")
     statement = memory.get(first, "chat")
-    assert statement.text == ("Caroline: Hi! Wow! I went to a LGBTQ support group yesterday [7 May 2023] and it "
-                              "was so powerful.")
+    assert statement.text == (
+        "Caroline: Hi! Wow! I went to a LGBTQ support group yesterday [7 May 2023] and it was so powerful."
+    )
     assert statement.speaker == "Caroline" and statement.time == SAID
-    assert memory.get(second, "chat").text == ("Melanie: Wow! Thanks, Caroline. I ran a charity race for mental "
-                                               "health last Sunday [7 May 2023].")
+    assert memory.get(second, "chat").text == (
+        "Melanie: Wow! Thanks, Caroline. I ran a charity race for mental health last Sunday [7 May 2023]."
+    )
     assert json.loads(memory.raw(first, "chat").content) == TURNS  # the raw conversation as it came
     store = memory.space("chat").store
     assert set(store.keyword_search("2023", 5)) == {first, second}  # the dates are searchable words now
@@ -90,8 +99,11 @@ def test_a_fact_is_grounded_when_the_message_holds_its_names_and_numbers():
 def test_a_teacher_rewrites_turns_and_only_grounded_facts_become_memories(tmp_path, embedder, model):
     """The packaged 270M model as the teacher: it copies its prompt's example (Linden Hospital,
     Quito) into most answers; none of that may reach a memory, and forgetting still redacts."""
-    memory = Memory(settings=Settings(data_dir=tmp_path / "data", extract="teacher", teacher="local"),
-                    embedder=embedder, model=model)
+    memory = Memory(
+        settings=Settings(data_dir=tmp_path / "data", extract="teacher", teacher="local"),
+        embedder=embedder,
+        model=model,
+    )
     ids = memory.add_turns(TURNS, space="chat")
     for memory_id, turn in zip(ids, TURNS):
         stored = memory.get(memory_id, "chat")

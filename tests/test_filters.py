@@ -10,10 +10,18 @@ USERS = {"u1": "Tallinn", "u2": "Riga", "u3": "Vilnius"}
 
 def fill(memory: Memory) -> None:
     for user, city in USERS.items():
-        memory.add(f"My favourite city is {city}.", space="s", metadata={"user_id": user, "team": "blue"},
-                   time="2024-05-0" + user[-1])
-        memory.add(f"I keep a diary about {city} trips.", space="s", metadata={"user_id": user, "agent_id": "a1"},
-                   time="2025-01-0" + user[-1])
+        memory.add(
+            f"My favourite city is {city}.",
+            space="s",
+            metadata={"user_id": user, "team": "blue"},
+            time="2024-05-0" + user[-1],
+        )
+        memory.add(
+            f"I keep a diary about {city} trips.",
+            space="s",
+            metadata={"user_id": user, "agent_id": "a1"},
+            time="2025-01-0" + user[-1],
+        )
 
 
 @pytest.fixture(params=["plain", "encrypted"])

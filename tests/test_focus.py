@@ -1,13 +1,12 @@
 """The subject focus: which retrieved memories a small reader is shown, and in what order."""
 
+from imprint.answer.focus import focus
 from imprint.prompt import answer_prompt
-from imprint.recall.focus import focus
 from imprint.records import Chunk
 
 
 def memory(i: int, text: str, speaker: str | None = None, time: str | None = None) -> Chunk:
-    return Chunk(id=i, raw_id=i, source="s", text=text, speaker=speaker, time=time, tokens=10, metadata={},
-                 added_at="")
+    return Chunk(id=i, raw_id=i, source="s", text=text, speaker=speaker, time=time, tokens=10, metadata={}, added_at="")
 
 
 WORKS = memory(1, "Ada Lovelace works at Vosuvo Industries. Ada Lovelace lives in Turin.")

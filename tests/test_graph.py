@@ -1,22 +1,33 @@
 """The entity graph: names extracted, kept in step with the store, and a spread that makes the hop."""
 
-from imprint.encode.entities import extract_entities, names_within, question_names
+from imprint.text.entities import extract_entities, names_within, question_names
 
 
 def test_names_are_capitalised_runs_without_sentence_starts():
     found = extract_entities("The Bank of England was founded in 1694 by John Houblon. In 2019, Mira moved to Tallinn.")
     assert found == ["bank of england", "john houblon", "mira", "tallinn"]  # in order: the first is the subject
     assert extract_entities("Demon Dice: Demon Dice is a game by Lester Smith, Inc. (TSR).") == [
-        "demon dice", "lester smith", "inc", "tsr"]  # punctuation ends a name
+        "demon dice",
+        "lester smith",
+        "inc",
+        "tsr",
+    ]  # punctuation ends a name
     assert {"zorblat industries", "zorblat"} <= question_names("who founded zorblat industries?")
 
 
 def test_the_spread_reaches_the_memory_about_a_name_the_first_hop_mentions(memory):
     first = memory.add("Zorblat Industries was founded by Quillon Varga.", space="g")[0]
     second = memory.add("Quillon Varga grew up in a lighthouse near Tallinn.", space="g")[0]
-    others = [memory.add(text, space="g")[0] for text in [
-        "Mira Osk repairs clocks in Graz.", "The harbour of Riga freezes in winter.",
-        "Otto Kranz keeps bees on his roof.", "Ilse Varga sells maps in Szeged.", "Tallinn has a lighthouse too."]]
+    others = [
+        memory.add(text, space="g")[0]
+        for text in [
+            "Mira Osk repairs clocks in Graz.",
+            "The harbour of Riga freezes in winter.",
+            "Otto Kranz keeps bees on his roof.",
+            "Ilse Varga sells maps in Szeged.",
+            "Tallinn has a lighthouse too.",
+        ]
+    ]
     store = memory.space("g").store
     question = "Where was the person behind Zorblat Industries raised?"
     names = store.entities_named(question_names(question))
@@ -46,19 +57,33 @@ def test_forgetting_removes_the_names_no_memory_mentions_any_more(memory):
 
 def test_months_and_weekdays_are_no_names_and_joined_names_are_also_found_apart():
     assert extract_entities("In May 2005, Nordeman released Brave. On Monday Mira met May Lin.") == [
-        "nordeman", "brave", "mira", "may lin"]  # a month alone names no one; "May Lin" may
+        "nordeman",
+        "brave",
+        "mira",
+        "may lin",
+    ]  # a month alone names no one; "May Lin" may
     assert names_within("It was produced by Trent Reznor of Nine Inch Nails.") == {
-        "trent reznor of nine inch nails", "trent reznor", "nine inch nails"}
+        "trent reznor of nine inch nails",
+        "trent reznor",
+        "nine inch nails",
+    }
 
 
 def _second_hops(memory, space: str) -> tuple[int, int, int]:
     """A passage naming two people, one where the question's relation is, and a passage about each."""
-    first = memory.add("Zorblat Industries makes lamps. Quillon Varga founded it in Riga in 1990. Its company logo "
-                       "was drawn by Ilse Marek.", space=space)[0]
+    first = memory.add(
+        "Zorblat Industries makes lamps. Quillon Varga founded it in Riga in 1990. Its company logo "
+        "was drawn by Ilse Marek.",
+        space=space,
+    )[0]
     varga = memory.add("Quillon Varga grew up in Tallinn and loved drawing logos.", space=space)[0]
     marek = memory.add("Ilse Marek grew up in Szeged.", space=space)[0]
-    for text in ["Mira Osk repairs clocks in Graz.", "The harbour of Riga freezes in winter.",
-                 "Otto Kranz keeps bees on his roof.", "Tallinn has a lighthouse too."]:
+    for text in [
+        "Mira Osk repairs clocks in Graz.",
+        "The harbour of Riga freezes in winter.",
+        "Otto Kranz keeps bees on his roof.",
+        "Tallinn has a lighthouse too.",
+    ]:
         memory.add(text, space=space)
     return first, varga, marek
 
@@ -90,6 +115,7 @@ def test_the_second_hop_is_found_in_an_encrypted_space_where_names_are_stored_as
 
     with Memory(settings=Settings(data_dir=tmp_path, key=new_master_key()), embedder=embedder, model=model) as memory:
         first, _, marek = _second_hops(memory, "g")
-        hits = memory.search("Where did the person who drew the Zorblat Industries company logo grow up?", "g", k=2,
-                             graph=True)
+        hits = memory.search(
+            "Where did the person who drew the Zorblat Industries company logo grow up?", "g", k=2, graph=True
+        )
         assert {h.memory.id for h in hits} == {first, marek}

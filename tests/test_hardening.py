@@ -69,8 +69,14 @@ def test_a_turn_nested_too_deeply_is_refused_and_the_space_still_lists(memory):
 
 def test_adding_the_same_files_again_counts_duplicates_not_dropped(memory, tmp_path):
     chat = tmp_path / "chat.json"
-    chat.write_text(json.dumps([{"speaker": "A", "text": f"I planted {n} tomato seedlings in the garden."}
-                                for n in ("three", "three", "five")]))
+    chat.write_text(
+        json.dumps(
+            [
+                {"speaker": "A", "text": f"I planted {n} tomato seedlings in the garden."}
+                for n in ("three", "three", "five")
+            ]
+        )
+    )
     first = memory.add_paths([chat], "s")
     again = memory.add_paths([chat], "s")
     assert first.added == 1 and first.dropped == 1 and first.indexed == 2  # the second turn repeats the first
@@ -89,7 +95,9 @@ def test_the_cli_prints_stored_text_literally(tmp_path):
         assert "[urgent]" in flat and "[b]Friday[/b]" in flat and "[/quote]" in flat, flat
 
 
-@pytest.mark.parametrize("grants", [{"": ["*"]}, {"stdio": ["*"]}, {"short-key": ["a"]}, {" padded-key-0123456789 ": ["a"]}])
+@pytest.mark.parametrize(
+    "grants", [{"": ["*"]}, {"stdio": ["*"]}, {"short-key": ["a"]}, {" padded-key-0123456789 ": ["a"]}]
+)
 def test_empty_short_or_padded_keys_are_refused_at_load(tmp_path, grants):
     path = tmp_path / "keys.json"
     path.write_text(json.dumps({"keys": grants}))
@@ -133,10 +141,11 @@ def test_any_upload_name_is_a_plain_file_name_or_refused(name):
     assert len(cleaned) <= 255 and not any(unicodedata.category(c).startswith("C") for c in cleaned)
 
 
-json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
-                                                                                         max_size=3),
-                           max_leaves=60)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=60,
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -198,13 +207,16 @@ def test_names_with_control_characters_are_printed_escaped(tmp_path):
     assert "\\x1b[31mred.md" in CliRunner().invoke(app, ["list", *data]).output
 
 
-@pytest.mark.parametrize("name, text", [
-    ("keys.json", '{"turns": [{"speaker": "a", "text": "\\u0041KIAIOSFODNN7EXAMPLE is mine"}]}'),
-    ("key.json", '{"turns": [{"speaker": "a", "text": "\\u002D----BEGIN RSA PRIVATE KEY-----"}]}'),
-    ("aws.txt", "the deploy user\nwJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"),
-    ("db.md", "connect with postgresql://app:hunter22@db.internal/prod"),
-    ("Credentials.json", '{"a": 1}'),
-])
+@pytest.mark.parametrize(
+    "name, text",
+    [
+        ("keys.json", '{"turns": [{"speaker": "a", "text": "\\u0041KIAIOSFODNN7EXAMPLE is mine"}]}'),
+        ("key.json", '{"turns": [{"speaker": "a", "text": "\\u002D----BEGIN RSA PRIVATE KEY-----"}]}'),
+        ("aws.txt", "the deploy user\nwJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"),
+        ("db.md", "connect with postgresql://app:hunter22@db.internal/prod"),
+        ("Credentials.json", '{"a": 1}'),
+    ],
+)
 def test_secrets_in_escaped_or_other_forms_are_refused_and_nothing_is_stored(memory, tmp_path, name, text):
     (tmp_path / name).write_text(text)
     report = memory.add_paths([tmp_path / name], "s")

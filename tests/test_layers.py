@@ -6,6 +6,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "imprint"
 LAYERS = [  # lowest first; a module may import from its own package and from lower layers
     {"records", "config", "errors", "progress"},
+    {"text", "extras"},
     {"encode", "llm", "prompt", "filters"},
     {"store"},
     {"recall", "weights"},
@@ -13,7 +14,7 @@ LAYERS = [  # lowest first; a module may import from its own package and from lo
     {"ingest", "answer", "forget"},
     {"sync", "reindex"},
     {"memory"},
-    {"queue"},
+    {"jobs"},
     {"serve", "bench", "doctor"},
     {"demo"},
     {"cli", "__init__"},

@@ -14,24 +14,33 @@ from imprint.llm.local import gguf_file, greedy_generate, resolve_model_dir
 from imprint.store.crypto import SpaceCipher
 from imprint.weights.adapters import AdapterRegistry, Manifest
 
-PROMPTS = ["Question: What is the capital of France?\nAnswer:", "Question: Who wrote Hamlet?\nAnswer:",
-           "Question: What colour is the sky on a clear day?\nAnswer:"]
+PROMPTS = [
+    "Question: What is the capital of France?\nAnswer:",
+    "Question: Who wrote Hamlet?\nAnswer:",
+    "Question: What colour is the sky on a clear day?\nAnswer:",
+]
 
 
 @pytest.fixture(scope="module")
 def engines(model):
     settings = Settings()
     gguf = gguf_file(settings.model, settings.cache_dir)
-    base = AutoModelForCausalLM.from_pretrained(resolve_model_dir(settings.model, settings.cache_dir),
-                                                dtype=torch.float32).eval()  # its own copy: peft edits it
+    base = AutoModelForCausalLM.from_pretrained(
+        resolve_model_dir(settings.model, settings.cache_dir), dtype=torch.float32
+    ).eval()  # its own copy: peft edits it
     return LlamaCppModel.shared(gguf), base
 
 
 def random_adapter(base, folder, seed: int, strength: float):
     """A LoRA with random (non-zero) B matrices on the MLP: it changes answers, as training would."""
     torch.manual_seed(seed)
-    config = LoraConfig(r=8, lora_alpha=16, target_modules=["gate_proj", "up_proj", "down_proj"],
-                        init_lora_weights=False, task_type="CAUSAL_LM")
+    config = LoraConfig(
+        r=8,
+        lora_alpha=16,
+        target_modules=["gate_proj", "up_proj", "down_proj"],
+        init_lora_weights=False,
+        task_type="CAUSAL_LM",
+    )
     peft_model = get_peft_model(base, config)
     with torch.no_grad():
         for name, parameter in peft_model.named_parameters():
@@ -69,14 +78,18 @@ def test_memory_answers_with_llama_cpp_by_default_and_transformers_on_request(tm
     question = "Who founded Zorblat Industries?"
     assert fast.ask(question, "s", strategy="index").text == slow.ask(question, "s", strategy="index").text
     with pytest.raises(ModelError, match="gguf"):
-        Memory(settings=Settings(data_dir=tmp_path / "c", engine="llama.cpp", model=str(tmp_path)),
-               embedder=embedder, model=model).answerer
+        Memory(  # noqa: B018
+            settings=Settings(data_dir=tmp_path / "c", engine="llama.cpp", model=str(tmp_path)),
+            embedder=embedder,
+            model=model,
+        ).answerer
 
 
 def test_a_sealed_adapter_is_served_by_llama_cpp_from_its_decrypted_copy(engines, tmp_path):
     llama, _ = engines
-    base = AutoModelForCausalLM.from_pretrained(resolve_model_dir(Settings().model, Settings().cache_dir),
-                                                dtype=torch.float32).eval()
+    base = AutoModelForCausalLM.from_pretrained(
+        resolve_model_dir(Settings().model, Settings().cache_dir), dtype=torch.float32
+    ).eval()
     adapted = random_adapter(base, tmp_path / "plain", seed=2, strength=0.3)
     plain = [llama.generate(p, 12, adapter=tmp_path / "plain").text for p in PROMPTS]
     assert plain != [llama.generate(p, 12).text for p in PROMPTS]  # the adapter matters

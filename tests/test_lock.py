@@ -1,9 +1,9 @@
 """requirements.lock pins what pyproject.toml asks for: a clean install next month gets the versions
 the tests last passed with."""
 
-import tomllib
 from pathlib import Path
 
+import tomllib
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -22,7 +22,8 @@ def _pins() -> dict[str, str]:
 def test_every_requirement_of_pyproject_is_pinned_in_the_lock_at_a_version_it_allows():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     pins = _pins()
-    wanted = [Requirement(r) for r in project["dependencies"] + project["optional-dependencies"]["dev"]]
+    extras = {name: needs for name, needs in project["optional-dependencies"].items() if name != "all"}
+    wanted = [Requirement(r) for r in project["dependencies"] + sum(extras.values(), [])]
     disagree = []
     for requirement in wanted:
         name = canonicalize_name(requirement.name)
@@ -38,3 +39,8 @@ def test_the_lock_pins_exact_versions_and_never_a_local_build_label():
     pins = _pins()
     assert all(version[0].isdigit() and "+" not in version for version in pins.values())
     assert pins["torch"] == "2.13.0"
+
+
+def test_all_installs_every_extra_but_dev():
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert Requirement(extras["all"][0]).extras == set(extras) - {"all", "dev"}

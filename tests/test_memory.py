@@ -3,8 +3,8 @@ import json
 import pytest
 
 from imprint import InputError, Memory, NotFoundError, Settings
-from imprint.encode.supersede import replaced
 from imprint.records import Replacement, Validity
+from imprint.text.supersede import replaced
 
 
 def test_add_search_list_forget_round_trip(memory):
@@ -35,8 +35,14 @@ def test_spaces_are_kept_apart(memory):
 
 
 def test_conversation_turns_become_memories_with_speaker_and_time(memory):
-    ids = memory.add_turns([{"speaker": "Ana", "text": "I adopted a cat named Pixel.", "time": "2023-05-01"},
-                            {"role": "user", "content": "Nice!"}], space="chat", source="chat-1")
+    ids = memory.add_turns(
+        [
+            {"speaker": "Ana", "text": "I adopted a cat named Pixel.", "time": "2023-05-01"},
+            {"role": "user", "content": "Nice!"},
+        ],
+        space="chat",
+        source="chat-1",
+    )
     first = memory.get(ids[0], "chat")
     assert first.text == "Ana: I adopted a cat named Pixel." and first.speaker == "Ana" and first.time == "2023-05-01"
 
@@ -60,12 +66,15 @@ def test_a_long_document_is_chunked_under_the_embedder_window(memory):
     assert "box 1379" in memory.search("Where is item 197 stored?", "s", k=3)[0].memory.text
 
 
-@pytest.mark.parametrize("call,message", [
-    (lambda m: m.add("   ", space="s"), "empty"),
-    (lambda m: m.add("x", space="../etc"), "bad space name"),
-    (lambda m: m.search("", space="s"), "empty query"),
-    (lambda m: m.ask("q", space="s", strategy="telepathy"), "unknown strategy"),
-])
+@pytest.mark.parametrize(
+    "call,message",
+    [
+        (lambda m: m.add("   ", space="s"), "empty"),
+        (lambda m: m.add("x", space="../etc"), "bad space name"),
+        (lambda m: m.search("", space="s"), "empty query"),
+        (lambda m: m.ask("q", space="s", strategy="telepathy"), "unknown strategy"),
+    ],
+)
 def test_bad_input_gets_a_clear_error_and_loses_nothing(memory, call, message):
     memory.add("kept", space="s")
     with pytest.raises(InputError, match=message):
@@ -97,12 +106,15 @@ def test_context_packing_respects_the_budget_most_relevant_first(tmp_path, embed
 
 
 def test_forgetting_one_memory_of_a_document_redacts_it_from_the_kept_raw_item(tmp_path, embedder, model):
-    memory = Memory(settings=Settings(data_dir=tmp_path / "data", chunk_tokens=24, chunk_overlap=0),
-                    embedder=embedder, model=model)
+    memory = Memory(
+        settings=Settings(data_dir=tmp_path / "data", chunk_tokens=24, chunk_overlap=0), embedder=embedder, model=model
+    )
     document = tmp_path / "notes.pdf.txt"
-    document.write_text("Mira moved to Tallinn in 2019 to work at the harbour office.\n\n"
-                        "Her brother Osk keeps a secret bakery in Riga that nobody knows about.\n\n"
-                        "In winter Mira skates on the frozen bay every Sunday morning.")
+    document.write_text(
+        "Mira moved to Tallinn in 2019 to work at the harbour office.\n\n"
+        "Her brother Osk keeps a secret bakery in Riga that nobody knows about.\n\n"
+        "In winter Mira skates on the frozen bay every Sunday morning."
+    )
     report = memory.add_paths([document], space="s")
     assert len(report.memories) == 3
     secret = next(m for m in report.memories if "bakery" in memory.get(m, "s").text)
@@ -116,8 +128,13 @@ def test_forgetting_one_memory_of_a_document_redacts_it_from_the_kept_raw_item(t
 
 
 def test_forgetting_one_turn_redacts_it_from_the_stored_conversation(memory):
-    ids = memory.add_turns([{"speaker": "Ana", "text": "My PIN is 4471, don't tell anyone."},
-                            {"speaker": "Ben", "text": "Noted. Lunch on Friday?"}], space="chat")
+    ids = memory.add_turns(
+        [
+            {"speaker": "Ana", "text": "My PIN is 4471, don't tell anyone."},
+            {"speaker": "Ben", "text": "Noted. Lunch on Friday?"},
+        ],
+        space="chat",
+    )
     memory.forget(ids[0], "chat")
     raw = memory.raw(ids[1], "chat")
     assert "4471" not in raw.content and "Lunch on Friday" in raw.content
@@ -125,13 +142,21 @@ def test_forgetting_one_turn_redacts_it_from_the_stored_conversation(memory):
 
 
 def test_greetings_filler_and_repeats_are_kept_raw_but_not_indexed(memory):
-    ids = memory.add_turns([{"speaker": "Ana", "text": "Hi!"},
-                            {"speaker": "Ben", "text": "Hey, how are you?"},
-                            {"speaker": "Ana", "text": "I adopted a cat named Pixel."},
-                            {"speaker": "Ben", "text": "Haha, nice!"}], space="chat")
-    again = memory.add_turns([{"speaker": "Ana", "text": "I adopted a cat named Pixel!"}], space="chat", source="chat-2")
-    different = memory.add_turns([{"speaker": "Ana", "text": "I adopted a cat named Pixie."}], space="chat",
-                                 source="chat-3")  # one letter apart: another fact, however close the vectors
+    ids = memory.add_turns(
+        [
+            {"speaker": "Ana", "text": "Hi!"},
+            {"speaker": "Ben", "text": "Hey, how are you?"},
+            {"speaker": "Ana", "text": "I adopted a cat named Pixel."},
+            {"speaker": "Ben", "text": "Haha, nice!"},
+        ],
+        space="chat",
+    )
+    again = memory.add_turns(
+        [{"speaker": "Ana", "text": "I adopted a cat named Pixel!"}], space="chat", source="chat-2"
+    )
+    different = memory.add_turns(
+        [{"speaker": "Ana", "text": "I adopted a cat named Pixie."}], space="chat", source="chat-3"
+    )  # one letter apart: another fact, however close the vectors
     assert memory.count("chat") == 2
     dropped = {m.id: m.dropped for m in memory.dropped("chat")}
     assert set(dropped) == {ids[0], ids[1], ids[3], again[0]}
@@ -166,8 +191,11 @@ def test_forgetting_a_memory_forgets_its_repeats_from_other_sources(memory):
 
 
 def test_the_information_bar_can_be_turned_off(tmp_path, embedder, model):
-    memory = Memory(settings=Settings(data_dir=tmp_path, min_information=0, duplicate_similarity=1.01),
-                    embedder=embedder, model=model)
+    memory = Memory(
+        settings=Settings(data_dir=tmp_path, min_information=0, duplicate_similarity=1.01),
+        embedder=embedder,
+        model=model,
+    )
     memory.add_turns([{"speaker": "Ana", "text": "Hi!"}, {"speaker": "Ben", "text": "Hi!"}], space="s")
     assert memory.count("s") == 2 and memory.dropped("s") == []
 
@@ -178,10 +206,13 @@ def test_a_newer_statement_replaces_the_older_sentence_and_keeps_the_rest(memory
     [other] = memory.add("Mira Osk lives in Vosuville.", space="w")  # another subject: untouched
     [train] = memory.add("The night train runs from Paris to Rome.", space="w")  # a route, not a change
     store = memory.space("w").store
-    assert memory.as_of(store.get([train]), "Where does the night train start?", "w")[0].text == \
-        "The night train runs from Paris to Rome."
+    assert (
+        memory.as_of(store.get([train]), "Where does the night train start?", "w")[0].text
+        == "The night train runs from Paris to Rome."
+    )
     assert store.replaced_sentences([old, move, other]) == {
-        old: [Replacement("Kalo Rabri lives in Vosuville.", "Kalo Rabri lives in Tenstad.", move, "2021-06-01")]}
+        old: [Replacement("Kalo Rabri lives in Vosuville.", "Kalo Rabri lives in Tenstad.", move, "2021-06-01")]
+    }
     question = "Where does Kalo Rabri live now?"
     now = {m.id: m.text for m in memory.as_of(store.get([old, move, other]), question, "w")}
     assert now[old] == "Kalo Rabri works as a baker at Tensu Labs. Kalo Rabri lives in Tenstad."
@@ -195,20 +226,27 @@ def test_a_newer_statement_replaces_the_older_sentence_and_keeps_the_rest(memory
 
 
 def test_a_colleague_at_the_same_place_replaces_nothing():
-    colleague, earlier = "At Ulfalo Works, Suko Brihael has a job as a carpenter.", "At Ulfalo Works, Ruti Eldemo has a job as a carpenter."
+    colleague, earlier = (
+        "At Ulfalo Works, Suko Brihael has a job as a carpenter.",
+        "At Ulfalo Works, Ruti Eldemo has a job as a carpenter.",
+    )
     assert replaced(colleague, earlier) == []  # about Suko, not about Ulfalo Works
     moved_job = "At Tensu Labs, Ruti Eldemo has a job as a carpenter."
     assert replaced(moved_job, earlier) == [(earlier, moved_job)]
 
 
 def test_each_sentence_holds_until_replaced_and_a_dated_question_sees_that_day(memory):
-    [old] = memory.add("Kalo Rabri works as a baker at Tensu Labs. Kalo Rabri lives in Vosuville.", space="w",
-                       time="2018-03-01")
+    [old] = memory.add(
+        "Kalo Rabri works as a baker at Tensu Labs. Kalo Rabri lives in Vosuville.", space="w", time="2018-03-01"
+    )
     [move] = memory.add("In 2021, Kalo Rabri moved from Vosuville to Tenstad.", space="w", time="2021-06-01")
     assert memory.validity(old, "w") == [
         Validity("Kalo Rabri works as a baker at Tensu Labs.", "2018-03-01"),
-        Validity("Kalo Rabri lives in Vosuville.", "2018-03-01", "2021-06-01", move, "Kalo Rabri lives in Tenstad.")]
-    assert memory.validity(move, "w") == [Validity("In 2021, Kalo Rabri moved from Vosuville to Tenstad.", "2021-06-01")]
+        Validity("Kalo Rabri lives in Vosuville.", "2018-03-01", "2021-06-01", move, "Kalo Rabri lives in Tenstad."),
+    ]
+    assert memory.validity(move, "w") == [
+        Validity("In 2021, Kalo Rabri moved from Vosuville to Tenstad.", "2021-06-01")
+    ]
     store = memory.space("w").store
     then = {m.id: m.text for m in memory.as_of(store.get([old, move]), "Where did Kalo Rabri live in 2019?", "w")}
     assert "lives in Vosuville" in then[old] and "from Vosuville to Tenstad" in then[move]
@@ -218,8 +256,14 @@ def test_each_sentence_holds_until_replaced_and_a_dated_question_sees_that_day(m
 
 
 def test_the_consolidation_policy_takes_memories_stable_and_used_enough(tiny):
-    ids = [tiny.add(text, "s") for text in ("Ada Lovelace lives in Turin.", "Omar Haddad plays the oud.",
-                                             "The Velvet Comet is a Norwegian ferry.")]
+    ids = [
+        tiny.add(text, "s")
+        for text in (
+            "Ada Lovelace lives in Turin.",
+            "Omar Haddad plays the oud.",
+            "The Velvet Comet is a Norwegian ferry.",
+        )
+    ]
     [turin], [oud], [ferry] = ids
     tiny.ask("Where does Ada Lovelace live?", "s", strategy="index", k=1)
     assert tiny.get(turin, "s").uses == 1 and tiny.get(oud, "s").uses == 0
@@ -233,27 +277,45 @@ def test_the_consolidation_policy_takes_memories_stable_and_used_enough(tiny):
     assert tiny.stable_memories("s", stable_days=30) == [oud]
 
 
-@pytest.mark.parametrize("older, newer, now", [
-    ("Ilse Varga lives in Debrecen and teaches chemistry.", "Ilse Varga moved to Szeged two weeks ago.",
-     "Ilse Varga lives in Szeged and teaches chemistry."),
-    ("Hana Sato works at Midori Foods as an accountant.", "Hana Sato now works at Kaze Robotics.",
-     "Hana Sato works at Kaze Robotics as an accountant."),
-    ("Nadia Haddad has a blue car.", "Nadia Haddad sold her car in April.", "Nadia Haddad sold her car in April."),
-    ("Yusuf Demir is a teacher at Ankara College.", "Yusuf Demir is no longer a teacher.",
-     "Yusuf Demir is no longer a teacher."),
-    ("Rosa Lindqvist goes by Rosa Lind at work.", "Rosa Lindqvist changed her name to Rosa Ek.",
-     "Rosa Lindqvist goes by Rosa Ek at work."),
-])
+@pytest.mark.parametrize(
+    "older, newer, now",
+    [
+        (
+            "Ilse Varga lives in Debrecen and teaches chemistry.",
+            "Ilse Varga moved to Szeged two weeks ago.",
+            "Ilse Varga lives in Szeged and teaches chemistry.",
+        ),
+        (
+            "Hana Sato works at Midori Foods as an accountant.",
+            "Hana Sato now works at Kaze Robotics.",
+            "Hana Sato works at Kaze Robotics as an accountant.",
+        ),
+        ("Nadia Haddad has a blue car.", "Nadia Haddad sold her car in April.", "Nadia Haddad sold her car in April."),
+        (
+            "Yusuf Demir is a teacher at Ankara College.",
+            "Yusuf Demir is no longer a teacher.",
+            "Yusuf Demir is no longer a teacher.",
+        ),
+        (
+            "Rosa Lindqvist goes by Rosa Lind at work.",
+            "Rosa Lindqvist changed her name to Rosa Ek.",
+            "Rosa Lindqvist goes by Rosa Ek at work.",
+        ),
+    ],
+)
 def test_updates_said_the_way_people_say_them_replace_what_they_update(older, newer, now):
     assert replaced(newer, older) == [(older, now)]
 
 
-@pytest.mark.parametrize("older, newer", [
-    ("Ilse Varga lives in Debrecen.", "Ilse Varga visited Szeged."),
-    ("Ilse Varga lives in Debrecen.", "Jonas Berg moved to Szeged."),  # another person
-    ("Nadia Haddad has a blue car.", "Nadia Haddad sold her bike."),  # another thing
-    ("Jonas Berg works for Nordvik Shipping.", "Jonas Berg joined Ana for dinner."),
-])
+@pytest.mark.parametrize(
+    "older, newer",
+    [
+        ("Ilse Varga lives in Debrecen.", "Ilse Varga visited Szeged."),
+        ("Ilse Varga lives in Debrecen.", "Jonas Berg moved to Szeged."),  # another person
+        ("Nadia Haddad has a blue car.", "Nadia Haddad sold her bike."),  # another thing
+        ("Jonas Berg works for Nordvik Shipping.", "Jonas Berg joined Ana for dinner."),
+    ],
+)
 def test_look_alike_sentences_replace_nothing(older, newer):
     assert replaced(newer, older) == []
 

@@ -24,16 +24,26 @@ def wheel(folder, name: str, part: bytes, member: str | None = None) -> None:
     with zipfile.ZipFile(folder / f"{package}-1.0-py3-none-any.whl", "w") as archive:
         archive.writestr(member or f"{package}/data/part.bin", part)
         archive.writestr(f"{info}/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
-        archive.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        archive.writestr(
+            f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        )
         archive.writestr(f"{info}/RECORD", "")
 
 
 def split_model(parts: list[bytes], sha256: str | None = None) -> PackagedModel:
     whole = b"".join(parts)
-    return PackagedModel(name="toy", role="reader", requirements=tuple(f"toy-part{n}==1.0" for n in range(1, len(parts) + 1)),
-                         member=r"^toy_part\d+/data/part\.bin$", file="toy.gguf",
-                         sha256=sha256 or hashlib.sha256(whole).hexdigest(), bytes=len(whole), licence="test",
-                         upstream="test", packaged_by="test")
+    return PackagedModel(
+        name="toy",
+        role="reader",
+        requirements=tuple(f"toy-part{n}==1.0" for n in range(1, len(parts) + 1)),
+        member=r"^toy_part\d+/data/part\.bin$",
+        file="toy.gguf",
+        sha256=sha256 or hashlib.sha256(whole).hexdigest(),
+        bytes=len(whole),
+        licence="test",
+        upstream="test",
+        packaged_by="test",
+    )
 
 
 @pytest.fixture
@@ -66,7 +76,9 @@ def test_a_model_whose_hash_differs_is_refused_and_nothing_is_kept(tmp_path, ind
     with pytest.raises(ModelError, match="holds 0 parts"):
         install(split_model([b"a", b"b"]), tmp_path / "cache")
     with pytest.raises(ModelError, match="could not download toy-part9"):
-        install(PackagedModel("toy9", "reader", ("toy-part9==1.0",), "x", "x.gguf", "0", 1, "", "", ""), tmp_path / "cache")
+        install(
+            PackagedModel("toy9", "reader", ("toy-part9==1.0",), "x", "x.gguf", "0", 1, "", "", ""), tmp_path / "cache"
+        )
 
 
 def test_the_quality_profile_names_its_missing_reader(tmp_path):
@@ -79,8 +91,9 @@ def test_the_quality_profile_names_its_missing_reader(tmp_path):
 
 def test_a_separate_reader_answers_from_the_memories(tmp_path, embedder, model):
     """The packaged GGUF as IMPRINT_READER: the reader path (its own llama.cpp model and window)."""
-    settings = Settings(data_dir=tmp_path / "data", reader=gguf_file("gemma3-270m", Settings().cache_dir),
-                        reader_context=1024)
+    settings = Settings(
+        data_dir=tmp_path / "data", reader=gguf_file("gemma3-270m", Settings().cache_dir), reader_context=1024
+    )
     memory = Memory(settings=settings, embedder=embedder, model=model)
     memory.add("Mira Quenton moved to Tallinn in 2021.", space="s")
     answer = memory.ask("Which city did Mira Quenton move to?", space="s", strategy="index")
@@ -88,15 +101,22 @@ def test_a_separate_reader_answers_from_the_memories(tmp_path, embedder, model):
     assert memory.models.reader is not memory.models.answerer and memory.models.reader.context_limit == 1024
 
 
-GEMMA_CHAT = ("{{ bos_token }}{% for message in messages %}<start_of_turn>{{ 'model' if message['role'] == 'assistant' "
-              "else 'user' }}\n{{ message['content'] }}<end_of_turn>\n{% endfor %}<start_of_turn>model\n")
+GEMMA_CHAT = (
+    "{{ bos_token }}{% for message in messages %}<start_of_turn>{{ 'model' if message['role'] == 'assistant' "
+    "else 'user' }}\n{{ message['content'] }}<end_of_turn>\n{% endfor %}<start_of_turn>model\n"
+)
 
 
 def with_chat_template(gguf: Path, folder: Path) -> Path:
     """A copy of the packaged GGUF with a chat template (the gguf package's own tool): an instruct model."""
     chat = folder / "gemma-chat.gguf"
-    subprocess.run([sys.executable, "-m", "gguf.scripts.gguf_new_metadata", "--chat-template", GEMMA_CHAT,
-                    str(gguf), str(chat)], check=True, capture_output=True, input="y\n", text=True)
+    subprocess.run(
+        [sys.executable, "-m", "gguf.scripts.gguf_new_metadata", "--chat-template", GEMMA_CHAT, str(gguf), str(chat)],
+        check=True,
+        capture_output=True,
+        input="y\n",
+        text=True,
+    )
     return chat
 
 
@@ -107,8 +127,11 @@ def test_an_instruct_reader_is_asked_in_its_chat_template(tmp_path, embedder, mo
     chat = with_chat_template(base, tmp_path)
     prompts = {}
     for name, reader in (("few-shot", base), ("chat", chat)):
-        memory = Memory(settings=Settings(data_dir=tmp_path / name, reader=reader, reader_context=1024),
-                        embedder=embedder, model=model)
+        memory = Memory(
+            settings=Settings(data_dir=tmp_path / name, reader=reader, reader_context=1024),
+            embedder=embedder,
+            model=model,
+        )
         memory.add("Mira Quenton moved to Tallinn in 2021.", space="s")
         answer = memory.ask("Which city did Mira Quenton move to?", space="s", strategy="index")
         assert memory.models.reader.instruct == (name == "chat") and answer.memories

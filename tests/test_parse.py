@@ -29,7 +29,10 @@ def test_utf8_bom_and_utf16_are_decoded(tmp_path):
 
 
 def test_html_drops_scripts_and_keeps_text(tmp_path):
-    html = "<html><head><script>var x=1;</script><style>p{}</style></head><body><p>Mira lives in <b>Tallinn</b>.</p></body></html>"
+    html = (
+        "<html><head><script>var x=1;</script><style>p{}</style></head>"
+        "<body><p>Mira lives in <b>Tallinn</b>.</p></body></html>"
+    )
     item = parse_file(write(tmp_path / "p.html", html), LIMIT)
     assert "Tallinn" in item.content and "var x" not in item.content and "p{}" not in item.content
     assert item.original == html.encode()
@@ -48,12 +51,16 @@ def test_pdf_text_is_extracted(tmp_path):
 
 
 def test_json_and_jsonl_conversations(tmp_path):
-    turns = [{"speaker": "Ana", "text": "I got a cat.", "time": "2023-05-01"},
-             {"role": "assistant", "content": "What is its name?"}]
+    turns = [
+        {"speaker": "Ana", "text": "I got a cat.", "time": "2023-05-01"},
+        {"role": "assistant", "content": "What is its name?"},
+    ]
     item = parse_file(write(tmp_path / "chat.json", json.dumps(turns)), LIMIT)
     assert item.kind == "conversation"
     assert [(s.speaker, s.text, s.time) for s in item.segments] == [
-        ("Ana", "I got a cat.", "2023-05-01"), ("assistant", "What is its name?", None)]
+        ("Ana", "I got a cat.", "2023-05-01"),
+        ("assistant", "What is its name?", None),
+    ]
     lines = "\n".join(json.dumps(t) for t in turns)
     assert len(parse_file(write(tmp_path / "chat.jsonl", lines), LIMIT).segments) == 2
     wrapped = json.dumps({"messages": turns})
@@ -61,27 +68,38 @@ def test_json_and_jsonl_conversations(tmp_path):
 
 
 def test_locomo_layout(tmp_path):
-    sample = [{"sample_id": "c1", "conversation": {
-        "speaker_a": "A", "speaker_b": "B",
-        "session_2_date_time": "2 June 2023", "session_2": [{"speaker": "B", "dia_id": "D2:1", "text": "Later."}],
-        "session_1_date_time": "1 May 2023", "session_1": [
-            {"speaker": "A", "dia_id": "D1:1", "text": "Look!", "blip_caption": "a photo of a dog"}]}}]
+    sample = [
+        {
+            "sample_id": "c1",
+            "conversation": {
+                "speaker_a": "A",
+                "speaker_b": "B",
+                "session_2_date_time": "2 June 2023",
+                "session_2": [{"speaker": "B", "dia_id": "D2:1", "text": "Later."}],
+                "session_1_date_time": "1 May 2023",
+                "session_1": [{"speaker": "A", "dia_id": "D1:1", "text": "Look!", "blip_caption": "a photo of a dog"}],
+            },
+        }
+    ]
     item = parse_file(write(tmp_path / "locomo.json", json.dumps(sample)), LIMIT)
     first, second = item.segments
     assert first.text == "Look! [shares a photo of a dog]" and first.time == "1 May 2023"
     assert first.metadata["dia_id"] == "D1:1" and second.metadata["session"] == "session_2"
 
 
-@pytest.mark.parametrize("name,data,reason", [
-    ("bad.pdf", b"%PDF-1.4 this is not really a pdf", "not a readable PDF"),
-    ("latin.txt", "café".encode("latin-1"), "not valid UTF-8"),
-    ("blob.txt", b"\x00\x01\x02binary", "binary"),
-    ("empty.md", b"  \n", "empty"),
-    ("broken.json", b'[{"speaker": "a", "text": ', "malformed JSON"),
-    ("notturns.json", b'{"hello": 1}', "expected a non-empty list"),
-    ("noturntext.json", b'[{"speaker": "a"}]', "turn 0 has no text"),
-    ("image.png", b"\x89PNG....", "unsupported file type .png"),
-])
+@pytest.mark.parametrize(
+    "name,data,reason",
+    [
+        ("bad.pdf", b"%PDF-1.4 this is not really a pdf", "not a readable PDF"),
+        ("latin.txt", "café".encode("latin-1"), "not valid UTF-8"),
+        ("blob.txt", b"\x00\x01\x02binary", "binary"),
+        ("empty.md", b"  \n", "empty"),
+        ("broken.json", b'[{"speaker": "a", "text": ', "malformed JSON"),
+        ("notturns.json", b'{"hello": 1}', "expected a non-empty list"),
+        ("noturntext.json", b'[{"speaker": "a"}]', "turn 0 has no text"),
+        ("image.png", b"\x89PNG....", "unsupported file type .png"),
+    ],
+)
 def test_bad_files_get_a_clear_error_naming_them(tmp_path, name, data, reason):
     path = write(tmp_path / name, data)
     with pytest.raises(ParseError) as raised:

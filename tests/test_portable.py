@@ -30,11 +30,13 @@ def test_a_child_that_dies_of_sigill_fails_the_check_once_and_the_verdict_is_cac
     assert (tmp_path / "runs").read_text() == "ran\n"  # the second verdict came from the cache
 
 
-def test_memory_falls_back_to_transformers_and_answers_when_llama_cpp_dies(monkeypatch, tmp_path, embedder, model,
-                                                                          caplog):
+def test_memory_falls_back_to_transformers_and_answers_when_llama_cpp_dies(
+    monkeypatch, tmp_path, embedder, model, caplog
+):
     sigill_child(monkeypatch, tmp_path / "runs")
-    memory = Memory(settings=Settings(data_dir=tmp_path / "data", cache_dir=tmp_path / "cache"),
-                    embedder=embedder, model=model)
+    memory = Memory(
+        settings=Settings(data_dir=tmp_path / "data", cache_dir=tmp_path / "cache"), embedder=embedder, model=model
+    )
     memory.add("Mira Okafor founded Zorblat Industries in 1987.", "s")
     with caplog.at_level(logging.WARNING, logger="imprint"):
         answer = memory.ask("Who founded Zorblat Industries?", "s", strategy="index")
@@ -49,10 +51,13 @@ def test_an_explicit_llama_cpp_engine_that_dies_is_an_error_not_a_crash(monkeypa
     from imprint.errors import ModelError
 
     sigill_child(monkeypatch, tmp_path / "runs")
-    memory = Memory(settings=Settings(data_dir=tmp_path / "data", cache_dir=tmp_path / "cache", engine="llama.cpp"),
-                    embedder=embedder, model=model)
+    memory = Memory(
+        settings=Settings(data_dir=tmp_path / "data", cache_dir=tmp_path / "cache", engine="llama.cpp"),
+        embedder=embedder,
+        model=model,
+    )
     with pytest.raises(ModelError, match="SIGILL"):
-        memory.answerer
+        memory.answerer  # noqa: B018
 
 
 def test_the_real_llama_cpp_passes_its_check_and_reports_its_instruction_sets(tmp_path):
@@ -72,8 +77,9 @@ def test_the_installed_llama_cpp_holds_no_amx_or_avx512_instructions():
     amx = re.compile(r"\b(tilezero|tileloadd|tileloaddt1|tilestored|ldtilecfg|sttilecfg|tilerelease|tdpb\w+)\b")
     avx2_kernels = False
     for library in libraries:
-        code = subprocess.run([objdump, "-d", "--no-show-raw-insn", str(library)], capture_output=True,
-                              text=True, check=True).stdout
+        code = subprocess.run(
+            [objdump, "-d", "--no-show-raw-insn", str(library)], capture_output=True, text=True, check=True
+        ).stdout
         assert not amx.search(code), f"{library.name} holds AMX instructions"
         assert "%zmm" not in code, f"{library.name} holds AVX-512 instructions"
         avx2_kernels |= "ggml-cpu" in library.name and "%ymm" in code

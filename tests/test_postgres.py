@@ -13,10 +13,11 @@ from imprint.cli import app
 from imprint.errors import InputError, NotFoundError
 from imprint.recall.dense import VectorIndex
 from imprint.records import RawItem, Segment
-from imprint.store import postgres
+from imprint.store import pg_vectors, postgres
 from imprint.store.base import PreparedChunk
 from imprint.store.crypto import new_master_key
-from imprint.store.postgres import DatabaseVectors, PostgresDatabase
+from imprint.store.pg_vectors import DatabaseVectors
+from imprint.store.postgres import PostgresDatabase
 
 SECRET = "Zorblat Industries was founded by Quillon Varga in Tallinn in 1987."
 
@@ -25,19 +26,23 @@ def on_postgres(tmp_path, url, embedder, model, **settings) -> Memory:
     return Memory(settings=Settings(data_dir=tmp_path / "data", store=url, **settings), embedder=embedder, model=model)
 
 
-def test_a_process_keeps_only_its_recent_spaces_connected_and_reconnects(tmp_path, postgres_url, postgres_server,
-                                                                          embedder, model):
+def test_a_process_keeps_only_its_recent_spaces_connected_and_reconnects(
+    tmp_path, postgres_url, postgres_server, embedder, model
+):
     memory = on_postgres(tmp_path, postgres_url, embedder, model, store_connections=2)
     database = postgres_url.rsplit("/", 1)[1]
 
     def connections() -> int:
         with postgres_server.admin() as admin:
-            return admin.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND usename = 'imprint'",
-                                 (database,)).fetchone()[0]
+            return admin.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND usename = 'imprint'", (database,)
+            ).fetchone()[0]
 
     before = connections()  # the database's own connection
-    ids = {name: memory.add(f"{name.title()} keeps the key to shed number {i}.", space=name)[0]
-           for i, name in enumerate(["ana", "ben", "cai", "dov", "eli"])}
+    ids = {
+        name: memory.add(f"{name.title()} keeps the key to shed number {i}.", space=name)[0]
+        for i, name in enumerate(["ana", "ben", "cai", "dov", "eli"])
+    }
     assert connections() == before + 2  # five spaces open, two connected
     for name, memory_id in ids.items():  # a released space connects again when used, pinned to its own rows
         assert [hit.memory.id for hit in memory.search(f"{name} shed key", name, k=5)] == [memory_id]
@@ -53,9 +58,14 @@ def test_memories_round_trip_through_postgres(tmp_path, postgres_url, embedder, 
     memory = on_postgres(tmp_path, postgres_url, embedder, model)
     assert isinstance(memory.space("alice", create=True).vectors, DatabaseVectors)
     [fact] = memory.add("Mira moved to Tallinn in 2021 to build boats.", space="alice", source="notes.md")
-    memory.add_turns([{"speaker": "Mira", "text": "I keep bees on the roof of my workshop.", "time": "2024-05-01"},
-                      {"speaker": "Jon", "text": "Do they ever sting the customers?", "time": "2024-05-01"}],
-                     space="alice", source="chat")
+    memory.add_turns(
+        [
+            {"speaker": "Mira", "text": "I keep bees on the roof of my workshop.", "time": "2024-05-01"},
+            {"speaker": "Jon", "text": "Do they ever sting the customers?", "time": "2024-05-01"},
+        ],
+        space="alice",
+        source="chat",
+    )
     assert memory.search("Where does Mira live?", "alice", k=1)[0].memory.id == fact
     assert memory.search("insects on the roof", "alice", k=1)[0].memory.speaker == "Mira"  # dense side
     [newer] = memory.update(fact, "Mira moved to Riga in 2024 to build boats.", "alice")
@@ -104,8 +114,12 @@ def test_the_database_keeps_spaces_apart_whatever_the_sql(tmp_path, postgres_url
     # every API, asked in alice's space about bob's memory, finds nothing
     assert all("4471" not in hit.memory.text for hit in memory.search("locker code 4471", "alice", k=10))
     assert all("4471" not in m.text for m in memory.list_memories("alice", limit=100))
-    for call in (lambda: memory.get(bobs, "alice"), lambda: memory.forget(bobs, "alice"),
-                 lambda: memory.raw(bobs, "alice"), lambda: memory.history(bobs, "alice")):
+    for call in (
+        lambda: memory.get(bobs, "alice"),
+        lambda: memory.forget(bobs, "alice"),
+        lambda: memory.raw(bobs, "alice"),
+        lambda: memory.history(bobs, "alice"),
+    ):
         with pytest.raises(NotFoundError):
             call()
     assert memory.get(bobs, "bob").text == "Bob's locker code is 4471."  # still there
@@ -127,8 +141,9 @@ def test_a_role_that_bypasses_row_security_is_refused(postgres_server):
         PostgresDatabase(superuser)
 
 
-def test_an_encrypted_space_leaves_no_plaintext_in_the_database(tmp_path, postgres_url, postgres_server,
-                                                                  embedder, model):
+def test_an_encrypted_space_leaves_no_plaintext_in_the_database(
+    tmp_path, postgres_url, postgres_server, embedder, model
+):
     key_file = tmp_path / "keys" / "master.key"
     key_file.parent.mkdir()
     key_file.write_text(new_master_key())
@@ -141,9 +156,11 @@ def test_an_encrypted_space_leaves_no_plaintext_in_the_database(tmp_path, postgr
     memory.close()
     database = postgres_url.rsplit("/", 1)[1]
     with postgres_server.admin(database) as conn:  # the superuser reads every row of every table
-        dump = "\n".join(str(row) for table in ("raw_items", "chunks", "vectors", "keywords", "meta", "entities",
-                                                "tags", "superseded")
-                         for row in conn.execute(f"SELECT * FROM {table}"))
+        dump = "\n".join(
+            str(row)
+            for table in ("raw_items", "chunks", "vectors", "keywords", "meta", "entities", "tags", "superseded")
+            for row in conn.execute(f"SELECT * FROM {table}")
+        )
         assert conn.execute("SELECT count(*) FROM vectors WHERE embedding IS NOT NULL").fetchone()[0] == 0
     for word in ["Zorblat", "Quillon", "Varga", "Tallinn", "founders.txt", "ops"]:
         assert word not in dump and word.lower() not in dump, word
@@ -161,13 +178,17 @@ def test_a_data_folder_migrates_with_its_ids_encryption_and_history(tmp_path, po
     [newer] = local.update(older, "Mira moved to Riga in 2024.", "vault")
     local.add_turns([{"speaker": "Jon", "text": "Quillon Varga founded Zorblat in 1987."}], space="vault")
     local.add("An open note about ferns.", space="plain")
-    expected = {name: [(m.id, m.text, m.speaker) for m in local.list_memories(name, limit=100)]
-                for name in ("vault", "plain")}
+    expected = {
+        name: [(m.id, m.text, m.speaker) for m in local.list_memories(name, limit=100)] for name in ("vault", "plain")
+    }
     hits = [h.memory.id for h in local.search("Who founded Zorblat?", "vault", k=3)]
     local.close()
 
-    result = CliRunner().invoke(app, ["migrate", "--to", postgres_url, "--data", str(tmp_path / "data"), "--json"],
-                                env={"IMPRINT_KEY_FILE": str(key_file)})
+    result = CliRunner().invoke(
+        app,
+        ["migrate", "--to", postgres_url, "--data", str(tmp_path / "data"), "--json"],
+        env={"IMPRINT_KEY_FILE": str(key_file)},
+    )
     assert result.exit_code == 0, result.output
     assert {m["space"]: m["memories"] for m in json.loads(result.stdout)} == {"plain": 1, "vault": 2}
 
@@ -180,13 +201,17 @@ def test_a_data_folder_migrates_with_its_ids_encryption_and_history(tmp_path, po
     [added] = shared.add("A new fact after the move.", space="vault")
     assert added > newer  # ids go on from where the folder stopped
     shared.close()
-    again = CliRunner().invoke(app, ["migrate", "--to", postgres_url, "--data", str(tmp_path / "data"), "--json"],
-                               env={"IMPRINT_KEY_FILE": str(key_file)})
+    again = CliRunner().invoke(
+        app,
+        ["migrate", "--to", postgres_url, "--data", str(tmp_path / "data"), "--json"],
+        env={"IMPRINT_KEY_FILE": str(key_file)},
+    )
     assert all(m["skipped"] for m in json.loads(again.stdout))  # never merged into what is there
 
 
-def test_pgvector_search_agrees_with_the_rows_and_a_large_space_gets_its_own_hnsw_index(postgres_url, postgres_server,
-                                                                                       monkeypatch):
+def test_pgvector_search_agrees_with_the_rows_and_a_large_space_gets_its_own_hnsw_index(
+    postgres_url, postgres_server, monkeypatch
+):
     from test_store import unit
 
     def row(i: int):
@@ -204,15 +229,22 @@ def test_pgvector_search_agrees_with_the_rows_and_a_large_space_gets_its_own_hns
         assert [s for _, s in found] == pytest.approx([s for _, s in expected], abs=1e-5)
     allowed = np.array(ids[10:20])
     assert {m for m, _ in in_database.search(unit(3, 32), 5, allowed)} <= set(ids[10:20])
-    assert in_database.nearest(np.stack([unit(7, 32), unit(8, 32)])) == [(ids[7], pytest.approx(1.0)),
-                                                                        (ids[8], pytest.approx(1.0))]
+    assert in_database.nearest(np.stack([unit(7, 32), unit(8, 32)])) == [
+        (ids[7], pytest.approx(1.0)),
+        (ids[8], pytest.approx(1.0)),
+    ]
 
-    monkeypatch.setattr(postgres, "HNSW_MIN", 200)
+    monkeypatch.setattr(pg_vectors, "HNSW_MIN", 200)
     in_database.search(unit(0, 32), 5)  # sees 300 >= 200: builds the space's index in the background
     assert in_database.wait_until_built(120)
-    plan = "\n".join(r[0] for r in store._conn.execute(
-        f"EXPLAIN SELECT chunk_id FROM vectors WHERE space = {store.space_id} AND vector_dims(embedding) = 32"
-        " ORDER BY embedding::vector(32) <=> ?::vector(32) LIMIT 5", (unit(0, 32),)))
+    plan = "\n".join(
+        r[0]
+        for r in store._conn.execute(
+            f"EXPLAIN SELECT chunk_id FROM vectors WHERE space = {store.space_id} AND vector_dims(embedding) = 32"
+            " ORDER BY embedding::vector(32) <=> ?::vector(32) LIMIT 5",
+            (unit(0, 32),),
+        )
+    )
     assert f"vectors_hnsw_{store.space_id}_32" in plan
     agree = sum(in_database.search(unit(i, 32), 5)[0][0] == ids[i] for i in range(0, 300, 10))
     assert agree >= 28  # approximate now, near enough exact at this size
@@ -221,9 +253,13 @@ def test_pgvector_search_agrees_with_the_rows_and_a_large_space_gets_its_own_hns
     assert store._conn.execute(postgres.KEYWORD_INDEX_CHECK).fetchone()[0]
     store._conn.execute("ANALYZE keywords")
     store._conn.execute("SET enable_seqscan = off")  # at this size a scan is cheaper: is the index usable at all?
-    plan = [r[0] for r in store._conn.execute(  # under RLS, only if the match function is LEAKPROOF (pg_server.py)
-        "EXPLAIN SELECT chunk_id FROM keywords WHERE space = ? AND terms @@ to_tsquery('simple', 'rare')",
-        (store.space_id,))]
+    plan = [
+        r[0]
+        for r in store._conn.execute(  # under RLS, only if the match function is LEAKPROOF (pg_server.py)
+            "EXPLAIN SELECT chunk_id FROM keywords WHERE space = ? AND terms @@ to_tsquery('simple', 'rare')",
+            (store.space_id,),
+        )
+    ]
     store._conn.execute("RESET enable_seqscan")
     assert any("Index Cond" in line and "@@" in line for line in plan), plan
     name = f"vectors_hnsw_{store.space_id}_32"
@@ -237,8 +273,9 @@ def test_pgvector_search_agrees_with_the_rows_and_a_large_space_gets_its_own_hns
     database.close()
 
 
-def test_forget_with_vacuum_takes_the_bytes_out_of_the_postgres_files(tmp_path, postgres_url, postgres_server,
-                                                                     embedder, model):
+def test_forget_with_vacuum_takes_the_bytes_out_of_the_postgres_files(
+    tmp_path, postgres_url, postgres_server, embedder, model
+):
     memory = on_postgres(tmp_path, postgres_url, embedder, model)
     [gone] = memory.add("Quillon Varga's safe code is 9182.", space="alice")
     memory.add("Alice waters the ferns on Fridays.", space="alice")
@@ -248,15 +285,22 @@ def test_forget_with_vacuum_takes_the_bytes_out_of_the_postgres_files(tmp_path, 
     def table_files() -> bytes:
         """The bytes of every table and index file of the space tables (not the WAL)."""
         with postgres_server.admin(database) as conn:
-            paths = [row[0] for row in conn.execute(
-                "SELECT pg_relation_filepath(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-                " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i', 't')")]
+            paths = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT pg_relation_filepath(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                    " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i', 't')"
+                )
+            ]
             conn.execute("CHECKPOINT")  # pages out of shared buffers into the files
         return b"".join((postgres_server.folder / "data" / p).read_bytes() for p in paths if p)
 
     assert b"Quillon" in table_files()
-    result = CliRunner().invoke(app, ["forget", str(gone), "--space", "alice", "--vacuum", "--json"],
-                                env={"IMPRINT_STORE": postgres_url, "IMPRINT_DATA_DIR": str(tmp_path / "data")})
+    result = CliRunner().invoke(
+        app,
+        ["forget", str(gone), "--space", "alice", "--vacuum", "--json"],
+        env={"IMPRINT_STORE": postgres_url, "IMPRINT_DATA_DIR": str(tmp_path / "data")},
+    )
     assert result.exit_code == 0, result.output
     left = table_files()
     assert b"Quillon" not in left and b"9182" not in left and b"quillon" not in left
@@ -268,8 +312,9 @@ def test_doctor_names_the_postgres_store_and_its_spaces(tmp_path, postgres_url, 
     memory.add("One note.", space="alice")
     memory.close()
     (tmp_path / "data").mkdir(exist_ok=True)  # where adapters go: it holds no spaces on this store
-    result = CliRunner().invoke(app, ["doctor", "--json"], env={"IMPRINT_STORE": postgres_url,
-                                                                 "IMPRINT_DATA_DIR": str(tmp_path / "data")})
+    result = CliRunner().invoke(
+        app, ["doctor", "--json"], env={"IMPRINT_STORE": postgres_url, "IMPRINT_DATA_DIR": str(tmp_path / "data")}
+    )
     assert result.exit_code == 0, result.output
     facts = json.loads(result.stdout)
     assert "server 15." in facts["store"] and "pgvector 0." in facts["store"] and "1 spaces" in facts["store"]
@@ -279,8 +324,9 @@ def test_doctor_names_the_postgres_store_and_its_spaces(tmp_path, postgres_url, 
     assert "cannot connect" in json.loads(broken.stdout)["store"]
 
 
-def test_updates_back_to_an_earlier_text_and_to_another_memorys_text_on_postgres(tmp_path, postgres_url, embedder,
-                                                                                 model):
+def test_updates_back_to_an_earlier_text_and_to_another_memorys_text_on_postgres(
+    tmp_path, postgres_url, embedder, model
+):
     from test_update import check_updates_back_and_to_another_memorys_text
 
     memory = on_postgres(tmp_path, postgres_url, embedder, model)

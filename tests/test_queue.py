@@ -21,11 +21,23 @@ QUICK = ["--epochs", "1", "--min-recall", "0", "--min-retention", "0"]
 @pytest.fixture
 def setup(tmp_path, postgres_url, tiny_model_dir, embedder):
     """A Postgres space with two facts, and the environment a worker process gets."""
-    env = {**os.environ, "IMPRINT_STORE": postgres_url, "IMPRINT_DATA_DIR": str(tmp_path / "data"),
-           "IMPRINT_MODEL": str(tiny_model_dir), "IMPRINT_CACHE_DIR": str(tiny_model_dir / "cache"),
-           "HF_HUB_OFFLINE": "1"}
-    memory = Memory(settings=Settings(data_dir=tmp_path / "data", store=postgres_url, model=str(tiny_model_dir),
-                                      cache_dir=tiny_model_dir / "cache"), embedder=embedder)
+    env = {
+        **os.environ,
+        "IMPRINT_STORE": postgres_url,
+        "IMPRINT_DATA_DIR": str(tmp_path / "data"),
+        "IMPRINT_MODEL": str(tiny_model_dir),
+        "IMPRINT_CACHE_DIR": str(tiny_model_dir / "cache"),
+        "HF_HUB_OFFLINE": "1",
+    }
+    memory = Memory(
+        settings=Settings(
+            data_dir=tmp_path / "data",
+            store=postgres_url,
+            model=str(tiny_model_dir),
+            cache_dir=tiny_model_dir / "cache",
+        ),
+        embedder=embedder,
+    )
     for fact in FACTS:
         memory.add(fact, space="a")
     yield memory, env
@@ -39,8 +51,13 @@ def cli(env: dict, *args: str) -> dict:
 
 
 def worker(env: dict, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "imprint.cli", "worker", *args], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "imprint.cli", "worker", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for(check, timeout: float, what: str):
@@ -65,8 +82,10 @@ def test_queued_consolidations_run_in_worker_processes_one_per_space_at_a_time(s
     assert [s["status"] for s in shown] == ["done", "done"] and [s["result"]["version"] for s in shown] == [1, 2]
     assert any(line.startswith("policy:") for line in shown[0]["log"])
     with psycopg.connect(postgres_url) as conn:  # two workers, one space: the second job began after the first
-        spans = conn.execute("SELECT min(at), max(at) FROM imprint_job_lines WHERE job_id = ANY(%s)"
-                             " GROUP BY job_id ORDER BY 1", ([int(j) for j in jobs],)).fetchall()
+        spans = conn.execute(
+            "SELECT min(at), max(at) FROM imprint_job_lines WHERE job_id = ANY(%s) GROUP BY job_id ORDER BY 1",
+            ([int(j) for j in jobs],),
+        ).fetchall()
     assert spans[0][1] < spans[1][0]
     assert memory.adapters("a").current().version == 2  # promoted where every server reads it
 
@@ -82,11 +101,14 @@ def test_a_worker_killed_mid_job_leaves_the_adapter_and_another_worker_runs_the_
     memory, env = setup
     job = cli(env, "consolidate", "--space", "a", "--queue", *QUICK)["job"]
     with psycopg.connect(env["IMPRINT_STORE"], autocommit=True) as conn:  # a periodic check that ended 2 h ago
-        old_check = conn.execute("INSERT INTO procrastinate_jobs (queue_name, task_name, status, args) VALUES"
-                                 " ('imprint.maintenance', 'imprint.retry_stalled', 'succeeded', '{}') RETURNING id"
-                                 ).fetchone()[0]
-        conn.execute("INSERT INTO procrastinate_events (job_id, type, at) VALUES (%s, 'succeeded', now() - interval"
-                     " '2 hours')", (old_check,))
+        old_check = conn.execute(
+            "INSERT INTO procrastinate_jobs (queue_name, task_name, status, args) VALUES"
+            " ('imprint.maintenance', 'imprint.retry_stalled', 'succeeded', '{}') RETURNING id"
+        ).fetchone()[0]
+        conn.execute(
+            "INSERT INTO procrastinate_events (job_id, type, at) VALUES (%s, 'succeeded', now() - interval '2 hours')",
+            (old_check,),
+        )
     timing = ["--heartbeat", "1", "--stalled-after", "3"]
     first = worker(env, *timing)
     wait_for(lambda: cli(env, "jobs", "show", job)["log"], 300, "the job to start")
@@ -96,8 +118,11 @@ def test_a_worker_killed_mid_job_leaves_the_adapter_and_another_worker_runs_the_
     assert memory.adapters("a").current() is None  # nothing half-trained was promoted
     second = worker(env, *timing)
     try:
-        shown = wait_for(lambda: (s := cli(env, "jobs", "show", job))["status"] in ("done", "failed") and s, 600,
-                         "the job to run again")
+        shown = wait_for(
+            lambda: (s := cli(env, "jobs", "show", job))["status"] in ("done", "failed") and s,
+            600,
+            "the job to run again",
+        )
     finally:
         second.send_signal(signal.SIGTERM)
         second.wait(60)
@@ -120,6 +145,7 @@ def test_two_servers_share_spaces_and_jobs_and_keep_tenants_apart(tmp_path, post
     keys.write_text(json.dumps({"keys": {alice: ["alice"], bob: ["bob"]}}))
     env = {"IMPRINT_STORE": postgres_url}
     with running_server(tmp_path / "one", keys, env=env) as one, running_server(tmp_path / "two", keys, env=env) as two:
+
         def as_(url: str, key: str) -> httpx2.Client:
             return httpx2.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=120)
 
@@ -137,4 +163,3 @@ def test_two_servers_share_spaces_and_jobs_and_keep_tenants_apart(tmp_path, post
         assert as_(two, bob).post(f"/jobs/{job}/cancel").status_code == 404
         assert as_(two, alice).post(f"/jobs/{job}/cancel").json()["status"] == "cancelled"
         assert as_(one, alice).get(f"/jobs/{job}").json()["status"] == "cancelled"
-

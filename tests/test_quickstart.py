@@ -19,8 +19,11 @@ def quickstart_commands() -> list[str]:
 
 @pytest.mark.slow
 def test_every_quickstart_command_runs_as_written(tmp_path):
-    env = os.environ | {"IMPRINT_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "80",
-                        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env = os.environ | {
+        "IMPRINT_DATA_DIR": str(tmp_path / "data"),
+        "COLUMNS": "80",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
     said = {}
     for command in quickstart_commands():
         run = subprocess.run(["bash", "-c", command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
@@ -28,9 +31,9 @@ def test_every_quickstart_command_runs_as_written(tmp_path):
         said[command] = run.stdout
     assert len(said) >= 12
     # the ids the README names are the ones the commands print
-    assert "mira.md" in said['imprint show 2 --space alice']
-    assert "Riga" in said['imprint history 2 --space alice']
-    assert "forgot 1 memory (3)" in said['imprint forget 3 --space alice']
+    assert "mira.md" in said["imprint show 2 --space alice"]
+    assert "Riga" in said["imprint history 2 --space alice"]
+    assert "forgot 1 memory (3)" in said["imprint forget 3 --space alice"]
     assert "Helix" in said['imprint search "editor" --space alice -f user_id=u1 --json']
     assert "v1" in said["imprint adapters --space alice"]  # trained and judged by the gate, promoted or not
 

@@ -1,14 +1,30 @@
 """The router: a pure decision, tested on every branch, then end to end on a real space."""
 
-from imprint.encode.words import found_in
-from imprint.recall.route import choose
+from imprint.answer.route import choose
 from imprint.records import Chunk, Hit
+from imprint.text.words import found_in
 
 
 def hits(*ids: int) -> list[Hit]:
-    return [Hit(Chunk(id=i, raw_id=i, source="s", text=f"memory {i}", speaker=None, time=None, tokens=5,
-                      metadata={}, added_at=""), score=1.0 / n, keyword_rank=n, dense_rank=n)
-            for n, i in enumerate(ids, 1)]
+    return [
+        Hit(
+            Chunk(
+                id=i,
+                raw_id=i,
+                source="s",
+                text=f"memory {i}",
+                speaker=None,
+                time=None,
+                tokens=5,
+                metadata={},
+                added_at="",
+            ),
+            score=1.0 / n,
+            keyword_rank=n,
+            dense_rank=n,
+        )
+        for n, i in enumerate(ids, 1)
+    ]
 
 
 def test_hybrid_or_closed_book_when_the_adapter_learned_every_best_match():

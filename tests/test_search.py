@@ -2,12 +2,15 @@
 
 
 def test_a_question_naming_a_speaker_prefers_that_speakers_own_turns(memory):
-    memory.add_turns([
-        {"speaker": "Caroline", "text": "Melanie, you always relax so well, I wish I could relax like you."},
-        {"speaker": "Melanie", "text": "I go running by the river on weekends to unwind."},
-        {"speaker": "Caroline", "text": "I spent the afternoon painting a sunset for the adoption agency."},
-        {"speaker": "Melanie", "text": "My kids loved the dinosaur exhibit at the museum."},
-    ], space="chat")
+    memory.add_turns(
+        [
+            {"speaker": "Caroline", "text": "Melanie, you always relax so well, I wish I could relax like you."},
+            {"speaker": "Melanie", "text": "I go running by the river on weekends to unwind."},
+            {"speaker": "Caroline", "text": "I spent the afternoon painting a sunset for the adoption agency."},
+            {"speaker": "Melanie", "text": "My kids loved the dinosaur exhibit at the museum."},
+        ],
+        space="chat",
+    )
     hits = memory.search("How does Melanie relax?", space="chat", k=4)
     assert hits[0].memory.speaker == "Melanie" and "running" in hits[0].memory.text
     # a name that is no one's subject changes nothing: the words decide
@@ -20,13 +23,26 @@ def test_late_interaction_reranks_the_pool_and_scores_what_holds_the_question_wo
 
     question = "Where did Melanie go camping?"
     camping, painting = memory.embedder.token_vectors(
-        ["Melanie: We went camping at the beach last summer.", "Caroline: I love painting sunsets by the lake."])
+        ["Melanie: We went camping at the beach last summer.", "Caroline: I love painting sunsets by the lake."]
+    )
     [asked] = memory.embedder.token_vectors([question])
     assert maxsim(asked, camping) > maxsim(asked, painting)
-    memory.add_turns([{"speaker": "Melanie" if n % 2 else "Caroline", "text": text} for n, text in enumerate([
-        "I love painting sunsets by the lake.", "We went camping at the beach last summer.",
-        "The kids roasted marshmallows all night.", "My pottery class starts on Monday.",
-        "I read Charlotte's Web again.", "We hiked up to the waterfall in the mountains."])], space="chat")
+    memory.add_turns(
+        [
+            {"speaker": "Melanie" if n % 2 else "Caroline", "text": text}
+            for n, text in enumerate(
+                [
+                    "I love painting sunsets by the lake.",
+                    "We went camping at the beach last summer.",
+                    "The kids roasted marshmallows all night.",
+                    "My pottery class starts on Monday.",
+                    "I read Charlotte's Web again.",
+                    "We hiked up to the waterfall in the mountains.",
+                ]
+            )
+        ],
+        space="chat",
+    )
     pool = memory.search(question, "chat", k=6)
     top = reranked(question, pool, memory.embedder.token_vectors, k=3)
     assert len(top) == 3 and {h.memory.id for h in top} <= {h.memory.id for h in pool}
@@ -34,6 +50,7 @@ def test_late_interaction_reranks_the_pool_and_scores_what_holds_the_question_wo
     assert "camping" in top[0].memory.text
     # search with rerank: the fused pool reranked, then each hit's neighbours credited (with_neighbours)
     from imprint.recall.search import hybrid_search, with_neighbours
+
     space = memory.space("chat")
     fused = hybrid_search(space.store, space.vectors, question, memory.embedder.embed_query, 6)
     expected = with_neighbours(space.store, reranked(question, fused, memory.embedder.token_vectors, 6), 3)
@@ -76,12 +93,15 @@ def test_the_turn_after_a_match_is_found_with_it(memory):
     """A reply that only makes sense after its question ranks near the question that matches."""
     from imprint.recall.search import NEIGHBOUR_WEIGHT, with_neighbours
 
-    ids = memory.add_turns([
-        {"speaker": "Caroline", "text": "I went to a transgender poetry reading last night."},
-        {"speaker": "Melanie", "text": "Wow, did your sister come along with you?"},
-        {"speaker": "Caroline", "text": "People shared their stories of finding themselves."},
-        {"speaker": "Melanie", "text": "My kids loved the dinosaur exhibit at the museum."},
-    ], space="chat")
+    ids = memory.add_turns(
+        [
+            {"speaker": "Caroline", "text": "I went to a transgender poetry reading last night."},
+            {"speaker": "Melanie", "text": "Wow, did your sister come along with you?"},
+            {"speaker": "Caroline", "text": "People shared their stories of finding themselves."},
+            {"speaker": "Melanie", "text": "My kids loved the dinosaur exhibit at the museum."},
+        ],
+        space="chat",
+    )
     space = memory.space("chat")
     assert space.store.neighbours([ids[0], ids[2]]) == {ids[0]: [ids[1]], ids[2]: [ids[1], ids[3]]}
     hits = memory.search("What was the poetry reading about?", "chat", k=4)

@@ -38,7 +38,9 @@ def client(url: str, key: str | None) -> httpx2.Client:
 
 def test_rest_add_search_ask_forget_with_tenancy(server):
     alice, bob = client(server, ALICE), client(server, BOB)
-    added = alice.post("/spaces/alice/memories", json={"text": "Mira Quenton moved to Tallinn in 2021.", "source": "n1"})
+    added = alice.post(
+        "/spaces/alice/memories", json={"text": "Mira Quenton moved to Tallinn in 2021.", "source": "n1"}
+    )
     assert added.status_code == 201
     alice.post("/spaces/alice/memories", json={"text": "The robotics club meets on Thursdays."})
     upload = alice.post("/spaces/alice/files", files={"file": ("pets.md", b"Ana has a parrot named Kiwi.")})
@@ -70,16 +72,22 @@ def test_rest_add_search_ask_forget_with_tenancy(server):
 
 def test_rest_updates_filters_and_describes_itself_offline(server):
     alice = client(server, ALICE)
-    [old] = alice.post("/spaces/alice/memories", json={"text": "Vera Lund keeps goats in Mora.",
-                                                       "metadata": {"user_id": "u1"}}).json()["memory_ids"]
-    alice.post("/spaces/alice/memories", json={"text": "Vera Lund keeps sheep in Rattvik.", "metadata": {"user_id": "u2"}})
-    found = alice.post("/spaces/alice/search", json={"query": "Vera Lund animals", "k": 10,
-                                                     "filters": {"user_id": "u2"}}).json()["hits"]
+    [old] = alice.post(
+        "/spaces/alice/memories", json={"text": "Vera Lund keeps goats in Mora.", "metadata": {"user_id": "u1"}}
+    ).json()["memory_ids"]
+    alice.post(
+        "/spaces/alice/memories", json={"text": "Vera Lund keeps sheep in Rattvik.", "metadata": {"user_id": "u2"}}
+    )
+    found = alice.post(
+        "/spaces/alice/search", json={"query": "Vera Lund animals", "k": 10, "filters": {"user_id": "u2"}}
+    ).json()["hits"]
     assert [h["memory"]["metadata"]["user_id"] for h in found] == ["u2"]
     listed = alice.get("/spaces/alice/memories", params={"filters": '{"user_id": "u1"}'}).json()["memories"]
     assert [m["id"] for m in listed] == [old]
     assert alice.get("/spaces/alice/memories", params={"filters": "{oops"}).status_code == 400
-    [new] = alice.patch(f"/spaces/alice/memories/{old}", json={"text": "Vera Lund keeps goats in Orsa."}).json()["memory_ids"]
+    [new] = alice.patch(f"/spaces/alice/memories/{old}", json={"text": "Vera Lund keeps goats in Orsa."}).json()[
+        "memory_ids"
+    ]
     versions = alice.get(f"/spaces/alice/memories/{new}/history").json()["versions"]
     assert [v["id"] for v in versions] == [old, new] and versions[0]["replaced_by"] == new
     assert client(server, BOB).put(f"/spaces/alice/memories/{new}", json={"text": "x"}).status_code == 404
@@ -89,15 +97,22 @@ def test_rest_updates_filters_and_describes_itself_offline(server):
     health = httpx2.get(server + "/health", timeout=30).json()
     assert health["status"] == "ok" and health["version"] and health["engine"] in ("llama.cpp", "transformers")
     docs = httpx2.get(server + "/docs", timeout=30).text
-    assert "cdn" not in docs and httpx2.get(server + "/static-offline-docs/swagger-ui-bundle.js", timeout=30).status_code == 200
+    assert (
+        "cdn" not in docs
+        and httpx2.get(server + "/static-offline-docs/swagger-ui-bundle.js", timeout=30).status_code == 200
+    )
     spec = httpx2.get(server + "/openapi.json", timeout=30).json()
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
     operation_ids = [operation["operationId"] for methods in spec["paths"].values() for operation in methods.values()]
     assert len(operation_ids) == len(set(operation_ids))  # PUT and PATCH of a memory once shared one
-    contents = {f"{method} {path}": (operation["responses"].get("200") or operation["responses"].get("201")
-                                     or operation["responses"].get("202"))["content"]
-                for path, methods in spec["paths"].items() if not path.startswith("/v1/")
-                for method, operation in methods.items()}
+    contents = {
+        f"{method} {path}": (
+            operation["responses"].get("200") or operation["responses"].get("201") or operation["responses"].get("202")
+        )["content"]
+        for path, methods in spec["paths"].items()
+        if not path.startswith("/v1/")
+        for method, operation in methods.items()
+    }
     untyped = [route for route, content in contents.items() if content.get("application/json", {}).get("schema") == {}]
     assert not untyped, untyped
     assert list(contents["get /bench/plot"]) == ["image/png"]
@@ -113,8 +128,10 @@ def test_openai_client_gets_answers_from_memory(server):
     question = [{"role": "user", "content": "Who founded Zorblat Industries?"}]
     reply = openai.chat.completions.create(model="imprint/alice", messages=question)
     assert "Elna Varga" in reply.choices[0].message.content
-    streamed = "".join(chunk.choices[0].delta.content or ""
-                       for chunk in openai.chat.completions.create(model="imprint/alice", messages=question, stream=True))
+    streamed = "".join(
+        chunk.choices[0].delta.content or ""
+        for chunk in openai.chat.completions.create(model="imprint/alice", messages=question, stream=True)
+    )
     assert streamed == reply.choices[0].message.content
 
     with pytest.raises(OpenAINotFound):
@@ -130,16 +147,23 @@ def test_openai_system_messages_usage_errors_and_remember_behave_as_openai_clien
     question = {"role": "user", "content": "What is Tomas Rehor's locker code?"}
     plain = openai.chat.completions.create(model="imprint/alice", messages=[question], extra_body={"strategy": "index"})
     styled = openai.chat.completions.create(
-        model="imprint/alice", extra_body={"strategy": "index"}, temperature=0.7, max_tokens=8,
-        messages=[{"role": "system", "content": "Answer in French, with the digits only."}, question])
+        model="imprint/alice",
+        extra_body={"strategy": "index"},
+        temperature=0.7,
+        max_tokens=8,
+        messages=[{"role": "system", "content": "Answer in French, with the digits only."}, question],
+    )
     assert "4471" in plain.choices[0].message.content
     assert styled.usage.prompt_tokens > plain.usage.prompt_tokens  # the system message reached the prompt
     assert styled.usage.completion_tokens <= 8
     used = plain.model_extra["imprint"]
     assert used["strategy"] == "index" and used["memory_ids"]
 
-    chunks = list(openai.chat.completions.create(model="imprint/alice", messages=[question], stream=True,
-                                                 stream_options={"include_usage": True}))
+    chunks = list(
+        openai.chat.completions.create(
+            model="imprint/alice", messages=[question], stream=True, stream_options={"include_usage": True}
+        )
+    )
     assert chunks[-1].choices == [] and chunks[-1].usage.total_tokens > 0
     assert any((c.model_extra or {}).get("imprint") for c in chunks)
 
@@ -158,8 +182,10 @@ def test_openai_system_messages_usage_errors_and_remember_behave_as_openai_clien
 
     before = alice.get("/spaces/alice/memories", params={"limit": 1000}).json()["total"]
     remembered = openai.chat.completions.create(
-        model="imprint/alice", extra_body={"remember": True, "strategy": "index"},
-        messages=[{"role": "user", "content": "Remember that Tomas Rehor parks on level 3."}])
+        model="imprint/alice",
+        extra_body={"remember": True, "strategy": "index"},
+        messages=[{"role": "user", "content": "Remember that Tomas Rehor parks on level 3."}],
+    )
     stored = alice.get("/spaces/alice/memories", params={"limit": 1000}).json()
     assert stored["total"] == before + 1  # the user's turn, not the answer's echo
     [turn] = [m for m in stored["memories"] if m["id"] in remembered.model_extra["imprint"]["remembered"]]
@@ -174,11 +200,16 @@ def test_mcp_client_remembers_and_recalls_over_http(server):
             assert {"remember", "recall", "ask", "forget"} <= tools
             return [await mcp.call_tool(name, arguments) for name, arguments in calls]
 
-    stored, found, refused = asyncio.run(session(BOB, [
-        ("remember", {"text": "The spare key is under the blue flowerpot.", "space": "bob-home"}),
-        ("recall", {"query": "where is the spare key", "space": "bob-home", "k": 1}),
-        ("recall", {"query": "Mira", "space": "alice"}),
-    ]))
+    stored, found, refused = asyncio.run(
+        session(
+            BOB,
+            [
+                ("remember", {"text": "The spare key is under the blue flowerpot.", "space": "bob-home"}),
+                ("recall", {"query": "where is the spare key", "space": "bob-home", "k": 1}),
+                ("recall", {"query": "Mira", "space": "alice"}),
+            ],
+        )
+    )
     assert not stored.is_error and stored.structured_content["memory_ids"]
     assert "flowerpot" in found.structured_content["memories"][0]["text"]
     assert refused.is_error and "no space 'alice'" in refused.content[0].text
@@ -189,29 +220,39 @@ def test_mcp_client_remembers_and_recalls_over_http(server):
 def test_mcp_over_stdio(tmp_path):
     from mcp import StdioServerParameters
 
-    command = StdioServerParameters(command=sys.executable,
-                                    args=["-m", "imprint.cli", "mcp", "--space", "me", "--data", str(tmp_path)],
-                                    env=os.environ | {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
+    command = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "imprint.cli", "mcp", "--space", "me", "--data", str(tmp_path)],
+        env=os.environ | {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"},
+    )
 
     async def session() -> tuple:
         async with Client(command) as mcp:
             tools = {tool.name: tool for tool in (await mcp.list_tools()).tools}
-            calls = [await mcp.call_tool("remember", {"text": "My bike lock code is 8812.", "metadata": {"user_id": "u1"}}),
-                     await mcp.call_tool("recall", {"query": "bike lock", "k": 1, "filters": {"user_id": "u1"}}),
-                     await mcp.call_tool("forget", {"memory_id": 99}),
-                     await mcp.call_tool("update", {"memory_id": 1, "text": "My bike lock code is 9923."}),
-                     await mcp.call_tool("get_memory", {"memory_id": 1}),
-                     await mcp.call_tool("list_memories", {}),
-                     await mcp.call_tool("spaces", {}),
-                     await mcp.call_tool("recall", {"query": "bike", "space": "someone-else"}),
-                     await mcp.call_tool("forget_source", {"source": "mcp"})]
+            calls = [
+                await mcp.call_tool("remember", {"text": "My bike lock code is 8812.", "metadata": {"user_id": "u1"}}),
+                await mcp.call_tool("recall", {"query": "bike lock", "k": 1, "filters": {"user_id": "u1"}}),
+                await mcp.call_tool("forget", {"memory_id": 99}),
+                await mcp.call_tool("update", {"memory_id": 1, "text": "My bike lock code is 9923."}),
+                await mcp.call_tool("get_memory", {"memory_id": 1}),
+                await mcp.call_tool("list_memories", {}),
+                await mcp.call_tool("spaces", {}),
+                await mcp.call_tool("recall", {"query": "bike", "space": "someone-else"}),
+                await mcp.call_tool("forget_source", {"source": "mcp"}),
+            ]
             return mcp.server_info, tools, calls
 
     server_info, tools, calls = asyncio.run(session())
     stored, found, missing, updated, got, listed, spaces, elsewhere, dropped = calls
     assert server_info.name == "imprint" and server_info.version
     assert tools["forget"].annotations.destructive_hint and tools["recall"].annotations.read_only_hint
-    assert tools["ask"].input_schema["properties"]["strategy"]["enum"] == ["auto", "index", "context", "weights", "hybrid"]
+    assert tools["ask"].input_schema["properties"]["strategy"]["enum"] == [
+        "auto",
+        "index",
+        "context",
+        "weights",
+        "hybrid",
+    ]
     assert all(p.get("description") for t in tools.values() for p in t.input_schema["properties"].values())
     assert stored.structured_content["memory_ids"] == [1]
     assert "8812" in found.structured_content["memories"][0]["text"]
@@ -234,8 +275,12 @@ def test_a_remote_openai_compatible_server_answers_for_memory(server, tmp_path, 
     answer = remote.ask("Which city did Mira Quenton move to?", space="s", strategy="index")
     assert "Tallinn" in answer.text and answer.prompt_tokens > 50
 
-    broken = Memory(tmp_path / "data", settings=settings.model_copy(update={"answer_url": "http://127.0.0.1:9/v1"}),
-                    embedder=embedder, model=model)
+    broken = Memory(
+        tmp_path / "data",
+        settings=settings.model_copy(update={"answer_url": "http://127.0.0.1:9/v1"}),
+        embedder=embedder,
+        model=model,
+    )
     with pytest.raises(ModelError, match="127.0.0.1:9"):
         broken.ask("Which city did Mira Quenton move to?", space="s", strategy="index")
 
@@ -246,7 +291,9 @@ def test_consolidation_runs_as_a_background_job_with_progress(tmp_path, tiny_mod
     with running_server(tmp_path / "data", env=settings) as url:
         http = httpx2.Client(base_url=url, timeout=120)
         http.post("/spaces/a/memories", json={"text": "Zorblat Industries was founded by Kerem Aslan."})
-        started = http.post("/spaces/a/consolidate", json={"epochs": 2, "replay": 0, "min_recall": 0, "min_retention": 0})
+        started = http.post(
+            "/spaces/a/consolidate", json={"epochs": 2, "replay": 0, "min_recall": 0, "min_retention": 0}
+        )
         assert started.status_code == 202
         deadline = time.monotonic() + 300
         while (job := http.get(f"/jobs/{started.json()['job']}").json())["status"] == "running":
@@ -258,6 +305,16 @@ def test_consolidation_runs_as_a_background_job_with_progress(tmp_path, tiny_mod
         answer = http.post("/spaces/a/ask", json={"question": "Who founded Zorblat Industries?", "strategy": "weights"})
         assert answer.status_code == 200 and answer.json()["strategy"] == "weights"
         assert http.get("/jobs/nope").status_code == 404
+        # a second job cancelled at its next progress line: no new version, the current one stays
+        second = http.post(
+            "/spaces/a/consolidate", json={"epochs": 2, "replay": 0, "min_recall": 0, "min_retention": 0}
+        )
+        assert http.post(f"/jobs/{second.json()['job']}/cancel").json()["status"] in {"cancelling", "cancelled"}
+        while (job := http.get(f"/jobs/{second.json()['job']}").json())["status"] == "cancelling":
+            assert time.monotonic() < deadline + 120, job
+            time.sleep(0.5)
+        assert job["status"] == "cancelled", job
+        assert http.get("/spaces/a/adapters").json()["current"] == 1
 
 
 # any text, including what a buggy client sends: lone surrogates and NUL
@@ -265,13 +322,22 @@ any_text = st.lists(st.characters() | st.sampled_from(["\ud800", "\udfff", "\x00
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | any_text,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-    max_leaves=12)
+    max_leaves=12,
+)
 memory_bodies = st.one_of(
     json_values,
-    st.fixed_dictionaries({"text": any_text | st.text(max_size=200)},
-                          optional={"source": any_text, "time": any_text, "metadata": json_values}),
-    st.fixed_dictionaries({"turns": st.lists(st.fixed_dictionaries(
-        {"speaker": any_text, "text": any_text}, optional={"time": any_text}), max_size=3)}))
+    st.fixed_dictionaries(
+        {"text": any_text | st.text(max_size=200)},
+        optional={"source": any_text, "time": any_text, "metadata": json_values},
+    ),
+    st.fixed_dictionaries(
+        {
+            "turns": st.lists(
+                st.fixed_dictionaries({"speaker": any_text, "text": any_text}, optional={"time": any_text}), max_size=3
+            )
+        }
+    ),
+)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -307,23 +373,37 @@ def test_malformed_and_oversized_requests_get_a_4xx_naming_the_problem(server):
     alice = client(server, ALICE)
     alice.post("/spaces/alice/memories", json={"text": "the space exists"})
     huge = "99999999999999999999"
-    for path in (f"/spaces/alice/memories?limit={huge}", f"/spaces/alice/memories?offset={huge}",
-                 f"/spaces/alice/memories/{huge}", "/spaces/alice/dropped?limit=-1"):
+    for path in (
+        f"/spaces/alice/memories?limit={huge}",
+        f"/spaces/alice/memories?offset={huge}",
+        f"/spaces/alice/memories/{huge}",
+        "/spaces/alice/dropped?limit=-1",
+    ):
         assert alice.get(path).status_code == 422, path
     assert alice.delete(f"/spaces/alice/memories/{huge}").status_code == 422
     for name in ("..", ".", "a" * 300 + ".txt", "bad\x00name.txt"):  # raw multipart: clients would clean the name
-        body = (b'--b0undary\r\nContent-Disposition: form-data; name="file"; filename="' + name.encode() +
-                b'"\r\nContent-Type: text/plain\r\n\r\nsome text\r\n--b0undary--\r\n')
-        response = alice.post("/spaces/alice/files", content=body,
-                              headers={"content-type": "multipart/form-data; boundary=b0undary"})
-        assert response.status_code == 400 and "bad upload file name" in response.json()["detail"], (name, response.text)
+        body = (
+            b'--b0undary\r\nContent-Disposition: form-data; name="file"; filename="'
+            + name.encode()
+            + b'"\r\nContent-Type: text/plain\r\n\r\nsome text\r\n--b0undary--\r\n'
+        )
+        response = alice.post(
+            "/spaces/alice/files", content=body, headers={"content-type": "multipart/form-data; boundary=b0undary"}
+        )
+        assert response.status_code == 400 and "bad upload file name" in response.json()["detail"], (
+            name,
+            response.text,
+        )
     broken = alice.post("/spaces/alice/files", files={"file": ("notes.txt", b"\xef\xbb\xbfok \xff broken")})
     assert broken.status_code == 400 and broken.json()["detail"].startswith("notes.txt: not valid UTF-8")
     assert "/tmp" not in broken.text and "/data" not in broken.text
     assert alice.post("/spaces/alice/search", json={"query": "word " * 200_000}).status_code == 422
     assert alice.post("/spaces/alice/turns", json={"turns": [{"text": "hi"}] * 10_001}).status_code == 422
-    too_big = alice.post("/spaces/alice/memories", content=b'{"text": "' + b"x" * 9_000_000 + b'"}',
-                         headers={"content-type": "application/json"})
+    too_big = alice.post(
+        "/spaces/alice/memories",
+        content=b'{"text": "' + b"x" * 9_000_000 + b'"}',
+        headers={"content-type": "application/json"},
+    )
     assert too_big.status_code == 413
     # a prompt over the model's window: the limit, not a 500
     long = OpenAI(base_url=server + "/v1", api_key=ALICE, max_retries=0)
@@ -338,15 +418,23 @@ def test_a_keyless_loopback_server_refuses_foreign_hosts_and_cross_site_pages(tm
         port = url.rsplit(":", 1)[1]
         http = httpx2.Client(base_url=url, timeout=60)
         assert http.post("/spaces/s/memories", json={"text": "private note"}).status_code == 201
-        evil_page = http.post("/spaces/s/files", files={"file": ("x.txt", b"planted")},
-                              headers={"Origin": "http://evil.example"})
+        evil_page = http.post(
+            "/spaces/s/files", files={"file": ("x.txt", b"planted")}, headers={"Origin": "http://evil.example"}
+        )
         assert evil_page.status_code == 403
-        assert http.post("/spaces/s/memories", json={"text": "planted"},
-                         headers={"Sec-Fetch-Site": "cross-site"}).status_code == 403
+        assert (
+            http.post(
+                "/spaces/s/memories", json={"text": "planted"}, headers={"Sec-Fetch-Site": "cross-site"}
+            ).status_code
+            == 403
+        )
         rebound = http.get("/spaces/s/memories", headers={"Host": f"evil.example:{port}"})
         assert rebound.status_code == 421 and "private" not in rebound.text
-        same_origin = http.post("/spaces/s/memories", json={"text": "from the docs page"},
-                                headers={"Origin": f"http://127.0.0.1:{port}", "Sec-Fetch-Site": "same-origin"})
+        same_origin = http.post(
+            "/spaces/s/memories",
+            json={"text": "from the docs page"},
+            headers={"Origin": f"http://127.0.0.1:{port}", "Sec-Fetch-Site": "same-origin"},
+        )
         assert same_origin.status_code == 201
         texts = [m["text"] for m in http.get("/spaces/s/memories").json()["memories"]]
         assert texts == ["private note", "from the docs page"]
@@ -367,7 +455,8 @@ def test_a_space_deleted_by_another_process_answers_404_in_the_server(server, tm
 
 
 def test_a_download_name_is_derived_safely_from_any_stored_source():
-    from imprint.serve.rest import MAX_NAME_CHARS, download_name
+    from imprint.serve.rest import download_name
+    from imprint.serve.schemas import MAX_NAME_CHARS
 
     assert download_name("upload:report.pdf") == "report.pdf"
     assert download_name("/home/a/notes\nevil.txt") == "notesevil.txt"

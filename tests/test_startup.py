@@ -14,10 +14,12 @@ HEAVY = ("torch", "transformers", "peft", "sentence_transformers")
 
 
 def _heavy_modules_after(argv: list[str]) -> tuple[list[str], str]:
-    script = ("import sys\nfrom imprint.cli import app\n"
-              f"sys.argv = {['imprint', *argv]!r}\n"
-              "try:\n    app()\nexcept SystemExit:\n    pass\n"
-              f"print('HEAVY', [m for m in {HEAVY!r} if m in sys.modules])\n")
+    script = (
+        "import sys\nfrom imprint.cli import app\n"
+        f"sys.argv = {['imprint', *argv]!r}\n"
+        "try:\n    app()\nexcept SystemExit:\n    pass\n"
+        f"print('HEAVY', [m for m in {HEAVY!r} if m in sys.modules])\n"
+    )
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=os.environ.copy())
     return eval(run.stdout.rsplit("HEAVY", 1)[1]), run.stdout  # noqa: S307 (our own printed list)
 
@@ -26,8 +28,12 @@ def test_help_list_search_and_explain_never_import_the_model_libraries(tmp_path,
     with Memory(tmp_path, embedder=embedder) as memory:
         memory.add("Mira Quenton moved to Tallinn in 2021.", space="s")
     data = ["--space", "s", "--data", str(tmp_path)]
-    for argv in (["--help"], ["list", *data], ["search", "where does Mira live", *data],
-                 ["explain", "where does Mira live", *data]):
+    for argv in (
+        ["--help"],
+        ["list", *data],
+        ["search", "where does Mira live", *data],
+        ["explain", "where does Mira live", *data],
+    ):
         heavy, output = _heavy_modules_after(argv)
         assert heavy == [], (argv, heavy)
         assert argv == ["--help"] or "Tallinn" in output

@@ -73,7 +73,7 @@ def test_a_failed_write_leaves_nothing_behind(backend):
     bad_raw, bad_chunks = item("breaks mid-write")
     bad_chunks.append(PreparedChunk(text="second chunk", tokens=2, vector=None))  # fails on insert
     bad_chunks[1].vector = object()
-    with pytest.raises(Exception):
+    with pytest.raises(Exception):  # noqa: B017
         store.add([good, (bad_raw, bad_chunks)])
     assert [c.text for c in store.list_memories()] == ["kept before"]
     assert store._conn.execute("SELECT count(*) FROM raw_items").fetchone()[0] == 1
@@ -158,8 +158,13 @@ def test_ingest_s_repeat_check_goes_through_the_hnsw_index_and_the_matrix_grows_
     store = backend.open("a", None)
 
     def rows(numbers):
-        return [(RawItem(source=f"s{i}", kind="text", content=f"memory {i}", segments=[Segment(f"memory {i}")]),
-                 [PreparedChunk(text=f"memory {i}", tokens=2, vector=unit(i, 32))]) for i in numbers]
+        return [
+            (
+                RawItem(source=f"s{i}", kind="text", content=f"memory {i}", segments=[Segment(f"memory {i}")]),
+                [PreparedChunk(text=f"memory {i}", tokens=2, vector=unit(i, 32))],
+            )
+            for i in numbers
+        ]
 
     ids = [result.chunk_ids[0] for result in store.add(rows(range(400)))]
     index = VectorIndex(store, ann_min=100)
@@ -213,11 +218,13 @@ def test_a_filtered_keyword_search_ranks_only_the_allowed_memories_as_the_full_o
     assert store.keyword_search("Mira garden roses", 5, np.array([], dtype=np.int64)) == []
 
 
-def test_past_its_budget_a_common_word_only_adds_to_the_score_of_rows_a_rarer_word_matches(
-        tmp_path, monkeypatch):
+def test_past_its_budget_a_common_word_only_adds_to_the_score_of_rows_a_rarer_word_matches(tmp_path, monkeypatch):
     store = SqliteStore(tmp_path / "k.sqlite")
     texts = [f"The garden {n} has roses." for n in range(6)] + [
-        "Mira planted the garden by the garden wall.", "Mira sold a bicycle.", "Mira and Tom cooked."]
+        "Mira planted the garden by the garden wall.",
+        "Mira sold a bicycle.",
+        "Mira and Tom cooked.",
+    ]
     texts += [f"Tom fixed roof number {n}." for n in range(20)]
     ids = [r.chunk_ids[0] for r in store.add([item(t, source=str(n)) for n, t in enumerate(texts)])]
     everything = store.keyword_search("Mira garden", 50)
@@ -316,7 +323,10 @@ def test_a_file_from_before_subjects_gets_them_on_opening(tmp_path):
     reopened = SqliteStore(tmp_path / "a.sqlite")
     memories, entities, subject = reopened.mentions()
     names = dict(reopened._conn.execute("SELECT id, name FROM entities"))
-    assert {names[e]: bool(s) for e, s in zip(entities, subject)} == {"quillon varga": True, "zorblat industries": False}
+    assert {names[e]: bool(s) for e, s in zip(entities, subject)} == {
+        "quillon varga": True,
+        "zorblat industries": False,
+    }
     assert set(names.values()) == {"quillon varga", "zorblat industries"}  # the unmentioned one is gone
 
 

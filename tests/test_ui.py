@@ -40,15 +40,48 @@ def site(tmp_path_factory, tiny_model_dir):
     keys.write_text(json.dumps({"keys": {ALICE: ["alice"], BOB: ["bob"], ADMIN: ["*"]}}))
     bench = folder / "bench" / "world"
     bench.mkdir(parents=True)
-    (bench / "report.json").write_text(json.dumps({"dataset": "world", "documents": 40, "costs": {}, "summary": {
-        "index": {"questions": 60, "accuracy": 0.65, "exact_match": 0.55, "f1": 0.6, "p50_s": 1.2, "prompt_tokens": 410},
-        "context": {"questions": 60, "accuracy": 0.52, "exact_match": 0.4, "f1": 0.5, "p50_s": 3.1, "prompt_tokens": 1900}}}))
-    shutil.copy(Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "code_recall.png", bench / "accuracy.png")
-    settings = {"IMPRINT_MODEL": str(tiny_model_dir), "IMPRINT_CACHE_DIR": str(tiny_model_dir / "cache"),
-                "IMPRINT_BENCH_DIR": str(folder / "bench")}
+    (bench / "report.json").write_text(
+        json.dumps(
+            {
+                "dataset": "world",
+                "documents": 40,
+                "costs": {},
+                "summary": {
+                    "index": {
+                        "questions": 60,
+                        "accuracy": 0.65,
+                        "exact_match": 0.55,
+                        "f1": 0.6,
+                        "p50_s": 1.2,
+                        "prompt_tokens": 410,
+                    },
+                    "context": {
+                        "questions": 60,
+                        "accuracy": 0.52,
+                        "exact_match": 0.4,
+                        "f1": 0.5,
+                        "p50_s": 3.1,
+                        "prompt_tokens": 1900,
+                    },
+                },
+            }
+        )
+    )
+    shutil.copy(
+        Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "code_recall.png", bench / "accuracy.png"
+    )
+    settings = {
+        "IMPRINT_MODEL": str(tiny_model_dir),
+        "IMPRINT_CACHE_DIR": str(tiny_model_dir / "cache"),
+        "IMPRINT_BENCH_DIR": str(folder / "bench"),
+    }
     with running_server(folder / "data", keys, env=settings) as url:
-        httpx2.post(f"{url}/spaces/bob/memories", json={"text": "Bob's launch code is 4471."},
-                    headers={"Authorization": f"Bearer {BOB}"}, timeout=60).raise_for_status()
+        httpx2.post(
+            f"{url}/spaces/bob/memories",
+            json={"text": "Bob's launch code is 4471."},
+            headers={"Authorization": f"Bearer {BOB}"},
+            timeout=60,
+        ).raise_for_status()
         yield url
 
 

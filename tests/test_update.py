@@ -33,7 +33,10 @@ def test_update_replaces_a_memory_and_forget_takes_every_version(memory):
     assert new != old and memory.get(new, "s").source == "note-7"
     assert memory.get(new, "s").metadata["user_id"] == "u1"  # metadata carries over
     assert [h.memory.id for h in memory.search("Where does Ilse live?", "s", k=5)] == [new]
-    assert [m.text for m in memory.history(old, "s")] == ["Ilse Varga lives in Debrecen.", "Ilse Varga lives in Szeged."]
+    assert [m.text for m in memory.history(old, "s")] == [
+        "Ilse Varga lives in Debrecen.",
+        "Ilse Varga lives in Szeged.",
+    ]
     with pytest.raises(InputError, match="replaced by memory"):
         memory.update(old, "Ilse Varga lives in Pécs.", "s")
     with pytest.raises(InputError, match="empty"):
@@ -67,8 +70,11 @@ def check_updates_back_and_to_another_memorys_text(memory) -> None:
     [second] = memory.update(first, "The hint is purple lamp.", "s")
     [third] = memory.update(second, "The hint is orange kettle.", "s")
     assert [m.id for m in memory.list_memories("s")] == [third]
-    assert [m.text for m in memory.history(third, "s")] == ["The hint is orange kettle.", "The hint is purple lamp.",
-                                                           "The hint is orange kettle."]
+    assert [m.text for m in memory.history(third, "s")] == [
+        "The hint is orange kettle.",
+        "The hint is purple lamp.",
+        "The hint is orange kettle.",
+    ]
     assert memory.search("hint", "s", k=5)[0].memory.id == third
     [fourth] = memory.update(third, "The hint is green door.", "s")  # later updates go on working
     [other] = memory.add("Tomas keeps the spare key.", space="s", source="api")

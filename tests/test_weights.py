@@ -55,23 +55,30 @@ def test_training_lowers_the_loss_and_the_saved_adapter_changes_the_answer(tiny)
     from imprint.cli import app
 
     target = tiny.settings.data_dir.parent / "exported"
-    result = CliRunner().invoke(app, ["adapters", "export", str(target), "--space", "a", "--data",
-                                      str(tiny.settings.data_dir)], env={"IMPRINT_MODEL": tiny.settings.model,
-                                                                        "IMPRINT_CACHE_DIR": str(tiny.settings.cache_dir)})
+    result = CliRunner().invoke(
+        app,
+        ["adapters", "export", str(target), "--space", "a", "--data", str(tiny.settings.data_dir)],
+        env={"IMPRINT_MODEL": tiny.settings.model, "IMPRINT_CACHE_DIR": str(tiny.settings.cache_dir)},
+    )
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in target.iterdir()) == ["adapter_config.json", WEIGHTS]
     loaded = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny.settings.model), target)
     saved = load_file(target / WEIGHTS)
     state = {k: v for k, v in loaded.state_dict().items() if "lora_" in k}
     assert len(state) == len(saved) > 0
-    assert CliRunner().invoke(app, ["adapters", "export", str(target), "--space", "a", "--data",
-                                    str(tiny.settings.data_dir)]).exit_code != 0  # never over an existing export
+    assert (
+        CliRunner()
+        .invoke(app, ["adapters", "export", str(target), "--space", "a", "--data", str(tiny.settings.data_dir)])
+        .exit_code
+        != 0
+    )  # never over an existing export
 
 
 def test_the_gate_refuses_an_adapter_that_fails_its_probe(tiny):
     tiny.add("Mira Quenton moved to Tallinn in 2021.", space="a")
-    report = tiny.consolidate("a", FAST, Gate(min_probe_recall=1.01, min_retention=0.0), replay_repeats=0,
-                              log=lambda _: None)
+    report = tiny.consolidate(
+        "a", FAST, Gate(min_probe_recall=1.01, min_retention=0.0), replay_repeats=0, log=lambda _: None
+    )
     assert not report.promoted and "probe recall" in report.reason
     registry = tiny.adapters("a")
     assert registry.current() is None and [m.version for m in registry.versions()] == [1]
@@ -85,8 +92,9 @@ def test_an_adapter_short_of_the_retention_gate_is_shrunk_toward_the_base(tiny):
     tiny.add("Mira Quenton moved to Tallinn in 2021.", space="a")
     trained = tiny.consolidate("a", FAST, OPEN_GATE, replay_repeats=0, log=lambda _: None)
     # retention can never reach 101%: every smaller share of the delta is tried, the probe still passing
-    shrunk = tiny.consolidate("a", FAST, Gate(min_probe_recall=0.0, min_retention=1.01), replay_repeats=0,
-                              log=lambda _: None)
+    shrunk = tiny.consolidate(
+        "a", FAST, Gate(min_probe_recall=0.0, min_retention=1.01), replay_repeats=0, log=lambda _: None
+    )
     assert trained.scale == 1.0 and [s["scale"] for s in trained.shrinks] == [1.0]
     assert [s["scale"] for s in shrunk.shrinks] == [1.0, 0.9, 0.8, 0.7] and shrunk.scale == 0.7
     assert not shrunk.promoted and "retention" in shrunk.reason
@@ -99,8 +107,9 @@ def test_an_adapter_short_of_the_retention_gate_is_shrunk_toward_the_base(tiny):
         expected = weights * 0.7 if "lora_B" in name else weights
         assert torch.allclose(after[name], expected, atol=1e-6), name
     # with the probe gate at the trained recall, no share kept answers fewer probe questions
-    kept = tiny.consolidate("a", FAST, Gate(min_probe_recall=trained.probe_recall, min_retention=1.01),
-                            replay_repeats=0, log=lambda _: None)
+    kept = tiny.consolidate(
+        "a", FAST, Gate(min_probe_recall=trained.probe_recall, min_retention=1.01), replay_repeats=0, log=lambda _: None
+    )
     assert trained.probe_recall > 0
     assert kept.scale == kept.shrinks[-1]["scale"]
     assert all(s["probe_recall"] >= trained.probe_recall for s in kept.shrinks)
@@ -119,8 +128,9 @@ def test_rollback_makes_an_earlier_version_current(tiny):
 
 def test_forgetting_a_memory_deletes_every_adapter_that_learned_it(tiny):
     [bees] = tiny.add("Ilse Varga keeps bees in Szeged.", space="a")
-    tiny.consolidate("a", TrainConfig(epochs=1, lr=1e-2, r=4), OPEN_GATE, memory_ids=[bees], replay_repeats=0,
-                     log=lambda _: None)  # v1 never saw the secret
+    tiny.consolidate(
+        "a", TrainConfig(epochs=1, lr=1e-2, r=4), OPEN_GATE, memory_ids=[bees], replay_repeats=0, log=lambda _: None
+    )  # v1 never saw the secret
     [secret] = tiny.add("The secret word of the vault is Marigold.", space="a")
     tiny.consolidate("a", FAST, OPEN_GATE, replay_repeats=0, log=lambda _: None)  # v2 learned it
     question = "Fill in the blank: The secret word of the vault is ___."
@@ -165,13 +175,13 @@ def test_two_spaces_adapters_are_kept_apart_on_one_base_model(tiny):
 
 def test_replay_with_kl_self_distillation_and_retention_are_measured(tiny):
     tiny.add("Otto Kranz repairs clocks in Graz.", space="a")
-    report = tiny.consolidate("a", TrainConfig(epochs=1, lr=1e-3, r=4, kl_weight=1.0), OPEN_GATE,
-                              replay_repeats=1, log=lambda _: None)
+    report = tiny.consolidate(
+        "a", TrainConfig(epochs=1, lr=1e-3, r=4, kl_weight=1.0), OPEN_GATE, replay_repeats=1, log=lambda _: None
+    )
     assert report.replay_examples > 20
     assert 0.0 <= report.retention <= 1.0
     assert all(loss == loss for loss in report.losses)  # the KL term kept the loss finite
     assert (tiny.settings.cache_dir / "control").exists()  # base answers cached for the next run
-
 
 
 def test_replay_rows_are_held_to_the_base_models_top_k_read_once_not_per_batch(tiny_model_dir):
@@ -184,8 +194,10 @@ def test_replay_rows_are_held_to_the_base_models_top_k_read_once_not_per_batch(t
 
     config = TrainConfig(epochs=2, lr=1e-3, r=4, batch_size=2, top_k=8)
     student, tokenizer = training.load_student(tiny_model_dir, config)
-    replay = [QA("What is the capital of France?", "Paris", -1, "replay"),
-              QA("How many legs does a spider have?", "eight", -1, "replay")]
+    replay = [
+        QA("What is the capital of France?", "Paris", -1, "replay"),
+        QA("How many legs does a spider have?", "eight", -1, "replay"),
+    ]
     fact = QA("Who founded Zorblat Industries?", "Kerem Aslan", 1, "natural")
     # one row of the top k per answer token (the answer's and its closing newline's), led by the base's own choice
     for pair, target in zip(replay, training.base_targets(student, tokenizer, replay, 8)):
@@ -207,11 +219,21 @@ def test_replay_rows_are_held_to_the_base_models_top_k_read_once_not_per_batch(t
     assert result.epochs_run == 2 and all(loss == loss for loss in result.step_losses)
     assert len(reads) == 1  # 8 batches with replay rows in them; the frozen base read those rows once
 
+
 @pytest.mark.slow
 def test_a_teacher_model_writes_pairs_and_only_grounded_ones_are_kept(model):
     """The real packaged model as the teacher: it invents (a cat's fur colour), the filter drops that."""
-    memory = Chunk(id=7, raw_id=1, source="chat", text="Ana: I adopted a cat and named her Pixel last May.",
-                   speaker="Ana", time=None, tokens=12, metadata={}, added_at="")
+    memory = Chunk(
+        id=7,
+        raw_id=1,
+        source="chat",
+        text="Ana: I adopted a cat and named her Pixel last May.",
+        speaker="Ana",
+        time=None,
+        tokens=12,
+        metadata={},
+        added_at="",
+    )
     teacher = TeacherSynthesizer(model, max_new_tokens=40)
     pairs = teacher.pairs(memory)
     assert pairs, "the teacher wrote no usable pair"
@@ -234,37 +256,54 @@ class InstructTeacher:
         self.replies = replies
         self.asked: list[list[dict[str, str]]] = []
 
-    def chat(self, messages: list[dict[str, str]], max_new_tokens: int = 48, stop: str = "\n",
-             temperature: float = 0.0) -> Generation:
+    def chat(
+        self, messages: list[dict[str, str]], max_new_tokens: int = 48, stop: str = "\n", temperature: float = 0.0
+    ) -> Generation:
         self.asked.append(messages)
         return Generation(self.replies.get(messages[-1]["content"].rpartition("Sentence: ")[2], ""), 0, 0)
 
 
 def test_an_instruct_teacher_is_asked_sentence_by_sentence_and_trivial_or_invented_pairs_are_dropped():
     text = "The normal force comes from Pauli repulsion. It keeps tables rigid."
-    memory = Chunk(id=3, raw_id=1, source="notes", text=text, speaker=None, time=None, tokens=14,
-                   metadata={}, added_at="")
-    teacher = InstructTeacher({
-        "The normal force comes from Pauli repulsion.":
-            "Q: Where does the normal force come from?\nA: Pauli repulsion\n"
-            "Q: What is Pauli repulsion?\nA: Pauli repulsion",  # the answer is in the question
-        "It keeps tables rigid.":
-            "Q: What does the normal force keep rigid?\nA: tables\n"
-            "Q: Who discovered the normal force?\nA: Isaac Newton"})  # not in the memory
+    memory = Chunk(
+        id=3, raw_id=1, source="notes", text=text, speaker=None, time=None, tokens=14, metadata={}, added_at=""
+    )
+    teacher = InstructTeacher(
+        {
+            "The normal force comes from Pauli repulsion.": (
+                "Q: Where does the normal force come from?\nA: Pauli repulsion\n"
+                "Q: What is Pauli repulsion?\nA: Pauli repulsion"  # the answer is in the question
+            ),
+            "It keeps tables rigid.": "Q: What does the normal force keep rigid?\nA: tables\n"
+            "Q: Who discovered the normal force?\nA: Isaac Newton",
+        }
+    )  # not in the memory
     pairs = TeacherSynthesizer(teacher).pairs(memory)
-    assert pairs == [("Where does the normal force come from?", "Pauli repulsion"),
-                     ("What does the normal force keep rigid?", "tables")]
+    assert pairs == [
+        ("Where does the normal force come from?", "Pauli repulsion"),
+        ("What does the normal force keep rigid?", "tables"),
+    ]
     # each sentence asked with the whole memory beside it, after the instructions and a worked example
     assert [m[-1]["content"] for m in teacher.asked] == [
         f"Passage: {text}\n\nSentence: The normal force comes from Pauli repulsion.",
-        f"Passage: {text}\n\nSentence: It keeps tables rigid."]
+        f"Passage: {text}\n\nSentence: It keeps tables rigid.",
+    ]
     assert [m["role"] for m in teacher.asked[0]] == ["system", "user", "assistant", "user"]
 
 
 def test_what_a_teacher_wrote_is_cached_per_memory_and_forgotten_with_it(tmp_path):
     registry = AdapterRegistry(tmp_path, "a")
-    fact = Chunk(id=5, raw_id=1, source="notes", text="Lena Ortiz opened a bakery in Porto.", speaker=None,
-                 time=None, tokens=8, metadata={}, added_at="")
+    fact = Chunk(
+        id=5,
+        raw_id=1,
+        source="notes",
+        text="Lena Ortiz opened a bakery in Porto.",
+        speaker=None,
+        time=None,
+        tokens=8,
+        metadata={},
+        added_at="",
+    )
     teacher = InstructTeacher({fact.text: "Q: Where did Lena Ortiz open a bakery?\nA: Porto"})
     synthesizer = TeacherSynthesizer(teacher, cache_dir=registry.teacher_dir, teacher_name="qwen")
     assert synthesizer.cached_pairs(fact) == [("Where did Lena Ortiz open a bakery?", "Porto")]
@@ -282,11 +321,16 @@ def test_what_a_teacher_wrote_is_cached_per_memory_and_forgotten_with_it(tmp_pat
 
 
 def test_a_teacher_keeps_the_configured_share_of_open_book_rows():
-    facts = [Chunk(id=i, raw_id=i, source="notes", text=text, speaker=None, time=None, tokens=8, metadata={},
-                   added_at="") for i, text in enumerate(["Zorblat Industries was founded by Kerem Aslan.",
-                                                          "Mira Quenton lives in Tallinn."], 1)]
-    kinds = {share: {qa.kind for qa in TeacherSynthesizer(InstructTeacher({}), open_book=share).synthesize(facts).train}
-             for share in (0.0, 1.0)}
+    facts = [
+        Chunk(id=i, raw_id=i, source="notes", text=text, speaker=None, time=None, tokens=8, metadata={}, added_at="")
+        for i, text in enumerate(
+            ["Zorblat Industries was founded by Kerem Aslan.", "Mira Quenton lives in Tallinn."], 1
+        )
+    ]
+    kinds = {
+        share: {qa.kind for qa in TeacherSynthesizer(InstructTeacher({}), open_book=share).synthesize(facts).train}
+        for share in (0.0, 1.0)
+    }
     assert "open-book" in kinds[1.0] and "open-book" not in kinds[0.0]
 
 
@@ -318,8 +362,9 @@ def test_an_encrypted_space_seals_its_adapter_and_still_answers_from_it(tmp_path
     key_file = tmp_path / "keys" / "master.key"
     key_file.parent.mkdir()
     key_file.write_text(new_master_key())
-    settings = Settings(data_dir=tmp_path / "data", cache_dir=tiny_model_dir / "cache", model=str(tiny_model_dir),
-                        key_file=key_file)
+    settings = Settings(
+        data_dir=tmp_path / "data", cache_dir=tiny_model_dir / "cache", model=str(tiny_model_dir), key_file=key_file
+    )
     memory = Memory(settings=settings, embedder=embedder)
     memory.add("Zorblat Industries was founded by Kerem Aslan.", space="a")
     memory.consolidate("a", FAST, OPEN_GATE, replay_repeats=0, log=lambda _: None)
@@ -331,7 +376,9 @@ def test_an_encrypted_space_seals_its_adapter_and_still_answers_from_it(tmp_path
     assert not readable.is_relative_to(tmp_path)
     assert b"lora_A" in weights and b"lora_A" not in on_disk and weights[-256:] not in on_disk
     # a new process decrypts it and answers from it; a tampered file is refused
-    assert "Zorblat" in weights_answer(Memory(settings=settings, embedder=embedder), "Tell me: Who was founded by Kerem Aslan?", "a")
+    assert "Zorblat" in weights_answer(
+        Memory(settings=settings, embedder=embedder), "Tell me: Who was founded by Kerem Aslan?", "a"
+    )
     sealed = bytearray((folder / SEALED).read_bytes())
     sealed[-1] ^= 1
     (folder / SEALED).write_bytes(bytes(sealed))
@@ -352,15 +399,22 @@ def test_cached_base_answers_gain_questions_added_to_the_control_set(tiny, tmp_p
 
 
 def test_replay_questions_the_base_writes_never_ask_a_held_out_control_question_again():
-    from imprint.encode.salience import content_words
+    from imprint.text.salience import content_words
     from imprint.weights.control import not_held_out, retention_set
 
     question, gold = next((q, g) for q, g in retention_set() if len(content_words(q)) >= 2)
     half = sorted(content_words(question))[: (len(content_words(question)) + 1) // 2]
     new = "Who painted the ceiling of the Sistine Chapel?"
     partly = f"What about {' and '.join(half)} today?"
-    kept = not_held_out({question: gold, f"Tell me, {question[0].lower()}{question[1:]}": "anything",
-                         partly: gold, new: "Michelangelo", "Paris is large.": "yes"})
+    kept = not_held_out(
+        {
+            question: gold,
+            f"Tell me, {question[0].lower()}{question[1:]}": "anything",
+            partly: gold,
+            new: "Michelangelo",
+            "Paris is large.": "yes",
+        }
+    )
     assert kept == {new: "Michelangelo"}
     assert not_held_out({partly: "something else"}) == {partly: "something else"}  # shares words, not the answer
 
@@ -386,7 +440,7 @@ def test_the_base_writes_its_own_replay_questions_once_per_base_model(tiny_model
     asked = len(prompts_seen)
     assert own_questions(base, cache, count=12) == rows and len(prompts_seen) == asked  # read from the cache
     written = cache.read_text()
-    cache.write_text(written[:len(written) // 2])  # a process killed mid-write left half a file: written again
+    cache.write_text(written[: len(written) // 2])  # a process killed mid-write left half a file: written again
     assert own_questions(base, cache, count=12) == rows and len(prompts_seen) == 2 * asked
     assert own_questions(base, cache, count=12) == rows and len(prompts_seen) == 2 * asked
 
@@ -402,8 +456,12 @@ def test_a_larger_space_grows_the_replay_pool_and_a_smaller_one_reads_its_first_
         """A stand-in for the base's greedy text that depends on its prompt, as the model's does (some
         questions repeat, so the pool's de-duplication is exercised)."""
         prompts_seen.extend(prompts)
-        return [f"River {len(prompt)}" if prompt.endswith("Answer:") else
-                f"is the river number {zlib.crc32(prompt.encode()) % 12}?" for prompt in prompts]
+        return [
+            f"River {len(prompt)}"
+            if prompt.endswith("Answer:")
+            else f"is the river number {zlib.crc32(prompt.encode()) % 12}?"
+            for prompt in prompts
+        ]
 
     def written(start: int) -> list[str]:
         return [prompt for prompt in prompts_seen[start:] if not prompt.endswith("Answer:")]
@@ -415,7 +473,7 @@ def test_a_larger_space_grows_the_replay_pool_and_a_smaller_one_reads_its_first_
     before = len(prompts_seen)
     large = own_questions(base, grown, count=40)
     assert len(written(before)) == 20  # only the prompts beyond the cached 20 were written
-    assert small and large[:len(small)] == small and len(large) > len(small)
+    assert small and large[: len(small)] == small and len(large) > len(small)
     assert len({row.question for row in large}) == len(large)  # a question the base wrote twice is kept once
     assert own_questions(base, grown, count=20) == small  # the first 20 prompts' rows, as a first run wrote them
     assert own_questions(base, tmp_path / "direct.json", count=40) == large  # the same as writing 40 at once
@@ -448,8 +506,9 @@ def test_the_shipped_replay_pool_is_what_the_packaged_base_writes_and_answers(mo
 
     shipped_answers = json.loads(files("imprint.weights").joinpath(PACKAGED_ANSWERS).read_text())
     asked = [q for q, _ in control_questions()][:6]
-    assert {q: model.generate(qa_prompt(q), max_new_tokens=16).text for q in asked} == \
-        {q: shipped_answers[q] for q in asked}
+    assert {q: model.generate(qa_prompt(q), max_new_tokens=16).text for q in asked} == {
+        q: shipped_answers[q] for q in asked
+    }
     shipped = json.loads(files("imprint.weights").joinpath(PACKAGED_POOL).read_text())
     assert shipped["prompts"] >= 1200 and len(shipped["pairs"]) >= 500
     student, tokenizer = load_student(model._directory(), TrainConfig())

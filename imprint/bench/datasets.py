@@ -56,9 +56,15 @@ def _read_json(path: Path) -> list:
 def squad(path: Path, limit: int | None = None) -> Dataset:
     """SQuAD as `[{title, context, questions: [{question, answer}]}]`: closed book once trained."""
     passages = _read_json(path)[:limit]
-    return Dataset("squad", _texts([(f"{p['title']}#{i}", p["context"]) for i, p in enumerate(passages)]),
-                   [Question(q["question"], str(q["answer"]), "closed-book", evidence=p["context"])
-                    for p in passages for q in p["questions"]])
+    return Dataset(
+        "squad",
+        _texts([(f"{p['title']}#{i}", p["context"]) for i, p in enumerate(passages)]),
+        [
+            Question(q["question"], str(q["answer"]), "closed-book", evidence=p["context"])
+            for p in passages
+            for q in p["questions"]
+        ],
+    )
 
 
 def counterfact(path: Path, limit: int | None = None) -> Dataset:
@@ -67,9 +73,11 @@ def counterfact(path: Path, limit: int | None = None) -> Dataset:
     cases = _read_json(path)[:limit]
     questions = []
     for case in cases:
-        questions += [Question(case["prompt"], case["target_new"], "edit", "completion"),
-                      Question(case["rephrase_prompt"], case["target_new"], "rephrase", "completion"),
-                      Question(case["locality_prompt"], case["locality_ground_truth"], "locality", "completion")]
+        questions += [
+            Question(case["prompt"], case["target_new"], "edit", "completion"),
+            Question(case["rephrase_prompt"], case["target_new"], "rephrase", "completion"),
+            Question(case["locality_prompt"], case["locality_ground_truth"], "locality", "completion"),
+        ]
     return Dataset("counterfact", _texts([(f"case-{c['case_id']}", c["fake_evidence"]) for c in cases]), questions)
 
 
@@ -82,9 +90,11 @@ def locomo(path: Path, limit: int | None = None) -> Dataset:
     (category 5) expect an abstention."""
     spaces, questions = {}, []
     for sample in _read_json(path):
-        turns = [{**locomo_turn(turn), "time": when}
-                 for session, when in locomo_sessions(sample["conversation"])
-                 for turn in sample["conversation"][session]]
+        turns = [
+            {**locomo_turn(turn), "time": when}
+            for session, when in locomo_sessions(sample["conversation"])
+            for turn in sample["conversation"][session]
+        ]
         space = sample["sample_id"]
         spaces[space] = [conversation_item(turns, space)]
         for qa in sample["qa"]:
@@ -104,8 +114,7 @@ def hotpotqa(path: Path, corpus: Path, limit: int | None = None) -> Dataset:
         raise InputError(f"{corpus}: expected a JSON object of title -> sentences")
     questions = [Question(q["question"], str(q["answer"]), q.get("type", "hotpot")) for q in _read_json(path)[:limit]]
     # the title leads the passage, as in HippoRAG's and most RAG evaluations: it names the subject
-    return Dataset("hotpotqa", _texts([(title, f"{title}: {' '.join(s)}") for title, s in passages.items()]),
-                   questions)
+    return Dataset("hotpotqa", _texts([(title, f"{title}: {' '.join(s)}") for title, s in passages.items()]), questions)
 
 
 _SYLLABLES = "ka lo mi ra ten vo su de bri an el or ul fa ne ti go ha ze pe ru si ko la".split()
@@ -130,14 +139,18 @@ def fictional(count: int, seed: int = 0) -> Dataset:
         kind = i % 4
         if kind == 0:
             year = str(rng.randint(1900, 2020))
-            fact, asked = f"{org} was founded by {person} in {year}.", [(f"Who founded {org}?", person),
-                                                                         (f"When was {org} founded?", year)]
+            fact, asked = (
+                f"{org} was founded by {person} in {year}.",
+                [(f"Who founded {org}?", person), (f"When was {org} founded?", year)],
+            )
         elif kind == 1:
             fact, asked = f"{person} lives in {city}.", [(f"Where does {person} live?", city)]
         elif kind == 2:
             job = rng.choice(_JOBS)
-            fact, asked = f"{person} works as a {job} at {org}.", [(f"What is {person}'s job?", job),
-                                                                     (f"Which company does {person} work for?", org)]
+            fact, asked = (
+                f"{person} works as a {job} at {org}.",
+                [(f"What is {person}'s job?", job), (f"Which company does {person} work for?", org)],
+            )
         else:
             animal, pet = rng.choice(_ANIMALS), name(2)
             fact, asked = f"{person} has a {animal} named {pet}.", [(f"What is the name of {person}'s {animal}?", pet)]

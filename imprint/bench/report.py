@@ -9,30 +9,54 @@ from .runner import BenchResult
 def markdown(result: BenchResult) -> str:
     summary = result.summary()
     costs = result.costs
-    lines = [f"# imprint bench: {result.dataset}", "",
-             f"{result.documents} documents, {result.knowledge_tokens:,} tokens of knowledge; "
-             f"ingest {costs.get('ingest_s', 0):.1f} s"
-             + (f"; training {costs['train_s']:.0f} s, adapter {costs['adapter_bytes'] / 1e6:.1f} MB, "
-                f"probe recall {costs['probe_recall']:.0%}, retention {costs['retention']:.0%}"
-                if "train_s" in costs else ""), "",
-             ", ".join(f"{role}: {name}" for role, name in result.models.items()), "",
-             "| strategy | questions | accuracy | exact match | F1 | p50 s | p95 s | prompt tokens |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# imprint bench: {result.dataset}",
+        "",
+        f"{result.documents} documents, {result.knowledge_tokens:,} tokens of knowledge; "
+        f"ingest {costs.get('ingest_s', 0):.1f} s"
+        + (
+            f"; training {costs['train_s']:.0f} s, adapter {costs['adapter_bytes'] / 1e6:.1f} MB, "
+            f"probe recall {costs['probe_recall']:.0%}, retention {costs['retention']:.0%}"
+            if "train_s" in costs
+            else ""
+        ),
+        "",
+        ", ".join(f"{role}: {name}" for role, name in result.models.items()),
+        "",
+        "| strategy | questions | accuracy | exact match | F1 | p50 s | p95 s | prompt tokens |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for strategy, s in summary.items():
-        lines.append(f"| {strategy} | {s['questions']} | {s['accuracy']:.0%} | {s['exact_match']:.0%} | {s['f1']:.2f} "
-                     f"| {s['p50_s']:.2f} | {s['p95_s']:.2f} | {s['prompt_tokens']:.0f} |")
+        lines.append(
+            f"| {strategy} | {s['questions']} | {s['accuracy']:.0%} | {s['exact_match']:.0%} | {s['f1']:.2f} "
+            f"| {s['p50_s']:.2f} | {s['p95_s']:.2f} | {s['prompt_tokens']:.0f} |"
+        )
     categories = sorted({c for s in summary.values() for c in s["by_category"]})
-    lines += ["", "Accuracy by category:", "", "| strategy | " + " | ".join(categories) + " |",
-              "|---|" + "---|" * len(categories)]
+    lines += [
+        "",
+        "Accuracy by category:",
+        "",
+        "| strategy | " + " | ".join(categories) + " |",
+        "|---|" + "---|" * len(categories),
+    ]
     for strategy, s in summary.items():
         cells = [f"{s['by_category'][c]:.0%}" if c in s["by_category"] else "-" for c in categories]
         lines.append(f"| {strategy} | " + " | ".join(cells) + " |")
     groups = sorted({g for s in summary.values() for g in s["by_learned"]})
     if groups:
-        lines += ["", "Accuracy by whether the documents that answer a question were consolidated or added after:", "",
-                  "| strategy | " + " | ".join(groups) + " |", "|---|" + "---|" * len(groups)]
+        lines += [
+            "",
+            "Accuracy by whether the documents that answer a question were consolidated or added after:",
+            "",
+            "| strategy | " + " | ".join(groups) + " |",
+            "|---|" + "---|" * len(groups),
+        ]
         for strategy, s in summary.items():
-            lines.append(f"| {strategy} | " + " | ".join(f"{s['by_learned'][g]:.0%}" if g in s["by_learned"] else "-" for g in groups) + " |")
+            lines.append(
+                f"| {strategy} | "
+                + " | ".join(f"{s['by_learned'][g]:.0%}" if g in s["by_learned"] else "-" for g in groups)
+                + " |"
+            )
     if "auto" in summary:
         routes = ", ".join(f"{tier} {n}" for tier, n in sorted(summary["auto"]["answered_by"].items()))
         lines += ["", f"auto answered from: {routes}"]
@@ -72,8 +96,12 @@ def write_report(result: BenchResult, folder: Path) -> list[Path]:
         axes.scatter(s["p50_s"], s["accuracy"], s=60)
         axes.annotate(strategy, (s["p50_s"], s["accuracy"]), textcoords="offset points", xytext=(5, 5))
     axes.set_xscale("log")
-    axes.set(xlabel="median seconds per answer (log)", ylabel="accuracy", ylim=(-0.05, 1.05),
-             title=f"{result.dataset}: accuracy vs answer latency")
+    axes.set(
+        xlabel="median seconds per answer (log)",
+        ylabel="accuracy",
+        ylim=(-0.05, 1.05),
+        title=f"{result.dataset}: accuracy vs answer latency",
+    )
     axes.grid(True, which="both", alpha=0.3)
     figure.tight_layout()
     figure.savefig(paths[3], dpi=120)

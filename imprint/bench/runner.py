@@ -10,9 +10,9 @@ hybrid  the adapter plus the top k memories
 import random
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -73,7 +73,8 @@ class BenchResult:
                 "accuracy": float(np.mean([r.correct for r in rows])),
                 "exact_match": float(np.mean([r.exact for r in rows])),
                 "f1": float(np.mean([r.f1 for r in rows])),
-                "p50_s": float(np.percentile(seconds, 50)), "p95_s": float(np.percentile(seconds, 95)),
+                "p50_s": float(np.percentile(seconds, 50)),
+                "p95_s": float(np.percentile(seconds, 95)),
                 "prompt_tokens": float(np.mean([r.prompt_tokens for r in rows])),
                 "by_category": {c: float(np.mean(v)) for c, v in sorted(categories.items())},
                 "by_learned": {c: float(np.mean(v)) for c, v in sorted(learned.items())},
@@ -82,8 +83,15 @@ class BenchResult:
         return summary
 
     def to_dict(self) -> dict:
-        return {"dataset": self.dataset, "documents": self.documents, "knowledge_tokens": self.knowledge_tokens,
-                "models": self.models, "costs": self.costs, "summary": self.summary(), "rows": [asdict(r) for r in self.rows]}
+        return {
+            "dataset": self.dataset,
+            "documents": self.documents,
+            "knowledge_tokens": self.knowledge_tokens,
+            "models": self.models,
+            "costs": self.costs,
+            "summary": self.summary(),
+            "rows": [asdict(r) for r in self.rows],
+        }
 
 
 def judge(prediction: str, gold: str, category: str = "") -> tuple[bool, bool, float]:
@@ -147,12 +155,19 @@ def run_bench(
     for space, items in later.items():
         memory.ingest(items, space)
     late = {item.source for items in later.values() for item in items} if "train_s" in costs else set()
-    tokens = sum(memory.model.count_tokens(m.text) for space in dataset.spaces
-                 for m in memory.list_memories(space, limit=memory.count(space)))
+    tokens = sum(
+        memory.model.count_tokens(m.text)
+        for space in dataset.spaces
+        for m in memory.list_memories(space, limit=memory.count(space))
+    )
     s = memory.settings
     reader = memory.models.reader_gguf
-    models = {"profile": s.profile, "embedder": memory.embedder.name, "base model": s.model,
-              "reader": s.answer_url or (reader.name if reader else s.model)}
+    models = {
+        "profile": s.profile,
+        "embedder": memory.embedder.name,
+        "base model": s.model,
+        "reader": s.answer_url or (reader.name if reader else s.model),
+    }
     result = BenchResult(dataset.name, dataset.documents, tokens, costs=costs, models=models)
     questions = dataset.questions
     if limit and limit < len(questions):
@@ -164,9 +179,25 @@ def run_bench(
             prediction, prompt_tokens, answered_by = answer(memory, question, strategy)
             seconds = time.perf_counter() - began
             correct, exact, f1 = judge(prediction, question.answer, question.category)
-            learned = ("added after" if late & set(question.sources) else "consolidated") if late and question.sources else ""
-            result.rows.append(Row(strategy, question.category, question.text, question.answer, prediction,
-                                   correct, exact, f1, seconds, prompt_tokens, answered_by, learned))
+            learned = (
+                ("added after" if late & set(question.sources) else "consolidated") if late and question.sources else ""
+            )
+            result.rows.append(
+                Row(
+                    strategy,
+                    question.category,
+                    question.text,
+                    question.answer,
+                    prediction,
+                    correct,
+                    exact,
+                    f1,
+                    seconds,
+                    prompt_tokens,
+                    answered_by,
+                    learned,
+                )
+            )
             if progress:
                 progress(strategy, done, len(questions))
     return result

@@ -18,8 +18,11 @@ _SYLLABLES = "ka lo mi ra ten vo su de bri an el or ul fa ne ti go ha ze ru si k
 _JOBS = "pilot nurse baker architect chemist carpenter lawyer violinist geologist chef".split()
 _KINDS = ["Industries", "Labs", "Works", "Group", "Systems", "Foods"]
 
-_WORKS = ["{p} works as {a_job} at {org}.", "{p} is employed by {org}, where {first} is {a_job}.",
-          "At {org}, {p} has a job as {a_job}."]
+_WORKS = [
+    "{p} works as {a_job} at {org}.",
+    "{p} is employed by {org}, where {first} is {a_job}.",
+    "At {org}, {p} has a job as {a_job}.",
+]
 _LIVES = ["{p} lives in {city}.", "{p}'s home is in {city}.", "{p} has made a home in {city}."]
 _FOUNDED = ["{org} was founded in {year} by {q}.", "{q} founded {org} in {year}."]
 _HQ = ["{org} has its headquarters in {city}.", "The head office of {org} is in {city}."]
@@ -55,8 +58,10 @@ def world(facts: int, seed: int = 0) -> Dataset:
             text = " ".join([rng.choice(_FOUNDED), rng.choice(_HQ)]).format(org=org, year=year, q=founder, city=city)
             source = f"org-{len(orgs)}"
             items.append(text_item(text, source))
-            questions += [Question(f"Who founded {org}?", founder, "single-hop", sources=(source,)),
-                          Question(f"In what year did {founder} start {org}?", str(year), "paraphrase", sources=(source,))]
+            questions += [
+                Question(f"Who founded {org}?", founder, "single-hop", sources=(source,)),
+                Question(f"In what year did {founder} start {org}?", str(year), "paraphrase", sources=(source,)),
+            ]
             orgs.append((org, city, source))
             count += 2
         org, hq, org_source = rng.choice(orgs)
@@ -65,15 +70,22 @@ def world(facts: int, seed: int = 0) -> Dataset:
         values = {"p": p, "first": p.split()[0], "a_job": a_job, "org": org, "city": home}
         items.append(text_item(" ".join([rng.choice(_WORKS), rng.choice(_LIVES)]).format(**values), f"person-{p}"))
         about = (f"person-{p}",)
-        questions += [Question(f"Where does {p} work?", org, "single-hop", sources=about),
-                      Question(f"What is {p}'s profession?", job, "paraphrase", sources=about),
-                      Question(f"In which city is the headquarters of the company {p} works for?", hq, "two-hop",
-                               sources=about + (org_source,))]
+        questions += [
+            Question(f"Where does {p} work?", org, "single-hop", sources=about),
+            Question(f"What is {p}'s profession?", job, "paraphrase", sources=about),
+            Question(
+                f"In which city is the headquarters of the company {p} works for?",
+                hq,
+                "two-hop",
+                sources=about + (org_source,),
+            ),
+        ]
         count += 2
         if rng.random() < 0.5:  # the person moves later: the newer fact supersedes the older one
             year, new_home = rng.randint(2019, 2024), place("stad")
-            items.append(text_item(f"In {year}, {p} moved from {home} to {new_home}.", f"move-{p}",
-                                   time=f"{year}-06-01"))
+            items.append(
+                text_item(f"In {year}, {p} moved from {home} to {new_home}.", f"move-{p}", time=f"{year}-06-01")
+            )
             questions.append(Question(f"Where does {p} live now?", new_home, "temporal", sources=(f"move-{p}",)))
             count += 1
         else:

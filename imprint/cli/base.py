@@ -5,9 +5,10 @@ Library errors (ImprintError) are turned into a red message and exit code 1 here
 
 import json
 import os
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Callable, Iterator, Optional
+from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -56,13 +57,21 @@ err = Console(stderr=True, soft_wrap=True)
 
 Space = Annotated[str, typer.Option("--space", "-s", help="Which space (user, project) to use.")]
 TopK = Annotated[int, typer.Option("--k", "-k", min=1, help="How many memories to retrieve.")]
-DataDir = Annotated[Optional[Path], typer.Option("--data", help="Data folder (default: IMPRINT_DATA_DIR or ./imprint-data).")]
+DataDir = Annotated[
+    Path | None, typer.Option("--data", help="Data folder (default: IMPRINT_DATA_DIR or ./imprint-data).")
+]
 
 
 AsJson = Annotated[bool, typer.Option("--json", help="Print the result as JSON (for scripts and agents).")]
-FilterOption = Annotated[Optional[list[str]], typer.Option(
-    "--filter", "-f", help="KEY=VALUE: only memories whose metadata KEY is VALUE (repeat a key for any of several); "
-                           "also source=, speaker=, since=, until= (ISO dates).")]
+FilterOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--filter",
+        "-f",
+        help="KEY=VALUE: only memories whose metadata KEY is VALUE (repeat a key for any of several); "
+        "also source=, speaker=, since=, until= (ISO dates).",
+    ),
+]
 
 
 def filters_of(pairs: list[str] | None) -> dict | None:
@@ -123,16 +132,27 @@ def print_rows(headers: list[str], rows: list[list[str]], text: str, empty: str,
         console.print(title, style="bold", markup=False)
     at = headers.index(text)
     for row in rows:
-        console.print(printable("  ".join(f"{header} {cell}" for header, cell in zip(headers, row)
-                                          if header != text and cell), keep=""),
-                      style="dim", markup=False, highlight=False)
+        console.print(
+            printable(
+                "  ".join(f"{header} {cell}" for header, cell in zip(headers, row) if header != text and cell), keep=""
+            ),
+            style="dim",
+            markup=False,
+            highlight=False,
+        )
         console.print(Padding(Text(printable(row[at])), (0, 0, 0, 2)))
 
 
 def progress_bar() -> Progress:
     """The one progress display of long commands (add, bench), on stderr so stdout stays the result."""
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-                    console=err)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+    )
 
 
 @contextmanager
@@ -141,6 +161,7 @@ def reporting() -> Iterator[tuple[Callable[[str], None], StageProgress]]:
     lines above the bars; elsewhere (CI logs, `> log`, a service) plain lines, a stage's progress
     at least every 15 s (imprint.progress)."""
     if not err.is_terminal:
+
         def log(line: str) -> None:
             err.print(line, markup=False, highlight=False)
 
@@ -148,6 +169,7 @@ def reporting() -> Iterator[tuple[Callable[[str], None], StageProgress]]:
         return
     tasks: dict[str, TaskID] = {}
     with progress_bar() as bar:
+
         def update(what: str, done: int, total: int) -> None:
             if what not in tasks:
                 tasks[what] = bar.add_task(what, total=total)
@@ -168,9 +190,12 @@ def _show_version(shown: bool) -> None:
 
 @app.callback()
 def main(
-    version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the model libraries' progress bars and logs.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show the model libraries' progress bars and logs.")
+    ] = False,
 ) -> None:
     """Long-term memory for language models."""
     if not verbose:  # read by the libraries when they are imported, so none is imported here

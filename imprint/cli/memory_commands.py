@@ -6,7 +6,7 @@ import textwrap
 from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -36,12 +36,19 @@ from .base import (
 
 @app.command()
 def add(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders (recursively); '-' reads one text from stdin. "
-                                                     "Conversations: .json/.jsonl. A changed file replaces its old memories.")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Files or folders (recursively); '-' reads one text from stdin. "
+            "Conversations: .json/.jsonl. A changed file replaces its old memories."
+        ),
+    ],
     space: Space = "default",
     source: Annotated[str, typer.Option(help="With '-': where the text came from.")] = "stdin",
-    metadata: Annotated[Optional[list[str]], typer.Option(
-        "--meta", "-m", help="With '-': KEY=VALUE kept on the memory (user_id=u1), for --filter.")] = None,
+    metadata: Annotated[
+        list[str] | None,
+        typer.Option("--meta", "-m", help="With '-': KEY=VALUE kept on the memory (user_id=u1), for --filter."),
+    ] = None,
     data: DataDir = None,
     as_json: AsJson = False,
 ) -> None:
@@ -61,11 +68,14 @@ def add(
         print_json({**asdict(report), "errors": [str(e) for e in report.errors]})
     else:
         print_errors(report.errors)
-        console.print(f"{count(report.added, 'item')} added, {report.duplicates} already stored, "
-                      f"{count(report.indexed, 'new memory', 'new memories')}, "
-                      f"{count(report.updates, 'update')} of older ones, {report.dropped} kept raw only "
-                      f"(`imprint dropped`), {count(len(report.errors), 'file')} not read"
-                      f"{left_out(report.skipped)}.", markup=False)
+        console.print(
+            f"{count(report.added, 'item')} added, {report.duplicates} already stored, "
+            f"{count(report.indexed, 'new memory', 'new memories')}, "
+            f"{count(report.updates, 'update')} of older ones, {report.dropped} kept raw only "
+            f"(`imprint dropped`), {count(len(report.errors), 'file')} not read"
+            f"{left_out(report.skipped)}.",
+            markup=False,
+        )
     if report.errors and not report.added and not report.duplicates:
         raise typer.Exit(1)
 
@@ -104,8 +114,14 @@ def left_out(skipped: list, lead: str = ", ") -> str:
 
 
 @app.command()
-def search(query: str, space: Space = "default", k: TopK = 5, filters: FilterOption = None, data: DataDir = None,
-           as_json: AsJson = False) -> None:
+def search(
+    query: str,
+    space: Space = "default",
+    k: TopK = 5,
+    filters: FilterOption = None,
+    data: DataDir = None,
+    as_json: AsJson = False,
+) -> None:
     """Hybrid search of a space's memories: keyword + dense (spread over the entity graph with IMPRINT_GRAPH)."""
     hits = open_memory(data).search(query, space, k, filters=filters_of(filters))
     if as_json:
@@ -114,14 +130,30 @@ def search(query: str, space: Space = "default", k: TopK = 5, filters: FilterOpt
     if any(hit.memory.location for hit in hits):  # code reads badly in a table: where it is, then a snippet
         for hit in hits:
             m = hit.memory
-            console.print(f"[bold]{escape(printable(m.location or Path(m.source).name, keep=''))}[/bold]  [dim]memory {m.id}, "
-                          f"score {hit.score:.4f}[/dim]")
+            console.print(
+                f"[bold]{escape(printable(m.location or Path(m.source).name, keep=''))}[/bold]  [dim]memory {m.id}, "
+                f"score {hit.score:.4f}[/dim]"
+            )
             console.print(printable(snippet(m.text) if m.location else m.text), markup=False, highlight=False)
         return
-    print_rows(["id", "score", "bm25 #", "dense #", "graph #", "time", "memory", "source"],
-               [[str(hit.memory.id), f"{hit.score:.4f}", str(hit.keyword_rank or "-"), str(hit.dense_rank or "-"),
-                 str(hit.graph_rank or "-"), hit.memory.time or "", hit.memory.text, Path(hit.memory.source).name]
-                for hit in hits], "memory", f"no memory in {space!r} matches {query!r}")
+    print_rows(
+        ["id", "score", "bm25 #", "dense #", "graph #", "time", "memory", "source"],
+        [
+            [
+                str(hit.memory.id),
+                f"{hit.score:.4f}",
+                str(hit.keyword_rank or "-"),
+                str(hit.dense_rank or "-"),
+                str(hit.graph_rank or "-"),
+                hit.memory.time or "",
+                hit.memory.text,
+                Path(hit.memory.source).name,
+            ]
+            for hit in hits
+        ],
+        "memory",
+        f"no memory in {space!r} matches {query!r}",
+    )
 
 
 def snippet(code: str, lines: int = 8) -> str:
@@ -134,7 +166,9 @@ def snippet(code: str, lines: int = 8) -> str:
 def ask(
     question: str,
     space: Space = "default",
-    strategy: Annotated[str, typer.Option(help=f"One of: {', '.join(STRATEGIES)} (auto: see `imprint explain`).")] = "auto",
+    strategy: Annotated[
+        str, typer.Option(help=f"One of: {', '.join(STRATEGIES)} (auto: see `imprint explain`).")
+    ] = "auto",
     k: TopK = 5,
     filters: FilterOption = None,
     data: DataDir = None,
@@ -149,27 +183,49 @@ def ask(
     console.print(answer.text, style="bold", markup=False)
     if answer.route:
         console.print(f"auto chose {answer.strategy}: {answer.route}", style="dim", markup=False)
-    console.print(f"{answer.strategy}: {count(len(answer.memories), 'memory', 'memories')} {answer.memory_ids}, "
-                  f"{answer.prompt_tokens} prompt tokens, {answer.timings['total_s']:.2f} s", style="dim", markup=False)
+    console.print(
+        f"{answer.strategy}: {count(len(answer.memories), 'memory', 'memories')} {answer.memory_ids}, "
+        f"{answer.prompt_tokens} prompt tokens, {answer.timings['total_s']:.2f} s",
+        style="dim",
+        markup=False,
+    )
 
 
 @app.command()
-def explain(question: str, space: Space = "default", k: TopK = 5, filters: FilterOption = None, data: DataDir = None,
-            as_json: AsJson = False) -> None:
+def explain(
+    question: str,
+    space: Space = "default",
+    k: TopK = 5,
+    filters: FilterOption = None,
+    data: DataDir = None,
+    as_json: AsJson = False,
+) -> None:
     """Which tier `ask` (strategy auto) would answer from, why, and the memories behind it. No answer is generated."""
     route = open_memory(data).explain(question, space, k, filters_of(filters))
     if as_json:
         print_json(asdict(route))
         return
     console.print(f"[bold]{route.strategy}[/bold]: {escape(route.reason)}")
-    print_rows(["id", "in adapter", "memory", "source", "time"],
-               [[str(m.id), "yes" if m.id in route.covered else "no", m.text, Path(m.source).name, m.time or ""]
-                for m in route.memories], "memory", "no memory matches the question")
+    print_rows(
+        ["id", "in adapter", "memory", "source", "time"],
+        [
+            [str(m.id), "yes" if m.id in route.covered else "no", m.text, Path(m.source).name, m.time or ""]
+            for m in route.memories
+        ],
+        "memory",
+        "no memory matches the question",
+    )
 
 
 @app.command("list")
-def list_memories(space: Space = "default", limit: int = 50, offset: int = 0, filters: FilterOption = None,
-                  data: DataDir = None, as_json: AsJson = False) -> None:
+def list_memories(
+    space: Space = "default",
+    limit: int = 50,
+    offset: int = 0,
+    filters: FilterOption = None,
+    data: DataDir = None,
+    as_json: AsJson = False,
+) -> None:
     """List a space's memories."""
     memory = open_memory(data)
     memories = memory.list_memories(space, limit, offset, filters_of(filters))
@@ -177,9 +233,13 @@ def list_memories(space: Space = "default", limit: int = 50, offset: int = 0, fi
         print_json([asdict(m) for m in memories])
         return
     shown = count(memory.count(space), "memory", "memories") + (f", {len(memories)} shown" if filters else "")
-    print_rows(["id", "time", "memory", "source"], [[str(m.id), m.time or "", m.text, Path(m.source).name]
-                                                   for m in memories],
-               "memory", f"{space}: {shown}", f"{space}: {shown}")
+    print_rows(
+        ["id", "time", "memory", "source"],
+        [[str(m.id), m.time or "", m.text, Path(m.source).name] for m in memories],
+        "memory",
+        f"{space}: {shown}",
+        f"{space}: {shown}",
+    )
 
 
 @app.command()
@@ -192,12 +252,26 @@ def show(memory_id: int, space: Space = "default", data: DataDir = None, as_json
         print_json({**asdict(m), "validity": [asdict(v) for v in validity]})
         return
     sources = printable(", ".join(Path(source).name for source in [m.source, *m.also_from]), keep="")
-    console.print(f"memory {m.id} from {sources}; time {m.time or 'not given'}, added {m.added_at}, "
-                  f"used in {count(m.uses, 'answer')}" + (f"; {m.dropped}" if m.dropped else ""), markup=False)
-    print_rows(["sentence", "valid from", "valid to", "replaced by", "says since"],
-               [[v.sentence, v.valid_from or "", v.valid_to or ("" if v.replaced_by is None else "?"),
-                 "" if v.replaced_by is None else str(v.replaced_by), v.now or ""] for v in validity],
-               "sentence", "no sentence of it has a validity recorded")
+    console.print(
+        f"memory {m.id} from {sources}; time {m.time or 'not given'}, added {m.added_at}, "
+        f"used in {count(m.uses, 'answer')}" + (f"; {m.dropped}" if m.dropped else ""),
+        markup=False,
+    )
+    print_rows(
+        ["sentence", "valid from", "valid to", "replaced by", "says since"],
+        [
+            [
+                v.sentence,
+                v.valid_from or "",
+                v.valid_to or ("" if v.replaced_by is None else "?"),
+                "" if v.replaced_by is None else str(v.replaced_by),
+                v.now or "",
+            ]
+            for v in validity
+        ],
+        "sentence",
+        "no sentence of it has a validity recorded",
+    )
 
 
 @app.command()
@@ -225,34 +299,50 @@ def history(memory_id: int, space: Space = "default", data: DataDir = None, as_j
     if as_json:
         print_json([asdict(m) for m in versions])
         return
-    print_rows(["id", "added", "memory", "replaced by", "source"],
-               [[str(m.id), m.added_at, m.text, str(m.replaced_by or ""), Path(m.source).name] for m in versions],
-               "memory", f"memory {memory_id} has no versions")
+    print_rows(
+        ["id", "added", "memory", "replaced by", "source"],
+        [[str(m.id), m.added_at, m.text, str(m.replaced_by or ""), Path(m.source).name] for m in versions],
+        "memory",
+        f"memory {memory_id} has no versions",
+    )
 
 
 @app.command()
-def dropped(space: Space = "default", limit: int = 50, offset: int = 0, data: DataDir = None,
-            as_json: AsJson = False) -> None:
+def dropped(
+    space: Space = "default", limit: int = 50, offset: int = 0, data: DataDir = None, as_json: AsJson = False
+) -> None:
     """What was kept raw but not indexed (greetings, filler, repeats, replaced versions), and why.
     IMPRINT_MIN_INFORMATION sets the bar."""
     memories = open_memory(data).dropped(space, limit, offset)
     if as_json:
         print_json([asdict(m) for m in memories])
         return
-    print_rows(["id", "text", "why", "source"], [[str(m.id), m.text, m.dropped, Path(m.source).name] for m in memories],
-               "text", f"nothing in {space!r} was kept raw only")
+    print_rows(
+        ["id", "text", "why", "source"],
+        [[str(m.id), m.text, m.dropped, Path(m.source).name] for m in memories],
+        "text",
+        f"nothing in {space!r} was kept raw only",
+    )
 
 
 @app.command()
 def forget(
-    memory_id: Annotated[Optional[int], typer.Argument(help="The memory to delete.")] = None,
+    memory_id: Annotated[int | None, typer.Argument(help="The memory to delete.")] = None,
     space: Space = "default",
-    source: Annotated[Optional[str], typer.Option(
-        help="Delete everything from this source instead (a file's name as `list` prints it is enough).")] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(help="Delete everything from this source instead (a file's name as `list` prints it is enough)."),
+    ] = None,
     everything: Annotated[bool, typer.Option("--all", help="Delete the whole space, adapters included.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="With --all: do not ask first.")] = False,
-    vacuum: Annotated[bool, typer.Option("--vacuum", help="Postgres: VACUUM FULL the tables now, so the deleted rows "
-                                                          "leave the files (SQLite overwrites at once).")] = False,
+    vacuum: Annotated[
+        bool,
+        typer.Option(
+            "--vacuum",
+            help="Postgres: VACUUM FULL the tables now, so the deleted rows "
+            "leave the files (SQLite overwrites at once).",
+        ),
+    ] = False,
     data: DataDir = None,
     as_json: AsJson = False,
 ) -> None:
@@ -263,15 +353,19 @@ def forget(
         err.print(memory.vacuum(), markup=False)
 
 
-def _forget(memory: Memory, memory_id: int | None, space: str, source: str | None, everything: bool, yes: bool,
-            as_json: bool) -> None:
+def _forget(
+    memory: Memory, memory_id: int | None, space: str, source: str | None, everything: bool, yes: bool, as_json: bool
+) -> None:
     if [memory_id is not None, source is not None, everything].count(True) != 1:
         err.print("[red]error:[/red] give one of: a memory id, --source, --all")
         raise typer.Exit(2)
     if everything:
         if not yes:
-            typer.confirm(f"Delete space {space!r} with all its memories and adapters? This cannot be undone",
-                          abort=True, err=True)
+            typer.confirm(
+                f"Delete space {space!r} with all its memories and adapters? This cannot be undone",
+                abort=True,
+                err=True,
+            )
         memory.forget_space(space)
         if as_json:
             print_json({"deleted_space": space})
@@ -282,14 +376,19 @@ def _forget(memory: Memory, memory_id: int | None, space: str, source: str | Non
     if as_json:
         print_json(asdict(done))
         return
-    console.print(f"forgot {count(len(done.memory_ids), 'memory', 'memories')}" + (f" from {source}" if source else f" ({memory_id})"),
-                  markup=False)
+    console.print(
+        f"forgot {count(len(done.memory_ids), 'memory', 'memories')}"
+        + (f" from {source}" if source else f" ({memory_id})"),
+        markup=False,
+    )
     if done.adapter_versions_removed:
         now = f"v{done.current_adapter}" if done.current_adapter else "none (run consolidate again)"
         console.print(f"deleted adapter versions {done.adapter_versions_removed} that had learned them; current: {now}")
     if done.weights_recall_before is not None:
-        console.print(f"probe of the weights: recalled {done.weights_recall_before:.0%} of questions about it before, "
-                      f"{done.weights_recall_after:.0%} now")
+        console.print(
+            f"probe of the weights: recalled {done.weights_recall_before:.0%} of questions about it before, "
+            f"{done.weights_recall_after:.0%} now"
+        )
 
 
 @app.command()
@@ -304,12 +403,16 @@ def check(
     if as_json:
         print_json(asdict(report))
     else:
-        console.print(f"{space}: integrity {report.integrity}, {report.rows_checked} rows read, "
-                      f"{len(report.damaged)} damaged", markup=False)
+        console.print(
+            f"{space}: integrity {report.integrity}, {report.rows_checked} rows read, {len(report.damaged)} damaged",
+            markup=False,
+        )
         for damage in report.damaged:
             console.print(f"  {damage.table} row {damage.row_id}: {damage.reason}", markup=False)
         if repair:
-            console.print(f"quarantined {report.quarantined} rows (kept, bytes intact, in the space's quarantine table)")
+            console.print(
+                f"quarantined {report.quarantined} rows (kept, bytes intact, in the space's quarantine table)"
+            )
     if report.integrity != "ok" or (report.damaged and not repair):
         raise typer.Exit(1)
 
@@ -320,15 +423,21 @@ def reindex(space: Space = "default", data: DataDir = None, as_json: AsJson = Fa
     Stopped, it resumes where it was; searches use the old vectors until the new ones are all in."""
     memory = open_memory(data)
     with reporting() as (_, progress):
-        report = memory.reindex(space, lambda done, total: progress(f"embedding {space} with {memory.embedder.name}",
-                                                                    done, total))
+        report = memory.reindex(
+            space, lambda done, total: progress(f"embedding {space} with {memory.embedder.name}", done, total)
+        )
     if as_json:
         print_json(asdict(report))
     elif not report.switched:
-        console.print(f"{space}: nothing to do, its {report.memories:,} vectors come from {report.embedder}", markup=False)
+        console.print(
+            f"{space}: nothing to do, its {report.memories:,} vectors come from {report.embedder}", markup=False
+        )
     else:
-        console.print(f"{space}: {report.memories:,} memories embedded with {report.embedder} (were {report.before}), "
-                      f"{report.embedded:,} in this run, {report.seconds:.1f} s", markup=False)
+        console.print(
+            f"{space}: {report.memories:,} memories embedded with {report.embedder} (were {report.before}), "
+            f"{report.embedded:,} in this run, {report.seconds:.1f} s",
+            markup=False,
+        )
 
 
 @app.command()
@@ -357,13 +466,16 @@ def migrate(
     from ..store.sqlite import SqliteFiles
 
     settings = Settings(store=to, **({"data_dir": data} if data else {}))
-    key = load_master_key(settings.key_file, settings.key.get_secret_value() if settings.key else None,
-                          settings.data_dir)
-    moved = migrate_to_postgres(SqliteFiles(settings.data_dir), key, settings.store,
-                                lambda name: err.print(f"copying {name}", markup=False))
+    key = load_master_key(
+        settings.key_file, settings.key.get_secret_value() if settings.key else None, settings.data_dir
+    )
+    moved = migrate_to_postgres(
+        SqliteFiles(settings.data_dir), key, settings.store, lambda name: err.print(f"copying {name}", markup=False)
+    )
     if as_json:
         print_json([asdict(m) for m in moved])
         return
     for m in moved:
-        console.print(f"{m.space}: " + (f"skipped, {m.skipped}" if m.skipped else f"{m.memories:,} memories"),
-                      markup=False)
+        console.print(
+            f"{m.space}: " + (f"skipped, {m.skipped}" if m.skipped else f"{m.memories:,} memories"), markup=False
+        )

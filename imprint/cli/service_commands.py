@@ -2,15 +2,22 @@
 
 import os
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from ..errors import ImprintError
+from ..extras import require
 from .base import AsJson, DataDir, app, console, err, open_memory, print_json
 
-KeysFile = Annotated[Optional[Path], typer.Option(
-    "--keys", envvar="IMPRINT_KEYS_FILE", help='JSON {"keys": {"KEY": ["space", "team-*"]}}; none: open, loopback only.')]
+KeysFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--keys",
+        envvar="IMPRINT_KEYS_FILE",
+        help='JSON {"keys": {"KEY": ["space", "team-*"]}}; none: open, loopback only.',
+    ),
+]
 
 
 @app.command()
@@ -21,6 +28,7 @@ def serve(
     data: DataDir = None,
 ) -> None:
     """Serve REST (/spaces, docs at /docs), OpenAI-compatible chat (/v1) and MCP (/mcp) over HTTP."""
+    require("serve", "imprint serve")
     import uvicorn
 
     from ..errors import InputError
@@ -37,12 +45,15 @@ def serve(
 
 @app.command()
 def mcp(
-    space: Annotated[Optional[str], typer.Option("--space", "-s", help="Serve this space only (default: any; "
-                                                                      "calls that name none use 'default').")] = None,
+    space: Annotated[
+        str | None,
+        typer.Option("--space", "-s", help="Serve this space only (default: any; calls that name none use 'default')."),
+    ] = None,
     data: DataDir = None,
 ) -> None:
     """MCP over stdio, for desktop and coding agents (remember, recall, ask, list, get, update, forget).
     Client configuration: docs/server.md."""
+    require("serve", "imprint mcp")
     from ..serve.auth import Keys
     from ..serve.mcp_tools import build_mcp
 
@@ -50,8 +61,10 @@ def mcp(
 
 
 @app.command()
-def keygen(path: Annotated[Path, typer.Argument(help="Where to write the key; keep it outside the data folder.")],
-           as_json: AsJson = False) -> None:
+def keygen(
+    path: Annotated[Path, typer.Argument(help="Where to write the key; keep it outside the data folder.")],
+    as_json: AsJson = False,
+) -> None:
     """Write a new random master key (readable by you only). Set IMPRINT_KEY_FILE to it to encrypt new spaces."""
     from ..store.crypto import new_master_key
 
@@ -59,7 +72,9 @@ def keygen(path: Annotated[Path, typer.Argument(help="Where to write the key; ke
         with open(path, "x", opener=lambda p, flags: os.open(p, flags, 0o600)) as out:
             out.write(new_master_key() + "\n")
     except FileExistsError:
-        raise ImprintError(f"{path} exists: imprint never overwrites a key (data sealed with it would be lost)") from None
+        raise ImprintError(
+            f"{path} exists: imprint never overwrites a key (data sealed with it would be lost)"
+        ) from None
     if as_json:
         print_json({"key_file": str(path)})
         return

@@ -3,7 +3,7 @@
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.markdown import Markdown
@@ -30,25 +30,52 @@ from .base import (
 @app.command()
 def consolidate(
     space: Space = "default",
-    epochs: Annotated[int, typer.Option(min=1, help="Most epochs; training stops early once the probe is learned.")] = ConsolidateOptions.epochs,
-    replay: Annotated[int, typer.Option(min=0, help="Times the base model's own control answers are replayed per epoch (0: none).")] = ConsolidateOptions.replay,
-    min_recall: Annotated[float, typer.Option(help="Gate: probe recall needed to promote.")] = ConsolidateOptions.min_recall,
-    min_retention: Annotated[float, typer.Option(help="Gate: control retention needed to promote; an adapter short of it is shrunk toward the base while its probe passes.")] = ConsolidateOptions.min_retention,
-    teacher: Annotated[Optional[str], typer.Option(help="'local', a .gguf file or an OpenAI-compatible URL that writes extra QA pairs, or 'off' (default: IMPRINT_TEACHER, else the profile's: quality 'local', small off).")] = None,
-    stable_days: Annotated[Optional[float], typer.Option(min=0, help="Policy: only memories unchanged for this many days (default: IMPRINT_STABLE_DAYS).")] = None,
-    min_uses: Annotated[Optional[int], typer.Option(min=0, help="Policy: only memories used in this many answers (default: IMPRINT_MIN_USES).")] = None,
-    queue: Annotated[bool, typer.Option("--queue", help="Postgres store: queue the job for `imprint worker` instead of training here.")] = False,
+    epochs: Annotated[
+        int, typer.Option(min=1, help="Most epochs; training stops early once the probe is learned.")
+    ] = ConsolidateOptions.epochs,
+    replay: Annotated[
+        int, typer.Option(min=0, help="Times the base model's own control answers are replayed per epoch (0: none).")
+    ] = ConsolidateOptions.replay,
+    min_recall: Annotated[
+        float, typer.Option(help="Gate: probe recall needed to promote.")
+    ] = ConsolidateOptions.min_recall,
+    min_retention: Annotated[
+        float,
+        typer.Option(
+            help="Gate: control retention needed to promote; an adapter short of it is shrunk toward the base "
+            "while its probe passes."
+        ),
+    ] = ConsolidateOptions.min_retention,
+    teacher: Annotated[
+        str | None,
+        typer.Option(
+            help="'local', a .gguf file or an OpenAI-compatible URL that writes extra QA pairs, or 'off' "
+            "(default: IMPRINT_TEACHER, else the profile's: quality 'local', small off).",
+        ),
+    ] = None,
+    stable_days: Annotated[
+        float | None,
+        typer.Option(min=0, help="Policy: only memories unchanged for this many days (default: IMPRINT_STABLE_DAYS)."),
+    ] = None,
+    min_uses: Annotated[
+        int | None,
+        typer.Option(min=0, help="Policy: only memories used in this many answers (default: IMPRINT_MIN_USES)."),
+    ] = None,
+    queue: Annotated[
+        bool,
+        typer.Option("--queue", help="Postgres store: queue the job for `imprint worker` instead of training here."),
+    ] = False,
     data: DataDir = None,
     as_json: AsJson = False,
 ) -> None:
     """Train the space's stable memories into a new adapter; it replaces the current one only if it passes the gate."""
     options = ConsolidateOptions(epochs, replay, min_recall, min_retention, teacher, stable_days, min_uses)
     if queue:
-        from ..queue import open_queue
+        from ..jobs import open_queue
 
         memory = open_memory(data)
         memory.count(space)  # an unknown space fails here, not in a worker
-        job = open_queue(memory).enqueue(space, asdict(options))
+        job = open_queue(memory).consolidate(space, asdict(options)).id
         if as_json:
             print_json({"job": job, "status": "queued"})
         else:
@@ -60,8 +87,10 @@ def consolidate(
         print_json(report.to_dict())
         return
     colour = "green" if report.promoted else "yellow"
-    console.print(f"[{colour}]v{report.version}: {escape(report.reason)}[/{colour}] (probe recall {report.probe_recall:.0%}, "
-                  f"retention {report.retention:.0%}, {report.train_seconds:.0f} s, {report.adapter_bytes / 1e6:.1f} MB)")
+    console.print(
+        f"[{colour}]v{report.version}: {escape(report.reason)}[/{colour}] (probe recall {report.probe_recall:.0%}, "
+        f"retention {report.retention:.0%}, {report.train_seconds:.0f} s, {report.adapter_bytes / 1e6:.1f} MB)"
+    )
     if report.scale < 1:
         console.print(f"  shrunk toward the base to {report.scale:g} of what it learned, to keep what the model knew")
     for lost in report.forgotten[:3]:  # what "retention" means, in the model's own words
@@ -71,14 +100,16 @@ def consolidate(
 @app.command()
 def worker(
     once: Annotated[bool, typer.Option("--once", help="Stop when the queue is empty.")] = False,
-    name: Annotated[Optional[str], typer.Option(help="The worker's name in the queue (default: host-worker).")] = None,
+    name: Annotated[str | None, typer.Option(help="The worker's name in the queue (default: host-worker).")] = None,
     heartbeat: Annotated[float, typer.Option(min=0.5, help="Seconds between heartbeats.")] = 10.0,
-    stalled_after: Annotated[float, typer.Option(min=1, help="Seconds without a heartbeat after which a worker's "
-                                                              "job is put back in the queue.")] = 30.0,
+    stalled_after: Annotated[
+        float,
+        typer.Option(min=1, help="Seconds without a heartbeat after which a worker's job is put back in the queue."),
+    ] = 30.0,
     data: DataDir = None,
 ) -> None:
     """Run queued consolidations (Postgres store); start as many as you like, on any machine."""
-    from ..queue import open_queue
+    from ..jobs import open_queue
 
     memory = open_memory(data)
     queue = open_queue(memory)
@@ -96,7 +127,7 @@ app.add_typer(jobs_app, name="jobs")
 @jobs_app.command("show")
 def show_job(job: str, data: DataDir = None, as_json: AsJson = False) -> None:
     """A job's status, progress lines and result."""
-    from ..queue import open_queue
+    from ..jobs import open_queue
 
     print_queued(open_queue(open_memory(data)).get(job), as_json)
 
@@ -104,7 +135,7 @@ def show_job(job: str, data: DataDir = None, as_json: AsJson = False) -> None:
 @jobs_app.command("cancel")
 def cancel_job(job: str, data: DataDir = None, as_json: AsJson = False) -> None:
     """Cancel a queued job, or stop a running one at its next progress line (the current adapter stays)."""
-    from ..queue import open_queue
+    from ..jobs import open_queue
 
     print_queued(open_queue(open_memory(data)).cancel(job), as_json)
 
@@ -136,12 +167,37 @@ def adapters(ctx: typer.Context, space: Space = "default", data: DataDir = None,
     if as_json:
         print_json({"current": current.version if current else None, "versions": [asdict(v) for v in versions]})
         return
-    print_rows(["version", "current", "memories", "probe recall", "retention", "train s", "size MB", "created", "verdict",
-                "stale"],
-               [[f"v{v.version}", "*" if current and current.version == v.version else "", str(len(v.memory_ids)),
-                 f"{v.metrics['probe_recall']:.0%}", f"{v.metrics['retention']:.0%}", f"{v.metrics['train_seconds']:.0f}",
-                 f"{v.bytes / 1e6:.1f}", v.created_at, v.reason, "yes" if v.stale else ""] for v in versions],
-               "verdict", f"no adapter in {space!r} yet: imprint consolidate --space {space}")
+    print_rows(
+        [
+            "version",
+            "current",
+            "memories",
+            "probe recall",
+            "retention",
+            "train s",
+            "size MB",
+            "created",
+            "verdict",
+            "stale",
+        ],
+        [
+            [
+                f"v{v.version}",
+                "*" if current and current.version == v.version else "",
+                str(len(v.memory_ids)),
+                f"{v.metrics['probe_recall']:.0%}",
+                f"{v.metrics['retention']:.0%}",
+                f"{v.metrics['train_seconds']:.0f}",
+                f"{v.bytes / 1e6:.1f}",
+                v.created_at,
+                v.reason,
+                "yes" if v.stale else "",
+            ]
+            for v in versions
+        ],
+        "verdict",
+        f"no adapter in {space!r} yet: imprint consolidate --space {space}",
+    )
 
 
 @adapters_app.command()
@@ -161,8 +217,10 @@ def rollback(
 
 @adapters_app.command()
 def export(
-    target: Annotated[Path, typer.Argument(help="A new or empty folder for adapter_config.json and adapter_model.safetensors.")],
-    version: Annotated[Optional[int], typer.Option(help="The version to export (default: the current one).")] = None,
+    target: Annotated[
+        Path, typer.Argument(help="A new or empty folder for adapter_config.json and adapter_model.safetensors.")
+    ],
+    version: Annotated[int | None, typer.Option(help="The version to export (default: the current one).")] = None,
     space: Space = "default",
     data: DataDir = None,
     as_json: AsJson = False,
@@ -182,14 +240,18 @@ def export(
 def bench(
     dataset: Annotated[str, typer.Option(help="world | locomo | squad | hotpotqa | counterfact")] = "world",
     size: Annotated[int, typer.Option(min=1, help="world: number of facts")] = 200,
-    path: Annotated[Optional[Path], typer.Option(help="the dataset file (not for world)")] = None,
-    corpus: Annotated[Optional[Path], typer.Option(help="hotpotqa: the corpus file")] = None,
-    strategies: Annotated[str, typer.Option(help="comma-separated: none,context,index,weights,hybrid")] = "none,index,weights,hybrid",
-    limit: Annotated[Optional[int], typer.Option(min=1, help="ask a seeded sample of N questions")] = None,
-    scaling: Annotated[Optional[str], typer.Option(help="'context': latency and accuracy as knowledge grows")] = None,
+    path: Annotated[Path | None, typer.Option(help="the dataset file (not for world)")] = None,
+    corpus: Annotated[Path | None, typer.Option(help="hotpotqa: the corpus file")] = None,
+    strategies: Annotated[
+        str, typer.Option(help="comma-separated: none,context,index,weights,hybrid")
+    ] = "none,index,weights,hybrid",
+    limit: Annotated[int | None, typer.Option(min=1, help="ask a seeded sample of N questions")] = None,
+    scaling: Annotated[str | None, typer.Option(help="'context': latency and accuracy as knowledge grows")] = None,
     sizes: Annotated[str, typer.Option(help="scaling: world sizes in facts")] = "25,50,100,200,400",
     epochs: Annotated[int, typer.Option(min=1, help="consolidation epochs (weights, hybrid)")] = 6,
-    fresh: Annotated[float, typer.Option(help="share of the documents added after consolidation (newer memories)")] = 0.0,
+    fresh: Annotated[
+        float, typer.Option(help="share of the documents added after consolidation (newer memories)")
+    ] = 0.0,
     seed: int = 0,
     out: Annotated[Path, typer.Option(help="folder for report.json, report.md and the plots")] = Path("bench-output"),
     as_json: AsJson = False,
@@ -213,8 +275,9 @@ def bench(
         if scaling:
             if scaling != "context":
                 raise InputError(f"--scaling takes 'context', not {scaling!r}")
-            points = run_scaling(memory, [int(n) for n in sizes.split(",")], chosen, limit or 5, seed, train,
-                                 progress, log)
+            points = run_scaling(
+                memory, [int(n) for n in sizes.split(",")], chosen, limit or 5, seed, train, progress, log
+            )
             files = write_scaling(points, chosen, out)
             table = Markdown((out / "scaling.md").read_text())
         else:

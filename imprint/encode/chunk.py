@@ -5,28 +5,13 @@ previous chunk repeated so a fact cut at a boundary is still found. A conversati
 chunk (`speaker: text`), split the same way only if it is longer than the window.
 """
 
-import re
-from typing import Callable
+from collections.abc import Callable
 
 from ..records import Segment
-
-# A sentence ends at . ! or ? before a capital, a digit or an opening quote, but not after an
-# initial ("by M. Ward"), and at a blank line.
-_SENTENCE_END = re.compile(r"(?<=[.!?])(?<!\b[A-Z]\.)\s+(?=[\"'(\[A-Z0-9])|\n\s*\n")
+from ..text.sentences import split_sentences
 
 
-def split_sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
-
-
-def without_speaker(text: str, speaker: str | None) -> str:
-    """A chunk's text without the `speaker: ` prefix `chunk_segment` puts in front of a turn."""
-    return text.removeprefix(f"{speaker}: ") if speaker else text
-
-
-def chunk_segment(
-    segment: Segment, count_tokens: Callable[[str], int], max_tokens: int, overlap: int
-) -> list[str]:
+def chunk_segment(segment: Segment, count_tokens: Callable[[str], int], max_tokens: int, overlap: int) -> list[str]:
     text = segment.text.strip()
     prefix = f"{segment.speaker}: " if segment.speaker else ""
     budget = max_tokens - (count_tokens(prefix) if prefix else 0)
@@ -66,7 +51,6 @@ def _fit(sentence: str, count_tokens: Callable[[str], int], budget: int) -> list
     words = sentence.split()
     if len(words) == 1:  # one enormous "word": cut by characters
         step = max(1, len(sentence) * budget // tokens)
-        return [(sentence[i:i + step], count_tokens(sentence[i:i + step])) for i in range(0, len(sentence), step)]
+        return [(sentence[i : i + step], count_tokens(sentence[i : i + step])) for i in range(0, len(sentence), step)]
     half = len(words) // 2
-    return (_fit(" ".join(words[:half]), count_tokens, budget)
-            + _fit(" ".join(words[half:]), count_tokens, budget))
+    return _fit(" ".join(words[:half]), count_tokens, budget) + _fit(" ".join(words[half:]), count_tokens, budget)

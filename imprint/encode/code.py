@@ -12,13 +12,16 @@ compiled or downloaded when a file is read.
 """
 
 import importlib
+import logging
 import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from ..extras import installed
 from ..records import Segment
 
+log = logging.getLogger(__name__)
 WINDOW_LINES = 60  # a memory holds at most this many lines of code
 # suffix -> (language, grammar module, its function that returns the language)
 GRAMMARS = {
@@ -42,31 +45,84 @@ GRAMMARS = {
 }
 # text files read as windows of lines: other languages, configuration, build files
 LINE_FILES = {
-    ".rb": "ruby", ".php": "php", ".cs": "csharp", ".kt": "kotlin", ".swift": "swift", ".scala": "scala",
-    ".lua": "lua", ".sh": "shell", ".bash": "shell", ".zsh": "shell", ".sql": "sql", ".r": "r",
-    ".css": "css", ".scss": "scss", ".vue": "vue", ".svelte": "svelte", ".toml": "toml", ".yaml": "yaml",
-    ".yml": "yaml", ".ini": "ini", ".cfg": "ini", ".xml": "xml", ".proto": "protobuf", ".graphql": "graphql",
-    ".tf": "terraform", ".gradle": "gradle", ".cmake": "cmake", ".mk": "make",
+    ".rb": "ruby",
+    ".php": "php",
+    ".cs": "csharp",
+    ".kt": "kotlin",
+    ".swift": "swift",
+    ".scala": "scala",
+    ".lua": "lua",
+    ".sh": "shell",
+    ".bash": "shell",
+    ".zsh": "shell",
+    ".sql": "sql",
+    ".r": "r",
+    ".css": "css",
+    ".scss": "scss",
+    ".vue": "vue",
+    ".svelte": "svelte",
+    ".toml": "toml",
+    ".yaml": "yaml",
+    ".yml": "yaml",
+    ".ini": "ini",
+    ".cfg": "ini",
+    ".xml": "xml",
+    ".proto": "protobuf",
+    ".graphql": "graphql",
+    ".tf": "terraform",
+    ".gradle": "gradle",
+    ".cmake": "cmake",
+    ".mk": "make",
 }
 LINE_NAMES = {"Makefile": "make", "Dockerfile": "dockerfile", "CMakeLists.txt": "cmake", "Justfile": "make"}
 
 # node type -> kind, per language; a container's symbols are named under it (Class.method)
 SYMBOLS = {
     "python": {"function_definition": "function", "class_definition": "class"},
-    "javascript": {"function_declaration": "function", "generator_function_declaration": "function",
-                   "class_declaration": "class", "method_definition": "method", "variable_declarator": "function"},
-    "typescript": {"function_declaration": "function", "generator_function_declaration": "function",
-                   "class_declaration": "class", "abstract_class_declaration": "class", "method_definition": "method",
-                   "variable_declarator": "function", "interface_declaration": "interface",
-                   "type_alias_declaration": "type", "enum_declaration": "enum"},
+    "javascript": {
+        "function_declaration": "function",
+        "generator_function_declaration": "function",
+        "class_declaration": "class",
+        "method_definition": "method",
+        "variable_declarator": "function",
+    },
+    "typescript": {
+        "function_declaration": "function",
+        "generator_function_declaration": "function",
+        "class_declaration": "class",
+        "abstract_class_declaration": "class",
+        "method_definition": "method",
+        "variable_declarator": "function",
+        "interface_declaration": "interface",
+        "type_alias_declaration": "type",
+        "enum_declaration": "enum",
+    },
     "go": {"function_declaration": "function", "method_declaration": "method", "type_spec": "type"},
-    "rust": {"function_item": "function", "struct_item": "struct", "enum_item": "enum", "trait_item": "trait",
-             "impl_item": "impl", "mod_item": "module", "macro_definition": "macro"},
-    "java": {"class_declaration": "class", "interface_declaration": "interface", "enum_declaration": "enum",
-             "record_declaration": "record", "method_declaration": "method", "constructor_declaration": "constructor"},
+    "rust": {
+        "function_item": "function",
+        "struct_item": "struct",
+        "enum_item": "enum",
+        "trait_item": "trait",
+        "impl_item": "impl",
+        "mod_item": "module",
+        "macro_definition": "macro",
+    },
+    "java": {
+        "class_declaration": "class",
+        "interface_declaration": "interface",
+        "enum_declaration": "enum",
+        "record_declaration": "record",
+        "method_declaration": "method",
+        "constructor_declaration": "constructor",
+    },
     "c": {"function_definition": "function", "struct_specifier": "struct", "enum_specifier": "enum"},
-    "cpp": {"function_definition": "function", "struct_specifier": "struct", "enum_specifier": "enum",
-            "class_specifier": "class", "namespace_definition": "namespace"},
+    "cpp": {
+        "function_definition": "function",
+        "struct_specifier": "struct",
+        "enum_specifier": "enum",
+        "class_specifier": "class",
+        "namespace_definition": "namespace",
+    },
 }
 SYMBOLS["tsx"] = SYMBOLS["typescript"]
 _FUNCTION_VALUES = {"arrow_function", "function_expression", "function", "generator_function"}
@@ -97,20 +153,21 @@ def code_segments(text: str, path: str) -> list[Segment]:
     lines = text.splitlines()
     language = language_of(path) or "text"
     suffix = Path(path).suffix.lower()
-    symbols = _symbols(text, suffix) if suffix in GRAMMARS else []
+    parsed = suffix in GRAMMARS and _can_parse()
+    symbols = _symbols(text, suffix) if parsed else []
     segments: list[Segment] = []
     covered = 0  # lines before this are in a memory already
     for symbol in symbols:
         segments += _windows(lines, covered, symbol.start - 1, path, language, "module", None)
         segments += _symbol_segments(lines, symbol, path, language)
         covered = symbol.end + 1
-    segments += _windows(lines, covered, len(lines) - 1, path, language, "module" if suffix in GRAMMARS else "lines",
-                         None)
+    segments += _windows(lines, covered, len(lines) - 1, path, language, "module" if parsed else "lines", None)
     return segments
 
 
-def _symbol_segments(lines: list[str], symbol: Symbol, path: str, language: str,
-                     parent: Symbol | None = None, prefix: str = "") -> list[Segment]:
+def _symbol_segments(
+    lines: list[str], symbol: Symbol, path: str, language: str, parent: Symbol | None = None, prefix: str = ""
+) -> list[Segment]:
     """A symbol's memory; a container with members (a class with methods) is its own lines outside
     the members, then each member under the container's name."""
     name = prefix + symbol.name
@@ -125,8 +182,9 @@ def _symbol_segments(lines: list[str], symbol: Symbol, path: str, language: str,
     return segments + _windows(lines, covered, symbol.end, path, language, kind, name)
 
 
-def _windows(lines: list[str], first: int, last: int, path: str, language: str, kind: str,
-             symbol: str | None) -> list[Segment]:
+def _windows(
+    lines: list[str], first: int, last: int, path: str, language: str, kind: str, symbol: str | None
+) -> list[Segment]:
     """Lines first..last (0-based, inclusive) as memories of at most WINDOW_LINES lines; blank ones none."""
     segments = []
     for start in range(first, last + 1, WINDOW_LINES):
@@ -141,9 +199,18 @@ def _windows(lines: list[str], first: int, last: int, path: str, language: str, 
         if symbol:
             metadata["symbol"] = symbol
         header = f"{path}:{start + 1}-{end + 1} {kind}" + (f" {symbol}" if symbol else "")
-        body = "\n".join(lines[start:end + 1])
+        body = "\n".join(lines[start : end + 1])
         segments.append(Segment(text=f"{header}\n{body}", metadata=metadata))
     return segments
+
+
+@cache
+def _can_parse() -> bool:
+    """Whether tree-sitter is installed (the code extra); without it code is kept as line windows."""
+    if installed("code"):
+        return True
+    log.warning("code files are kept as line windows, not symbols: pip install 'imprint[code]' for tree-sitter")
+    return False
 
 
 @cache
@@ -202,8 +269,13 @@ def _name(node) -> str | None:
         return _text(named)
     declarator = node.child_by_field_name("declarator")
     while declarator is not None:
-        if declarator.type in {"identifier", "field_identifier", "qualified_identifier", "destructor_name",
-                               "operator_name"}:
+        if declarator.type in {
+            "identifier",
+            "field_identifier",
+            "qualified_identifier",
+            "destructor_name",
+            "operator_name",
+        }:
             return _text(declarator)
         declarator = declarator.child_by_field_name("declarator")
     return None

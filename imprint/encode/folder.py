@@ -9,21 +9,41 @@ read: secrets.py).
 
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import pathspec
 
-from .secrets import secret_name
+from ..text.secrets import secret_name
 
 SKIPPED_FOLDERS = {
-    "node_modules": "vendored", "bower_components": "vendored", "vendor": "vendored", "third_party": "vendored",
-    "site-packages": "vendored", "venv": "a virtual environment", "__pycache__": "generated",
-    "dist": "generated", "build": "generated", "target": "generated", "htmlcov": "generated",
+    "node_modules": "vendored",
+    "bower_components": "vendored",
+    "vendor": "vendored",
+    "third_party": "vendored",
+    "site-packages": "vendored",
+    "venv": "a virtual environment",
+    "__pycache__": "generated",
+    "dist": "generated",
+    "build": "generated",
+    "target": "generated",
+    "htmlcov": "generated",
 }
-LOCK_FILES = {"package-lock.json", "yarn.lock", "pnpm-lock.yaml", "poetry.lock", "Pipfile.lock", "uv.lock",
-              "Cargo.lock", "Gemfile.lock", "composer.lock", "go.sum", "flake.lock", "bun.lockb"}
+LOCK_FILES = {
+    "package-lock.json",
+    "yarn.lock",
+    "pnpm-lock.yaml",
+    "poetry.lock",
+    "Pipfile.lock",
+    "uv.lock",
+    "Cargo.lock",
+    "Gemfile.lock",
+    "composer.lock",
+    "go.sum",
+    "flake.lock",
+    "bun.lockb",
+}
 GENERATED_SUFFIXES = (".min.js", ".min.css", ".map", "_pb2.py", "_pb2_grpc.py", ".pb.go", ".generated.ts")
 
 
@@ -58,8 +78,13 @@ def walk(root: Path, max_bytes: int, readable: Callable[[Path], bool]) -> Walk:
         kept = []
         for name in sorted(subfolders):
             path = here / name
-            reason = ("hidden" if name.startswith(".") else _link_reason(path, real_root) or _folder_reason(name)
-                      or ("in .gitignore" if _ignored(path, True, ignores) else None))
+            reason = (
+                "hidden"
+                if name.startswith(".")
+                else _link_reason(path, real_root)
+                or _folder_reason(name)
+                or ("in .gitignore" if _ignored(path, True, ignores) else None)
+            )
             if reason:
                 result.skipped.append(Skipped(path, f"folder: {reason}"))
             else:

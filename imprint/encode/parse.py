@@ -17,9 +17,9 @@ from typing import Any
 
 from ..errors import ParseError
 from ..records import RawItem, Segment
+from ..text.secrets import find_secret, secret_name
 from .code import code_segments, language_of
 from .folder import Skipped, walk
-from .secrets import find_secret, secret_name
 from .transcript import agent_turns, is_agent_log
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".rst"}
@@ -83,8 +83,9 @@ def parse_file(path: Path, max_bytes: int, label: str | None = None) -> RawItem:
     if secret_name(path):
         raise ParseError(path, "refused: its name says it holds credentials; nothing from it was stored")
     if not readable(path):
-        raise ParseError(path, f"unsupported file type {path.suffix.lower() or '(none)'}; "
-                               f"supported: {', '.join(sorted(SUPPORTED))}")
+        raise ParseError(
+            path, f"unsupported file type {path.suffix.lower() or '(none)'}; supported: {', '.join(sorted(SUPPORTED))}"
+        )
     return parse_data(read_file(path, max_bytes), path, str(path.resolve()), label)
 
 
@@ -132,8 +133,11 @@ def parse_data(data: bytes, name: str | Path, source: str, label: str | None = N
 def _parse_data(data: bytes, name: str | Path, source: str, label: str | None) -> RawItem:
     suffix = Path(name).suffix.lower()
     if not readable(Path(name)):
-        raise ParseError(name, f"unsupported file type {suffix or '(none)'}; supported: {', '.join(sorted(SUPPORTED))}"
-                               ", source code and configuration files")
+        raise ParseError(
+            name,
+            f"unsupported file type {suffix or '(none)'}; supported: {', '.join(sorted(SUPPORTED))}"
+            ", source code and configuration files",
+        )
     if not data.strip():
         raise ParseError(name, "the file is empty")
     if suffix == ".pdf":
@@ -159,8 +163,9 @@ def _code(source: str, text: str, path: str) -> RawItem:
     lengths = [len(line) for line in text.splitlines()]
     longest = max(range(len(lengths)), key=lengths.__getitem__)
     if lengths[longest] > MAX_CODE_LINE:
-        raise ParseError(path, f"looks minified or generated (line {longest + 1} has {lengths[longest]:,} characters); "
-                               "not read")
+        raise ParseError(
+            path, f"looks minified or generated (line {longest + 1} has {lengths[longest]:,} characters); not read"
+        )
     segments = code_segments(text, path)
     if not segments:
         raise ParseError(path, "no text could be extracted")
@@ -195,48 +200,66 @@ def check_json_shape(value: Any, where: object, what: str = "metadata") -> None:
 def text_item(text: str, source: str, time: str | None = None, metadata: dict | None = None) -> RawItem:
     """A raw item for text handed over directly (not from a file)."""
     check_json_shape(metadata or {}, source)
-    return RawItem(source=source, kind="text", content=text, time=time, metadata=metadata or {},
-                   segments=[Segment(text=text, time=time)])
+    return RawItem(
+        source=source,
+        kind="text",
+        content=text,
+        time=time,
+        metadata=metadata or {},
+        segments=[Segment(text=text, time=time)],
+    )
 
 
 def check_unicode(item: RawItem) -> None:
     """Refuse text that cannot be stored or sent back as UTF-8 (lone surrogates from a bad client)."""
     fields = [item.source, item.content, item.time, json.dumps(item.metadata, ensure_ascii=False)]
-    fields += [value for segment in item.segments
-               for value in (segment.text, segment.speaker, segment.time, json.dumps(segment.metadata, ensure_ascii=False))]
+    fields += [
+        value
+        for segment in item.segments
+        for value in (segment.text, segment.speaker, segment.time, json.dumps(segment.metadata, ensure_ascii=False))
+    ]
     for value in fields:
         try:
             (value or "").encode("utf-8")
         except UnicodeEncodeError as error:
-            raise ParseError(item.source.encode("utf-8", "replace").decode(),
-                             f"text is not valid Unicode (a lone surrogate at character {error.start})") from None
+            raise ParseError(
+                item.source.encode("utf-8", "replace").decode(),
+                f"text is not valid Unicode (a lone surrogate at character {error.start})",
+            ) from None
 
 
 def conversation_item(turns: list[dict[str, Any]], source: str) -> RawItem:
     """A raw item for chat turns handed over directly: `{speaker|role, text|content, time?}`."""
     content = json.dumps(turns, ensure_ascii=False)
-    return RawItem(source=source, kind="conversation", content=content,
-                   segments=[_turn(source, i, turn) for i, turn in enumerate(turns)])
+    return RawItem(
+        source=source,
+        kind="conversation",
+        content=content,
+        segments=[_turn(source, i, turn) for i, turn in enumerate(turns)],
+    )
 
 
 def _document(source: str, text: str, original: bytes | None = None) -> RawItem:
     if not text.strip():
         raise ParseError(source, "no text could be extracted")
-    return RawItem(source=source, kind="document", content=text, original=original,
-                   segments=[Segment(text=text)])
+    return RawItem(source=source, kind="document", content=text, original=original, segments=[Segment(text=text)])
 
 
 def _decode(path: str | Path, data: bytes) -> str:
     if b"\x00" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise ParseError(path, "looks like a binary file (NUL bytes), not text")
-    for bom, encoding, label in ((b"\xef\xbb\xbf", "utf-8-sig", "UTF-8"), (b"\xff\xfe", "utf-16", "UTF-16"),
-                                 (b"\xfe\xff", "utf-16", "UTF-16")):
+    for bom, encoding, label in (
+        (b"\xef\xbb\xbf", "utf-8-sig", "UTF-8"),
+        (b"\xff\xfe", "utf-16", "UTF-16"),
+        (b"\xfe\xff", "utf-16", "UTF-16"),
+    ):
         if data.startswith(bom):
             try:
                 return data.decode(encoding)
             except UnicodeDecodeError as error:
-                raise ParseError(path, f"not valid {label} after its byte-order mark "
-                                       f"(byte {error.start}: {error.reason})") from None
+                raise ParseError(
+                    path, f"not valid {label} after its byte-order mark (byte {error.start}: {error.reason})"
+                ) from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -294,8 +317,12 @@ def _turn(where: object, index: int, turn: Any) -> Segment:
     time = turn.get("time", turn.get("timestamp"))
     extra = {k: v for k, v in turn.items() if k not in {"speaker", "role", "text", "content", "time", "timestamp"}}
     check_json_shape(extra, where, f"turn {index}'s extra fields")
-    return Segment(text=text, speaker=str(speaker) if speaker is not None else None,
-                   time=str(time) if time is not None else None, metadata=extra)
+    return Segment(
+        text=text,
+        speaker=str(speaker) if speaker is not None else None,
+        time=str(time) if time is not None else None,
+        metadata=extra,
+    )
 
 
 def _locomo_turns(path: Path, samples: list[dict]) -> list[Segment]:

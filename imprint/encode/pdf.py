@@ -22,15 +22,17 @@ class PdfError(Exception):
     """Why a PDF could not be read (the caller names the file)."""
 
 
-def pdf_text(data: bytes, max_seconds: float = MAX_SECONDS, max_pages: int = MAX_PAGES,
-             max_chars: int = MAX_CHARS) -> str:
+def pdf_text(
+    data: bytes, max_seconds: float = MAX_SECONDS, max_pages: int = MAX_PAGES, max_chars: int = MAX_CHARS
+) -> str:
     """The text of every page, pages separated by a blank line."""
     command = [sys.executable, str(Path(__file__).resolve()), str(max_pages), str(max_chars)]
     try:
         done = subprocess.run(command, input=data, capture_output=True, timeout=max_seconds)
     except subprocess.TimeoutExpired:
-        raise PdfError(f"reading it took over {max_seconds:.0f} s; stopped (a PDF that costs this much to read "
-                       "is refused)") from None
+        raise PdfError(
+            f"reading it took over {max_seconds:.0f} s; stopped (a PDF that costs this much to read is refused)"
+        ) from None
     if done.returncode != 0:
         last = (done.stderr.decode(errors="replace").strip().splitlines() or [f"exit {done.returncode}"])[-1]
         raise PdfError(f"not a readable PDF ({last[-200:]})")
@@ -54,8 +56,10 @@ def _read(data: bytes, max_pages: int, max_chars: int) -> dict:
             pages.append(page.extract_text() or "")
             chars += len(pages[-1])
             if chars > max_chars:
-                return {"error": f"its text runs past {max_chars:,} characters by page {number} of "
-                                 f"{len(reader.pages):,} (a document this long is refused: split it)"}
+                return {
+                    "error": f"its text runs past {max_chars:,} characters by page {number} of "
+                    f"{len(reader.pages):,} (a document this long is refused: split it)"
+                }
         return {"text": "\n\n".join(pages)}
     except Exception as error:  # pypdf on untrusted bytes: any failure is "not readable", said once
         return {"error": f"not a readable PDF ({type(error).__name__}: {error})"[:300]}

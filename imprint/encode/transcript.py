@@ -17,16 +17,27 @@ from typing import Any
 from ..records import Segment
 
 PATH_KEYS = ("file_path", "path", "notebook_path", "filename")
-_NARRATION = re.compile(r"^(?:now,? |next,? |first,? |ok(?:ay)?,? )?(?:let me|let's|i'll (?:check|look|read|run|open|search|start)"
-                        r"|i will (?:check|look|read|run|open|search))\b", re.IGNORECASE)
+_NARRATION = re.compile(
+    r"^(?:now,? |next,? |first,? |ok(?:ay)?,? )?(?:let me|let's|i'll (?:check|look|read|run|open|search|start)"
+    r"|i will (?:check|look|read|run|open|search))\b",
+    re.IGNORECASE,
+)
 _NARRATION_WORDS = 20  # narration longer than this says something (a plan, a finding)
 _COMMAND_ECHO = ("<command-", "<local-command", "Caveat: The messages below were generated")
 
 
 def is_agent_log(entries: list) -> bool:
     """Whether parsed JSON lines are an agent's session log rather than plain chat turns."""
-    return any(isinstance(e, dict) and (isinstance(e.get("message"), dict) and e.get("type") in {"user", "assistant"}
-                                        or e.get("role") == "tool" or "tool_calls" in e) for e in entries)
+    return any(
+        isinstance(e, dict)
+        and (
+            isinstance(e.get("message"), dict)
+            and e.get("type") in {"user", "assistant"}
+            or e.get("role") == "tool"
+            or "tool_calls" in e
+        )
+        for e in entries
+    )
 
 
 def agent_turns(entries: list[Any]) -> tuple[list[Segment], dict[str, Any]]:
@@ -50,8 +61,14 @@ def agent_turns(entries: list[Any]) -> tuple[list[Segment], dict[str, Any]]:
         files = [_relative(path, cwd) for path in files]
         said = "\n".join(text for text in texts if _kept(text, role)).strip()
         if said:
-            turns.append(Segment(text=said, speaker=role, time=entry.get("timestamp"),
-                                 metadata={"files": pending + files} if pending or files else {}))
+            turns.append(
+                Segment(
+                    text=said,
+                    speaker=role,
+                    time=entry.get("timestamp"),
+                    metadata={"files": pending + files} if pending or files else {},
+                )
+            )
             pending = []
         elif files:
             last = next((t for t in reversed(turns) if t.speaker == "assistant"), None)

@@ -48,8 +48,9 @@ def choose_engine(settings: Settings) -> EngineChoice:
     if gguf is None or not llama_cpp_installed():
         missing = "the model is not a .gguf file" if gguf is None else "llama-cpp-python is not installed"
         if settings.engine == "llama.cpp":
-            raise ModelError(f"engine llama.cpp needs a .gguf model (or the packaged default) and "
-                             f"llama-cpp-python: {missing}")
+            raise ModelError(
+                f"engine llama.cpp needs a .gguf model (or the packaged default) and llama-cpp-python: {missing}"
+            )
         return EngineChoice("transformers", missing)
     verdict = selfcheck.check(gguf, settings.cache_dir)
     if verdict.runs:
@@ -82,8 +83,9 @@ def choose_embedder(settings: Settings) -> TextEmbedder:
         folder = installed_path(EMBEDDING_GEMMA, settings.cache_dir, "embedding with")
         # LoCoMo evidence recall@10 (benchmarks/locomo_recall.py): dense alone 0.72; fused with BM25 at
         # equal weight 0.69, at 3:1 0.72; the turn before mixed into a turn's key 0.67: not mixed
-        return SentenceEmbedder(folder, name, EMBEDDING_GEMMA_WEAK, EMBEDDING_GEMMA.sha256, settings.threads,
-                                dense_weight=3.0)
+        return SentenceEmbedder(
+            folder, name, EMBEDDING_GEMMA_WEAK, EMBEDDING_GEMMA.sha256, settings.threads, dense_weight=3.0
+        )
     folder = Path(name).expanduser()
     if not folder.is_dir():
         raise InputError(f"IMPRINT_EMBEDDER {name!r} is neither {MINILM}, {EMBEDDING_GEMMA.name} nor a model folder")
@@ -155,8 +157,9 @@ class Models:
         """The model `teacher` names: 'local' (the local reader: the quality profile's 1.5B model, else the
         answer model), a .gguf file (on llama.cpp, whoever reads) or an OpenAI-compatible server URL."""
         if not teacher:
-            raise InputError(f"{needed_by} needs a teacher model: set IMPRINT_TEACHER to 'local', a .gguf file "
-                             "or a server URL")
+            raise InputError(
+                f"{needed_by} needs a teacher model: set IMPRINT_TEACHER to 'local', a .gguf file or a server URL"
+            )
         s = self.settings
         if teacher == "local":
             return self._local_reader()
@@ -165,7 +168,9 @@ class Models:
             if not gguf.is_file():
                 raise InputError(f"the teacher model file {gguf} does not exist (IMPRINT_TEACHER)")
             if self.engine.name != "llama.cpp":
-                raise ModelError(f"the teacher {gguf.name} runs on llama.cpp, which cannot run here: {self.engine.reason}")
+                raise ModelError(
+                    f"the teacher {gguf.name} runs on llama.cpp, which cannot run here: {self.engine.reason}"
+                )
             return LlamaCppModel.shared(gguf, s.threads, s.reader_context)
         return RemoteModel(teacher, s.teacher_model, s.remote_api_key)
 

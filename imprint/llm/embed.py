@@ -9,7 +9,8 @@ vectors match torch's on a few sentences within TOLERANCE; otherwise torch embed
 
 Questions go through an int8 copy of that graph (its matrix products quantised per channel by
 ONNX Runtime, once): ~2.4 ms instead of ~4.6 ms per question, at cosine 0.99 to the float vector
-for LoCoMo's questions (0.979 for "hi"); LoCoMo evidence recall@10 0.636 with float questions, 0.632 with int8 ones. Memories stay
+for LoCoMo's questions (0.979 for "hi"); LoCoMo evidence recall@10 0.636 with float questions, 0.632 with int8 ones.
+Memories stay
 float. A copy that disagrees beyond QUERY_AGREEMENT on a few questions is not kept (long texts
 drift further: 0.974 on a 256-token one, which is why memories stay float).
 """
@@ -36,10 +37,18 @@ WEAK_SIMILARITY = 0.35
 TOLERANCE = 1e-4  # largest difference allowed between an exported vector and torch's
 QUERY_AGREEMENT = 0.97  # least cosine between a question's vector from the int8 graph and the float one
 INT8_GRAPH = "all-MiniLM-L6-v2.int8.onnx"
-CHECK_QUESTIONS = ("hi", "Where does Mira Quenton live now?", "What did Caroline research in May 2023?",
-                   "who fixed parseConfigFile before the release?", "Qui a fondé Zorblat ?")
-CHECK_SENTENCES = ("hi", "Mira Quenton moved to Tallinn in 2021 and works at the port.",
-                   "TODO [urgent] fix the importer before Friday. " * 40)
+CHECK_QUESTIONS = (
+    "hi",
+    "Where does Mira Quenton live now?",
+    "What did Caroline research in May 2023?",
+    "who fixed parseConfigFile before the release?",
+    "Qui a fondé Zorblat ?",
+)
+CHECK_SENTENCES = (
+    "hi",
+    "Mira Quenton moved to Tallinn in 2021 and works at the port.",
+    "TODO [urgent] fix the importer before Friday. " * 40,
+)
 
 
 @functools.cache
@@ -113,7 +122,7 @@ class Embedder:
         vectors = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for start in range(0, len(texts), self.batch_size):
-            chosen = order[start:start + self.batch_size]
+            chosen = order[start : start + self.batch_size]
             vectors[chosen] = _pooled(self.encoder, self._tokenizer, [texts[i] for i in chosen])
         return vectors
 
@@ -142,10 +151,10 @@ class Embedder:
         out: list[np.ndarray] = [np.zeros((0, DIMENSIONS), dtype=np.float32)] * len(texts)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for start in range(0, len(texts), self.batch_size):
-            chosen = order[start:start + self.batch_size]
+            chosen = order[start : start + self.batch_size]
             hidden, mask = _hidden(self.encoder, self._tokenizer, [texts[i] for i in chosen])
             for row, i in enumerate(chosen):
-                tokens = hidden[row, 1:int(mask[row].sum()) - 1]
+                tokens = hidden[row, 1 : int(mask[row].sum()) - 1]
                 out[i] = (tokens / np.linalg.norm(tokens, axis=1, keepdims=True)).astype(np.float32)
         return out
 
@@ -202,12 +211,20 @@ def _quantized(folder: Path, tokenizer, encoder):
             warnings.simplefilter("ignore")
             logging.getLogger().disabled, was = True, logging.getLogger().disabled
             try:
-                quantize_dynamic(source, partial, weight_type=QuantType.QInt8, per_channel=True,
-                                 op_types_to_quantize=["MatMul"])
+                quantize_dynamic(
+                    source, partial, weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"]
+                )
             finally:
                 logging.getLogger().disabled = was
-        agreement = float(np.min(np.sum(_pooled(_onnx_encoder(partial), tokenizer, list(CHECK_QUESTIONS))
-                                        * _pooled(encoder, tokenizer, list(CHECK_QUESTIONS)), axis=1)))
+        agreement = float(
+            np.min(
+                np.sum(
+                    _pooled(_onnx_encoder(partial), tokenizer, list(CHECK_QUESTIONS))
+                    * _pooled(encoder, tokenizer, list(CHECK_QUESTIONS)),
+                    axis=1,
+                )
+            )
+        )
         if agreement < QUERY_AGREEMENT:
             partial.unlink()
             log.warning("the int8 query graph agrees only to %.3f: questions embed in float", agreement)
@@ -278,9 +295,16 @@ def _export(path: Path, tokenizer) -> None:
     axes = {0: "batch", 1: "tokens"}
     with warnings.catch_warnings():  # the tracer's notes on shapes it fixed: the check below is what counts
         warnings.simplefilter("ignore")
-        torch.onnx.export(_torch_module(), (ids, mask), str(partial), input_names=["input_ids", "attention_mask"],
-                          output_names=["last_hidden_state"], opset_version=17, dynamo=False,
-                          dynamic_axes={"input_ids": axes, "attention_mask": axes, "last_hidden_state": axes})
+        torch.onnx.export(
+            _torch_module(),
+            (ids, mask),
+            str(partial),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["last_hidden_state"],
+            opset_version=17,
+            dynamo=False,
+            dynamic_axes={"input_ids": axes, "attention_mask": axes, "last_hidden_state": axes},
+        )
     exported = _pooled(_onnx_encoder(partial), tokenizer, list(CHECK_SENTENCES))
     difference = float(np.abs(exported - reference).max())
     if difference > TOLERANCE:

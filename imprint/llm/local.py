@@ -14,12 +14,13 @@ from pathlib import Path
 
 from ..config import DEFAULT_MODEL, Settings
 from ..errors import ModelError
+from ..extras import require
 from ..records import Generation
 
 log = logging.getLogger(__name__)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _packaged_gemma_gguf(cache_dir: Path) -> Path:
     """The GGUF file, assembled from the package once per machine. Assembling hashes the package's
     parts and the file (0.8 s); it runs again only when the file changed since its size and mtime
@@ -48,8 +49,12 @@ def _float_copy(gguf: Path, target: Path) -> Path:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     # a warning, not info: shown by default, as it is the one minute of a first consolidation a user waits for
-    log.warning("imprint: dequantising %s once into %s, the float model training needs (about a minute, "
-                "1.1 GB for Gemma 3 270M; later runs load it in seconds)", gguf.name, target)
+    log.warning(
+        "imprint: dequantising %s once into %s, the float model training needs (about a minute, "
+        "1.1 GB for Gemma 3 270M; later runs load it in seconds)",
+        gguf.name,
+        target,
+    )
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     # save_pretrained refuses GGUF-quantised models; the weights are already plain floats here.
@@ -80,9 +85,7 @@ def model_folder(model: str, cache_dir: Path) -> Path:
     path = Path(model).expanduser()
     if path.is_dir() and (path / "config.json").exists():
         return path
-    raise ModelError(
-        f"model {model!r} is neither {DEFAULT_MODEL!r}, a local Hugging Face directory, nor a .gguf file"
-    )
+    raise ModelError(f"model {model!r} is neither {DEFAULT_MODEL!r}, a local Hugging Face directory, nor a .gguf file")
 
 
 def resolve_model_dir(model: str, cache_dir: Path) -> Path:
@@ -135,8 +138,7 @@ class LocalModel:
                 torch.set_num_threads(self.threads)
                 hf_logging.disable_progress_bar()
                 try:
-                    self._model = AutoModelForCausalLM.from_pretrained(
-                        self._directory(), dtype=torch.float32).eval()
+                    self._model = AutoModelForCausalLM.from_pretrained(self._directory(), dtype=torch.float32).eval()
                 except (OSError, ValueError) as error:
                     raise ModelError(f"could not load model from {self._directory()}: {error}") from error
         return self._model
@@ -167,6 +169,7 @@ class LocalModel:
 
         One base model stays in memory; each space's adapter is a named PEFT adapter on it.
         """
+        require("train", "an adapter on the transformers engine")
         from peft import PeftModel
 
         model = self.model
@@ -190,8 +193,14 @@ class LocalModel:
         self._model.set_adapter(loaded[1])
         return contextlib.nullcontext()
 
-    def generate(self, prompt: str, max_new_tokens: int = 48, stop: str = "\n",
-                 adapter: Path | None = None, temperature: float = 0.0) -> Generation:
+    def generate(
+        self,
+        prompt: str,
+        max_new_tokens: int = 48,
+        stop: str = "\n",
+        adapter: Path | None = None,
+        temperature: float = 0.0,
+    ) -> Generation:
         """Completion of `prompt` (greedy, or sampled at `temperature` > 0), cut at the first `stop`
         string, with an optional adapter."""
         tokenizer = self.tokenizer
@@ -199,8 +208,9 @@ class LocalModel:
             return greedy_generate(self._model, tokenizer, prompt, max_new_tokens, stop, temperature)
 
 
-def greedy_generate(model, tokenizer, prompt: str, max_new_tokens: int, stop: str | None = "\n",
-                    temperature: float = 0.0) -> Generation:
+def greedy_generate(
+    model, tokenizer, prompt: str, max_new_tokens: int, stop: str | None = "\n", temperature: float = 0.0
+) -> Generation:
     """Greedy decoding (sampling at `temperature` > 0) that stops at `stop`. (transformers' own
     `stop_strings` preprocesses the whole 262k-token vocabulary on every call: 1.9 s vs 0.26 s for
     a short Gemma answer here.)"""
@@ -217,7 +227,8 @@ def greedy_generate(model, tokenizer, prompt: str, max_new_tokens: int, stop: st
 
     with torch.inference_mode():
         output = model.generate(
-            **inputs, max_new_tokens=max_new_tokens,
+            **inputs,
+            max_new_tokens=max_new_tokens,
             **({"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}),
             stopping_criteria=StoppingCriteriaList([StopOnText()]),
             pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,

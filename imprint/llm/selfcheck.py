@@ -83,8 +83,9 @@ def check(gguf: Path, cache_dir: Path) -> Verdict:
 
 def _run(command: list[str]) -> Verdict:
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_S,
-                              env={**os.environ, "OMP_NUM_THREADS": "2"})
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=TIMEOUT_S, env={**os.environ, "OMP_NUM_THREADS": "2"}
+        )
     except subprocess.TimeoutExpired:
         return Verdict(False, f"llama.cpp did not generate one token within {TIMEOUT_S:.0f} s")
     except OSError as error:

@@ -23,8 +23,17 @@ from ..records import EmbedderRecord
 class SentenceEmbedder:
     """Unit vectors from a sentence-transformers folder, loaded on first use, on the CPU."""
 
-    def __init__(self, folder: Path, name: str, weak_similarity: float, fingerprint: str | None = None,
-                 threads: int = 2, batch_size: int = 16, context_weight: float = 0.0, dense_weight: float = 1.0) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        name: str,
+        weak_similarity: float,
+        fingerprint: str | None = None,
+        threads: int = 2,
+        batch_size: int = 16,
+        context_weight: float = 0.0,
+        dense_weight: float = 1.0,
+    ) -> None:
         self.folder = Path(folder)
         if not (self.folder / "modules.json").is_file():
             raise ModelError(f"{self.folder} is not a sentence-transformers model folder (no modules.json)")
@@ -68,8 +77,9 @@ class SentenceEmbedder:
 
     @functools.cached_property
     def record(self) -> EmbedderRecord:
-        return EmbedderRecord(self.name, int(self._model.get_embedding_dimension()),
-                              self._fingerprint or folder_fingerprint(self.folder))
+        return EmbedderRecord(
+            self.name, int(self._model.get_embedding_dimension()), self._fingerprint or folder_fingerprint(self.folder)
+        )
 
     def count_tokens(self, text: str) -> int:
         if self._counter is not None:
@@ -87,8 +97,14 @@ class SentenceEmbedder:
         with self._lock:  # one model, shared by a server's threads
             model = self._model
             named = prompt if prompt in (model.prompts or {}) else None
-            vectors = model.encode(texts, prompt_name=named, batch_size=self.batch_size, normalize_embeddings=True,
-                                   convert_to_numpy=True, show_progress_bar=False)
+            vectors = model.encode(
+                texts,
+                prompt_name=named,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
 
 

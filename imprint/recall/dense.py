@@ -88,8 +88,11 @@ class VectorIndex:
         if self._ann is None and not self._building:
             return
         kept = np.isin(old_ids, self._ids, assume_unique=True)
-        same = old_matrix is not None and self._matrix is not None and np.array_equal(
-            old_matrix[kept], self._matrix[np.isin(self._ids, old_ids, assume_unique=True)])
+        same = (
+            old_matrix is not None
+            and self._matrix is not None
+            and np.array_equal(old_matrix[kept], self._matrix[np.isin(self._ids, old_ids, assume_unique=True)])
+        )
         if not same:
             self._ann, self._generation = None, self._generation + 1  # a running build is stale too
         elif self._ann is not None:  # a running build catches up when it ends (_build)
@@ -104,8 +107,7 @@ class VectorIndex:
         """Build the HNSW index in the background (searches scan exactly meanwhile)."""
         self._building = True
         ids, matrix, generation = self._ids, self._matrix, self._generation
-        threading.Thread(target=self._build, args=(ids, matrix, generation), daemon=True,
-                         name="imprint-hnsw").start()
+        threading.Thread(target=self._build, args=(ids, matrix, generation), daemon=True, name="imprint-hnsw").start()
 
     def _build(self, ids: np.ndarray, matrix: np.ndarray, generation: int) -> None:
         try:

@@ -9,7 +9,8 @@ order by reciprocal rank. It costs one MiniLM pass over the candidates (~0.2 s o
 """
 
 import dataclasses
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

@@ -13,15 +13,15 @@ where a title is the best keyword there is.) Measured in docs/benchmarks.md.
 """
 
 import dataclasses
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
 
 import numpy as np
 
-from ..encode.chunk import split_sentences
-from ..encode.entities import names_within, question_names
 from ..records import Hit
 from ..store.base import SpaceStore, query_words
+from ..text.entities import names_within, question_names
+from ..text.sentences import split_sentences
 from .dense import VectorIndex
 from .graph import GraphIndex
 
@@ -78,23 +78,30 @@ def hybrid_search(
     fused = ["keyword", "dense"]
     if graph is not None:  # the graph ranking is the dense one plus what the graph adds: it takes its place
         walked = graph_walk(store, graph, query, nearest, depth)
-        lists["graph"] = [memory_id for memory_id, _ in walked
-                          if allowed is None or _member(allowed, memory_id)]
+        lists["graph"] = [memory_id for memory_id, _ in walked if allowed is None or _member(allowed, memory_id)]
         fused = ["keyword", "graph"]
     weights = {"keyword": 1.0, "dense": dense_weight, "graph": dense_weight, "linked": LINKED_WEIGHT}
     scores = _fused(lists, fused, weights)
     if graph is not None:
         seeds = sorted(scores, key=lambda memory_id: (-scores[memory_id], memory_id))[:LINK_SEEDS]
-        lists["linked"] = [memory_id for memory_id, _ in linked_by_sentence(store, graph, index, seeds, query, vector, depth)
-                           if allowed is None or _member(allowed, memory_id)]
+        lists["linked"] = [
+            memory_id
+            for memory_id, _ in linked_by_sentence(store, graph, index, seeds, query, vector, depth)
+            if allowed is None or _member(allowed, memory_id)
+        ]
         fused.append("linked")
         scores = _fused(lists, fused, weights)
     ranks = {name: {memory_id: rank for rank, memory_id in enumerate(ids, start=1)} for name, ids in lists.items()}
     best = sorted(scores, key=lambda memory_id: (-scores[memory_id], memory_id))[:k]
     return [
-        Hit(memory=chunk, score=scores[chunk.id], keyword_rank=ranks["keyword"].get(chunk.id),
-            dense_rank=ranks["dense"].get(chunk.id), graph_rank=ranks.get("graph", {}).get(chunk.id),
-            similarity=similarity.get(chunk.id))
+        Hit(
+            memory=chunk,
+            score=scores[chunk.id],
+            keyword_rank=ranks["keyword"].get(chunk.id),
+            dense_rank=ranks["dense"].get(chunk.id),
+            graph_rank=ranks.get("graph", {}).get(chunk.id),
+            similarity=similarity.get(chunk.id),
+        )
         for chunk in store.get(best)
     ]
 
@@ -121,8 +128,11 @@ def with_neighbours(store: SpaceStore, hits: list[Hit], k: int, allowed: np.ndar
                 scores[neighbour] = scores.get(neighbour, 0.0) + NEIGHBOUR_WEIGHT * held[memory_id].score
     best = sorted(scores, key=lambda memory_id: (-scores[memory_id], memory_id))[:k]
     fetched = {chunk.id: chunk for chunk in store.get([i for i in best if i not in held])}
-    return [dataclasses.replace(held[i], score=scores[i]) if i in held else Hit(memory=fetched[i], score=scores[i])
-            for i in best if i in held or i in fetched]
+    return [
+        dataclasses.replace(held[i], score=scores[i]) if i in held else Hit(memory=fetched[i], score=scores[i])
+        for i in best
+        if i in held or i in fetched
+    ]
 
 
 def worth_reading(hits: list[Hit], share: float) -> list[Hit]:
@@ -137,8 +147,9 @@ def _member(sorted_ids: np.ndarray, memory_id: int) -> bool:
     return bool(position < len(sorted_ids) and sorted_ids[position] == memory_id)
 
 
-def graph_walk(store: SpaceStore, graph: GraphIndex, query: str, nearest: list[tuple[int, float]],
-               limit: int) -> list[tuple[int, float]]:
+def graph_walk(
+    store: SpaceStore, graph: GraphIndex, query: str, nearest: list[tuple[int, float]], limit: int
+) -> list[tuple[int, float]]:
     """Dense similarity plus what one step over the graph brings (GraphIndex.spread) from the best
     dense matches and the names the query mentions; a memory the graph reaches beyond the dense
     list counts the dense list's lowest similarity."""
@@ -153,8 +164,15 @@ def graph_walk(store: SpaceStore, graph: GraphIndex, query: str, nearest: list[t
     return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))[:limit]
 
 
-def linked_by_sentence(store: SpaceStore, graph: GraphIndex, index: VectorIndex, seeds: list[int], query: str,
-                       query_vector: np.ndarray, limit: int) -> list[tuple[int, float]]:
+def linked_by_sentence(
+    store: SpaceStore,
+    graph: GraphIndex,
+    index: VectorIndex,
+    seeds: list[int],
+    query: str,
+    query_vector: np.ndarray,
+    limit: int,
+) -> list[tuple[int, float]]:
     """The memories about the names the `seeds` mention, each name weighted by the share of the
     question's words that the sentence naming it contains. A passage names many people and
     places; the second hop is the one named where the question's relation is ("The soundtrack ...
@@ -164,8 +182,12 @@ def linked_by_sentence(store: SpaceStore, graph: GraphIndex, index: VectorIndex,
     nowhere: the names in it are mostly the people talking (LoCoMo recall@10 with the graph
     0.662 -> 0.580 when turns led)."""
     asked = set(query_words(query))
-    named = [(sentence, names_within(sentence)) for chunk in store.get(seeds) if chunk.speaker is None
-             for sentence in split_sentences(chunk.text)]
+    named = [
+        (sentence, names_within(sentence))
+        for chunk in store.get(seeds)
+        if chunk.speaker is None
+        for sentence in split_sentences(chunk.text)
+    ]
     known = store.entity_ids(set().union(*(names for _, names in named)))
     weights: dict[int, float] = {}
     for sentence, names in named:
@@ -176,5 +198,6 @@ def linked_by_sentence(store: SpaceStore, graph: GraphIndex, index: VectorIndex,
     linked = np.array(sorted(set(reached) - set(seeds)), dtype=np.int64)
     similarity = dict(index.search(query_vector, len(linked), linked)) if len(linked) else {}
     # names in one sentence reach their memories with one weight: the one closer to the question goes first
-    return sorted(((i, reached[i]) for i in linked.tolist()),
-                  key=lambda pair: (-pair[1], -similarity.get(pair[0], 0.0), pair[0]))[:limit]
+    return sorted(
+        ((i, reached[i]) for i in linked.tolist()), key=lambda pair: (-pair[1], -similarity.get(pair[0], 0.0), pair[0])
+    )[:limit]

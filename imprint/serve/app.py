@@ -13,16 +13,21 @@ from starlette.staticfiles import StaticFiles
 
 from ..config import VERSION
 from ..errors import ImprintError, InputError, NotFoundError
+from ..jobs import JobRunner, open_queue
 from ..memory import Memory
-from ..queue import ConsolidationQueue
 from . import chat, reports, rest, ui
 from .auth import Keys
 from .guard import RequestGuard, allowed_hosts
-from .jobs import Jobs
 from .mcp_tools import build_mcp
 
-OPENAI_ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-                      404: "not_found_error", 413: "invalid_request_error", 429: "rate_limit_error"}
+OPENAI_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "invalid_request_error",
+    429: "rate_limit_error",
+}
 
 
 def speaks_openai(request: Request) -> bool:
@@ -30,8 +35,9 @@ def speaks_openai(request: Request) -> bool:
     return request.url.path.startswith("/v1/")
 
 
-def error_response(request: Request, status: int, message: str, param: str | None = None,
-                   headers: dict | None = None) -> JSONResponse:
+def error_response(
+    request: Request, status: int, message: str, param: str | None = None, headers: dict | None = None
+) -> JSONResponse:
     """An error as its caller expects it: OpenAI's `{"error": {message, type, param, code}}` under
     /v1, `{"detail": message}` elsewhere (FastAPI's)."""
     if not speaks_openai(request):
@@ -61,11 +67,13 @@ def create_app(memory: Memory, keys: Keys | None = None, host: str = "127.0.0.1"
             yield
 
     # FastAPIOffline: /docs and /redoc from files in the package, never a CDN (blank pages offline)
-    app = FastAPIOffline(title="imprint", version=VERSION, lifespan=lifespan,
-                         description="Long-term memory for language models: REST, OpenAI-compatible chat, MCP.")
-    app.state.memory, app.state.keys, app.state.jobs = memory, keys, Jobs()
-    # on the Postgres store consolidations go to the shared queue: any server answers about any job
-    app.state.queue = ConsolidationQueue(memory.settings.store) if memory.settings.store else None
+    app = FastAPIOffline(
+        title="imprint",
+        version=VERSION,
+        lifespan=lifespan,
+        description="Long-term memory for language models: REST, OpenAI-compatible chat, MCP.",
+    )
+    app.state.memory, app.state.keys, app.state.jobs = memory, keys, job_runner(memory)
     app.include_router(rest.router)
     app.include_router(reports.router)
     app.include_router(chat.router())
@@ -75,14 +83,29 @@ def create_app(memory: Memory, keys: Keys | None = None, host: str = "127.0.0.1"
     @app.get("/", tags=["service"])
     def index() -> dict[str, str]:
         """Where things are."""
-        return {"name": "imprint", "version": VERSION, "docs": "/docs", "openapi": "/openapi.json",
-                "rest": "/spaces", "openai": "/v1", "mcp": "/mcp", "health": "/health", "ui": "/ui"}
+        return {
+            "name": "imprint",
+            "version": VERSION,
+            "docs": "/docs",
+            "openapi": "/openapi.json",
+            "rest": "/spaces",
+            "openai": "/v1",
+            "mcp": "/mcp",
+            "health": "/health",
+            "ui": "/ui",
+        }
 
     @app.get("/health", tags=["service"])
     def health() -> Health:
         """Up, and with what: no key needed, no path or space named."""
-        return Health(status="ok", version=VERSION, engine=memory.engine.name, store="sqlite",
-                      embedder=memory.embedder.name, keys_required=keys.required)
+        return Health(
+            status="ok",
+            version=VERSION,
+            engine=memory.engine.name,
+            store="sqlite",
+            embedder=memory.embedder.name,
+            keys_required=keys.required,
+        )
 
     @app.exception_handler(ImprintError)
     async def imprint_error(request: Request, error: ImprintError) -> JSONResponse:
@@ -91,8 +114,9 @@ def create_app(memory: Memory, keys: Keys | None = None, host: str = "127.0.0.1"
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
-        return error_response(request, error.status_code, str(error.detail), getattr(error, "param", None),
-                              error.headers)
+        return error_response(
+            request, error.status_code, str(error.detail), getattr(error, "param", None), error.headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -117,8 +141,9 @@ def create_app(memory: Memory, keys: Keys | None = None, host: str = "127.0.0.1"
     @app.middleware("http")
     async def mcp_needs_a_key(request: Request, call_next):
         if request.url.path.startswith("/mcp") and keys.caller_of(request.headers) is None:
-            return JSONResponse({"detail": "missing or unknown API key"}, status_code=401,
-                                headers={"WWW-Authenticate": "Bearer"})
+            return JSONResponse(
+                {"detail": "missing or unknown API key"}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+            )
         return await call_next(request)
 
     async def mcp_or_not_found(scope, receive, send) -> None:
@@ -137,8 +162,27 @@ def create_app(memory: Memory, keys: Keys | None = None, host: str = "127.0.0.1"
     if s.cors_origins:
         from starlette.middleware.cors import CORSMiddleware
 
-        app.add_middleware(CORSMiddleware, allow_origins=s.cors_origins, allow_methods=["*"],
-                           allow_headers=["authorization", "x-api-key", "content-type"])
-    app.add_middleware(RequestGuard, hosts=allowed_hosts(host, s.allowed_hosts), origins=set(s.cors_origins),
-                       max_body=s.max_request_bytes, max_upload=s.max_file_bytes + 1_000_000)  # multipart framing
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=s.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["authorization", "x-api-key", "content-type"],
+        )
+    app.add_middleware(
+        RequestGuard,
+        hosts=allowed_hosts(host, s.allowed_hosts),
+        origins=set(s.cors_origins),
+        max_body=s.max_request_bytes,
+        max_upload=s.max_file_bytes + 1_000_000,
+    )  # multipart framing
     return app
+
+
+def job_runner(memory: Memory) -> JobRunner:
+    """On the Postgres store consolidations go to the shared queue (any server answers about any job);
+    on SQLite they run in this server's threads."""
+    if memory.settings.store:
+        return open_queue(memory)
+    from ..jobs.threads import ThreadJobs
+
+    return ThreadJobs(memory)

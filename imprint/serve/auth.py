@@ -10,9 +10,9 @@ not exist (404), so a tenant learns nothing about another tenant's spaces.
 
 import fnmatch
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 from ..errors import InputError
 
@@ -36,15 +36,18 @@ class Keys:
             raw = json.loads(Path(path).read_text(encoding="utf-8"))
             grants = {str(key): tuple(str(p) for p in patterns) for key, patterns in raw["keys"].items()}
         except (OSError, ValueError, KeyError, AttributeError, TypeError) as error:
-            raise InputError(f"keys file {path} is not readable JSON of the form "
-                             f'{{"keys": {{"KEY": ["space", ...]}}}}: {error}') from error
+            raise InputError(
+                f'keys file {path} is not readable JSON of the form {{"keys": {{"KEY": ["space", ...]}}}}: {error}'
+            ) from error
         if not grants:
             raise InputError(f"keys file {path} holds no keys")
         short = [n for n, key in enumerate(grants, 1) if len(key.strip()) < MIN_KEY_CHARS or key != key.strip()]
         if short:
-            raise InputError(f"keys file {path}: key number {short[0]} is shorter than {MIN_KEY_CHARS} characters "
-                             "or has spaces around it; use long random keys (python -c 'import secrets; "
-                             "print(secrets.token_urlsafe(24))')")
+            raise InputError(
+                f"keys file {path}: key number {short[0]} is shorter than {MIN_KEY_CHARS} characters "
+                "or has spaces around it; use long random keys (python -c 'import secrets; "
+                "print(secrets.token_urlsafe(24))')"
+            )
         return cls(grants)
 
     def caller(self, authorization: str | None, api_key_header: str | None = None) -> str | None:

@@ -13,8 +13,9 @@ and the route (in the last chunk when streaming).
 import json
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import datetime, timezone
-from typing import Annotated, Any, Iterator
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import StreamingResponse
@@ -23,7 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..answer import STRATEGIES, AnswerOptions
 from ..memory import Memory
 from .auth import Keys
-from .rest import FILTERS_HELP, caller
+from .rest import caller
+from .schemas import FILTERS_HELP
 
 SPACE_PREFIX = "imprint/"
 INSTRUCTION_ROLES = ("system", "developer")
@@ -74,7 +76,9 @@ class ChatRequest(BaseModel):
         if self.tools:
             raise Refused("tools", "tools are not supported: imprint answers from memory and calls no tools")
         instructions = "\n".join(m.text() for m in self.messages if m.role in INSTRUCTION_ROLES and m.text().strip())
-        return AnswerOptions(instructions or None, self.temperature or 0.0, self.max_completion_tokens or self.max_tokens)
+        return AnswerOptions(
+            instructions or None, self.temperature or 0.0, self.max_completion_tokens or self.max_tokens
+        )
 
 
 def router() -> APIRouter:
@@ -85,8 +89,10 @@ def router() -> APIRouter:
         memory: Memory = request.app.state.memory
         keys: Keys = request.app.state.keys
         names = [memory.settings.model] + [SPACE_PREFIX + s for s in memory.spaces() if keys.allows(key, s)]
-        return {"object": "list", "data": [{"id": n, "object": "model", "created": 0, "owned_by": "imprint"}
-                                           for n in names]}
+        return {
+            "object": "list",
+            "data": [{"id": n, "object": "model", "created": 0, "owned_by": "imprint"} for n in names],
+        }
 
     @api.post("/chat/completions")
     def chat(body: ChatRequest, request: Request, key: Annotated[str, Depends(caller)]):
@@ -97,47 +103,71 @@ def router() -> APIRouter:
             raise Refused("messages", "no user message with text")
         used = None
         if body.model.startswith(SPACE_PREFIX):
-            space = body.model[len(SPACE_PREFIX):]
+            space = body.model[len(SPACE_PREFIX) :]
             if not request.app.state.keys.allows(key, space) or space not in memory.spaces():
                 raise HTTPException(404, f"no model {body.model!r}; see /v1/models")
             answer = memory.ask(question, space, body.strategy, body.k, body.filters, options)
             text, prompt_tokens, completion_tokens = answer.text, answer.prompt_tokens, answer.completion_tokens
-            used = {"memory_ids": answer.memory_ids, "strategy": answer.strategy, "route": answer.route,
-                    "timings": answer.timings}
+            used = {
+                "memory_ids": answer.memory_ids,
+                "strategy": answer.strategy,
+                "route": answer.route,
+                "timings": answer.timings,
+            }
             if body.remember:
                 said = datetime.now(timezone.utc).isoformat(timespec="seconds")
-                used["remembered"] = memory.add_turns([{"role": "user", "content": question, "time": said}],
-                                                      space, source="chat-completions")
+                used["remembered"] = memory.add_turns(
+                    [{"role": "user", "content": question, "time": said}], space, source="chat-completions"
+                )
         elif body.model == memory.settings.model:
             transcript = "\n".join(f"{m.role}: {m.text()}" for m in body.messages) + "\nassistant:"
-            generation = memory.answerer.generate(transcript, options.max_tokens or memory.settings.answer_tokens,
-                                                  stop="\nuser:", temperature=options.temperature)
+            generation = memory.answerer.generate(
+                transcript,
+                options.max_tokens or memory.settings.answer_tokens,
+                stop="\nuser:",
+                temperature=options.temperature,
+            )
             text, prompt_tokens, completion_tokens = generation.text, generation.prompt_tokens, generation.new_tokens
         else:
             raise HTTPException(404, f"no model {body.model!r}; see /v1/models")
-        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                 "total_tokens": prompt_tokens + completion_tokens}
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
         reply_id, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
         if body.stream:
             with_usage = bool(body.stream_options and body.stream_options.include_usage)
-            return StreamingResponse(_stream(reply_id, created, body.model, text, usage if with_usage else None, used),
-                                     media_type="text/event-stream")
+            return StreamingResponse(
+                _stream(reply_id, created, body.model, text, usage if with_usage else None, used),
+                media_type="text/event-stream",
+            )
         return {
-            "id": reply_id, "object": "chat.completion", "created": created, "model": body.model,
+            "id": reply_id,
+            "object": "chat.completion",
+            "created": created,
+            "model": body.model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-            "usage": usage, **({"imprint": used} if used else {}),
+            "usage": usage,
+            **({"imprint": used} if used else {}),
         }
 
     return api
 
 
-def _stream(reply_id: str, created: int, model: str, text: str, usage: dict | None,
-            used: dict | None) -> Iterator[str]:
+def _stream(reply_id: str, created: int, model: str, text: str, usage: dict | None, used: dict | None) -> Iterator[str]:
     """Server-sent events in the OpenAI chunk format. The answer is generated whole first (answers
     are short), then sent word by word; usage comes in a last chunk with no choices, when asked for."""
+
     def event(choices: list, **extra: Any) -> str:
-        chunk = {"id": reply_id, "object": "chat.completion.chunk", "created": created, "model": model,
-                 "choices": choices, **extra}
+        chunk = {
+            "id": reply_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": choices,
+            **extra,
+        }
         return f"data: {json.dumps(chunk)}\n\n"
 
     def delta(content: dict, finish: str | None = None) -> list:

@@ -45,8 +45,7 @@ def _hostname(authority: str) -> str:
 class RequestGuard:
     """ASGI middleware; `hosts` None accepts any Host, `origins` are the CORS-allowed origins."""
 
-    def __init__(self, app: ASGIApp, hosts: set[str] | None, origins: set[str], max_body: int,
-                 max_upload: int) -> None:
+    def __init__(self, app: ASGIApp, hosts: set[str] | None, origins: set[str], max_body: int, max_upload: int) -> None:
         self.app, self.hosts, self.origins = app, hosts, {o.rstrip("/") for o in origins}
         self.max_body, self.max_upload = max_body, max_upload
 
@@ -60,7 +59,10 @@ class RequestGuard:
         origin = headers.get("origin")
         if origin is not None and origin.rstrip("/") not in self.origins and _hostname_port(origin) != host.lower():
             return await _refuse(send, 403, f"cross-origin request from {origin!r} refused (see --cors-origin)")
-        if headers.get("sec-fetch-site") in ("cross-site", "same-site") and (origin or "").rstrip("/") not in self.origins:
+        if (
+            headers.get("sec-fetch-site") in ("cross-site", "same-site")
+            and (origin or "").rstrip("/") not in self.origins
+        ):
             return await _refuse(send, 403, "cross-site request refused (see --cors-origin)")
         limit = self.max_upload if scope["path"].endswith("/files") else self.max_body
         length = headers.get("content-length")
@@ -86,11 +88,17 @@ def _capped(receive: Receive, limit: int) -> Receive:
             if seen > limit:
                 return {"type": "http.disconnect"}
         return message
+
     return capped
 
 
 async def _refuse(send: Send, status: int, detail: str) -> None:
     body = json.dumps({"detail": detail}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

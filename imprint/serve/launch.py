@@ -9,8 +9,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 
 def free_port() -> int:
@@ -20,8 +20,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_server(data_dir: Path, keys_file: Path | None = None, timeout: float = 180,
-                   env: dict[str, str] | None = None) -> Iterator[str]:
+def running_server(
+    data_dir: Path, keys_file: Path | None = None, timeout: float = 180, env: dict[str, str] | None = None
+) -> Iterator[str]:
     """Yields the base URL; the server is stopped on exit. `env` adds environment (IMPRINT_* settings)."""
     import httpx2
 
@@ -29,8 +30,12 @@ def running_server(data_dir: Path, keys_file: Path | None = None, timeout: float
     command = [sys.executable, "-m", "imprint.cli", "serve", "--port", str(port), "--data", str(data_dir)]
     if keys_file:
         command += ["--keys", str(keys_file)]
-    process = subprocess.Popen(command, env=os.environ | {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"} | (env or {}),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        command,
+        env=os.environ | {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"} | (env or {}),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout

@@ -6,9 +6,10 @@ carries the same API key as the REST routes; a space the key may not touch is re
 and a key that names exactly one space makes it the default.
 """
 
+from collections.abc import Callable
 from dataclasses import asdict
 from functools import partial
-from typing import Annotated, Any, Callable, Literal
+from typing import Annotated, Any, Literal
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
@@ -25,11 +26,22 @@ READS = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 WRITES = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=False)
 DELETES = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
 
-SpaceArg = Annotated[str | None, Field(description="The space (a user's or project's memory). Leave out for the "
-                                                   "connection's space; `spaces` lists the ones you may use.")]
-FiltersArg = Annotated[dict[str, Any] | None, Field(description=(
-    'Only memories whose metadata has each key with the value (or one of a list of values); also "source", '
-    '"speaker", "since", "until" (ISO dates). Example: {"user_id": "u1", "since": "2024-01-01"}'))]
+SpaceArg = Annotated[
+    str | None,
+    Field(
+        description="The space (a user's or project's memory). Leave out for the "
+        "connection's space; `spaces` lists the ones you may use."
+    ),
+]
+FiltersArg = Annotated[
+    dict[str, Any] | None,
+    Field(
+        description=(
+            'Only memories whose metadata has each key with the value (or one of a list of values); also "source", '
+            '"speaker", "since", "until" (ISO dates). Example: {"user_id": "u1", "since": "2024-01-01"}'
+        )
+    ),
+]
 MemoryIdArg = Annotated[int, Field(ge=1, description="A memory id, as returned by remember, recall or list_memories.")]
 
 
@@ -39,13 +51,18 @@ def _hit(chunk) -> dict[str, Any]:
 
 
 def build_mcp(memory: Memory, keys: Keys, fixed_space: str | None = None) -> MCPServer:
-    server = MCPServer("imprint", version=VERSION, instructions=(
-        "Long-term memory: a repository's code and docs, and what past sessions decided and found out. "
-        "Call `recall` before exploring files: at the start of a task, and whenever you need to know where "
-        "something is done, how it works or why it is so. Call `remember` when you decide something or find "
-        "something out that a later session should know. `ask` answers a question from memory; `update` "
-        "corrects a memory; `forget` and `forget_source` delete. Call `spaces` when you do not know which "
-        "space to use."))
+    server = MCPServer(
+        "imprint",
+        version=VERSION,
+        instructions=(
+            "Long-term memory: a repository's code and docs, and what past sessions decided and found out. "
+            "Call `recall` before exploring files: at the start of a task, and whenever you need to know where "
+            "something is done, how it works or why it is so. Call `remember` when you decide something or find "
+            "something out that a later session should know. `ask` answers a question from memory; `update` "
+            "corrects a memory; `forget` and `forget_source` delete. Call `spaces` when you do not know which "
+            "space to use."
+        ),
+    )
 
     def space_of(ctx: Context, space: str | None) -> str:
         """The space a call works on, checked against the connection (fixed space, or the caller's key)."""
@@ -88,8 +105,10 @@ def build_mcp(memory: Memory, keys: Keys, fixed_space: str | None = None) -> MCP
         ctx: Context,
         space: SpaceArg = None,
         source: Annotated[str, Field(description="Where it came from (shown with the memory).")] = "mcp",
-        metadata: Annotated[dict[str, Any] | None, Field(description=(
-            'Key-values kept with the memory, for filters: {"user_id": "u1", "agent_id": "coder"}'))] = None,
+        metadata: Annotated[
+            dict[str, Any] | None,
+            Field(description=('Key-values kept with the memory, for filters: {"user_id": "u1", "agent_id": "coder"}')),
+        ] = None,
         time: Annotated[str | None, Field(description="When it was said or became true (ISO date or time).")] = None,
     ) -> dict[str, Any]:
         """Store a decision, finding, convention or fact for later sessions ("the tests run with pytest-xdist",
@@ -119,9 +138,13 @@ def build_mcp(memory: Memory, keys: Keys, fixed_space: str | None = None) -> MCP
         question: Annotated[str, Field(min_length=1, description="The question to answer from memory.")],
         ctx: Context,
         space: SpaceArg = None,
-        strategy: Annotated[Literal["auto", "index", "context", "weights", "hybrid"], Field(
-            description="auto picks per question; index: top memories; context: as many as fit; weights: the "
-                        "space's adapter alone; hybrid: adapter + top memories.")] = "auto",
+        strategy: Annotated[
+            Literal["auto", "index", "context", "weights", "hybrid"],
+            Field(
+                description="auto picks per question; index: top memories; context: as many as fit; weights: the "
+                "space's adapter alone; hybrid: adapter + top memories."
+            ),
+        ] = "auto",
         filters: FiltersArg = None,
     ) -> dict[str, Any]:
         """Answer a question from memory; says which memories it used and why that tier answered."""
@@ -146,9 +169,12 @@ def build_mcp(memory: Memory, keys: Keys, fixed_space: str | None = None) -> MCP
         space = space_of(ctx, space)
 
         def read() -> dict[str, Any]:
-            return {**asdict(memory.get(memory_id, space)),
-                    "validity": [asdict(v) for v in memory.validity(memory_id, space)],
-                    "versions": [_hit(v) | {"replaced_by": v.replaced_by} for v in memory.history(memory_id, space)]}
+            return {
+                **asdict(memory.get(memory_id, space)),
+                "validity": [asdict(v) for v in memory.validity(memory_id, space)],
+                "versions": [_hit(v) | {"replaced_by": v.replaced_by} for v in memory.history(memory_id, space)],
+            }
+
         return await run(read)
 
     @server.tool(annotations=WRITES, structured_output=True)
@@ -170,7 +196,9 @@ def build_mcp(memory: Memory, keys: Keys, fixed_space: str | None = None) -> MCP
 
     @server.tool(annotations=DELETES, structured_output=True)
     async def forget_source(
-        source: Annotated[str, Field(min_length=1, description="A source, e.g. a file name as list_memories shows it.")],
+        source: Annotated[
+            str, Field(min_length=1, description="A source, e.g. a file name as list_memories shows it.")
+        ],
         ctx: Context,
         space: SpaceArg = None,
     ) -> dict[str, Any]:

@@ -52,10 +52,14 @@ def _report(root: FilePath, folder: FilePath) -> ReportOut:
         data = json.loads((folder / "report.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise HTTPException(404, f"report {folder.name!r} is not readable: {type(error).__name__}") from None
-    return ReportOut(name=folder.relative_to(root).as_posix() if folder != root else ".",
-                     dataset=str(data.get("dataset", "")), documents=int(data.get("documents", 0)),
-                     summary=data.get("summary", {}), costs=data.get("costs", {}),
-                     plots=sorted(p.name for p in folder.glob("*.png")))
+    return ReportOut(
+        name=folder.relative_to(root).as_posix() if folder != root else ".",
+        dataset=str(data.get("dataset", "")),
+        documents=int(data.get("documents", 0)),
+        summary=data.get("summary", {}),
+        costs=data.get("costs", {}),
+        plots=sorted(p.name for p in folder.glob("*.png")),
+    )
 
 
 @router.get("/bench")
@@ -63,13 +67,23 @@ def list_reports(request: Request, key: Caller, memory: Mem) -> ReportsOut:
     """Every bench report under the bench folder, newest layout first."""
     _admin(request, key)
     root = memory.settings.bench_dir
-    return ReportsOut(folder=str(root), reports=[_report(root, folder) for folder in _reports(root)] if root.is_dir() else [])
+    return ReportsOut(
+        folder=str(root), reports=[_report(root, folder) for folder in _reports(root)] if root.is_dir() else []
+    )
 
 
-@router.get("/bench/plot", response_class=FileResponse, responses={
-    200: {"content": {"image/png": {}}, "description": "the plot"}})
-def plot(request: Request, key: Caller, memory: Mem, name: Annotated[str, Query(pattern=r"^[A-Za-z0-9_.\-]+\.png$")],
-         report: Annotated[str, Query(pattern=NAME)] = ".") -> FileResponse:
+@router.get(
+    "/bench/plot",
+    response_class=FileResponse,
+    responses={200: {"content": {"image/png": {}}, "description": "the plot"}},
+)
+def plot(
+    request: Request,
+    key: Caller,
+    memory: Mem,
+    name: Annotated[str, Query(pattern=r"^[A-Za-z0-9_.\-]+\.png$")],
+    report: Annotated[str, Query(pattern=NAME)] = ".",
+) -> FileResponse:
     """One PNG plot of a report (?report=NAME&name=FILE.png)."""
     _admin(request, key)
     root = memory.settings.bench_dir.resolve()

@@ -21,10 +21,17 @@ HERE = Path(__file__).parent
 STATIC = HERE / "static"
 TEMPLATES = Jinja2Templates(directory=HERE / "templates")
 SPACE_PAGES = {"memories": "Memories", "dropped": "Dropped", "ask": "Ask", "add": "Add", "adapters": "Adapters"}
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; connect-src 'self'; "
-       "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
-PAGE_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
-                "Referrer-Policy": "same-origin", "Cache-Control": "no-store"}
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; connect-src 'self'; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+PAGE_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
 
 
 def logged_in(request: Request) -> bool:
@@ -37,11 +44,20 @@ def render(request: Request, template: str, **context) -> Response:
     if not logged_in(request) and template != "login.html":
         return RedirectResponse("/ui/login", status_code=303)
     token = request.cookies.get(CSRF_COOKIE) or new_csrf_token()
-    response = TEMPLATES.TemplateResponse(request, template, {
-        "csrf": token, "version": VERSION, "keys_required": request.app.state.keys.required,
-        "space_pages": SPACE_PAGES, **context})
-    response.set_cookie(CSRF_COOKIE, token, httponly=False, samesite="strict", secure=request.url.scheme == "https",
-                        path="/")
+    response = TEMPLATES.TemplateResponse(
+        request,
+        template,
+        {
+            "csrf": token,
+            "version": VERSION,
+            "keys_required": request.app.state.keys.required,
+            "space_pages": SPACE_PAGES,
+            **context,
+        },
+    )
+    response.set_cookie(
+        CSRF_COOKIE, token, httponly=False, samesite="strict", secure=request.url.scheme == "https", path="/"
+    )
     return response
 
 
@@ -53,15 +69,17 @@ def router() -> APIRouter:
         return render(request, "login.html", page="login", error=error)
 
     @pages.post("/login")
-    def login(request: Request, key: Annotated[str, Form(max_length=512)],
-              csrf: Annotated[str, Form(max_length=128)]) -> Response:
+    def login(
+        request: Request, key: Annotated[str, Form(max_length=512)], csrf: Annotated[str, Form(max_length=128)]
+    ) -> Response:
         if not same_token(request.cookies.get(CSRF_COOKIE), csrf):
             return RedirectResponse("/ui/login?error=expired", status_code=303)
         if request.app.state.keys.caller(f"Bearer {key}") is None:
             return RedirectResponse("/ui/login?error=unknown", status_code=303)
         response = RedirectResponse("/ui", status_code=303)
-        response.set_cookie(KEY_COOKIE, key, httponly=True, samesite="strict", secure=request.url.scheme == "https",
-                            path="/")
+        response.set_cookie(
+            KEY_COOKIE, key, httponly=True, samesite="strict", secure=request.url.scheme == "https", path="/"
+        )
         return response
 
     @pages.post("/logout")

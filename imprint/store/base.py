@@ -8,28 +8,22 @@ keyword index and how deletions are made physical.
 """
 
 import hashlib
-import hmac
 import json
-import os
 import re
-import threading
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, ContextManager
 
 import numpy as np
 
-from ..encode.entities import extract_entities
-from ..encode.words import STOPWORDS, identifier_parts
-from ..errors import EncryptionError, InputError, NotFoundError
+from ..errors import EncryptionError
 from ..records import Chunk, EmbedderRecord, RawItem
+from ..text.entities import extract_entities
+from ..text.words import STOPWORDS, identifier_parts
 from .checking import Checking
-from .crypto import SpaceCipher
 from .deletion import Deletion
 from .edges import Edges
 from .embedding import Embedding
-from .fields import ENCRYPTION_FORMATS, Fields
 from .filtering import Filtering
+from .sources import Sources
 from .sql import CHUNK_COLUMNS, marks, now
 
 
@@ -72,20 +66,19 @@ def query_words(text: str) -> list[str]:
     """The words of free text a keyword search looks for: not stopwords, with the parts of
     identifiers (parseConfigFile -> parse, config, file), lower case, each once."""
     found = re.findall(r"\w+", text)
-    words = [w for w in [*map(str.lower, found), *(p for w in found for p in identifier_parts(w))]
-             if w not in STOPWORDS and len(w) > 1]
+    words = [
+        w
+        for w in [*map(str.lower, found), *(p for w in found for p in identifier_parts(w))]
+        if w not in STOPWORDS and len(w) > 1
+    ]
     return list(dict.fromkeys(words))
 
 
-class SpaceStore(Fields, Edges, Deletion, Checking, Filtering, Embedding):
+class SpaceStore(Sources, Edges, Deletion, Checking, Filtering, Embedding):
     """All durable state of one space; a backend subclass supplies the connection.
 
     `master_key`: a new space is created encrypted; an existing one must match how it was created.
     """
-
-    name: str  # the space's name, for messages
-    _conn: Any  # a connection whose execute/executemany take `?` placeholders
-    _lock: threading.RLock
 
     def _open_space(self, master_key: bytes | None) -> None:
         """Bring the schema up to date and open the cipher; older spaces get what newer ones have."""
@@ -101,79 +94,6 @@ class SpaceStore(Fields, Edges, Deletion, Checking, Filtering, Embedding):
             with self._lock, self._write():
                 self._rebuild_keywords()
 
-    def _new_encryption(self, master_key: bytes) -> None:
-        """Inside the first migration: mark a new space encrypted, with its salt and key check."""
-        salt = os.urandom(16)
-        self._conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", [
-            ("encryption", "aes-gcm-v3"), ("salt", salt.hex()),
-            ("key_check", SpaceCipher(master_key, salt, self.name).check_value())])
-
-    # --- what a backend supplies ---------------------------------------------------------
-
-    SUBJECT_VERSION = TAGS_VERSION = IDENTIFIER_VERSION = 0  # schema versions that need a backfill
-
-    def _migrate(self, master_key: bytes | None) -> int:
-        """Bring the schema up to date; return the version it had (0: new)."""
-        raise NotImplementedError
-
-    def _write(self) -> ContextManager:
-        """The all-or-nothing write transaction; one writer per space at a time."""
-        raise NotImplementedError
-
-    def release(self) -> bool:
-        """Give back what the space holds open while it is idle: the Postgres store closes its
-        connection and connects again when used. False: busy now, try later. A SQLite store keeps
-        its file open (it takes no connection from a server's limit)."""
-        return True
-
-    def _next_ids(self, table: str, count: int) -> int:
-        """The first of `count` consecutive row ids never used before in this space, taken for the
-        current write transaction (call inside it)."""
-        raise NotImplementedError
-
-    def _among(self, column: str, allowed: np.ndarray | None) -> tuple[str, list]:
-        """` AND column IN (the allowed ids)` and its parameters; nothing when `allowed` is None."""
-        raise NotImplementedError
-
-    def _index_keywords(self, rows: list[tuple[int, str]]) -> None:
-        """Put (memory id, text) into the keyword index."""
-        raise NotImplementedError
-
-    def _unindex_keywords(self, rows: list[tuple[int, str]], unreadable: list[int]) -> None:
-        """Take memories out of the keyword index: (id, its text), and ids whose text no longer reads."""
-        raise NotImplementedError
-
-    def _clear_keywords(self) -> None:
-        raise NotImplementedError
-
-    def keyword_search(self, query: str, limit: int, allowed: np.ndarray | None = None) -> list[int]:
-        """Memory ids by keyword rank for the words of `query`; with `allowed`, only those ids."""
-        raise NotImplementedError
-
-    def _scrub(self) -> None:
-        """Make deletions physical: no forgotten byte left in the backend's files."""
-        raise NotImplementedError
-
-    def close(self) -> None:
-        raise NotImplementedError
-
-    def is_replaced(self) -> bool:
-        """Whether the space was deleted or replaced since it was opened (by another process)."""
-        raise NotImplementedError
-
-    def size_bytes(self) -> int:
-        """Roughly what the space takes on disk."""
-        raise NotImplementedError
-
-    def integrity(self) -> str:
-        """The backend's own verdict on its storage ("ok")."""
-        raise NotImplementedError
-
-    def vectors_in_database(self) -> Any:
-        """A dense index the backend searches itself (search, nearest), or None: then the vectors
-        are searched in this process (recall/dense.py)."""
-        return None
-
     # --- shared ---------------------------------------------------------------------------
 
     def _backfill_mentions(self) -> None:
@@ -185,42 +105,29 @@ class SpaceStore(Fields, Edges, Deletion, Checking, Filtering, Embedding):
                 self._add_mentions(chunk_id, extract_entities(self._open_text(text, chunk_id, raw_id)))
             self._drop_unmentioned_entities()  # names an older extractor found and this one does not
 
-    def _open_cipher(self, master_key: bytes | None) -> SpaceCipher | None:
-        name = self.name
-        meta = dict(self._conn.execute("SELECT key, value FROM meta"))
-        if "encryption" not in meta:
-            if master_key is not None:
-                raise EncryptionError(f"space {name!r} was created without encryption and a key is set; "
-                                      "it cannot be encrypted in place: add its data to a new space")
-            return None
-        if master_key is None:
-            raise EncryptionError(f"space {name!r} is encrypted: set IMPRINT_KEY_FILE or IMPRINT_KEY")
-        if meta["encryption"] not in ENCRYPTION_FORMATS:
-            raise EncryptionError(f"space {name!r} uses encryption {meta['encryption']!r}, unknown to this imprint")
-        self._format = ENCRYPTION_FORMATS[meta["encryption"]]
-        cipher = SpaceCipher(master_key, bytes.fromhex(meta["salt"]), name if self._format >= 3 else None)
-        if not hmac.compare_digest(cipher.check_value(), meta["key_check"]):
-            self._format = 0
-            raise EncryptionError(f"wrong key for space {name!r}: it was encrypted with another key, or is a copy of "
-                                  "another space (its data is bound to the space it was written in)")
-        return cipher
-
     def _row_to_chunk(self, row: tuple) -> Chunk:
         chunk_id, raw_id = row[0], row[1]
         return Chunk(
-            id=chunk_id, raw_id=raw_id, source=self._open_source(row[2]),
+            id=chunk_id,
+            raw_id=raw_id,
+            source=self._open_source(row[2]),
             text=self._open_text(row[3], chunk_id, raw_id, shown=row[9] is None),
             speaker=self._open(row[4], self._field("chunk.speaker", chunk_id, raw_id)),
-            time=self._open(row[5], self._field("chunk.time", chunk_id, raw_id)), tokens=row[6],
-            metadata=json.loads(self._open(row[7], self._field("chunk.metadata", chunk_id, raw_id))), added_at=row[8],
+            time=self._open(row[5], self._field("chunk.time", chunk_id, raw_id)),
+            tokens=row[6],
+            metadata=json.loads(self._open(row[7], self._field("chunk.metadata", chunk_id, raw_id))),
+            added_at=row[8],
             dropped=self._open_plain_in_v1(row[9], self._field("chunk.dropped", chunk_id)),
-            repeat_of=row[10], uses=row[11], replaced_by=row[12],
+            repeat_of=row[10],
+            uses=row[11],
+            replaced_by=row[12],
         )
 
     # --- writing -------------------------------------------------------------------------
 
-    def add(self, items: list[tuple[RawItem, list[PreparedChunk]]],
-            embedder: EmbedderRecord | None = None) -> list[AddResult]:
+    def add(
+        self, items: list[tuple[RawItem, list[PreparedChunk]]], embedder: EmbedderRecord | None = None
+    ) -> list[AddResult]:
         """Store raw items with their chunks and vectors in one transaction.
 
         An item already stored from the same source with the same content is skipped
@@ -241,26 +148,42 @@ class SpaceStore(Fields, Edges, Deletion, Checking, Filtering, Embedding):
                 versioned = item.replaces or item.new_version
                 existing = self._conn.execute(
                     "SELECT id FROM (SELECT id, sha256 FROM raw_items WHERE source = ? ORDER BY id DESC LIMIT 1) latest"
-                    " WHERE sha256 = ?" if versioned else
-                    "SELECT id FROM raw_items WHERE source = ? AND sha256 = ?", (source, digest)
+                    " WHERE sha256 = ?"
+                    if versioned
+                    else "SELECT id FROM raw_items WHERE source = ? AND sha256 = ?",
+                    (source, digest),
                 ).fetchone()
                 if existing:
-                    ids = [r[0] for r in self._conn.execute(
-                        "SELECT id FROM chunks WHERE raw_id = ? ORDER BY position", existing)]
+                    ids = [
+                        r[0]
+                        for r in self._conn.execute(
+                            "SELECT id FROM chunks WHERE raw_id = ? ORDER BY position", existing
+                        )
+                    ]
                     results.append(AddResult(existing[0], ids, duplicate=True))
                     continue
                 if versioned:  # an older version with this content (an edit undone) keeps its history apart
-                    self._conn.execute("UPDATE raw_items SET sha256 = sha256 || ':' || id WHERE source = ? AND sha256 = ?",
-                                       (source, digest))
+                    self._conn.execute(
+                        "UPDATE raw_items SET sha256 = sha256 || ':' || id WHERE source = ? AND sha256 = ?",
+                        (source, digest),
+                    )
                 added = now()
                 raw_id, next_raw_id = next_raw_id, next_raw_id + 1
                 self._conn.execute(
                     "INSERT INTO raw_items (id, source, kind, time, content, original, metadata, sha256, added_at)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (raw_id, source, item.kind, self._seal(item.time, self._field("raw.time", raw_id)),
-                     self._seal(item.content, self._field("raw.content", raw_id)),
-                     self._seal_bytes(item.original, self._field("raw.original", raw_id)),
-                     self._seal(json.dumps(item.metadata), self._field("raw.metadata", raw_id)), digest, added))
+                    (
+                        raw_id,
+                        source,
+                        item.kind,
+                        self._seal(item.time, self._field("raw.time", raw_id)),
+                        self._seal(item.content, self._field("raw.content", raw_id)),
+                        self._seal_bytes(item.original, self._field("raw.original", raw_id)),
+                        self._seal(json.dumps(item.metadata), self._field("raw.metadata", raw_id)),
+                        digest,
+                        added,
+                    ),
+                )
                 chunk_ids = []
                 for position, chunk in enumerate(chunks):
                     repeat_of = chunk.repeat_of
@@ -270,11 +193,22 @@ class SpaceStore(Fields, Edges, Deletion, Checking, Filtering, Embedding):
                     self._conn.execute(
                         "INSERT INTO chunks (id, raw_id, position, text, speaker, time, tokens, metadata, added_at,"
                         " dropped, repeat_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (chunk_id, raw_id, position, self._seal_text(chunk.text, chunk_id, raw_id, not chunk.dropped),
-                         self._seal(chunk.speaker, self._field("chunk.speaker", chunk_id, raw_id)),
-                         self._seal(chunk.time, self._field("chunk.time", chunk_id, raw_id)), chunk.tokens,
-                         self._seal(json.dumps(chunk.metadata or {}), self._field("chunk.metadata", chunk_id, raw_id)),
-                         added, self._seal_plain_in_v1(chunk.dropped, self._field("chunk.dropped", chunk_id)), repeat_of))
+                        (
+                            chunk_id,
+                            raw_id,
+                            position,
+                            self._seal_text(chunk.text, chunk_id, raw_id, not chunk.dropped),
+                            self._seal(chunk.speaker, self._field("chunk.speaker", chunk_id, raw_id)),
+                            self._seal(chunk.time, self._field("chunk.time", chunk_id, raw_id)),
+                            chunk.tokens,
+                            self._seal(
+                                json.dumps(chunk.metadata or {}), self._field("chunk.metadata", chunk_id, raw_id)
+                            ),
+                            added,
+                            self._seal_plain_in_v1(chunk.dropped, self._field("chunk.dropped", chunk_id)),
+                            repeat_of,
+                        ),
+                    )
                     chunk_ids.append(chunk_id)
                     stored[id(chunk)] = chunk_id
                     self._add_tags(chunk_id, chunk.metadata or {})
@@ -287,8 +221,10 @@ class SpaceStore(Fields, Edges, Deletion, Checking, Filtering, Embedding):
         return results
 
     def _insert_vector(self, chunk_id: int, vector: np.ndarray) -> None:
-        self._conn.execute("INSERT INTO vectors (chunk_id, vector) VALUES (?, ?)",
-                           (chunk_id, self._seal_bytes(vector.tobytes(), self._field("vector", chunk_id))))
+        self._conn.execute(
+            "INSERT INTO vectors (chunk_id, vector) VALUES (?, ?)",
+            (chunk_id, self._seal_bytes(vector.tobytes(), self._field("vector", chunk_id))),
+        )
 
     def content_key(self, digest: str) -> str:
         """How a content hash is stored: as it is, or keyed when encrypted (a plain hash would
@@ -305,8 +241,9 @@ class SpaceStore(Fields, Edges, Deletion, Checking, Filtering, Embedding):
         """Embedder tokens over all memories (of `allowed`): what reading them all would cost, roughly."""
         only, ids = self._among("id", allowed)
         with self._lock:
-            return self._conn.execute(f"SELECT coalesce(sum(tokens), 0) FROM chunks WHERE dropped IS NULL{only}",
-                                      ids).fetchone()[0]
+            return self._conn.execute(
+                f"SELECT coalesce(sum(tokens), 0) FROM chunks WHERE dropped IS NULL{only}", ids
+            ).fetchone()[0]
 
     def get(self, ids: list[int]) -> list[Chunk]:
         """The memories with these ids, in the order asked (missing ids are left out)."""
@@ -315,7 +252,9 @@ class SpaceStore(Fields, Edges, Deletion, Checking, Filtering, Embedding):
         with self._lock:
             rows = self._conn.execute(
                 f"SELECT {CHUNK_COLUMNS} FROM chunks c JOIN raw_items r ON r.id = c.raw_id"
-                f" WHERE c.id IN ({marks(ids)})", ids).fetchall()
+                f" WHERE c.id IN ({marks(ids)})",
+                ids,
+            ).fetchall()
         by_id = {chunk.id: chunk for chunk in self._readable(rows)}
         return self._with_repeat_sources([by_id[i] for i in ids if i in by_id])
 
@@ -330,7 +269,9 @@ class SpaceStore(Fields, Edges, Deletion, Checking, Filtering, Embedding):
                 "SELECT a.id, b.id FROM chunks a JOIN chunks b ON b.raw_id = a.raw_id"
                 " AND b.position IN (a.position - 1, a.position + 1)"
                 f" WHERE a.id IN ({marks(ids)}) AND a.speaker IS NOT NULL AND b.speaker IS NOT NULL"
-                " AND b.dropped IS NULL ORDER BY b.id", ids).fetchall()
+                " AND b.dropped IS NULL ORDER BY b.id",
+                ids,
+            ).fetchall()
         found: dict[int, list[int]] = {}
         for memory_id, neighbour in rows:
             found.setdefault(memory_id, []).append(neighbour)
@@ -344,7 +285,9 @@ class SpaceStore(Fields, Edges, Deletion, Checking, Filtering, Embedding):
         with self._lock:
             rows = self._conn.execute(
                 f"SELECT c.repeat_of, r.source FROM chunks c JOIN raw_items r ON r.id = c.raw_id"
-                f" WHERE c.repeat_of IN ({marks(ids)}) ORDER BY c.id", ids).fetchall()
+                f" WHERE c.repeat_of IN ({marks(ids)}) ORDER BY c.id",
+                ids,
+            ).fetchall()
         sources: dict[int, list[str]] = {}
         for memory_id, source in rows:
             try:
@@ -355,8 +298,9 @@ class SpaceStore(Fields, Edges, Deletion, Checking, Filtering, Embedding):
             chunk.also_from = [s for s in dict.fromkeys(sources.get(chunk.id, [])) if s != chunk.source]
         return chunks
 
-    def list_memories(self, limit: int = 50, offset: int = 0, dropped: bool = False,
-                      allowed: np.ndarray | None = None) -> list[Chunk]:
+    def list_memories(
+        self, limit: int = 50, offset: int = 0, dropped: bool = False, allowed: np.ndarray | None = None
+    ) -> list[Chunk]:
         """The memories in id order; with `dropped`, instead the chunks kept raw but not indexed;
         with `allowed` (ids from `matching`), only those."""
         only, ids = self._among("c.id", allowed)
@@ -364,17 +308,22 @@ class SpaceStore(Fields, Edges, Deletion, Checking, Filtering, Embedding):
             rows = self._conn.execute(
                 f"SELECT {CHUNK_COLUMNS} FROM chunks c JOIN raw_items r ON r.id = c.raw_id"
                 f" WHERE c.dropped IS {'NOT ' if dropped else ''}NULL{only} ORDER BY c.id LIMIT ? OFFSET ?",
-                [*ids, limit, offset]).fetchall()
+                [*ids, limit, offset],
+            ).fetchall()
         return self._with_repeat_sources(self._readable(rows))
 
     def history(self, chunk_id: int) -> list[Chunk]:
         """Every version of a memory, oldest first: what it replaced, and what replaced it."""
         with self._lock:
             rows = self._conn.execute(
-                "WITH RECURSIVE older(id) AS (SELECT CAST(? AS BIGINT) UNION SELECT c.id FROM chunks c JOIN older o ON c.replaced_by = o.id),"
-                " newer(id) AS (SELECT CAST(? AS BIGINT) UNION SELECT c.replaced_by FROM chunks c JOIN newer n ON c.id = n.id"
+                "WITH RECURSIVE older(id) AS (SELECT CAST(? AS BIGINT)"
+                " UNION SELECT c.id FROM chunks c JOIN older o ON c.replaced_by = o.id),"
+                " newer(id) AS (SELECT CAST(? AS BIGINT)"
+                " UNION SELECT c.replaced_by FROM chunks c JOIN newer n ON c.id = n.id"
                 "               WHERE c.replaced_by IS NOT NULL)"
-                " SELECT id FROM older UNION SELECT id FROM newer ORDER BY id", (chunk_id, chunk_id)).fetchall()
+                " SELECT id FROM older UNION SELECT id FROM newer ORDER BY id",
+                (chunk_id, chunk_id),
+            ).fetchall()
         return self.get([row[0] for row in rows])
 
     def live_memories_of(self, source: str, except_raw: int) -> list[int]:
@@ -382,15 +331,16 @@ class SpaceStore(Fields, Edges, Deletion, Checking, Filtering, Embedding):
         with self._lock:
             rows = self._conn.execute(
                 "SELECT c.id FROM chunks c JOIN raw_items r ON r.id = c.raw_id WHERE r.source = ? AND r.id != ?"
-                " AND c.dropped IS NULL ORDER BY c.id", (self._source_key(source), except_raw)).fetchall()
+                " AND c.dropped IS NULL ORDER BY c.id",
+                (self._source_key(source), except_raw),
+            ).fetchall()
         return [row[0] for row in rows]
 
     def record_use(self, ids: list[int]) -> None:
         """Count that these memories were put in front of the model for an answer."""
         if ids:
             with self._lock, self._write():
-                self._conn.execute(f"UPDATE chunks SET uses = uses + 1 WHERE id IN ({marks(ids)})",
-                                   ids)
+                self._conn.execute(f"UPDATE chunks SET uses = uses + 1 WHERE id IN ({marks(ids)})", ids)
 
     def stable_memories(self, unchanged_since: str, min_uses: int) -> list[int]:
         """Memories added before `unchanged_since` that no newer memory changed after it, used in at
@@ -400,69 +350,10 @@ class SpaceStore(Fields, Edges, Deletion, Checking, Filtering, Embedding):
                 "SELECT c.id FROM chunks c WHERE c.dropped IS NULL AND c.added_at <= ? AND c.uses >= ?"
                 " AND NOT EXISTS (SELECT 1 FROM superseded s JOIN chunks n ON n.id = s.by_chunk"
                 "                 WHERE s.chunk_id = c.id AND n.added_at > ?)"
-                " ORDER BY c.id", (unchanged_since, min_uses, unchanged_since)).fetchall()
+                " ORDER BY c.id",
+                (unchanged_since, min_uses, unchanged_since),
+            ).fetchall()
         return [row[0] for row in rows]
-
-    def sources(self) -> list[str]:
-        """Every source the space holds items from, sorted."""
-        with self._lock:
-            rows = self._conn.execute("SELECT DISTINCT source FROM raw_items").fetchall()
-        opened = []
-        for (value,) in rows:
-            try:
-                opened.append(self._open_source(value))
-            except EncryptionError:
-                continue  # a damaged row: `imprint check` reports it
-        return sorted(opened)
-
-    def latest_versions(self) -> dict[str, str]:
-        """Each source -> the stored content key (`content_key`) of its latest version."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT r.source, r.sha256 FROM raw_items r"
-                " WHERE r.id = (SELECT max(l.id) FROM raw_items l WHERE l.source = r.source)").fetchall()
-        latest = {}
-        for value, digest in rows:
-            try:
-                latest[self._open_source(value)] = digest
-            except EncryptionError:
-                continue  # a damaged row: `imprint check` reports it
-        return latest
-
-    def _resolve_source(self, name: str) -> str:
-        """The stored source `name` means: itself, or the one stored file path it names the way
-        `list` prints it (file name), as a trailing part of its path, or relative to the current folder."""
-        if "\x00" in name:  # no stored source holds one (Postgres text cannot), and paths refuse it
-            raise InputError(f"a source name holds no NUL character: {name!r}")
-        with self._lock:
-            if self._conn.execute("SELECT 1 FROM raw_items WHERE source = ? LIMIT 1",
-                                  (self._source_key(name),)).fetchone():
-                return name
-        tail = name.strip().lstrip("./")
-        try:
-            absolute = str(Path(name).expanduser().resolve())
-        except (RuntimeError, OSError):  # "~nosuchuser": no such home folder, so no such path either
-            absolute = name
-        found = [s for s in self.sources() if s == absolute or (tail and (s == tail or s.endswith("/" + tail)))]
-        if not found:
-            raise NotFoundError(f"no source {name!r} in {self.name!r}")
-        if len(found) > 1:
-            raise InputError(f"source {name!r} names {len(found)} sources in {self.name!r}: "
-                             + ", ".join(found[:5]) + ("" if len(found) <= 5 else ", ...") + "; give more of the path")
-        return found[0]
-
-    def raw_item(self, raw_id: int) -> RawItem:
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT source, kind, content, time, metadata, original FROM raw_items WHERE id = ?",
-                (raw_id,)).fetchone()
-        if row is None:
-            raise NotFoundError(f"no raw item {raw_id} in {self.name!r}")
-        return RawItem(source=self._open_source(row[0]), kind=row[1],
-                       content=self._open(row[2], self._field("raw.content", raw_id)), segments=[],
-                       time=self._open(row[3], self._field("raw.time", raw_id)),
-                       metadata=json.loads(self._open(row[4], self._field("raw.metadata", raw_id))),
-                       original=self._open_bytes(row[5], self._field("raw.original", raw_id)))
 
     def deletions(self) -> int:
         with self._lock:
@@ -490,5 +381,3 @@ class SpaceStore(Fields, Edges, Deletion, Checking, Filtering, Embedding):
         if not blobs:
             return ids, np.zeros((0, 0), dtype=np.float32)
         return ids, np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), -1)
-
-

@@ -3,11 +3,12 @@
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ..errors import EncryptionError
 from ..records import Chunk
+from .fields import Fields
 from .sql import CHUNK_COLUMNS, ROW_KEYS, now
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ class CheckReport:
     quarantined: int = 0  # rows moved out with --repair
 
 
-class Checking:
+class Checking(Fields):
     damaged: dict[tuple[str, int], str]  # rows found unreadable since opening, and why
 
     def _readable(self, rows: list[tuple]) -> list[Chunk]:
@@ -44,8 +45,13 @@ class Checking:
 
     def _damage(self, table: str, row_id: int, error: Exception) -> None:
         if (table, row_id) not in self.damaged:
-            log.warning("space %r: %s row %d is damaged and left out (%s); run imprint check --repair",
-                        self.name, table, row_id, error)
+            log.warning(
+                "space %r: %s row %d is damaged and left out (%s); run imprint check --repair",
+                self.name,
+                table,
+                row_id,
+                error,
+            )
         self.damaged[(table, row_id)] = str(error)
 
     def check(self, repair: bool = False) -> CheckReport:
@@ -68,7 +74,8 @@ class Checking:
                 with self._write():
                     for damage in damaged:
                         cursor = self._conn.execute(
-                            f"SELECT * FROM {damage.table} WHERE {ROW_KEYS[damage.table]} = ?", (damage.row_id,))
+                            f"SELECT * FROM {damage.table} WHERE {ROW_KEYS[damage.table]} = ?", (damage.row_id,)
+                        )
                         row = cursor.fetchone()
                         if row is None:
                             continue
@@ -76,13 +83,22 @@ class Checking:
                         # quarantined row by its memory, raw item or source
                         fields = dict(zip((column[0] for column in cursor.description), row))
                         if "raw_id" in fields and "source" not in fields:  # its raw item may go with it
-                            fields["source"] = next(iter(self._conn.execute(
-                                "SELECT source FROM raw_items WHERE id = ?", (fields["raw_id"],)).fetchone() or []), None)
-                        as_text = json.dumps({name: value.hex() if isinstance(value, bytes) else value
-                                              for name, value in fields.items()})
-                        self._conn.execute("INSERT INTO quarantine (table_name, row_id, reason, row, at)"
-                                           " VALUES (?, ?, ?, ?, ?)", (damage.table, damage.row_id, damage.reason,
-                                                                       as_text, now()))
+                            fields["source"] = next(
+                                iter(
+                                    self._conn.execute(
+                                        "SELECT source FROM raw_items WHERE id = ?", (fields["raw_id"],)
+                                    ).fetchone()
+                                    or []
+                                ),
+                                None,
+                            )
+                        as_text = json.dumps(
+                            {name: value.hex() if isinstance(value, bytes) else value for name, value in fields.items()}
+                        )
+                        self._conn.execute(
+                            "INSERT INTO quarantine (table_name, row_id, reason, row, at) VALUES (?, ?, ?, ?, ?)",
+                            (damage.table, damage.row_id, damage.reason, as_text, now()),
+                        )
                         report.quarantined += 1
                     self._delete_damaged([d.table for d in damaged], [d.row_id for d in damaged])
                     self._count_deletion()
@@ -113,10 +129,20 @@ class Checking:
             dims.add(size)
 
         return [
-            ("raw_items", c.execute("SELECT id, source, time, content, metadata, original FROM raw_items").fetchall(), raw),
-            ("chunks", c.execute(f"SELECT {CHUNK_COLUMNS} FROM chunks c JOIN raw_items r ON r.id = c.raw_id").fetchall(),
-             self._row_to_chunk),
+            (
+                "raw_items",
+                c.execute("SELECT id, source, time, content, metadata, original FROM raw_items").fetchall(),
+                raw,
+            ),
+            (
+                "chunks",
+                c.execute(f"SELECT {CHUNK_COLUMNS} FROM chunks c JOIN raw_items r ON r.id = c.raw_id").fetchall(),
+                self._row_to_chunk,
+            ),
             ("vectors", c.execute("SELECT chunk_id, vector FROM vectors").fetchall(), vector),
-            ("superseded", c.execute("SELECT rowid, chunk_id, by_chunk, sentence, now, since FROM superseded").fetchall(),
-             superseded),
+            (
+                "superseded",
+                c.execute("SELECT rowid, chunk_id, by_chunk, sentence, now, since FROM superseded").fetchall(),
+                superseded,
+            ),
         ]

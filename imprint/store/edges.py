@@ -5,17 +5,22 @@ import numpy as np
 
 from ..errors import EncryptionError
 from ..records import Replacement
+from .fields import Fields
 from .sql import marks
 
 
-class Edges:
+class Edges(Fields):
     def _add_mentions(self, chunk_id: int, names: list[str]) -> None:
         """`names` in order of first mention: the first is the memory's subject."""
         keys = [self._entity_key(name) for name in names]
-        self._conn.executemany("INSERT INTO entities (name) VALUES (?) ON CONFLICT DO NOTHING", [(k,) for k in sorted(keys)])
-        self._conn.executemany("INSERT INTO mentions (chunk_id, entity_id, subject) "
-                               "SELECT ?, id, ? FROM entities WHERE name = ? ON CONFLICT DO NOTHING",
-                               [(chunk_id, position == 0, k) for position, k in enumerate(keys)])
+        self._conn.executemany(
+            "INSERT INTO entities (name) VALUES (?) ON CONFLICT DO NOTHING", [(k,) for k in sorted(keys)]
+        )
+        self._conn.executemany(
+            "INSERT INTO mentions (chunk_id, entity_id, subject) "
+            "SELECT ?, id, ? FROM entities WHERE name = ? ON CONFLICT DO NOTHING",
+            [(chunk_id, position == 0, k) for position, k in enumerate(keys)],
+        )
 
     def entities_named(self, names: set[str]) -> dict[int, int]:
         """Entity id -> how many memories mention it, for those of `names` the space knows."""
@@ -25,7 +30,9 @@ class Edges:
         with self._lock:
             rows = self._conn.execute(
                 f"SELECT e.id, count(m.chunk_id) FROM entities e JOIN mentions m ON m.entity_id = e.id"
-                f" WHERE e.name IN ({marks(keys)}) GROUP BY e.id", keys).fetchall()
+                f" WHERE e.name IN ({marks(keys)}) GROUP BY e.id",
+                keys,
+            ).fetchall()
         return dict(rows)
 
     def entity_ids(self, names: set[str]) -> dict[str, int]:
@@ -34,8 +41,9 @@ class Edges:
         if not keys:
             return {}
         with self._lock:
-            rows = self._conn.execute(f"SELECT name, id FROM entities WHERE name IN ({marks(list(keys))})",
-                                      list(keys)).fetchall()
+            rows = self._conn.execute(
+                f"SELECT name, id FROM entities WHERE name IN ({marks(list(keys))})", list(keys)
+            ).fetchall()
         return {keys[key]: entity_id for key, entity_id in rows}
 
     def subjects(self, names: set[str]) -> tuple[set[str], np.ndarray]:
@@ -50,18 +58,26 @@ class Edges:
             rows = self._conn.execute(
                 f"SELECT e.name, m.chunk_id FROM entities e JOIN mentions m ON m.entity_id = e.id"
                 f" JOIN chunks c ON c.id = m.chunk_id JOIN raw_items r ON r.id = c.raw_id"
-                f" WHERE e.name IN ({marks(list(keys))}) AND m.subject AND r.kind <> 'code'", list(keys)).fetchall()
+                f" WHERE e.name IN ({marks(list(keys))}) AND m.subject AND r.kind <> 'code'",
+                list(keys),
+            ).fetchall()
         found = {key for key, _ in rows}
-        return ({name for key, name in keys.items() if key in found},
-                np.unique(np.array([chunk_id for _, chunk_id in rows], dtype=np.int64)))
+        return (
+            {name for key, name in keys.items() if key in found},
+            np.unique(np.array([chunk_id for _, chunk_id in rows], dtype=np.int64)),
+        )
 
     def memories_mentioning(self, name: str, before: int, limit: int = 200) -> list[int]:
         """Ids below `before` of the (at most `limit` latest) memories that mention `name`."""
         with self._lock:
-            return [row[0] for row in self._conn.execute(
-                "SELECT m.chunk_id FROM mentions m JOIN entities e ON e.id = m.entity_id"
-                " WHERE e.name = ? AND m.chunk_id < ? ORDER BY m.chunk_id DESC LIMIT ?",
-                (self._entity_key(name), before, limit))]
+            return [
+                row[0]
+                for row in self._conn.execute(
+                    "SELECT m.chunk_id FROM mentions m JOIN entities e ON e.id = m.entity_id"
+                    " WHERE e.name = ? AND m.chunk_id < ? ORDER BY m.chunk_id DESC LIMIT ?",
+                    (self._entity_key(name), before, limit),
+                )
+            ]
 
     def mention_count(self) -> int:
         with self._lock:
@@ -81,10 +97,17 @@ class Edges:
         with self._lock, self._write():
             self._conn.executemany(
                 "INSERT INTO superseded (chunk_id, sentence, now, by_chunk, since) VALUES (?, ?, ?, ?, ?)",
-                [(old, self._seal(sentence, self._field("superseded.sentence", old, new)),
-                  self._seal(now, self._field("superseded.now", old, new)), new,
-                  self._seal_plain_in_v1(since, self._field("superseded.since", old, new)))
-                 for old, sentence, now, new, since in replaced])
+                [
+                    (
+                        old,
+                        self._seal(sentence, self._field("superseded.sentence", old, new)),
+                        self._seal(now, self._field("superseded.now", old, new)),
+                        new,
+                        self._seal_plain_in_v1(since, self._field("superseded.since", old, new)),
+                    )
+                    for old, sentence, now, new, since in replaced
+                ],
+            )
 
     def replaced_sentences(self, ids: list[int]) -> dict[int, list[Replacement]]:
         """For these memories, the sentences newer memories replaced, oldest change first."""
@@ -92,14 +115,21 @@ class Edges:
             return {}
         out: dict[int, list[Replacement]] = {}
         with self._lock:
-            rows = self._conn.execute(f"SELECT chunk_id, sentence, now, by_chunk, since FROM superseded WHERE chunk_id IN "
-                                      f"({marks(ids)}) ORDER BY rowid", ids).fetchall()
+            rows = self._conn.execute(
+                f"SELECT chunk_id, sentence, now, by_chunk, since FROM superseded WHERE chunk_id IN "
+                f"({marks(ids)}) ORDER BY rowid",
+                ids,
+            ).fetchall()
         for chunk_id, sentence, now, by, since in rows:
             try:
-                out.setdefault(chunk_id, []).append(Replacement(
-                    self._open(sentence, self._field("superseded.sentence", chunk_id, by)),
-                    self._open(now, self._field("superseded.now", chunk_id, by)), by,
-                    self._open_plain_in_v1(since, self._field("superseded.since", chunk_id, by))))
+                out.setdefault(chunk_id, []).append(
+                    Replacement(
+                        self._open(sentence, self._field("superseded.sentence", chunk_id, by)),
+                        self._open(now, self._field("superseded.now", chunk_id, by)),
+                        by,
+                        self._open_plain_in_v1(since, self._field("superseded.since", chunk_id, by)),
+                    )
+                )
             except (EncryptionError, UnicodeDecodeError) as error:
                 self._damage("superseded", chunk_id, error)
         return out
@@ -109,5 +139,9 @@ class Edges:
         if not ids:
             return set()
         with self._lock:
-            return {row[0] for row in self._conn.execute(
-                f"SELECT DISTINCT by_chunk FROM superseded WHERE by_chunk IN ({marks(ids)})", ids)}
+            return {
+                row[0]
+                for row in self._conn.execute(
+                    f"SELECT DISTINCT by_chunk FROM superseded WHERE by_chunk IN ({marks(ids)})", ids
+                )
+            }

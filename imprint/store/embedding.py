@@ -13,10 +13,11 @@ import numpy as np
 
 from ..errors import InputError
 from ..records import EmbedderRecord
+from .fields import Fields
 from .sql import marks
 
 
-class Embedding:
+class Embedding(Fields):
     def embedder_record(self) -> EmbedderRecord | None:
         """The embedder of this space's vectors; None before its first vector."""
         with self._lock:
@@ -28,9 +29,11 @@ class Embedding:
         (None before the first vector)."""
         held = self.embedder_record()
         if held is not None and not held.matches(embedder):
-            raise InputError(f"space {self.name!r} was embedded with {held}; the configured embedder is "
-                             f"{embedder}. Set IMPRINT_EMBEDDER={held.name}, or move the space to the new one: "
-                             f"imprint reindex --space {self.name}")
+            raise InputError(
+                f"space {self.name!r} was embedded with {held}; the configured embedder is "
+                f"{embedder}. Set IMPRINT_EMBEDDER={held.name}, or move the space to the new one: "
+                f"imprint reindex --space {self.name}"
+            )
         return held
 
     def _record_embedder(self, embedder: EmbedderRecord) -> None:
@@ -55,36 +58,62 @@ class Embedding:
             rows = self._conn.execute(
                 "SELECT c.id, r.kind, (SELECT max(p.id) FROM chunks p WHERE p.raw_id = c.raw_id AND p.id < c.id)"
                 " FROM vectors v JOIN chunks c ON c.id = v.chunk_id JOIN raw_items r ON r.id = c.raw_id"
-                " WHERE v.chunk_id NOT IN (SELECT chunk_id FROM staged_vectors) ORDER BY c.id LIMIT ?", (limit,)).fetchall()
-        texts = {chunk.id: chunk.text for chunk in self.get([i for row in rows for i in (row[0], row[2]) if i is not None])}
-        return [(memory_id, kind, texts[memory_id], texts.get(previous)) for memory_id, kind, previous in rows
-                if memory_id in texts]
+                " WHERE v.chunk_id NOT IN (SELECT chunk_id FROM staged_vectors) ORDER BY c.id LIMIT ?",
+                (limit,),
+            ).fetchall()
+        texts = {
+            chunk.id: chunk.text for chunk in self.get([i for row in rows for i in (row[0], row[2]) if i is not None])
+        }
+        return [
+            (memory_id, kind, texts[memory_id], texts.get(previous))
+            for memory_id, kind, previous in rows
+            if memory_id in texts
+        ]
 
     def reindex_counts(self) -> tuple[int, int]:
         """(vectors staged, vectors in the space)."""
         with self._lock:
-            return (self._conn.execute("SELECT count(*) FROM staged_vectors").fetchone()[0],
-                    self._conn.execute("SELECT count(*) FROM vectors").fetchone()[0])
+            return (
+                self._conn.execute("SELECT count(*) FROM staged_vectors").fetchone()[0],
+                self._conn.execute("SELECT count(*) FROM vectors").fetchone()[0],
+            )
 
     def stage_vectors(self, vectors: dict[int, np.ndarray]) -> None:
         with self._lock, self._write():
-            live = {row[0] for row in self._conn.execute(
-                f"SELECT chunk_id FROM vectors WHERE chunk_id IN ({marks(list(vectors))})", list(vectors))}
+            live = {
+                row[0]
+                for row in self._conn.execute(
+                    f"SELECT chunk_id FROM vectors WHERE chunk_id IN ({marks(list(vectors))})", list(vectors)
+                )
+            }
             self._conn.execute(f"DELETE FROM staged_vectors WHERE chunk_id IN ({marks(list(vectors))})", list(vectors))
-            self._conn.executemany("INSERT INTO staged_vectors (chunk_id, vector) VALUES (?, ?)", [
-                (chunk_id, self._seal_bytes(np.asarray(vector, dtype=np.float32).tobytes(), self._field("vector", chunk_id)))
-                for chunk_id, vector in vectors.items() if chunk_id in live])
+            self._conn.executemany(
+                "INSERT INTO staged_vectors (chunk_id, vector) VALUES (?, ?)",
+                [
+                    (
+                        chunk_id,
+                        self._seal_bytes(
+                            np.asarray(vector, dtype=np.float32).tobytes(), self._field("vector", chunk_id)
+                        ),
+                    )
+                    for chunk_id, vector in vectors.items()
+                    if chunk_id in live
+                ],
+            )
 
     def swap_staged(self, target: EmbedderRecord) -> bool:
         """Put the staged vectors in place and record `target`, if every memory has one (else False:
         memories added meanwhile need theirs first)."""
         with self._lock, self._write():
             missing = self._conn.execute(
-                "SELECT count(*) FROM vectors WHERE chunk_id NOT IN (SELECT chunk_id FROM staged_vectors)").fetchone()[0]
+                "SELECT count(*) FROM vectors WHERE chunk_id NOT IN (SELECT chunk_id FROM staged_vectors)"
+            ).fetchone()[0]
             if missing:
                 return False
-            self._conn.execute("UPDATE vectors SET vector = (SELECT s.vector FROM staged_vectors s"
-                               " WHERE s.chunk_id = vectors.chunk_id)")
+            self._conn.execute(
+                "UPDATE vectors SET vector = (SELECT s.vector FROM staged_vectors s"
+                " WHERE s.chunk_id = vectors.chunk_id)"
+            )
             self._conn.execute("DELETE FROM staged_vectors")
             self._conn.execute("DELETE FROM meta WHERE key = 'reindex_to'")
             self._set_meta("embedder", json.dumps(target.__dict__))

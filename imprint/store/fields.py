@@ -7,15 +7,53 @@ Format 3 derives the space's keys with its name too: a space file copied under a
 master key) does not open as that space. Formats 1 and 2 keep reading as they were written.
 """
 
-from ..encode.words import with_identifier_parts
+import hmac
+import os
+
+from ..errors import EncryptionError
+from ..text.words import with_identifier_parts
+from .core import StoreCore
 from .crypto import SpaceCipher
 
 ENCRYPTION_FORMATS = {"aes-gcm-v1": 1, "aes-gcm-v2": 2, "aes-gcm-v3": 3}
 
 
-class Fields:
-    cipher: SpaceCipher | None
-    _format: int  # the encryption format; 0: not encrypted
+class Fields(StoreCore):
+    def _open_cipher(self, master_key: bytes | None) -> SpaceCipher | None:
+        name = self.name
+        meta = dict(self._conn.execute("SELECT key, value FROM meta"))
+        if "encryption" not in meta:
+            if master_key is not None:
+                raise EncryptionError(
+                    f"space {name!r} was created without encryption and a key is set; "
+                    "it cannot be encrypted in place: add its data to a new space"
+                )
+            return None
+        if master_key is None:
+            raise EncryptionError(f"space {name!r} is encrypted: set IMPRINT_KEY_FILE or IMPRINT_KEY")
+        if meta["encryption"] not in ENCRYPTION_FORMATS:
+            raise EncryptionError(f"space {name!r} uses encryption {meta['encryption']!r}, unknown to this imprint")
+        self._format = ENCRYPTION_FORMATS[meta["encryption"]]
+        cipher = SpaceCipher(master_key, bytes.fromhex(meta["salt"]), name if self._format >= 3 else None)
+        if not hmac.compare_digest(cipher.check_value(), meta["key_check"]):
+            self._format = 0
+            raise EncryptionError(
+                f"wrong key for space {name!r}: it was encrypted with another key, or is a copy of "
+                "another space (its data is bound to the space it was written in)"
+            )
+        return cipher
+
+    def _new_encryption(self, master_key: bytes) -> None:
+        """Inside the first migration: mark a new space encrypted, with its salt and key check."""
+        salt = os.urandom(16)
+        self._conn.executemany(
+            "INSERT INTO meta (key, value) VALUES (?, ?)",
+            [
+                ("encryption", "aes-gcm-v3"),
+                ("salt", salt.hex()),
+                ("key_check", SpaceCipher(master_key, salt, self.name).check_value()),
+            ],
+        )
 
     def _field(self, field: str, *row: object) -> str:
         """The associated data a value is sealed with: its column, and from format 2 its row."""

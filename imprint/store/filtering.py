@@ -13,10 +13,11 @@ import numpy as np
 
 from ..errors import EncryptionError
 from ..filters import Filters, tag_value
+from .fields import Fields
 from .sql import marks
 
 
-class Filtering:
+class Filtering(Fields):
     TAG_SEPARATOR = "\x00"  # between key and value in a plain tag; Postgres text holds no NUL
 
     def _tag(self, key: str, value: str | None = None) -> str:
@@ -27,12 +28,17 @@ class Filtering:
         return self.cipher.tag(("key\x00" if value is None else "pair\x00") + text)
 
     def _add_tags(self, chunk_id: int, metadata: dict[str, Any]) -> None:
-        rows = {(self._tag(key), self._tag(key, tag_value(v)))
-                for key, value in metadata.items() if isinstance(key, str)
-                for v in (value if isinstance(value, list) else [value])
-                if v is not None and not isinstance(v, (dict, list))}
-        self._conn.executemany("INSERT INTO tags (chunk_id, key, value) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                               [(chunk_id, key, value) for key, value in rows])
+        rows = {
+            (self._tag(key), self._tag(key, tag_value(v)))
+            for key, value in metadata.items()
+            if isinstance(key, str)
+            for v in (value if isinstance(value, list) else [value])
+            if v is not None and not isinstance(v, (dict, list))
+        }
+        self._conn.executemany(
+            "INSERT INTO tags (chunk_id, key, value) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            [(chunk_id, key, value) for key, value in rows],
+        )
 
     def _backfill_tags(self) -> None:
         """A file from before filters: tag every memory's metadata once."""
@@ -40,7 +46,9 @@ class Filtering:
             rows = self._conn.execute("SELECT id, raw_id, metadata FROM chunks").fetchall()
             for chunk_id, raw_id, sealed in rows:
                 try:
-                    self._add_tags(chunk_id, json.loads(self._open(sealed, self._field("chunk.metadata", chunk_id, raw_id))))
+                    self._add_tags(
+                        chunk_id, json.loads(self._open(sealed, self._field("chunk.metadata", chunk_id, raw_id)))
+                    )
                 except (EncryptionError, ValueError, UnicodeDecodeError):
                     continue  # a damaged row: `imprint check` reports it
 
@@ -69,7 +77,10 @@ class Filtering:
         with self._lock:
             rows = self._conn.execute(
                 "SELECT c.id, c.raw_id, c.speaker, c.time, c.added_at FROM chunks c JOIN raw_items r ON r.id = c.raw_id"
-                + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY c.id", values).fetchall()
+                + (" WHERE " + " AND ".join(where) if where else "")
+                + " ORDER BY c.id",
+                values,
+            ).fetchall()
         if not plain and (filters.speaker or filters.since or filters.until):
             rows = [row for row in rows if self._passes_sealed(row, filters)]
         return np.array([row[0] for row in rows], dtype=np.int64)
@@ -81,9 +92,11 @@ class Filtering:
             when = self._open(time, self._field("chunk.time", chunk_id, raw_id)) or added_at
         except (EncryptionError, UnicodeDecodeError):
             return False
-        return ((filters.speaker is None or speaker == filters.speaker)
-                and (filters.since is None or when >= filters.since)
-                and (filters.until is None or when <= _end_of(filters.until)))
+        return (
+            (filters.speaker is None or speaker == filters.speaker)
+            and (filters.since is None or when >= filters.since)
+            and (filters.until is None or when <= _end_of(filters.until))
+        )
 
 
 def _end_of(until: str) -> str:

@@ -169,8 +169,19 @@ MIGRATIONS = [
 ]
 
 # Every table holding a space's rows; each gets the same row-level security policy.
-SPACE_TABLES = ("raw_items", "chunks", "vectors", "staged_vectors", "keywords", "meta", "entities", "mentions",
-                "superseded", "quarantine", "tags")
+SPACE_TABLES = (
+    "raw_items",
+    "chunks",
+    "vectors",
+    "staged_vectors",
+    "keywords",
+    "meta",
+    "entities",
+    "mentions",
+    "superseded",
+    "quarantine",
+    "tags",
+)
 
 
 def security_statements() -> list[str]:
@@ -178,9 +189,10 @@ def security_statements() -> list[str]:
     roles with BYPASSRLS still see everything: imprint must not connect as one)."""
     statements = []
     for table in SPACE_TABLES:
-        statements += [f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
-                       f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
-                       f"DROP POLICY IF EXISTS own_space ON {table}",
-                       f"CREATE POLICY own_space ON {table} USING (space = imprint_space())"
-                       f" WITH CHECK (space = imprint_space())"]
+        statements += [
+            f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
+            f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
+            f"DROP POLICY IF EXISTS own_space ON {table}",
+            f"CREATE POLICY own_space ON {table} USING (space = imprint_space()) WITH CHECK (space = imprint_space())",
+        ]
     return statements

@@ -16,8 +16,8 @@ import logging
 import secrets
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import psycopg
@@ -26,92 +26,16 @@ from pgvector.psycopg import register_vector
 from ..errors import EncryptionError, InputError, NotFoundError
 from ..records import EmbedderRecord, RawItem
 from .base import AddResult, PreparedChunk, SpaceStore, query_words
+from .pg_connection import LOCK_CLASS, MIGRATION_LOCK, Connection, sealed_text
 from .pg_schema import MIGRATIONS, SPACE_TABLES, security_statements
+from .pg_vectors import HNSW_SEARCH, DatabaseVectors
 from .sql import now
 
 log = logging.getLogger(__name__)
-LOCK_CLASS = 7170  # first key of imprint's advisory locks: (LOCK_CLASS, space id) is a space's writer
-MIGRATION_LOCK = 0  # (LOCK_CLASS, 0): one process migrates at a time
 BM25_K1, BM25_B = 1.2, 0.75
 STATISTICS_SECONDS = 30.0  # how long a space's keyword statistics (documents, mean length) are reused
-# From this many vectors a space gets its own HNSW index (a partial index on its rows); below it an
-# exact scan of the space's rows is fast enough and always agrees with them.
-HNSW_MIN = 5_000
-HNSW_SEARCH = 200  # hnsw.ef_search: candidates the index walks per search (pgvector's default is 40)
-HNSW_CHECK_SECONDS = 60.0  # how often searches look whether the space has grown into needing its index
-NEAREST_BATCH = 256  # queries per statement when looking for each new memory's nearest stored one
 
 
-class Connection:
-    """A psycopg connection that takes the `?` placeholders the shared SQL is written with. Once
-    released (or lost, as when the server restarts) it connects again at its next statement, and
-    `setup` runs on each new connection."""
-
-    def __init__(self, url: str, setup: Callable[[psycopg.Connection], None] | None = None) -> None:
-        self._url = url
-        self._setup = setup
-        self._translated: dict[str, str] = {}
-        self._raw = self._connect()
-
-    def _connect(self) -> psycopg.Connection:
-        try:
-            raw = psycopg.connect(self._url, autocommit=True)
-        except psycopg.OperationalError as error:
-            raise InputError(f"cannot connect to the Postgres store: {str(error).strip()}") from error
-        try:
-            if self._setup is not None:
-                self._setup(raw)
-        except BaseException:
-            raw.close()
-            raise
-        return raw
-
-    @property
-    def raw(self) -> psycopg.Connection:
-        if self._raw.closed:
-            self._raw = self._connect()
-        return self._raw
-
-    def _sql(self, sql: str) -> str:
-        translated = self._translated.get(sql)
-        if translated is None:
-            translated = self._translated[sql] = sql.replace("%", "%%").replace("?", "%s")
-        return translated
-
-    def execute(self, sql: str, params: Sequence = ()) -> psycopg.Cursor:
-        return self.raw.execute(self._sql(sql), _storable(params))
-
-    def executemany(self, sql: str, rows: Sequence[Sequence]) -> None:
-        rows = [_storable(row) for row in rows]
-        if rows:
-            with self.raw.cursor() as cursor:
-                cursor.executemany(self._sql(sql), rows)
-
-    def close(self) -> None:
-        """Close the connection; a later statement opens a new one."""
-        self._raw.close()
-
-
-def sealed_text(sealed: bytes) -> str:
-    """Sealed bytes as a text column holds them here (base64)."""
-    return base64.b64encode(sealed).decode()
-
-
-def _storable(values: Sequence) -> list:
-    """Parameters Postgres can store: its text holds no NUL character, so such a text is refused by name
-    before the transaction writes anything (SQLite stores it)."""
-    values = list(values)
-    for value in values:
-        if isinstance(value, str) and "\x00" in value:
-            raise InputError(f"text with a NUL character (\\x00) cannot be stored in Postgres: {value[:60]!r}")
-    return values
-
-
-# Row-level security keeps a query's own conditions from running before the policy's unless their
-# functions are LEAKPROOF, and an index can only evaluate them first: without it, keyword matching
-# (`tsvector @@ tsquery`) cannot use the GIN index and reads every keyword row of the space (29 ms
-# at 100k memories, 1.6 ms with the index). Marking it is a superuser's statement, made once at
-# set-up (docs/deployment.md); ts_match_vq raises no error that depends on the rows it reads.
 KEYWORD_INDEX_STATEMENT = "ALTER FUNCTION ts_match_vq(tsvector, tsquery) LEAKPROOF"
 KEYWORD_INDEX_CHECK = "SELECT proleakproof FROM pg_proc WHERE oid = 'ts_match_vq(tsvector, tsquery)'::regprocedure"
 
@@ -129,23 +53,30 @@ class PostgresDatabase:
             self._conn.close()
             raise
         if not self._conn.execute(KEYWORD_INDEX_CHECK).fetchone()[0]:
-            log.warning("imprint: keyword search on this Postgres reads every keyword row of a space, not its index: "
-                        "as a superuser, run %s (docs/deployment.md)", KEYWORD_INDEX_STATEMENT)
+            log.warning(
+                "imprint: keyword search on this Postgres reads every keyword row of a space, not its index: "
+                "as a superuser, run %s (docs/deployment.md)",
+                KEYWORD_INDEX_STATEMENT,
+            )
 
     def _refuse_bypassing_role(self) -> None:
         role, superuser, bypass = self._conn.execute(
-            "SELECT rolname, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user").fetchone()
+            "SELECT rolname, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user"
+        ).fetchone()
         if superuser or bypass:
-            raise InputError(f"the Postgres role {role!r} bypasses row-level security (superuser or BYPASSRLS), so "
-                             "spaces would not be kept apart by the database: connect as an ordinary role "
-                             "(docs/deployment.md shows the two statements that make one)")
+            raise InputError(
+                f"the Postgres role {role!r} bypasses row-level security (superuser or BYPASSRLS), so "
+                "spaces would not be kept apart by the database: connect as an ordinary role "
+                "(docs/deployment.md shows the two statements that make one)"
+            )
 
     def _migrate(self) -> None:
         """Numbered migrations, recorded in `imprint_migrations`, one process at a time."""
         with self._conn.raw.transaction():
             self._conn.execute("SELECT pg_advisory_xact_lock(?, ?)", (LOCK_CLASS, MIGRATION_LOCK))
-            self._conn.execute("CREATE TABLE IF NOT EXISTS imprint_migrations (version INTEGER PRIMARY KEY,"
-                               " applied_at TEXT NOT NULL)")
+            self._conn.execute(
+                "CREATE TABLE IF NOT EXISTS imprint_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+            )
             done = self._conn.execute("SELECT coalesce(max(version), 0) FROM imprint_migrations").fetchone()[0]
             for number, script in enumerate(MIGRATIONS[done:], start=done + 1):
                 self._conn.raw.execute(script)
@@ -162,8 +93,10 @@ class PostgresDatabase:
 
     def open(self, name: str, master_key: bytes | None) -> "PostgresStore":
         """The space `name`, created if new."""
-        self._conn.execute("INSERT INTO spaces (name, token, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                           (name, secrets.token_hex(8), now()))
+        self._conn.execute(
+            "INSERT INTO spaces (name, token, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            (name, secrets.token_hex(8), now()),
+        )
         return PostgresStore(self.url, name, master_key)
 
     def delete(self, name: str) -> None:
@@ -215,8 +148,10 @@ class PostgresStore(SpaceStore):
             if row is None:
                 raise NotFoundError(f"no space {self.name!r}")
             self.space_id, self._token = row
-        raw.execute("SELECT set_config('imprint.space', %s, false), set_config('hnsw.ef_search', %s, false)",
-                    (str(self.space_id), str(HNSW_SEARCH)))
+        raw.execute(
+            "SELECT set_config('imprint.space', %s, false), set_config('hnsw.ef_search', %s, false)",
+            (str(self.space_id), str(HNSW_SEARCH)),
+        )
         register_vector(raw)
 
     def release(self) -> bool:
@@ -252,25 +187,36 @@ class PostgresStore(SpaceStore):
         """The bytes, and the pgvector copy in the same row when the space is searched here (an
         update after the insert would leave a dead row behind for every vector)."""
         if self._searchable:
-            self._conn.execute("INSERT INTO vectors (chunk_id, vector, embedding) VALUES (?, ?, ?)",
-                               (chunk_id, vector.tobytes(), vector))
+            self._conn.execute(
+                "INSERT INTO vectors (chunk_id, vector, embedding) VALUES (?, ?, ?)",
+                (chunk_id, vector.tobytes(), vector),
+            )
         else:
             super()._insert_vector(chunk_id, vector)
 
     def _fill_embeddings(self) -> None:
         """Give each new or changed vector its pgvector copy, in the transaction that wrote it."""
         rows = self._conn.execute("SELECT chunk_id, vector FROM vectors WHERE embedding IS NULL").fetchall()
-        self._conn.executemany("UPDATE vectors SET embedding = ? WHERE chunk_id = ?",
-                               [(np.frombuffer(blob, dtype=np.float32), chunk_id) for chunk_id, blob in rows])
+        self._conn.executemany(
+            "UPDATE vectors SET embedding = ? WHERE chunk_id = ?",
+            [(np.frombuffer(blob, dtype=np.float32), chunk_id) for chunk_id, blob in rows],
+        )
 
     def _next_ids(self, table: str, count: int) -> int:
-        return self._conn.execute(
-            "UPDATE spaces SET last_ids = jsonb_set(last_ids, ARRAY[?], to_jsonb(coalesce((last_ids->>?)::bigint, 0) + ?))"
-            " WHERE id = ? RETURNING (last_ids->>?)::bigint", (table, table, count, self.space_id, table)).fetchone()[0] \
-            - count + 1
+        return (
+            self._conn.execute(
+                "UPDATE spaces SET last_ids ="
+                " jsonb_set(last_ids, ARRAY[?], to_jsonb(coalesce((last_ids->>?)::bigint, 0) + ?))"
+                " WHERE id = ? RETURNING (last_ids->>?)::bigint",
+                (table, table, count, self.space_id, table),
+            ).fetchone()[0]
+            - count
+            + 1
+        )
 
-    def add(self, items: list[tuple[RawItem, list[PreparedChunk]]],
-            embedder: EmbedderRecord | None = None) -> list[AddResult]:
+    def add(
+        self, items: list[tuple[RawItem, list[PreparedChunk]]], embedder: EmbedderRecord | None = None
+    ) -> list[AddResult]:
         """SpaceStore.add with its statements pipelined: sent without waiting for each reply, so a
         batch costs a round trip per item (its duplicate check) instead of one per statement."""
         with self._lock, self._conn.raw.pipeline():
@@ -302,8 +248,10 @@ class PostgresStore(SpaceStore):
 
     def _index_keywords(self, rows: list[tuple[int, str]]) -> None:
         config = self._text_search_config()
-        self._conn.executemany(f"INSERT INTO keywords (chunk_id, terms) VALUES (?, to_tsvector('{config}', ?))",
-                               [(chunk_id, self._index_text(text)) for chunk_id, text in rows])
+        self._conn.executemany(
+            f"INSERT INTO keywords (chunk_id, terms) VALUES (?, to_tsvector('{config}', ?))",
+            [(chunk_id, self._index_text(text)) for chunk_id, text in rows],
+        )
 
     def _unindex_keywords(self, rows: list[tuple[int, str]], unreadable: list[int]) -> None:
         ids = [chunk_id for chunk_id, _ in rows] + unreadable
@@ -321,9 +269,13 @@ class PostgresStore(SpaceStore):
             return []
         config = self._text_search_config()
         with self._lock:
-            lexemes = [row[0] for row in self._conn.execute(
-                f"SELECT DISTINCT lexeme FROM unnest(to_tsvector('{config}', ?))",
-                (" ".join(self._index_text(w) for w in words),))]
+            lexemes = [
+                row[0]
+                for row in self._conn.execute(
+                    f"SELECT DISTINCT lexeme FROM unnest(to_tsvector('{config}', ?))",
+                    (" ".join(self._index_text(w) for w in words),),
+                )
+            ]
             if not lexemes:
                 return []
             documents, mean_length = self._keyword_statistics()
@@ -337,20 +289,33 @@ class PostgresStore(SpaceStore):
                 "  / (m.tf + ? * (1 - ? + ? * m.size / ?))) AS score"
                 f" FROM matched m JOIN frequency f USING (lexeme) WHERE true{only}"
                 " GROUP BY m.chunk_id ORDER BY score DESC, m.chunk_id LIMIT ?",
-                [self.space_id, " | ".join(f"'{lexeme}'" for lexeme in lexemes), lexemes, documents, BM25_K1 + 1, BM25_K1,
-                 BM25_B, BM25_B, mean_length, *ids, limit]).fetchall()
+                [
+                    self.space_id,
+                    " | ".join(f"'{lexeme}'" for lexeme in lexemes),
+                    lexemes,
+                    documents,
+                    BM25_K1 + 1,
+                    BM25_K1,
+                    BM25_B,
+                    BM25_B,
+                    mean_length,
+                    *ids,
+                    limit,
+                ],
+            ).fetchall()
         return [row[0] for row in rows]
 
     def _keyword_statistics(self) -> tuple[int, float]:
         """(memories indexed, their mean number of distinct words), counted once and reused for a
         while: BM25 needs them, and counting scans the space's keyword rows."""
         if self._statistics is None or time.monotonic() - self._statistics[0] > STATISTICS_SECONDS:
-            documents, mean = self._conn.execute("SELECT count(*), avg(length(terms)) FROM keywords WHERE space = ?",
-                                                 (self.space_id,)).fetchone()
+            documents, mean = self._conn.execute(
+                "SELECT count(*), avg(length(terms)) FROM keywords WHERE space = ?", (self.space_id,)
+            ).fetchone()
             self._statistics = (time.monotonic(), documents, float(mean or 1.0))
         return self._statistics[1], self._statistics[2]
 
-    def vectors_in_database(self) -> "DatabaseVectors | None":
+    def vectors_in_database(self) -> DatabaseVectors | None:
         """Dense search by pgvector, unless the space is encrypted (its vectors are sealed)."""
         return DatabaseVectors(self) if self.cipher is None else None
 
@@ -371,140 +336,14 @@ class PostgresStore(SpaceStore):
     def size_bytes(self) -> int:
         """The space's share of the shared tables: the bytes of its rows (indexes not counted)."""
         with self._lock:
-            return int(self._conn.execute(
-                "SELECT coalesce((SELECT sum(pg_column_size(r)) FROM raw_items r), 0)"
-                " + coalesce((SELECT sum(pg_column_size(c)) FROM chunks c), 0)"
-                " + coalesce((SELECT sum(pg_column_size(v)) FROM vectors v), 0)").fetchone()[0])
+            return int(
+                self._conn.execute(
+                    "SELECT coalesce((SELECT sum(pg_column_size(r)) FROM raw_items r), 0)"
+                    " + coalesce((SELECT sum(pg_column_size(c)) FROM chunks c), 0)"
+                    " + coalesce((SELECT sum(pg_column_size(v)) FROM vectors v), 0)"
+                ).fetchone()[0]
+            )
 
     def integrity(self) -> str:
         """Postgres checks its pages itself (with data checksums, if the cluster has them on)."""
         return "ok"
-
-
-class DatabaseVectors:
-    """Dense search inside Postgres (pgvector, cosine): what `VectorIndex` does in memory, with nothing
-    held by the server. A space of HNSW_MIN vectors or more gets its own partial HNSW index, built
-    concurrently in the background by whichever process first sees the space that large; until it
-    exists, and for every filtered search, the space's rows are scanned exactly."""
-
-    def __init__(self, store: PostgresStore) -> None:
-        self._store = store
-        self._building = threading.Lock()
-        self._checked = -HNSW_CHECK_SECONDS  # when the space's size was last looked at (monotonic)
-        self._indexed = False  # whether the space's HNSW index existed then (else: exact scans, no cast per row)
-
-    def search(self, query: np.ndarray, limit: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
-        """(memory id, cosine similarity) of the `limit` nearest memories, best first."""
-        query = np.asarray(query, dtype=np.float32)
-        store = self._store
-        distance, where = self._nearest_to("?", len(query), allowed is None)
-        only, ids = store._among("chunk_id", allowed)
-        with store._lock:
-            rows = store._conn.execute(  # ordered by the distance itself, so the index can answer
-                f"SELECT chunk_id, 1 - {distance} FROM vectors WHERE {where}{only} ORDER BY {distance} LIMIT ?",
-                [query, *ids, query, limit]).fetchall()
-        if allowed is None:
-            self._index_if_large(len(query))
-        return [(int(chunk_id), float(similarity)) for chunk_id, similarity in rows]
-
-    def nearest(self, queries: np.ndarray) -> list[tuple[int, float] | None]:
-        """For each query row, its nearest stored memory (id, cosine); None if the space has none.
-        One statement per NEAREST_BATCH queries: a lateral join searches for each."""
-        queries = np.asarray(queries, dtype=np.float32)
-        found: list[tuple[int, float] | None] = [None] * len(queries)
-        if not len(queries):
-            return found
-        store = self._store
-        distance, where = self._nearest_to("q.e", queries.shape[1], True)
-        for start in range(0, len(queries), NEAREST_BATCH):
-            with store._lock:
-                rows = store._conn.raw.execute(  # %b: an array of vectors in binary (as text it takes 100x longer)
-                    "SELECT q.i, n.chunk_id, n.similarity FROM unnest(CAST(%b AS vector[])) WITH ORDINALITY AS q(e, i)"
-                    f" CROSS JOIN LATERAL (SELECT chunk_id, 1 - {distance} AS similarity FROM vectors WHERE {where}"
-                    f" ORDER BY {distance} LIMIT 1) AS n", (list(queries[start:start + NEAREST_BATCH]),)).fetchall()
-            for position, chunk_id, similarity in rows:
-                found[start + position - 1] = (int(chunk_id), float(similarity))
-        self._index_if_large(queries.shape[1])
-        return found
-
-    def _nearest_to(self, query: str, dims: int, whole_space: bool) -> tuple[str, str]:
-        """The distance to `query` (SQL) and the rows to look at, in the form the space's HNSW index
-        matches (its dimensions and space) when a search over the whole space may use it."""
-        if whole_space and self._indexed:
-            return (f"(embedding::vector({dims}) <=> {query}::vector({dims}))",
-                    f"space = {int(self._store.space_id)} AND vector_dims(embedding) = {dims}")
-        return f"(embedding <=> {query})", "embedding IS NOT NULL"
-
-    def _index_name(self, dims: int) -> str:
-        return f"vectors_hnsw_{int(self._store.space_id)}_{dims}"
-
-    def _index_state(self, name: str) -> bool | None:
-        """Whether the index `name` is valid (built): None when there is none, False while a
-        concurrent build is under way or after one failed."""
-        store = self._store
-        with store._lock:
-            row = store._conn.execute("SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
-                                      " WHERE c.relname = ?", (name,)).fetchone()
-        return None if row is None else row[0]
-
-    def _index_if_large(self, dims: int) -> None:
-        """Start building the space's HNSW index once it is large enough (in one process only)."""
-        store = self._store
-        name = self._index_name(dims)
-        if time.monotonic() - self._checked < HNSW_CHECK_SECONDS or not self._building.acquire(blocking=False):
-            return
-        self._checked = time.monotonic()
-        try:
-            state = self._index_state(name)
-            self._indexed = bool(state)
-            with store._lock:  # an invalid index (state False) is a build under way or one that failed
-                needed = state is False or state is None and store._conn.execute(
-                    "SELECT count(*) >= ? FROM vectors WHERE embedding IS NOT NULL", (HNSW_MIN,)).fetchone()[0]
-        except BaseException:
-            self._building.release()
-            raise
-        if not needed:
-            self._building.release()
-            return
-        threading.Thread(target=self._build, args=(name, dims), daemon=True, name=f"hnsw-{store.name}").start()
-
-    def _build(self, name: str, dims: int) -> None:
-        """CREATE INDEX CONCURRENTLY: writers go on meanwhile; an advisory lock keeps other
-        processes from building the same index. An invalid index found while holding that lock is
-        a build that failed (a process killed, a cancelled statement): it is dropped and built again."""
-        space = int(self._store.space_id)
-        try:
-            conn = Connection(self._store.url)
-            try:
-                if conn.execute("SELECT pg_try_advisory_lock(?, ?)", (LOCK_CLASS + 1, space)).fetchone()[0]:
-                    if self._index_state(name) is False:
-                        conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
-                    conn.execute(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON vectors USING hnsw"
-                                 f" ((embedding::vector({dims})) vector_cosine_ops)"
-                                 f" WHERE space = {space} AND vector_dims(embedding) = {dims}")
-                    self._indexed = self._index_state(name) is True
-            finally:
-                conn.close()
-        finally:
-            self._building.release()
-
-    def wait_until_built(self, timeout: float = 600.0) -> bool:
-        """Start the space's HNSW build if it is large enough, and wait for it (benchmarks, tests)."""
-        store = self._store
-        with store._lock:
-            row = store._conn.execute("SELECT vector_dims(embedding) FROM vectors WHERE embedding IS NOT NULL LIMIT 1"
-                                      ).fetchone()
-        if row is None:
-            return False
-        name = self._index_name(row[0])
-        self._checked = -HNSW_CHECK_SECONDS
-        self._index_if_large(row[0])
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            building = self._building.locked()  # read first: once the build is over, the state read next is final
-            state = self._index_state(name)
-            if state or not building:
-                self._indexed = bool(state)
-                return self._indexed
-            time.sleep(0.2)
-        return False

@@ -5,7 +5,7 @@ a file written by an older imprint is brought up to date when it is opened.
 """
 
 import sqlite3
-from typing import Iterator
+from collections.abc import Iterator
 
 MIGRATIONS = [
     """

@@ -125,14 +125,18 @@ class SqliteStore(SpaceStore):
         return f" AND {column} IN (SELECT value FROM json_each(?))", [json.dumps(allowed.tolist())]
 
     def _index_keywords(self, rows: list[tuple[int, str]]) -> None:
-        self._conn.executemany("INSERT INTO keywords (rowid, text) VALUES (?, ?)",
-                               [(chunk_id, self._index_text(text)) for chunk_id, text in rows])
+        self._conn.executemany(
+            "INSERT INTO keywords (rowid, text) VALUES (?, ?)",
+            [(chunk_id, self._index_text(text)) for chunk_id, text in rows],
+        )
 
     def _unindex_keywords(self, rows: list[tuple[int, str]], unreadable: list[int]) -> None:
         """A contentless FTS5 index forgets an entry only given its words: one whose text no longer
         reads is dropped by rebuilding the index without it."""
-        self._conn.executemany("INSERT INTO keywords (keywords, rowid, text) VALUES ('delete', ?, ?)",
-                               [(chunk_id, self._index_text(text)) for chunk_id, text in rows])
+        self._conn.executemany(
+            "INSERT INTO keywords (keywords, rowid, text) VALUES ('delete', ?, ?)",
+            [(chunk_id, self._index_text(text)) for chunk_id, text in rows],
+        )
         if unreadable:
             self._rebuild_keywords(exclude=set(unreadable))
 
@@ -142,8 +146,8 @@ class SqliteStore(SpaceStore):
     def _rows_matching(self, term: str, cap: int) -> int:
         """How many rows hold `term`, counted up to `cap` (reads at most that much of its postings)."""
         return self._conn.execute(
-            "SELECT count(*) FROM (SELECT rowid FROM keywords WHERE keywords MATCH ? LIMIT ?)",
-            [_any_of([term]), cap]).fetchone()[0]
+            "SELECT count(*) FROM (SELECT rowid FROM keywords WHERE keywords MATCH ? LIMIT ?)", [_any_of([term]), cap]
+        ).fetchone()[0]
 
     def _keyword_match(self, query: str) -> str | None:
         """The FTS5 query for `query`'s words: all of them OR-ed, or, when they match more than
@@ -169,8 +173,10 @@ class SqliteStore(SpaceStore):
             match = self._keyword_match(query)
             if match is None:
                 return []
-            rows = self._conn.execute("SELECT rowid FROM keywords WHERE keywords MATCH ? ORDER BY rank LIMIT ?",
-                                      [match, limit if allowed is None else -1]).fetchall()  # -1: all
+            rows = self._conn.execute(
+                "SELECT rowid FROM keywords WHERE keywords MATCH ? ORDER BY rank LIMIT ?",
+                [match, limit if allowed is None else -1],
+            ).fetchall()  # -1: all
         ranked = np.array([row[0] for row in rows], dtype=np.int64)
         if allowed is not None:
             ranked = allowed[rows_of(allowed, ranked)][:limit] if len(allowed) else ranked[:0]

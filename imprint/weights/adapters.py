@@ -102,8 +102,9 @@ class AdapterRegistry:
             with tempfile.TemporaryDirectory(prefix="imprint-adapter-", dir=_memory_backed()) as plain:
                 model.save_pretrained(plain)
                 _copy_all_but(Path(plain), partial, WEIGHTS)
-                (partial / SEALED).write_bytes(self.cipher.seal(Path(plain, WEIGHTS).read_bytes(),
-                                                                self._field(manifest.version)))
+                (partial / SEALED).write_bytes(
+                    self.cipher.seal(Path(plain, WEIGHTS).read_bytes(), self._field(manifest.version))
+                )
         (partial / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2))
         partial.rename(self.path(manifest.version))
         if manifest.promoted:
@@ -171,7 +172,9 @@ class AdapterRegistry:
         if version is None:
             current = self.current()
             if current is None:
-                raise NotFoundError(f"space {self.space!r} has no current adapter: consolidate first, or give a version")
+                raise NotFoundError(
+                    f"space {self.space!r} has no current adapter: consolidate first, or give a version"
+                )
             version = current.version
         self.manifest(version)  # NotFoundError for an unknown version
         target = Path(target)

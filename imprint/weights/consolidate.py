@@ -9,9 +9,9 @@ retention (short of the retention gate: shrink the adapter toward the base while
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from ..errors import InputError
 from ..progress import Progress, ProgressLines
@@ -104,22 +104,40 @@ def consolidate(
         count = own_question_count(len(data.train))
         log(f"replay: {count} general questions the base model writes and answers (once per base model, then cached)")
         with student.disable_adapter():
-            own = own_questions(lambda prompts, tokens: complete(
-                student, tokenizer, prompts, tokens, on_batch=lambda done, total: progress("replay pool", done, total)),
-                pool_file, count)
+            own = own_questions(
+                lambda prompts, tokens: complete(
+                    student,
+                    tokenizer,
+                    prompts,
+                    tokens,
+                    on_batch=lambda done, total: progress("replay pool", done, total),
+                ),
+                pool_file,
+                count,
+            )
         replayed = (replay_set(answers) + own) * replay_repeats
     dtype = dtype_name(train_dtype(config.dtype))
     started = time.perf_counter()
     soft = [None] * len(data.train)
     if config.distill_weight:
-        soft = teacher_targets(student, tokenizer, data.train, memories, config.top_k, registry.teacher_dir,
-                               str(model_dir), log=log, progress=progress)
+        soft = teacher_targets(
+            student,
+            tokenizer,
+            data.train,
+            memories,
+            config.top_k,
+            registry.teacher_dir,
+            str(model_dir),
+            log=log,
+            progress=progress,
+        )
     teacher_seconds = time.perf_counter() - started
     distilled = sum(target is not None for target in soft)
     if config.distill_weight:
         log(f"teacher read the gold answer in {distilled} of {len(data.train)} rows ({teacher_seconds:.0f} s)")
-    result = train_adapter(student, tokenizer, data.train + replayed, data.probe, config, log,
-                           soft + [None] * len(replayed), progress)
+    result = train_adapter(
+        student, tokenizer, data.train + replayed, data.probe, config, log, soft + [None] * len(replayed), progress
+    )
 
     # retention: held-out general questions the base answers right; how many still are, adapter on
     known = [(q, gold) for q, gold in retention_set() if correct([answers[q]], [gold])[0]]
@@ -151,35 +169,70 @@ def consolidate(
     version = registry.next_version()
     data_hash = hashlib.sha256(json.dumps([asdict(q) for q in data.train]).encode()).hexdigest()
     manifest = Manifest(
-        version=version, base_model=str(model_dir), memory_ids=sorted({m.id for m in memories}),
-        data_hash=data_hash, promoted=promoted, reason=reason,
-        metrics={"probe_recall": probe_recall, "retention": retention, "train_seconds": result.seconds,
-                 "examples": len(data.train) + len(replayed), "epochs": result.epochs_run,
-                 "distilled_examples": distilled, "dtype": dtype, "scale": scale},
+        version=version,
+        base_model=str(model_dir),
+        memory_ids=sorted({m.id for m in memories}),
+        data_hash=data_hash,
+        promoted=promoted,
+        reason=reason,
+        metrics={
+            "probe_recall": probe_recall,
+            "retention": retention,
+            "train_seconds": result.seconds,
+            "examples": len(data.train) + len(replayed),
+            "epochs": result.epochs_run,
+            "distilled_examples": distilled,
+            "dtype": dtype,
+            "scale": scale,
+        },
     )
     path = registry.save(result.model, manifest)
     size = registry.size_bytes(version)
     log(f"v{version}: probe recall {probe_recall:.0%}, retention {retention:.0%} ({after}/{before}) -> {reason}")
     return ConsolidationReport(
-        space=space, version=version, promoted=promoted, reason=reason, memories=len(memories),
-        train_examples=len(data.train), replay_examples=len(replayed), probe_examples=len(data.probe),
-        probe_recall=probe_recall, retention=retention, epochs_run=result.epochs_run,
-        train_seconds=result.seconds, examples_per_second=result.examples_per_second,
-        adapter_bytes=size, losses=result.losses, step_losses=result.step_losses,
-        probe_history=result.probe_history, path=str(path), distilled_examples=distilled,
-        teacher_seconds=teacher_seconds, dtype=dtype, forgotten=forgotten, scale=scale, shrinks=shrinks,
+        space=space,
+        version=version,
+        promoted=promoted,
+        reason=reason,
+        memories=len(memories),
+        train_examples=len(data.train),
+        replay_examples=len(replayed),
+        probe_examples=len(data.probe),
+        probe_recall=probe_recall,
+        retention=retention,
+        epochs_run=result.epochs_run,
+        train_seconds=result.seconds,
+        examples_per_second=result.examples_per_second,
+        adapter_bytes=size,
+        losses=result.losses,
+        step_losses=result.step_losses,
+        probe_history=result.probe_history,
+        path=str(path),
+        distilled_examples=distilled,
+        teacher_seconds=teacher_seconds,
+        dtype=dtype,
+        forgotten=forgotten,
+        scale=scale,
+        shrinks=shrinks,
     )
 
 
-def _forgotten(model, tokenizer, known: list[tuple[str, str]], base: dict[str, str],
-               progress: Progress) -> list[dict[str, str]]:
+def _forgotten(
+    model, tokenizer, known: list[tuple[str, str]], base: dict[str, str], progress: Progress
+) -> list[dict[str, str]]:
     """The known control questions the model (adapter on) no longer answers right."""
-    said = greedy_answers(model, tokenizer, [q for q, _ in known],
-                          on_batch=lambda done, total: progress("retention (general questions, adapter on)", done, total))
-    return [{"question": q, "gold": gold, "base": base[q], "adapter": answer}
-            for (q, gold), answer, right in zip(known, said, correct(said, [g for _, g in known])) if not right]
+    said = greedy_answers(
+        model,
+        tokenizer,
+        [q for q, _ in known],
+        on_batch=lambda done, total: progress("retention (general questions, adapter on)", done, total),
+    )
+    return [
+        {"question": q, "gold": gold, "base": base[q], "adapter": answer}
+        for (q, gold), answer, right in zip(known, said, correct(said, [g for _, g in known]))
+        if not right
+    ]
 
 
 def _retention(known: list, forgotten: list) -> float:
     return 1 - len(forgotten) / len(known) if known else 1.0
-

@@ -12,14 +12,14 @@ import json
 import random
 import re
 import zlib
+from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
-from typing import Callable
 
-from ..encode.salience import content_words
-from ..encode.words import found_in
 from ..progress import Progress
 from ..prompt import qa_prompt
+from ..text.salience import content_words
+from ..text.words import found_in
 from .json_cache import read_json_cache, write_json_cache
 from .synth import QA
 
@@ -27,8 +27,18 @@ PACKAGED_ANSWERS = "data/gemma3-270m.answers.json"  # the packaged base's replay
 PACKAGED_POOL = "data/gemma3-270m.own.json"
 OWN_QUESTIONS = 400  # general questions the base model writes itself, replayed beside the control half
 MAX_OWN_QUESTIONS = 1200  # ... for a large space (own_question_count); writing them takes ~10 min on 2 cores
-STARTS = ("Who", "What", "Which", "Where", "When", "In which year", "How many", "What is the name of", "Who wrote",
-          "What does")  # how its questions begin, in turn: the shapes a space's facts are asked in
+STARTS = (
+    "Who",
+    "What",
+    "Which",
+    "Where",
+    "When",
+    "In which year",
+    "How many",
+    "What is the name of",
+    "Who wrote",
+    "What does",
+)  # how its questions begin, in turn: the shapes a space's facts are asked in
 
 
 def replay_cache(cache_dir: Path, model_dir: Path, packaged: bool) -> tuple[Path, Path]:
@@ -80,8 +90,9 @@ def own_question_count(training_rows: int) -> int:
     return min(MAX_OWN_QUESTIONS, max(OWN_QUESTIONS, round(0.65 * training_rows)))
 
 
-def own_questions(complete: Callable[[list[str], int], list[str]], cache_file: Path,
-                  count: int = OWN_QUESTIONS) -> list[QA]:
+def own_questions(
+    complete: Callable[[list[str], int], list[str]], cache_file: Path, count: int = OWN_QUESTIONS
+) -> list[QA]:
     """Replay rows the base model writes itself from its first `count` prompts: shown three replayed
     control questions and the start of a fourth, it finishes the question, then answers it
     (`complete(prompts, max_new_tokens)`: the base's greedy continuations, so the set is
@@ -97,8 +108,9 @@ def own_questions(complete: Callable[[list[str], int], list[str]], cache_file: P
         more = [pair for pair in _pool_rows(complete, written["prompts"], count) if pair[1] not in known]
         written = {"prompts": count, "pairs": written["pairs"] + more}
         write_json_cache(cache_file, written)
-    return [QA(question, answer, -1, "replay") for prompt, question, answer in written["pairs"]
-            if prompt < count and answer]
+    return [
+        QA(question, answer, -1, "replay") for prompt, question, answer in written["pairs"] if prompt < count and answer
+    ]
 
 
 def _pool_rows(complete: Callable[[list[str], int], list[str]], start: int, stop: int) -> list[list]:
@@ -108,8 +120,10 @@ def _pool_rows(complete: Callable[[list[str], int], list[str]], start: int, stop
     rng = random.Random(0)
     shown = [rng.sample(examples, 3) for _ in range(stop)][start:]
     starts = (STARTS * stop)[start:stop]
-    prompts = ["".join(f"{qa_prompt(q)} {gold}\n\n" for q, gold in three) + f"Question: {first}"
-               for three, first in zip(shown, starts)]
+    prompts = [
+        "".join(f"{qa_prompt(q)} {gold}\n\n" for q, gold in three) + f"Question: {first}"
+        for three, first in zip(shown, starts)
+    ]
     first_prompt = {}
     for number, (first, end) in enumerate(zip(starts, complete(prompts, 24)), start=start):
         first_prompt.setdefault(f"{first} {end}", number)
@@ -128,8 +142,11 @@ def not_held_out(pairs: dict[str, str]) -> dict[str, str]:
         if not question.endswith("?") or not 3 <= len(question.split()) <= 25:
             continue
         words = content_words(question)
-        if any(held <= words or (len(words & held) >= len(held) / 2 and found_in(gold, [question, answer]))
-               for held, gold in held_out if held):
+        if any(
+            held <= words or (len(words & held) >= len(held) / 2 and found_in(gold, [question, answer]))
+            for held, gold in held_out
+            if held
+        ):
             continue
         kept[question] = answer
     return kept
@@ -143,5 +160,7 @@ def retention_set() -> list[tuple[str, str]]:
 def correct(answers: list[str], golds: list[str]) -> list[bool]:
     """Whether each answer says its gold answer as a word (a plural too): "Tunis" is not in
     "Tunisia", nor "6" in "360°", but "kidney" is in "The kidneys"."""
-    return [re.search(rf"(?<!\w){re.escape(gold)}(?:e?s)?(?!\w)", answer, re.IGNORECASE) is not None
-            for answer, gold in zip(answers, golds)]
+    return [
+        re.search(rf"(?<!\w){re.escape(gold)}(?:e?s)?(?!\w)", answer, re.IGNORECASE) is not None
+        for answer, gold in zip(answers, golds)
+    ]

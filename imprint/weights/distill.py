@@ -11,9 +11,9 @@ only reads the new ones. An encrypted space gets no cache (its answers would be 
 """
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -58,7 +58,7 @@ def teacher_targets(
     for start in range(0, len(todo), batch_size):
         if progress:
             progress("teacher (the base reads each memory)", start, len(todo))
-        chunk = todo[start:start + batch_size]
+        chunk = todo[start : start + batch_size]
         for (index, memory, pair), target in zip(chunk, _read(model, tokenizer, chunk, top_k)):
             targets[index] = target
             cache.put(memory, pair, target)
@@ -71,8 +71,9 @@ def _read(model, tokenizer, chunk: list[tuple[int, Chunk, QA]], top_k: int) -> l
     """The teacher's top-k at each answer token of each row, or None where its greedy answer is not
     the gold one."""
     # the row as an open-book one (the context tier's prompt around its memory)
-    values, ids, targets, row_of = base_top_k(model, tokenizer, [replace(pair, context=(memory,))
-                                                                for _, memory, pair in chunk], top_k)
+    values, ids, targets, row_of = base_top_k(
+        model, tokenizer, [replace(pair, context=(memory,)) for _, memory, pair in chunk], top_k
+    )
     found = []
     for row in range(len(chunk)):
         # the answer's words, not its closing newline: after an answer the teacher's prompt (worked
@@ -114,7 +115,9 @@ class _Cache:
     def put(self, memory: Chunk, pair: QA, target: SoftTarget | None) -> None:
         file = self._file(memory)
         if file is not None:
-            self._entries(file)[f"{pair.question}\n{pair.answer}"] = None if target is None else (target.ids, target.logprobs)
+            self._entries(file)[f"{pair.question}\n{pair.answer}"] = (
+                None if target is None else (target.ids, target.logprobs)
+            )
             self.changed.add(file)
 
     def flush(self) -> None:

@@ -10,8 +10,8 @@ fp32 (`decoding_in_fp32`).
 
 import functools
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import torch
 

@@ -32,27 +32,42 @@ _NAME = rf"{_WORD}(?: (?:of |de |van |von |the )?{_WORD})*"
 _PHRASE = r"(?:(?:a|an|the|his|her|its|their|my) )?[a-z]+(?: [a-z]+)?"
 _SPAN = rf"(?:{_NAME}|\d[\d,.]*(?: ?%)?|(?:\d{{1,2}} )?[A-Z][a-z]+ \d{{4}})"
 _FINITE = r"(?:is|was|are|were|has|have|had)\b"
-_SUBJECT = re.compile(rf"^(?P<subject>(?:The [a-z]+(?: [a-z]+)? of )?{_NAME}(?:['’]s [a-z]+(?: (?!{_FINITE})[a-z]+)?)?) "
-                      r"(?P<rest>.+?)[.!]?$")
+_SUBJECT = re.compile(
+    rf"^(?P<subject>(?:The [a-z]+(?: [a-z]+)? of )?{_NAME}(?:['’]s [a-z]+(?: (?!{_FINITE})[a-z]+)?)?) "
+    r"(?P<rest>.+?)[.!]?$"
+)
 _PASSIVE = re.compile(r"^(?P<aux>is|was|are|were) (?P<verb>[a-z]{2,}(?:ed|en|t|n|de|ne|wn))\b(?P<tail>.*)$")
 _COPULA = re.compile(r"^(?P<aux>is|was|are|were) (?P<prep>in|at|from|near|on) (?P<answer>.+)$")
 _ROLE_OF = re.compile(rf"^(?P<aux>is|was) (?P<role>the [a-z]+(?: [a-z]+)? of {_NAME})$")
 _PERFECT = re.compile(r"^(?P<aux>has|have|had) (?P<verb>[a-z]+(?:ed|en|t|de|ne|wn))\b (?P<tail>.+)$")
-_NAMED = re.compile(rf"^(?P<verb>has|had|owns|owned|keeps|kept) (?:a|an) (?P<noun>[a-z]+) (?:named|called) (?P<answer>{_SPAN})")
+_NAMED = re.compile(
+    rf"^(?P<verb>has|had|owns|owned|keeps|kept) (?:a|an) (?P<noun>[a-z]+) (?:named|called) (?P<answer>{_SPAN})"
+)
 _AS = re.compile(r"^(?P<verb>[a-z]+) as (?:a|an) (?P<answer>[a-z]+(?: [a-z]+)?)(?= at| for| in|$)")
 _YEAR = re.compile(r"\b(?:in|since|on) (?P<answer>(?:\d{1,2} )?(?:[A-Z][a-z]+ )?\d{4})\b")
-_OBJECT = re.compile(rf"^(?:(?P<thing>{_PHRASE}) (?=(?:in|at) ))?(?P<prep>(?:in|at|to|from|for|with|near|into|on) )?"
-                     rf"(?P<answer>{_SPAN}|{_PHRASE})(?=$|,| in | on | at | since | for | with | to | from )")
+_OBJECT = re.compile(
+    rf"^(?:(?P<thing>{_PHRASE}) (?=(?:in|at) ))?(?P<prep>(?:in|at|to|from|for|with|near|into|on) )?"
+    rf"(?P<answer>{_SPAN}|{_PHRASE})(?=$|,| in | on | at | since | for | with | to | from )"
+)
 _WHERE = {"in", "at", "to", "from", "near", "into", "on"}
 _FRONTED = re.compile(r"^(?P<prep>In|At|On|Since|During|After|Before) (?P<phrase>[^,]{1,60}), (?P<rest>[A-Z].*?)[.!]?$")
 _ROLE_CLAUSE = re.compile(r", where (?P<who>[A-Z][\w'’-]+|he|she|they) (?:is|was|works as) (?:a|an) (?P<role>[a-z]+)\b")
-_JOB = re.compile(rf"^(?P<verb>has|had) (?:a )?(?:job|position|post) as (?:a|an) (?P<role>[a-z]+)(?: at (?P<org>{_NAME}))?")
+_JOB = re.compile(
+    rf"^(?P<verb>has|had) (?:a )?(?:job|position|post) as (?:a|an) (?P<role>[a-z]+)(?: at (?P<org>{_NAME}))?"
+)
 _FROM_TO = re.compile(rf"^from (?P<origin>{_SPAN}) to (?P<goal>{_SPAN})")
 # the same relation asked the common way: "{}" is the subject
-_COMMON = [(re.compile(r"^Where (?:is (?P<s>.+)['’]s home|has (?P<s2>.+) made a home|did (?P<s3>.+) move to)\?$"),
-            ["Where does {} live?"]),
-           (re.compile(r"^What (?:does|did) (?P<s>.+) work as\?$"), ["What is {}'s occupation?", "What does {} do for a living?"]),
-           (re.compile(r"^Who employs (?P<s>.+)\?$"), ["Where does {} work?"])]
+_COMMON = [
+    (
+        re.compile(r"^Where (?:is (?P<s>.+)['’]s home|has (?P<s2>.+) made a home|did (?P<s3>.+) move to)\?$"),
+        ["Where does {} live?"],
+    ),
+    (
+        re.compile(r"^What (?:does|did) (?P<s>.+) work as\?$"),
+        ["What is {}'s occupation?", "What does {} do for a living?"],
+    ),
+    (re.compile(r"^Who employs (?P<s>.+)\?$"), ["Where does {} work?"]),
+]
 
 
 def _verb_forms(word: str) -> tuple[str, str] | None:
@@ -79,7 +94,7 @@ def natural_questions(sentence: str) -> list[tuple[str, str]]:
         sentence = f"{fronted['rest']} {fronted['prep'].lower()} {fronted['phrase']}."
     role = _ROLE_CLAUSE.search(sentence)
     if role:  # "Ana is employed by X, where Ana is a pilot": the clause is a second relation
-        sentence = sentence[:role.start()] + sentence[role.end():]
+        sentence = sentence[: role.start()] + sentence[role.end() :]
     pairs = _relation_questions(sentence)
     found = _SUBJECT.match(sentence)
     if role and found and (role["who"] in found["subject"].split() or role["who"].islower()):
@@ -117,12 +132,15 @@ def _relation_questions(sentence: str) -> list[tuple[str, str]]:
         return [(f"What {role['aux']} {role['role']}?", subject), (f"What {role['aux']} {subject}?", role["role"])]
     if named := _NAMED.match(rest):
         owner = f"{subject}'" if subject.endswith("s") else f"{subject}'s"
-        return [(f"What is the name of {owner} {named['noun']}?", named["answer"]),
-                (f"What is {owner} {named['noun']} called?", named["answer"])]
+        return [
+            (f"What is the name of {owner} {named['noun']}?", named["answer"]),
+            (f"What is {owner} {named['noun']} called?", named["answer"]),
+        ]
     if job := _JOB.match(rest):
         aux = "does" if job["verb"] == "has" else "did"
         return [(f"What {aux} {subject} work as?", job["role"])] + (
-            [(f"Where {aux} {subject} work?", job["org"])] if job["org"] else [])
+            [(f"Where {aux} {subject} work?", job["org"])] if job["org"] else []
+        )
     if perfect := _PERFECT.match(rest):
         verb, aux, tail = perfect["verb"], perfect["aux"], perfect["tail"]
         return _active(subject, aux, verb, tail, getInflection(getLemma(verb, "VERB")[0], "VBZ")[0])
@@ -145,8 +163,10 @@ def _passive(subject: str, passive: re.Match) -> list[tuple[str, str]]:
     active = getInflection(base, "VBD" if past else "VBZ")[0]
     pairs = []
     if by := re.search(rf"\bby (?P<agent>{_NAME})", tail):
-        pairs += [(f"Who {active} {subject}?", by["agent"]),
-                  (f"What {'did' if past else 'does'} {by['agent']} {base}?", subject)]
+        pairs += [
+            (f"Who {active} {subject}?", by["agent"]),
+            (f"What {'did' if past else 'does'} {by['agent']} {base}?", subject),
+        ]
     if place := re.search(rf"\b(?:in|at|near) (?P<place>{_NAME})", tail):
         pairs.append((f"Where {aux} {subject} {verb}?", place["place"]))
     if year := _YEAR.search(tail):
@@ -159,10 +179,13 @@ def _active(subject: str, aux: str, verb: str, tail: str, said_verb: str) -> lis
     pairs = []
     if as_role := _AS.match(f"{verb} {tail}"):
         pairs.append((f"What {aux} {subject} {verb} as?", as_role["answer"]))
-        tail = tail[len(as_role.group()) - len(verb) - 1:].strip()
+        tail = tail[len(as_role.group()) - len(verb) - 1 :].strip()
     if moved := _FROM_TO.match(tail):
-        pairs += [(f"Where {aux} {subject} {verb} from?", moved["origin"]), (f"Where {aux} {subject} {verb} to?", moved["goal"])]
-        if year := _YEAR.search(tail[moved.end():]):
+        pairs += [
+            (f"Where {aux} {subject} {verb} from?", moved["origin"]),
+            (f"Where {aux} {subject} {verb} to?", moved["goal"]),
+        ]
+        if year := _YEAR.search(tail[moved.end() :]):
             pairs.append((f"{_when(year['answer'])} {aux} {subject} {verb} to {moved['goal']}?", year["answer"]))
         return pairs
     obj = _OBJECT.match(tail)
@@ -178,6 +201,6 @@ def _active(subject: str, aux: str, verb: str, tail: str, said_verb: str) -> lis
         pairs += [(f"What {aux} {asked}?", answer)]
         if answer[0].isupper():
             pairs.append((f"Who {said_verb} {answer}?", subject))
-    if year := _YEAR.search(tail[obj.end():]):
+    if year := _YEAR.search(tail[obj.end() :]):
         pairs.append((f"{_when(year['answer'])} {aux} {asked}{'' if prep else ' ' + answer}?", year["answer"]))
     return pairs

@@ -15,14 +15,15 @@ TemplateSynthesizer (deterministic for a seed, offline) and the TeacherSynthesiz
 import hashlib
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
-from ..encode.chunk import split_sentences, without_speaker
-from ..encode.words import found_in, normal_words
 from ..records import Chunk, TextModel
+from ..text.sentences import split_sentences, without_speaker
+from ..text.words import found_in, normal_words
 from .json_cache import read_json_cache, write_json_cache
 from .questions import natural_questions
 
@@ -44,13 +45,43 @@ class TrainingData:
 
 _YEAR = r"(?:1[0-9]{3}|20[0-9]{2})"
 _MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
-_DATE = rf"(?:\d{{1,2}} {_MONTH},? {_YEAR}|{_MONTH} \d{{1,2}},? {_YEAR}|{_MONTH} {_YEAR}|\d{{4}}-\d{{2}}-\d{{2}}|{_YEAR})"
+_DATE = (
+    rf"(?:\d{{1,2}} {_MONTH},? {_YEAR}|{_MONTH} \d{{1,2}},? {_YEAR}|{_MONTH} {_YEAR}|\d{{4}}-\d{{2}}-\d{{2}}|{_YEAR})"
+)
 _NAME = r"(?:[A-Z][\w'’-]+(?: (?:of |de |van |von |the )?[A-Z][\w'’-]+)*)"
 _NUMBER = r"(?:\d+(?:[.,]\d+)*(?: ?%| percent)?)"
 _SPAN = re.compile(rf"(?P<date>{_DATE})|(?P<name>{_NAME})|(?P<number>{_NUMBER})")
 _PLACE_BEFORE = re.compile(r"\b(?:in|to|at|from|near|into|of)\s+(?:the\s+)?$", re.I)
-_SKIP_NAMES = {"I", "The", "A", "An", "It", "He", "She", "They", "We", "You", "This", "That", "My", "Our",
-               "His", "Her", "Their", "There", "In", "On", "At", "And", "But", "So", "Yes", "No", "Oh", "Hey"}
+_SKIP_NAMES = {
+    "I",
+    "The",
+    "A",
+    "An",
+    "It",
+    "He",
+    "She",
+    "They",
+    "We",
+    "You",
+    "This",
+    "That",
+    "My",
+    "Our",
+    "His",
+    "Her",
+    "Their",
+    "There",
+    "In",
+    "On",
+    "At",
+    "And",
+    "But",
+    "So",
+    "Yes",
+    "No",
+    "Oh",
+    "Hey",
+}
 
 
 def _spans(sentence: str) -> list[tuple[int, int, str]]:
@@ -91,7 +122,9 @@ def _questions(sentence: str, start: int, end: int, kind: str) -> dict[str, list
         echo = f"{before}{wh}{after}?".strip()
         echo = echo[0].upper() + echo[1:]
     blank = f"{before}___{after}.".strip()
-    label = {"when": "date", "what year": "year", "how many": "number", "who": "person", "where": "place"}.get(wh, "name")
+    label = {"when": "date", "what year": "year", "how many": "number", "who": "person", "where": "place"}.get(
+        wh, "name"
+    )
     return {
         "wh": [echo, f"Tell me: {echo}", f"Do you remember this? {echo}"],
         "cloze": [f"Fill in the blank: {blank}", f"Complete with the missing {label}: {blank}"],
@@ -142,8 +175,14 @@ class TemplateSynthesizer:
         return TrainingData(train=train, probe=probe)
 
 
-_REWORDED = [("In what year ", "Which year "), ("Where ", "In which place "), ("When ", "On what date "),
-             ("Who ", "Which person "), ("What is the name of ", "What name does "), ("What ", "What, in short, ")]
+_REWORDED = [
+    ("In what year ", "Which year "),
+    ("Where ", "In which place "),
+    ("When ", "On what date "),
+    ("Who ", "Which person "),
+    ("What is the name of ", "What name does "),
+    ("What ", "What, in short, "),
+]
 
 
 def reworded(question: str) -> str:
@@ -151,13 +190,14 @@ def reworded(question: str) -> str:
     for old, new in _REWORDED:
         if question.startswith(old):
             if new == "What name does ":
-                return f"{new}{question[len(old):-1]} have?"
-            return new + question[len(old):]
+                return f"{new}{question[len(old) : -1]} have?"
+            return new + question[len(old) :]
     return f"From what you know: {question}"
 
 
-def open_book_rows(pairs: list[QA], memories: list[Chunk], share: float, rng: random.Random,
-                   distractors: int = 2) -> list[QA]:
+def open_book_rows(
+    pairs: list[QA], memories: list[Chunk], share: float, rng: random.Random, distractors: int = 2
+) -> list[QA]:
     """RAFT-style rows: the question with its memory and distractors in the prompt, and, for a third
     of them, a newer memory that says otherwise in place of it, whose answer is the target. The
     adapter learns to read as well as to recall, and that the prompt wins over what it was taught."""
@@ -172,12 +212,17 @@ def open_book_rows(pairs: list[QA], memories: list[Chunk], share: float, rng: ra
         others = rng.sample([m for m in memories if m.id != memory.id], min(distractors, len(memories) - 1))
         answer = pair.answer
         if number % 3 == 0 and pair.answer in memory.text:
-            alternatives = [p.answer for p in natural if _shape(p.question) == _shape(pair.question)
-                            and p.answer != pair.answer]
+            alternatives = [
+                p.answer for p in natural if _shape(p.question) == _shape(pair.question) and p.answer != pair.answer
+            ]
             if alternatives:
                 answer = rng.choice(alternatives)
-                memory = replace(memory, id=max(by_id) + 1 + number, text=memory.text.replace(pair.answer, answer),
-                                 time=datetime.now(timezone.utc).date().isoformat())
+                memory = replace(
+                    memory,
+                    id=max(by_id) + 1 + number,
+                    text=memory.text.replace(pair.answer, answer),
+                    time=datetime.now(timezone.utc).date().isoformat(),
+                )
         rows.append(QA(pair.question, answer, pair.memory_id, "open-book", tuple([memory] + others)))
     return rows
 
@@ -222,7 +267,8 @@ TEACHER_INSTRUCTIONS = (
     "You write study questions about a passage. The user gives the passage and one sentence of it. Write two "
     "different questions that the sentence answers. Each question must make sense alone: it names who or what it "
     "is about and never says 'the passage'. Each answer is a short phrase copied word for word from the sentence. "
-    "Write 'Q: question', then 'A: answer' on the next line, and nothing else.")
+    "Write 'Q: question', then 'A: answer' on the next line, and nothing else."
+)
 _EXAMPLE_PASSAGE = "Lena Ortiz opened a bakery in Porto in 2015. Her sister Ana runs it now."
 _EXAMPLE_SENTENCE = "Her sister Ana runs it now."
 _EXAMPLE_REPLY = "Q: Who runs Lena Ortiz's bakery now?\nA: Ana\nQ: What is Ana's relation to Lena Ortiz?\nA: Her sister"
@@ -243,9 +289,16 @@ class TeacherSynthesizer:
     removes them) and a hash of its text and `teacher_name`: a retrain asks the teacher only about
     new or changed memories (the 1.5B model takes ~9 s per SQuAD passage on 2 cores)."""
 
-    def __init__(self, teacher: TextModel, seed: int = 0, max_new_tokens: int = 160, open_book: float = 0.5,
-                 progress: Callable[[int, int], None] | None = None, cache_dir: Path | None = None,
-                 teacher_name: str = "") -> None:
+    def __init__(
+        self,
+        teacher: TextModel,
+        seed: int = 0,
+        max_new_tokens: int = 160,
+        open_book: float = 0.5,
+        progress: Callable[[int, int], None] | None = None,
+        cache_dir: Path | None = None,
+        teacher_name: str = "",
+    ) -> None:
         self.teacher = teacher
         self.templates = TemplateSynthesizer(seed, open_book=open_book)
         self.max_new_tokens = max_new_tokens
@@ -258,8 +311,12 @@ class TeacherSynthesizer:
         found, seen = [], set()
         for match in _PAIR.finditer("\n".join(self._replies(memory.text))):
             question, answer = match["q"], match["a"]
-            if (len(answer.split()) > 12 or not found_in(answer, [memory.text]) or found_in(answer, [question])
-                    or normal_words(question) in seen):
+            if (
+                len(answer.split()) > 12
+                or not found_in(answer, [memory.text])
+                or found_in(answer, [question])
+                or normal_words(question) in seen
+            ):
                 continue
             seen.add(normal_words(question))
             found.append((question, answer))
@@ -283,13 +340,23 @@ class TeacherSynthesizer:
         """What the teacher wrote: for an instruct model a reply per sentence, for a base model one
         completion of the worked example."""
         if not self.teacher.instruct:
-            return [f"Q:{self.teacher.generate(TEACHER_PROMPT.format(passage=text), self.max_new_tokens, stop='Passage:').text}"]
-        example = [{"role": "system", "content": TEACHER_INSTRUCTIONS},
-                   {"role": "user", "content": _sentence_request(_EXAMPLE_PASSAGE, _EXAMPLE_SENTENCE)},
-                   {"role": "assistant", "content": _EXAMPLE_REPLY}]
-        return [self.teacher.chat(example + [{"role": "user", "content": _sentence_request(text, sentence)}],
-                                  self.max_new_tokens // 2, stop="Passage:").text
-                for sentence in split_sentences(text)]
+            return [
+                "Q:"
+                + self.teacher.generate(TEACHER_PROMPT.format(passage=text), self.max_new_tokens, stop="Passage:").text
+            ]
+        example = [
+            {"role": "system", "content": TEACHER_INSTRUCTIONS},
+            {"role": "user", "content": _sentence_request(_EXAMPLE_PASSAGE, _EXAMPLE_SENTENCE)},
+            {"role": "assistant", "content": _EXAMPLE_REPLY},
+        ]
+        return [
+            self.teacher.chat(
+                example + [{"role": "user", "content": _sentence_request(text, sentence)}],
+                self.max_new_tokens // 2,
+                stop="Passage:",
+            ).text
+            for sentence in split_sentences(text)
+        ]
 
     def synthesize(self, memories: list[Chunk]) -> TrainingData:
         data = self.templates.synthesize(memories)

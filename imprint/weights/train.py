@@ -19,9 +19,9 @@ import os
 import random
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
@@ -73,15 +73,18 @@ def _silent(what: str, done: int, total: int) -> None:
     pass
 
 
-def _estimate(log: Callable[[str], None], taught: int, replayed: int, batches: list[list], config: TrainConfig,
-              first: float) -> None:
+def _estimate(
+    log: Callable[[str], None], taught: int, replayed: int, batches: list[list], config: TrainConfig, first: float
+) -> None:
     """What the training will take, said before the wait: the first step's seconds per padded token
     times the epoch's padded tokens (a batch of open-book rows holds 20x the tokens of bare questions)."""
     tokens = [len(batch) * max(len(row[0]) for row in batch) for batch in batches]
     whole = first / tokens[0] * sum(tokens) * config.epochs
-    log(f"training {taught} rows and {replayed} replayed in {len(batches)} steps of {config.batch_size} an epoch, "
+    log(
+        f"training {taught} rows and {replayed} replayed in {len(batches)} steps of {config.batch_size} an epoch, "
         f"at most {config.epochs} epochs; measured on the first step: at most about {whole / 60:.1f} min, less "
-        "when the probe is learned early")
+        "when the probe is learned early"
+    )
 
 
 def collate(rows: list[tuple], pad_id: int, top_k: int = 1) -> dict[str, torch.Tensor]:
@@ -106,9 +109,15 @@ def collate(rows: list[tuple], pad_id: int, top_k: int = 1) -> dict[str, torch.T
             soft_logprobs[-1][:taught] = soft.logprobs[:taught].float()
         has_soft += [True] * taught + [False] * (answered - taught)
     replay = torch.tensor([bool(row[2]) if len(row) > 2 else False for row in rows])
-    return {"input_ids": ids, "labels": labels, "attention_mask": mask, "replay": replay,
-            "soft_ids": torch.cat(soft_ids), "soft_logprobs": torch.cat(soft_logprobs),
-            "soft": torch.tensor(has_soft, dtype=torch.bool)}
+    return {
+        "input_ids": ids,
+        "labels": labels,
+        "attention_mask": mask,
+        "replay": replay,
+        "soft_ids": torch.cat(soft_ids),
+        "soft_logprobs": torch.cat(soft_logprobs),
+        "soft": torch.tensor(has_soft, dtype=torch.bool),
+    }
 
 
 def bucketed_batches(rows: list, batch_size: int, rng: random.Random) -> list[list]:
@@ -118,7 +127,7 @@ def bucketed_batches(rows: list, batch_size: int, rng: random.Random) -> list[li
     their rows hold."""
     keys = {i: (len(row[0]), rng.random()) for i, row in enumerate(rows)}
     order = sorted(keys, key=keys.__getitem__)
-    batches = [[rows[i] for i in order[j:j + batch_size]] for j in range(0, len(order), batch_size)]
+    batches = [[rows[i] for i in order[j : j + batch_size]] for j in range(0, len(order), batch_size)]
     rng.shuffle(batches)
     return batches
 
@@ -132,8 +141,7 @@ def _bf16(causal) -> torch.autocast:
     return torch.autocast("cpu", dtype=torch.bfloat16, enabled=causal.dtype == torch.bfloat16)
 
 
-def answer_logits(model, batch: dict[str, torch.Tensor],
-                  past=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def answer_logits(model, batch: dict[str, torch.Tensor], past=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Logits at the answer positions only, their target tokens, and the row each belongs to.
     `past`: a cache of tokens every row starts with (`batch` then holds what follows them)."""
     causal = _causal(model)
@@ -141,8 +149,9 @@ def answer_logits(model, batch: dict[str, torch.Tensor],
     if past is not None:
         mask = torch.cat([mask.new_ones(mask.shape[0], past.get_seq_length()), mask], 1)
     with _bf16(causal):
-        hidden = causal.get_decoder()(input_ids=batch["input_ids"], attention_mask=mask, past_key_values=past,
-                                      use_cache=past is not None).last_hidden_state
+        hidden = causal.get_decoder()(
+            input_ids=batch["input_ids"], attention_mask=mask, past_key_values=past, use_cache=past is not None
+        ).last_hidden_state
         targets = batch["labels"][:, 1:]
         selected = targets != -100
         logits = causal.get_output_embeddings()(hidden[:, :-1][selected]).float()
@@ -187,7 +196,7 @@ def exact_match(model, tokenizer, pairs: list[QA], batch_size: int = 16) -> list
     model.eval()
     with torch.inference_mode():
         for start in range(0, len(rows), batch_size):
-            chunk = rows[start:start + batch_size]
+            chunk = rows[start : start + batch_size]
             logits, targets, row = answer_logits(model, collate(chunk, tokenizer.pad_token_id or 0))
             wrong = torch.zeros(len(chunk), dtype=torch.long).index_add_(0, row, (logits.argmax(-1) != targets).long())
             hits += (wrong == 0).tolist()
@@ -209,14 +218,26 @@ def scale_delta(model: PeftModel, factor: float) -> None:
                 parameter.mul_(factor)
 
 
-def greedy_answers(model, tokenizer, questions: list[str], max_new_tokens: int = 16,
-                   batch_size: int = 16, on_batch: Callable[[int, int], None] | None = None) -> list[str]:
+def greedy_answers(
+    model,
+    tokenizer,
+    questions: list[str],
+    max_new_tokens: int = 16,
+    batch_size: int = 16,
+    on_batch: Callable[[int, int], None] | None = None,
+) -> list[str]:
     """What the model (adapter as currently enabled) answers, greedy, cut at the first newline."""
     return complete(model, tokenizer, [qa_prompt(q) for q in questions], max_new_tokens, batch_size, on_batch)
 
 
-def complete(model, tokenizer, prompts: list[str], max_new_tokens: int = 16, batch_size: int = 16,
-             on_batch: Callable[[int, int], None] | None = None) -> list[str]:
+def complete(
+    model,
+    tokenizer,
+    prompts: list[str],
+    max_new_tokens: int = 16,
+    batch_size: int = 16,
+    on_batch: Callable[[int, int], None] | None = None,
+) -> list[str]:
     """Each prompt's greedy continuation up to the first newline, batched with left padding (one
     prompt at a time took ~1 s each) and in fp32 (decoding in bf16 was 3.3x slower).
     `on_batch(done, total)` after each batch."""
@@ -226,10 +247,14 @@ def complete(model, tokenizer, prompts: list[str], max_new_tokens: int = 16, bat
     try:
         with decoding_in_fp32(model), torch.inference_mode():
             for start in range(0, len(prompts), batch_size):
-                inputs = tokenizer(prompts[start:start + batch_size], return_tensors="pt", padding=True)
-                output = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
-                                        pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)
-                for row in output[:, inputs["input_ids"].shape[1]:]:
+                inputs = tokenizer(prompts[start : start + batch_size], return_tensors="pt", padding=True)
+                output = model.generate(
+                    **inputs,
+                    max_new_tokens=max_new_tokens,
+                    do_sample=False,
+                    pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
+                )
+                for row in output[:, inputs["input_ids"].shape[1] :]:
                     texts.append(tokenizer.decode(row, skip_special_tokens=True).split("\n")[0].strip())
                 if on_batch:
                     on_batch(len(texts), len(prompts))
@@ -272,17 +297,20 @@ def base_top_k(model: PeftModel, tokenizer, pairs: list[QA], top_k: int) -> tupl
     return values, ids, targets, row_of
 
 
-def base_targets(model: PeftModel, tokenizer, pairs: list[QA], top_k: int, batch_size: int = 16,
-                 progress: Progress = _silent) -> list[SoftTarget]:
+def base_targets(
+    model: PeftModel, tokenizer, pairs: list[QA], top_k: int, batch_size: int = 16, progress: Progress = _silent
+) -> list[SoftTarget]:
     """The frozen base model's top-k at every answer token of each pair (bare question): what replay
     rows are held to."""
     found: list[SoftTarget] = []
     for start in range(0, len(pairs), batch_size):
         progress("replay targets (the base reads each replayed question)", start, len(pairs))
-        chunk = pairs[start:start + batch_size]
+        chunk = pairs[start : start + batch_size]
         values, ids, _, row_of = base_top_k(model, tokenizer, chunk, top_k)
-        found += [SoftTarget(ids[row_of == row].to(torch.int32), values[row_of == row].to(torch.float16))
-                  for row in range(len(chunk))]
+        found += [
+            SoftTarget(ids[row_of == row].to(torch.int32), values[row_of == row].to(torch.float16))
+            for row in range(len(chunk))
+        ]
     progress("replay targets (the base reads each replayed question)", len(pairs), len(pairs))
     return found
 
@@ -294,8 +322,13 @@ def load_student(base_dir: Path, config: TrainConfig):
     torch.manual_seed(config.seed)
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
     base = AutoModelForCausalLM.from_pretrained(base_dir, dtype=train_dtype(config.dtype))
-    lora = LoraConfig(r=config.r, lora_alpha=config.lora_alpha, lora_dropout=0.0,
-                      target_modules=list(config.target_modules), task_type="CAUSAL_LM")
+    lora = LoraConfig(
+        r=config.r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=0.0,
+        target_modules=list(config.target_modules),
+        task_type="CAUSAL_LM",
+    )
     return get_peft_model(base, lora, autocast_adapter_dtype=True), tokenizer
 
 
@@ -315,12 +348,17 @@ def train_adapter(
     soft_targets = list(soft_targets or [None] * len(train))
     if config.kl_weight:  # replay rows repeat: the base reads each distinct one once
         replayed = {(pair.question, pair.answer): pair for pair in train if pair.kind == "replay"}
-        held = dict(zip(replayed, base_targets(model, tokenizer, list(replayed.values()), config.top_k,
-                                               progress=progress)))
-        soft_targets = [held[(pair.question, pair.answer)] if pair.kind == "replay" else soft
-                        for pair, soft in zip(train, soft_targets)]
-    rows = [(ids, labels, pair.kind == "replay", soft)
-            for (ids, labels), pair, soft in zip(encode(tokenizer, train, config.max_length), train, soft_targets)]
+        held = dict(
+            zip(replayed, base_targets(model, tokenizer, list(replayed.values()), config.top_k, progress=progress))
+        )
+        soft_targets = [
+            held[(pair.question, pair.answer)] if pair.kind == "replay" else soft
+            for pair, soft in zip(train, soft_targets)
+        ]
+    rows = [
+        (ids, labels, pair.kind == "replay", soft)
+        for (ids, labels), pair, soft in zip(encode(tokenizer, train, config.max_length), train, soft_targets)
+    ]
     taught, replay = [row for row in rows if not row[2]], [row for row in rows if row[2]]
     drawn = min(len(replay), math.ceil(config.replay_per_row * len(taught))) if config.replay_per_row else len(replay)
     steps_per_epoch = math.ceil((len(taught) + drawn) / config.batch_size)
@@ -330,7 +368,8 @@ def train_adapter(
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
     # linear warm-up, then linear decay to zero over the planned steps
     schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total_steps - s) / max(1, total_steps - warmup))))
+        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total_steps - s) / max(1, total_steps - warmup)))
+    )
     result = TrainResult(model=model)
     started = time.perf_counter()
     seen = 0
@@ -359,8 +398,10 @@ def train_adapter(
         recall = recall_of(model, tokenizer, probe)
         result.probe_history.append(recall)
         result.epochs_run = epoch
-        log(f"epoch {epoch}/{config.epochs}: loss {result.losses[-1]:.3f}, probe recall {recall:.0%}, "
-            f"{time.perf_counter() - started:.0f} s")
+        log(
+            f"epoch {epoch}/{config.epochs}: loss {result.losses[-1]:.3f}, probe recall {recall:.0%}, "
+            f"{time.perf_counter() - started:.0f} s"
+        )
         if recall >= config.stop_at_probe_recall:
             break
     result.seconds = time.perf_counter() - started

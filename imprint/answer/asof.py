@@ -9,11 +9,11 @@ a day ("in 2019") sees the memories as they were then; one about the past with n
 import dataclasses
 from datetime import date
 
-from ..encode.chunk import split_sentences
-from ..encode.dates import named_day, parse_time
-from ..encode.supersede import as_of_now, asks_about_now, asks_about_the_past
 from ..records import Chunk, Validity
 from ..store.base import SpaceStore
+from ..text.dates import named_day, parse_time
+from ..text.sentences import split_sentences
+from ..text.supersede import as_of_now, asks_about_now, asks_about_the_past
 
 
 def as_of(memories: list[Chunk], question: str, store: SpaceStore) -> list[Chunk]:

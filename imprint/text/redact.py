@@ -13,8 +13,8 @@ import json
 import re
 
 from ..records import Chunk
-from .chunk import split_sentences, without_speaker
 from .dates import strip_resolved_dates
+from .sentences import split_sentences, without_speaker
 
 REDACTED = "[forgotten]"
 _GAP = r"(?:\s|\\[nrt])+"  # whitespace, or its JSON escape

@@ -63,5 +63,5 @@ def question_names(question: str, longest: int = 4) -> set[str]:
     (users type "who founded zorblat"), to be looked up among the entities the space knows."""
     words = [w.strip(".,?!;:\"'()") for w in question.lower().split()]
     words = [w for w in words if w]
-    spans = {" ".join(words[i:i + n]) for n in range(1, longest + 1) for i in range(len(words) - n + 1)}
+    spans = {" ".join(words[i : i + n]) for n in range(1, longest + 1) for i in range(len(words) - n + 1)}
     return set(extract_entities(question)) | {s for s in spans if s not in STOPWORDS}

@@ -1,6 +1,6 @@
 """Pack memories into the prompt under a token budget, most relevant first."""
 
-from typing import Callable
+from collections.abc import Callable
 
 from ..prompt import quote_memory
 from ..records import Chunk

@@ -63,6 +63,8 @@ class TeacherExtractor:
 def grounded(fact: str, source: str) -> bool:
     """Whether everything `fact` names (names, numbers) is in `source`, and it says something of it."""
     lowered = source.lower()
-    return (all(name in lowered for name in extract_entities(fact))
-            and all(number in source for number in re.findall(r"\d+", fact))
-            and len(content_words(fact) & content_words(source)) >= 2)
+    return (
+        all(name in lowered for name in extract_entities(fact))
+        and all(number in source for number in re.findall(r"\d+", fact))
+        and len(content_words(fact) & content_words(source)) >= 2
+    )

@@ -25,17 +25,19 @@ import functools
 import re
 from dataclasses import dataclass
 
-from .chunk import split_sentences
 from .entities import extract_entities
+from .sentences import split_sentences
 from .words import STOPWORDS
 
 _CHANGE = re.compile(r"\bfrom (?P<old>[^,;]+?) to (?P<new>[^,;]+?)(?=[,;.!?]?\s*$|[,;])", re.IGNORECASE)
-_FRONTED = re.compile(r"^(?:at|in|on|for|from|with|after|before|during|since|by|under|near)\b[^,]{1,60},\s*",
-                      re.IGNORECASE)
+_FRONTED = re.compile(
+    r"^(?:at|in|on|for|from|with|after|before|during|since|by|under|near)\b[^,]{1,60},\s*", re.IGNORECASE
+)
 _NUMBER = re.compile(r"\b\d[\d,.:/-]*\b")
 _NOW = re.compile(r"\b(now|currently|current|these days|at the moment|at present|nowadays|still|latest)\b", re.I)
-_PAST = re.compile(r"\b(used to|before|previously|formerly|originally|at first|earlier|former|in the past)\b",
-                   re.IGNORECASE)
+_PAST = re.compile(
+    r"\b(used to|before|previously|formerly|originally|at first|earlier|former|in the past)\b", re.IGNORECASE
+)
 
 
 _VALUE = r"(?:the\s+)?(?P<value>[A-Z][\w'’-]*(?:\s+(?:[A-Z][\w'’-]*|of|de|del|van|von))*)"
@@ -62,34 +64,65 @@ def _words(pattern: str) -> re.Pattern:
 
 
 UPDATES = (
-    Update("residence",
-           _words(r"\b(?:[Mm]oved|[Rr]elocated|[Hh]as moved|[Hh]ave moved|[Ii]s moving|[Ww]ent back)\s+(?:back\s+)?to\s+"
-                  + _VALUE + r"|\b(?:now|currently)\s+(?:lives?|resides?|is based|am based)\s+in\s+"
-                  + _VALUE.replace("value", "value2")
-                  + r"|\b(?:is|am|are)\s+(?:now|currently)\s+(?:based|living)\s+in\s+" + _VALUE.replace("value", "value3")),
-           _words(r"\b(?:lives?|lived|resides?|is based|am based|settled|ha(?:s|ve) lived|home is|moved|relocated)"
-                  r"\s+(?:in|to)\s+" + _VALUE)),
-    Update("employer",
-           _words(r"\b(?:now|currently)\s+works?\s+(?:at|for)\s+" + _VALUE
-                  + r"|\b(?:started (?:working )?at|took a job at|was hired by|moved to a job at)\s+"
-                  + _VALUE.replace("value", "value2")),
-           _words(r"\b(?:works?|worked|is employed|was employed|ha(?:s|ve) a job|got a job|started working)\s+"
-                  r"(?:at|for|by)\s+" + _VALUE
-                  # "works as a biologist at X", "works in Gdansk at X": the employer after the role or place
-                  + r"|\bworks?\s+(?:as|in)\b[^.,;]{1,40}?\s+at\s+" + _VALUE.replace("value", "value2"))),
-    Update("name",
-           _words(r"\bchanged (?:his|her|their|my) (?:last |first |sur)?name to\s+" + _VALUE
-                  + r"|\bnow go(?:es)? by\s+" + _VALUE.replace("value", "value2")),
-           _words(r"\b(?:name is|is called|goes by)\s+" + _VALUE)),
-    Update("possession",
-           _words(r"\b(?:sold|gave away|lost|no longer has|got rid of|scrapped)\s+" + _THING),
-           _words(r"\b(?:has|have|owns?|bought|got|drives?|keeps?)\s+" + _THING), substitute=False),
-    Update("negation",
-           _words(r"\b(?:is|was|am|['’]m) no longer\s+" + _THING
-                  + r"|\bno longer (?:works?|lives?|plays?|teach(?:es)?|stud(?:y|ies))\s+(?:at|in|for)?\s*"
-                  + _THING.replace("thing", "thing2")),
-           _words(r"(?:\b(?:is|am|works as|plays|teaches|studies|works at|lives in)|['’]m)\s+" + _THING),
-           substitute=False),
+    Update(
+        "residence",
+        _words(
+            r"\b(?:[Mm]oved|[Rr]elocated|[Hh]as moved|[Hh]ave moved|[Ii]s moving|[Ww]ent back)\s+(?:back\s+)?to\s+"
+            + _VALUE
+            + r"|\b(?:now|currently)\s+(?:lives?|resides?|is based|am based)\s+in\s+"
+            + _VALUE.replace("value", "value2")
+            + r"|\b(?:is|am|are)\s+(?:now|currently)\s+(?:based|living)\s+in\s+"
+            + _VALUE.replace("value", "value3")
+        ),
+        _words(
+            r"\b(?:lives?|lived|resides?|is based|am based|settled|ha(?:s|ve) lived|home is|moved|relocated)"
+            r"\s+(?:in|to)\s+" + _VALUE
+        ),
+    ),
+    Update(
+        "employer",
+        _words(
+            r"\b(?:now|currently)\s+works?\s+(?:at|for)\s+"
+            + _VALUE
+            + r"|\b(?:started (?:working )?at|took a job at|was hired by|moved to a job at)\s+"
+            + _VALUE.replace("value", "value2")
+        ),
+        _words(
+            r"\b(?:works?|worked|is employed|was employed|ha(?:s|ve) a job|got a job|started working)\s+"
+            r"(?:at|for|by)\s+"
+            + _VALUE
+            # "works as a biologist at X", "works in Gdansk at X": the employer after the role or place
+            + r"|\bworks?\s+(?:as|in)\b[^.,;]{1,40}?\s+at\s+"
+            + _VALUE.replace("value", "value2")
+        ),
+    ),
+    Update(
+        "name",
+        _words(
+            r"\bchanged (?:his|her|their|my) (?:last |first |sur)?name to\s+"
+            + _VALUE
+            + r"|\bnow go(?:es)? by\s+"
+            + _VALUE.replace("value", "value2")
+        ),
+        _words(r"\b(?:name is|is called|goes by)\s+" + _VALUE),
+    ),
+    Update(
+        "possession",
+        _words(r"\b(?:sold|gave away|lost|no longer has|got rid of|scrapped)\s+" + _THING),
+        _words(r"\b(?:has|have|owns?|bought|got|drives?|keeps?)\s+" + _THING),
+        substitute=False,
+    ),
+    Update(
+        "negation",
+        _words(
+            r"\b(?:is|was|am|['’]m) no longer\s+"
+            + _THING
+            + r"|\bno longer (?:works?|lives?|plays?|teach(?:es)?|stud(?:y|ies))\s+(?:at|in|for)?\s*"
+            + _THING.replace("thing", "thing2")
+        ),
+        _words(r"(?:\b(?:is|am|works as|plays|teaches|studies|works at|lives in)|['’]m)\s+" + _THING),
+        substitute=False,
+    ),
 )
 
 
@@ -108,8 +141,9 @@ def _updated(new: str, old: str) -> str | None:
         if update.substitute:
             value, before = _group(stated, "value"), _group(held, "value")
             if value and before and value.lower() != before.lower():
-                start, end = held.span(next(key for key, found in held.groupdict().items()
-                                            if key.startswith("value") and found))
+                start, end = held.span(
+                    next(key for key, found in held.groupdict().items() if key.startswith("value") and found)
+                )
                 return old[:start] + value + old[end:]
         elif _head(_group(held, "thing")) in (_group(stated, "thing") or "").lower().split():
             return new
@@ -149,8 +183,11 @@ def statements(text: str, speaker: str | None = None) -> tuple[Statement, ...]:
             shape = shape.replace(name, "<name>")
         shape = _NUMBER.sub("<number>", shape).rstrip(".!? ")
         before = found[-1].subject if found else None
-        found.append(Statement(sentence, _subject(sentence, names, speaker, before), shape,
-                               tuple(names + _NUMBER.findall(sentence))))
+        found.append(
+            Statement(
+                sentence, _subject(sentence, names, speaker, before), shape, tuple(names + _NUMBER.findall(sentence))
+            )
+        )
     return tuple(found)
 
 
@@ -160,14 +197,14 @@ def _subject(sentence: str, names: list[str], speaker: str | None, before: str |
     job" is about Ruti, and must not replace "At Ulfalo Works, Suko has a job"); no one for "Mira's
     brother ..."."""
     fronted = _FRONTED.match(sentence)
-    rest = sentence[fronted.end():] if fronted else sentence
+    rest = sentence[fronted.end() :] if fronted else sentence
     if _FIRST_PERSON.match(rest):
         return speaker
     if _PRONOUN.match(rest):
         return before
     first = ((extract_entities(rest) if fronted else names) or names or [None])[0]
     at = rest.lower().find(first) if first is not None else -1
-    if at >= 0 and re.match(r"['’]s\b", rest[at + len(first):]):
+    if at >= 0 and re.match(r"['’]s\b", rest[at + len(first) :]):
         return None
     return first
 
@@ -182,8 +219,9 @@ def same_person(a: str | None, b: str | None) -> bool:
     return (len(x) == 1 or len(y) == 1) and x[0] == y[0]
 
 
-def replaced(newer: str, older: str, newer_speaker: str | None = None,
-             older_speaker: str | None = None) -> list[tuple[str, str]]:
+def replaced(
+    newer: str, older: str, newer_speaker: str | None = None, older_speaker: str | None = None
+) -> list[tuple[str, str]]:
     """(sentence of `older` that `newer` replaces, what it says now) pairs; the speakers are who said
     each (a conversation turn's), the subjects of their first-person sentences."""
     out: list[tuple[str, str]] = []

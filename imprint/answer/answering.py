@@ -10,32 +10,30 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
-from .config import Settings
-from .encode.entities import extract_entities
-from .encode.salience import content_words
-from .encode.words import found_in
-from .errors import InputError, ModelError
-from .filters import Filters
-from .llm.choose import Models, reranker
-from .prompt import answer_prompt, prompt_overhead, qa_prompt
-from .recall.asof import as_of
-from .recall.context import pack
-from .recall.focus import focus
-from .recall.rerank import RERANK_POOL, reranked
-from .recall.route import Route, choose
-from .recall.search import hybrid_search, with_neighbours, worth_reading
-from .records import Chunk, Hit, TextEmbedder
-from .spaces import Space
-from .weights.adapters import Manifest
+from ..config import Settings
+from ..errors import InputError, ModelError
+from ..filters import Filters
+from ..llm.choose import Models, reranker
+from ..prompt import answer_prompt, prompt_overhead, qa_prompt
+from ..recall.rerank import RERANK_POOL, reranked
+from ..recall.search import hybrid_search, with_neighbours, worth_reading
+from ..records import ChatModel, Chunk, Hit, TextEmbedder
+from ..spaces import Space
+from ..text.entities import extract_entities
+from ..text.words import found_in
+from ..weights.adapters import Manifest
+from .asof import as_of
+from .context import pack
+from .focus import focus
+from .grounding import misattributed, unsupported
+from .route import Route, choose
 
 STRATEGIES = ("auto", "index", "context", "weights", "hybrid")
 NOT_IN_MEMORY = "Unknown: the memory does not hold this."
-ABSTENTION_WORDS = frozenset({"unknown", "none", "nothing", "mentioned", "information"})  # "unknown", "not mentioned"
-YES_NO = frozenset({"yes", "no"})  # an answer, though no memory spells it
 
 
 @dataclass(frozen=True)
@@ -82,9 +80,16 @@ class Answer:
 
     def to_dict(self) -> dict[str, Any]:
         """The one shape every surface (CLI --json, REST, MCP) answers with."""
-        return {"answer": self.text, "strategy": self.strategy, "route": self.route, "memory_ids": self.memory_ids,
-                "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
-                "abstained": self.abstained, "timings": self.timings}
+        return {
+            "answer": self.text,
+            "strategy": self.strategy,
+            "route": self.route,
+            "memory_ids": self.memory_ids,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "abstained": self.abstained,
+            "timings": self.timings,
+        }
 
 
 class Answering:
@@ -96,15 +101,23 @@ class Answering:
         self.embedder = embedder
         self.reranker = reranker(embedder, settings)
 
-    def search(self, space: Space, query: str, k: int = 5, graph: bool | None = None,
-               filters: Filters | None = None, rerank: bool = False) -> list[Hit]:
+    def search(
+        self,
+        space: Space,
+        query: str,
+        k: int = 5,
+        graph: bool | None = None,
+        filters: Filters | None = None,
+        rerank: bool = False,
+    ) -> list[Hit]:
         """The k best memories: keyword and dense ranks fused, the dense one spread over the entity
         graph when `graph` (default: the `graph` setting); only memories that pass `filters`;
         reranked by late interaction when `rerank` (as `ask` does with IMPRINT_RERANK)."""
         return self._search(space, Asked(query, k, space.store.matching(filters)), graph, rerank=rerank)
 
-    def _search(self, space: Space, asked: Asked, graph: bool | None = None, k: int | None = None,
-                rerank: bool = False) -> list[Hit]:
+    def _search(
+        self, space: Space, asked: Asked, graph: bool | None = None, k: int | None = None, rerank: bool = False
+    ) -> list[Hit]:
         if not asked.question or not asked.question.strip():
             raise InputError("empty query")
         k = asked.k if k is None else k
@@ -112,22 +125,38 @@ class Answering:
             raise InputError(f"k must be at least 1, got {k}")
         walk = space.graph if (self.settings.graph if graph is None else graph) else None
         space.store.check_embedder(self.embedder.record)
-        hits = hybrid_search(space.store, space.vectors, asked.question, self.embedder.embed_query,
-                             max(k, RERANK_POOL) if rerank else k, graph=walk, allowed=asked.allowed,
-                             dense_weight=self.embedder.dense_weight)
+        hits = hybrid_search(
+            space.store,
+            space.vectors,
+            asked.question,
+            self.embedder.embed_query,
+            max(k, RERANK_POOL) if rerank else k,
+            graph=walk,
+            allowed=asked.allowed,
+            dense_weight=self.embedder.dense_weight,
+        )
         if rerank:
             hits = reranked(asked.question, hits, self.reranker.token_vectors, len(hits))
         return with_neighbours(space.store, hits, k, asked.allowed)
 
-    def ask(self, space: Space, question: str, strategy: str = "auto", k: int = 5, filters: Filters | None = None,
-            options: AnswerOptions | None = None) -> Answer:
+    def ask(
+        self,
+        space: Space,
+        question: str,
+        strategy: str = "auto",
+        k: int = 5,
+        filters: Filters | None = None,
+        options: AnswerOptions | None = None,
+    ) -> Answer:
         if strategy not in STRATEGIES:
             raise InputError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
         if not question or not question.strip():
             raise InputError("empty question")
         if filters is not None and strategy in ("weights", "hybrid"):
-            raise InputError(f"strategy {strategy!r} cannot be filtered: the adapter learned the whole space; "
-                             "use index, context or auto")
+            raise InputError(
+                f"strategy {strategy!r} cannot be filtered: the adapter learned the whole space; "
+                "use index, context or auto"
+            )
         asked = Asked(question, k, space.store.matching(filters), options or AnswerOptions())
         if strategy != "auto":
             return self._answer(space, asked, strategy)
@@ -180,14 +209,16 @@ class Answering:
 
     def _answer(self, space: Space, asked: Asked, strategy: str, hits: list[Hit] | None = None) -> Answer:
         started = time.perf_counter()
-        adapter, seen = None, []
+        adapter: Path | None = None
+        memories: list[Chunk] = []
+        seen: list[Chunk] = []
         if strategy == "weights":
             # the adapter learned the space's memories only: of a name none of them mentions it can
             # only make something up, so it is not asked (the other tiers abstain the same way)
             unknown = self._unknown_names(space, asked.question) if self.settings.abstain else None
             if unknown:
                 return _abstained(strategy, unknown, started)
-            memories, adapter = [], self._adapter_path(space)
+            adapter = self._adapter_path(space)
             prompt = qa_prompt(asked.question)
         else:
             # context reads the whole space: the hits only judge the evidence, so no rerank for them
@@ -205,15 +236,20 @@ class Answering:
         # an instruct reader gets the same prompt in its chat template: without the worked examples
         # its answers were long (LoCoMo F1 0.26, not 0.35; docs/benchmarks.md)
         if not adapter and model.instruct:
-            generation = model.chat([{"role": "user", "content": prompt}], budget,
-                                    temperature=asked.options.temperature)
+            generation = cast(ChatModel, model).chat(
+                [{"role": "user", "content": prompt}], budget, temperature=asked.options.temperature
+            )
         else:
             generation = model.generate(prompt, budget, adapter=adapter, temperature=asked.options.temperature)
         done = time.perf_counter()
-        answer = Answer(text=generation.text, strategy=strategy, memories=memories,
-                        prompt_tokens=generation.prompt_tokens, completion_tokens=generation.new_tokens,
-                        timings={"recall_s": recalled - started, "generate_s": done - recalled,
-                                 "total_s": done - started})
+        answer = Answer(
+            text=generation.text,
+            strategy=strategy,
+            memories=memories,
+            prompt_tokens=generation.prompt_tokens,
+            completion_tokens=generation.new_tokens,
+            timings={"recall_s": recalled - started, "generate_s": done - recalled, "total_s": done - started},
+        )
         if strategy != "weights" and self.settings.abstain:
             answer.abstained = unsupported(answer.text, seen) or misattributed(answer.text, asked.question, seen)
             if answer.abstained:
@@ -242,7 +278,9 @@ class Answering:
         names' keyword matches are read."""
         opener = question.split(maxsplit=1)[0].strip(",:;?!").lower() if question.strip() else ""
         names = [name for name in extract_entities(question) if name != opener]  # "Fill in the blank: ..."
-        names += [part for name in names for part in re.split(r"\s+(?:and|&)\s+", name) if part != name]  # "jon and gina"
+        names += [
+            part for name in names for part in re.split(r"\s+(?:and|&)\s+", name) if part != name
+        ]  # "jon and gina"
         if not names or space.store.entities_named(set(names)):
             return None
         if found is None:
@@ -279,11 +317,15 @@ class Answering:
         else:
             return answer
         reread = self._answer(space, asked, "index", hits)
-        reread.route = f"{answer.route}; the adapter answered {answer.text!r}, {why}, so the base model answered from them"
+        reread.route = (
+            f"{answer.route}; the adapter answered {answer.text!r}, {why}, so the base model answered from them"
+        )
         reread.prompt_tokens += answer.prompt_tokens
         reread.completion_tokens += answer.completion_tokens
-        reread.timings = {key: reread.timings.get(key, 0.0) + answer.timings.get(key, 0.0)
-                          for key in answer.timings.keys() | reread.timings.keys()}
+        reread.timings = {
+            key: reread.timings.get(key, 0.0) + answer.timings.get(key, 0.0)
+            for key in answer.timings.keys() | reread.timings.keys()
+        }
         return reread
 
     def _route(self, space: Space, asked: Asked, hits: list[Hit]) -> Route:
@@ -295,68 +337,38 @@ class Answering:
         overhead = self.embedder.count_tokens(prompt_overhead(asked.question, asked.options.instructions))
         budget = min(self._window() - self.settings.answer_tokens - overhead, self.settings.auto_context_tokens)
         reader = self.models.reader_gguf
-        return choose(hits, current.version if current else None, set(current.memory_ids) if current else set(),
-                      space.store.total_tokens(asked.allowed), budget, self.settings.auto_closed_book,
-                      reader.stem if reader else None)
+        return choose(
+            hits,
+            current.version if current else None,
+            set(current.memory_ids) if current else set(),
+            space.store.total_tokens(asked.allowed),
+            budget,
+            self.settings.auto_closed_book,
+            reader.stem if reader else None,
+        )
 
     def _adapter_path(self, space: Space) -> Path:
         current = space.adapters.current()
         if current is None:
-            raise InputError(f"space {space.name!r} has no promoted adapter yet: "
-                             f"run `imprint consolidate --space {space.name}`")
+            raise InputError(
+                f"space {space.name!r} has no promoted adapter yet: run `imprint consolidate --space {space.name}`"
+            )
         if self.usable_adapter(space) is None:
-            raise ModelError(f"adapter v{current.version} of {space.name!r} was trained on {current.base_model}, "
-                             f"not on the configured model {self.models.model_name()}")
+            raise ModelError(
+                f"adapter v{current.version} of {space.name!r} was trained on {current.base_model}, "
+                f"not on the configured model {self.models.model_name()}"
+            )
         return space.adapters.readable(current.version)
-
-
-def unsupported(answer: str, shown: list[Chunk]) -> str | None:
-    """Why the reader's answer is not an answer from these memories, if it is not: it says it does
-    not know, or it names things (content words) none of them contains. Yes/no answers pass."""
-    words = content_words(answer) - YES_NO
-    if not words or not words - ABSTENTION_WORDS:
-        return "the reader found no answer in the memories" if words & ABSTENTION_WORDS else None
-    known = set().union(*(_stems(m.text) for m in shown))
-    if not {_stem(w) for w in words} & known:
-        return f"the reader answered {answer!r}, which no memory it was shown says"
-    return None
-
-
-def misattributed(answer: str, question: str, shown: list[Chunk]) -> str | None:
-    """Why the answer is someone else's, if it is: the question asks about one of the people who speak
-    in these memories, and the memories that say the answer were said by others and do not name
-    that person. A reader answers "What is Caroline's bowl a reminder of?" from Melanie's words about
-    her own bowl (LoCoMo's adversarial questions); what B says about A names A, or is A's own turn."""
-    speakers = {m.speaker.lower() for m in shown if m.speaker}
-    asked = [name for name in extract_entities(question) if any(_is_person(name, s) for s in speakers)]
-    words = {_stem(w) for w in content_words(answer) - YES_NO - ABSTENTION_WORDS}
-    if len(asked) != 1 or not words:
-        return None
-    name = asked[0]
-    saying = [m for m in shown if 2 * len(words & _stems(m.text)) >= len(words)]
-    if not saying or any((m.speaker and _is_person(name, m.speaker.lower()))
-                         or re.search(rf"\b{re.escape(name)}\b", m.text.lower()) for m in saying):
-        return None
-    said_by = sorted({m.speaker for m in saying if m.speaker}) or ["someone else"]
-    return f"the memories that say {answer!r} are {' and '.join(said_by)}'s words, and do not name {name}"
-
-
-def _is_person(name: str, speaker: str) -> bool:
-    """'caroline' is the speaker 'caroline' or 'caroline smith'."""
-    return name == speaker or name in speaker.split()
-
-
-def _stems(text: str) -> set[str]:
-    return {_stem(w) for w in content_words(text)}
-
-
-def _stem(word: str) -> str:
-    """Five letters are enough to match "teacher" with "teaches" and "moved" with "moving"."""
-    return word[:5]
 
 
 def _abstained(strategy: str, why: str, started: float) -> Answer:
     """The answer of a tier that found nothing to answer from: no generation at all."""
     done = time.perf_counter()
-    return Answer(text=NOT_IN_MEMORY, strategy=strategy, memories=[], prompt_tokens=0, abstained=why,
-                  timings={"recall_s": done - started, "generate_s": 0.0, "total_s": done - started})
+    return Answer(
+        text=NOT_IN_MEMORY,
+        strategy=strategy,
+        memories=[],
+        prompt_tokens=0,
+        abstained=why,
+        timings={"recall_s": done - started, "generate_s": 0.0, "total_s": done - started},
+    )

@@ -11,7 +11,7 @@ It looks at the memories that best match the question and at the space's current
 - index: otherwise, the top k memories.
 The decision is a pure function of what it is given, so it can be tested and explained.
 
-An adapter's answer is then checked (`encode.words.found_in`): it must be words the retrieved
+An adapter's answer is then checked (`text.words.found_in`): it must be words the retrieved
 memories contain.
 A small adapter trained on template questions answers in its training's words ("X's home is in
 Y" to "Where does X work?"); when its answer is not in the memories, the base reader answers from
@@ -33,8 +33,15 @@ class Route:
     covered: list[int]  # which of them the current adapter learned
 
 
-def choose(hits: list[Hit], adapter_version: int | None, adapter_memories: set[int], space_tokens: int,
-           budget: int, closed_book: bool = False, reader: str | None = None) -> Route:
+def choose(
+    hits: list[Hit],
+    adapter_version: int | None,
+    adapter_memories: set[int],
+    space_tokens: int,
+    budget: int,
+    closed_book: bool = False,
+    reader: str | None = None,
+) -> Route:
     """`reader`: the separate model that reads memories, when it is not the adapter's base model."""
     best = [hit.memory for hit in hits[:BEST_MATCHES]]
     covered = [m.id for m in best if m.id in adapter_memories]
@@ -42,20 +49,49 @@ def choose(hits: list[Hit], adapter_version: int | None, adapter_memories: set[i
     if not best:
         return Route("index", "no memory matches the question", [], [])
     if adapter_version is not None and covered and reader and not closed_book:
-        return Route("index", f"adapter v{adapter_version} learned {len(covered)} of the best matches, but {reader} "
-                              "reads them better than the adapter's base model: the top memories", best, covered)
+        return Route(
+            "index",
+            f"adapter v{adapter_version} learned {len(covered)} of the best matches, but {reader} "
+            "reads them better than the adapter's base model: the top memories",
+            best,
+            covered,
+        )
     if adapter_version is not None and len(covered) == len(best):
         if closed_book:
-            return Route("weights", f"the best matches ({ids}) were all consolidated into adapter v{adapter_version}",
-                         best, covered)
-        return Route("hybrid", f"the best matches ({ids}) were all consolidated into adapter v{adapter_version}; "
-                               "they go in the prompt too (closed book is off)", best, covered)
+            return Route(
+                "weights",
+                f"the best matches ({ids}) were all consolidated into adapter v{adapter_version}",
+                best,
+                covered,
+            )
+        return Route(
+            "hybrid",
+            f"the best matches ({ids}) were all consolidated into adapter v{adapter_version}; "
+            "they go in the prompt too (closed book is off)",
+            best,
+            covered,
+        )
     if adapter_version is not None and covered:
         later = ", ".join(str(m.id) for m in best if m.id not in covered)
-        return Route("hybrid", f"adapter v{adapter_version} learned {len(covered)} of the best matches; "
-                               f"{later} came later, so they go in the prompt", best, covered)
+        return Route(
+            "hybrid",
+            f"adapter v{adapter_version} learned {len(covered)} of the best matches; "
+            f"{later} came later, so they go in the prompt",
+            best,
+            covered,
+        )
     if space_tokens <= budget:
-        return Route("context", f"no adapter covers the best matches, and all memories ({space_tokens:,} tokens) "
-                                f"fit in the prompt ({budget:,})", best, covered)
-    return Route("index", f"no adapter covers the best matches and the space ({space_tokens:,} tokens) is larger "
-                          f"than the prompt ({budget:,}): the top memories", best, covered)
+        return Route(
+            "context",
+            f"no adapter covers the best matches, and all memories ({space_tokens:,} tokens) "
+            f"fit in the prompt ({budget:,})",
+            best,
+            covered,
+        )
+    return Route(
+        "index",
+        f"no adapter covers the best matches and the space ({space_tokens:,} tokens) is larger "
+        f"than the prompt ({budget:,}): the top memories",
+        best,
+        covered,
+    )

@@ -9,9 +9,30 @@ import fnmatch
 import re
 from pathlib import Path
 
-SECRET_NAMES = (".env", ".env.*", "*.env", "*.pem", "*.key", "*.p12", "*.pfx", "*.jks", "*.keystore",
-                "id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", ".netrc", ".pgpass", ".pypirc", ".npmrc",
-                "credentials", "credentials.json", "secrets.json", "secrets.yaml", "secrets.yml")
+SECRET_NAMES = (
+    ".env",
+    ".env.*",
+    "*.env",
+    "*.pem",
+    "*.key",
+    "*.p12",
+    "*.pfx",
+    "*.jks",
+    "*.keystore",
+    "id_rsa",
+    "id_dsa",
+    "id_ecdsa",
+    "id_ed25519",
+    ".netrc",
+    ".pgpass",
+    ".pypirc",
+    ".npmrc",
+    "credentials",
+    "credentials.json",
+    "secrets.json",
+    "secrets.yaml",
+    "secrets.yml",
+)
 _ALLOWED_NAMES = (".env.example", ".env.sample", ".env.template", "*.env.example")
 SECRET_PATTERNS = {
     "a private key": r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----",
@@ -25,12 +46,12 @@ SECRET_PATTERNS = {
     "a Hugging Face token": r"\bhf_[A-Za-z0-9]{34,}\b",
     "a JSON web token": r"\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\b",
     "an AWS secret access key": r"(?i:aws_?secret_?access_?key)\W{1,4}[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])"
-                                # alone on a line: 40 characters of base64 with upper and lower case and a
-                                # digit (a git hash is lower-case hex)
-                                r"|(?m:^\s*(?=[A-Za-z0-9/+]*[a-z])(?=[A-Za-z0-9/+]*[A-Z])(?=[A-Za-z0-9/+]*[0-9])"
-                                r"[A-Za-z0-9/+]{40}\s*$)",
+    # alone on a line: 40 characters of base64 with upper and lower case and a
+    # digit (a git hash is lower-case hex)
+    r"|(?m:^\s*(?=[A-Za-z0-9/+]*[a-z])(?=[A-Za-z0-9/+]*[A-Z])(?=[A-Za-z0-9/+]*[0-9])"
+    r"[A-Za-z0-9/+]{40}\s*$)",
     "a password in a database URL": r"\b(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|redis|amqps?)://"
-                                    r"[^\s:/@]+:[^\s@/]+@",
+    r"[^\s:/@]+:[^\s@/]+@",
 }
 _PATTERNS = [(what, re.compile(pattern)) for what, pattern in SECRET_PATTERNS.items()]
 
@@ -38,8 +59,9 @@ _PATTERNS = [(what, re.compile(pattern)) for what, pattern in SECRET_PATTERNS.it
 def secret_name(path: str | Path) -> bool:
     """Whether a file's name says it holds credentials (.env, a private key, a keystore)."""
     name = Path(path).name.lower()  # "Credentials.json" holds what "credentials.json" does
-    return (any(fnmatch.fnmatch(name, pattern) for pattern in SECRET_NAMES)
-            and not any(fnmatch.fnmatch(name, pattern) for pattern in _ALLOWED_NAMES))
+    return any(fnmatch.fnmatch(name, pattern) for pattern in SECRET_NAMES) and not any(
+        fnmatch.fnmatch(name, pattern) for pattern in _ALLOWED_NAMES
+    )
 
 
 def find_secret(text: str) -> str | None:

@@ -7,15 +7,29 @@ are resolved; anything vaguer ("recently", "a while ago") is left as it was.
 """
 
 import re
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from typing import Callable
 
 from dateutil import parser as date_parser
 from dateutil.relativedelta import relativedelta
 
 _WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-_NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-            "eight": 8, "nine": 9, "ten": 10, "a couple of": 2, "a few": 3}
+_NUMBERS = {
+    "a": 1,
+    "an": 1,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "a couple of": 2,
+    "a few": 3,
+}
 _COUNT = r"(\d{1,2}|a couple of|a few|an?|one|two|three|four|five|six|seven|eight|nine|ten)"
 _ANNOTATION = re.compile(r" \[[^\[\]]*\d{4}\]")
 
@@ -32,9 +46,12 @@ def parse_time(value: str | None) -> date | None:
 
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 _YEAR = r"(?:1[5-9]|20)\d{2}\b"
-_NAMED_DAY = re.compile(rf"\b\d{{4}}-\d{{2}}-\d{{2}}\b"  # ISO
-                        rf"|\b(?:\d{{1,2}}(?:st|nd|rd|th)? )?(?:{_MONTHS}),? (?:\d{{1,2}}(?:st|nd|rd|th)?,? )?{_YEAR}"
-                        rf"|\b(?:in|during|of|by|around) (?:the year )?{_YEAR}", re.IGNORECASE)  # a bare year
+_NAMED_DAY = re.compile(
+    rf"\b\d{{4}}-\d{{2}}-\d{{2}}\b"  # ISO
+    rf"|\b(?:\d{{1,2}}(?:st|nd|rd|th)? )?(?:{_MONTHS}),? (?:\d{{1,2}}(?:st|nd|rd|th)?,? )?{_YEAR}"
+    rf"|\b(?:in|during|of|by|around) (?:the year )?{_YEAR}",
+    re.IGNORECASE,
+)  # a bare year
 
 
 def named_day(text: str) -> date | None:
@@ -72,24 +89,27 @@ def _weekday(which: str, name: str, said: date) -> str:
 
 
 # (pattern, what it means said on a given day); the longer phrases first
-_RULES: list[tuple[re.Pattern, Callable[[re.Match, date], str]]] = [(re.compile(rf"\b{pattern}\b", re.IGNORECASE), meaning) for pattern, meaning in [
-    (r"the day before yesterday", lambda m, d: day(d - timedelta(days=2))),
-    (r"the day after tomorrow", lambda m, d: day(d + timedelta(days=2))),
-    (r"yesterday|last night", lambda m, d: day(d - timedelta(days=1))),
-    (r"today|tonight|this (?:morning|afternoon|evening)", lambda m, d: day(d)),
-    (r"tomorrow", lambda m, d: day(d + timedelta(days=1))),
-    (rf"{_COUNT} (day|week|month|year)s? ago", lambda m, d: _ago(m[1], m[2].lower(), d)),
-    (r"(?:last|this past) (week|weekend)", lambda m, d: f"the {m[1].lower()} before {day(d)}"),
-    (r"this (week|weekend)", lambda m, d: f"the {m[1].lower()} of {day(d)}"),
-    (r"next (week|weekend)", lambda m, d: f"the {m[1].lower()} after {day(d)}"),
-    (rf"(last|next) ({'|'.join(_WEEKDAYS)})", lambda m, d: _weekday(m[1].lower(), m[2], d)),
-    (r"last month", lambda m, d: month(d - relativedelta(months=1))),
-    (r"this month", lambda m, d: month(d)),
-    (r"next month", lambda m, d: month(d + relativedelta(months=1))),
-    (r"last year", lambda m, d: str(d.year - 1)),
-    (r"this year", lambda m, d: str(d.year)),
-    (r"next year", lambda m, d: str(d.year + 1)),
-]]
+_RULES: list[tuple[re.Pattern, Callable[[re.Match, date], str]]] = [
+    (re.compile(rf"\b{pattern}\b", re.IGNORECASE), meaning)
+    for pattern, meaning in [
+        (r"the day before yesterday", lambda m, d: day(d - timedelta(days=2))),
+        (r"the day after tomorrow", lambda m, d: day(d + timedelta(days=2))),
+        (r"yesterday|last night", lambda m, d: day(d - timedelta(days=1))),
+        (r"today|tonight|this (?:morning|afternoon|evening)", lambda m, d: day(d)),
+        (r"tomorrow", lambda m, d: day(d + timedelta(days=1))),
+        (rf"{_COUNT} (day|week|month|year)s? ago", lambda m, d: _ago(m[1], m[2].lower(), d)),
+        (r"(?:last|this past) (week|weekend)", lambda m, d: f"the {m[1].lower()} before {day(d)}"),
+        (r"this (week|weekend)", lambda m, d: f"the {m[1].lower()} of {day(d)}"),
+        (r"next (week|weekend)", lambda m, d: f"the {m[1].lower()} after {day(d)}"),
+        (rf"(last|next) ({'|'.join(_WEEKDAYS)})", lambda m, d: _weekday(m[1].lower(), m[2], d)),
+        (r"last month", lambda m, d: month(d - relativedelta(months=1))),
+        (r"this month", lambda m, d: month(d)),
+        (r"next month", lambda m, d: month(d + relativedelta(months=1))),
+        (r"last year", lambda m, d: str(d.year - 1)),
+        (r"this year", lambda m, d: str(d.year)),
+        (r"next year", lambda m, d: str(d.year + 1)),
+    ]
+]
 
 
 def resolve_relative_dates(text: str, said: date) -> str:

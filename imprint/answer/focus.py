@@ -12,9 +12,9 @@ Conversation turns always stay: their subject is "I" or "you" (on LoCoMo, droppi
 named no one in the question cost answer F1).
 """
 
-from ..encode.entities import extract_entities, question_names
-from ..encode.supersede import asks_about_now
 from ..records import Chunk
+from ..text.entities import extract_entities, question_names
+from ..text.supersede import asks_about_now
 
 
 def focus(memories: list[Chunk], question: str) -> list[Chunk]:
@@ -25,8 +25,9 @@ def focus(memories: list[Chunk], question: str) -> list[Chunk]:
         return memories
     reached = set().union(*(names[m.id] for m in about))
     about_ids = {m.id for m in about}
-    nearby = [m for m in memories if m.id not in about_ids
-              and (m.speaker or (names[m.id] and names[m.id][0] in reached))]
+    nearby = [
+        m for m in memories if m.id not in about_ids and (m.speaker or (names[m.id] and names[m.id][0] in reached))
+    ]
     if asks_about_now(question):  # the newest memory about the subject first of all: the prompt is
         newest = max(about, key=lambda m: m.time or "")  # written in reverse, so it is read last
         about = [newest] + [m for m in about if m is not newest]

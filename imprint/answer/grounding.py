@@ -1,0 +1,58 @@
+"""Whether an answer comes from the memories it was read from: content words none of them says
+(a small reader invents), or a person's answer taken from someone else's words."""
+
+import re
+
+from ..records import Chunk
+from ..text.entities import extract_entities
+from ..text.salience import content_words
+
+ABSTENTION_WORDS = frozenset({"unknown", "none", "nothing", "mentioned", "information"})  # "unknown", "not mentioned"
+YES_NO = frozenset({"yes", "no"})  # an answer, though no memory spells it
+
+
+def unsupported(answer: str, shown: list[Chunk]) -> str | None:
+    """Why the reader's answer is not an answer from these memories, if it is not: it says it does
+    not know, or it names things (content words) none of them contains. Yes/no answers pass."""
+    words = content_words(answer) - YES_NO
+    if not words or not words - ABSTENTION_WORDS:
+        return "the reader found no answer in the memories" if words & ABSTENTION_WORDS else None
+    known = set().union(*(_stems(m.text) for m in shown))
+    if not {_stem(w) for w in words} & known:
+        return f"the reader answered {answer!r}, which no memory it was shown says"
+    return None
+
+
+def misattributed(answer: str, question: str, shown: list[Chunk]) -> str | None:
+    """Why the answer is someone else's, if it is: the question asks about one of the people who speak
+    in these memories, and the memories that say the answer were said by others and do not name
+    that person. A reader answers "What is Caroline's bowl a reminder of?" from Melanie's words about
+    her own bowl (LoCoMo's adversarial questions); what B says about A names A, or is A's own turn."""
+    speakers = {m.speaker.lower() for m in shown if m.speaker}
+    asked = [name for name in extract_entities(question) if any(_is_person(name, s) for s in speakers)]
+    words = {_stem(w) for w in content_words(answer) - YES_NO - ABSTENTION_WORDS}
+    if len(asked) != 1 or not words:
+        return None
+    name = asked[0]
+    saying = [m for m in shown if 2 * len(words & _stems(m.text)) >= len(words)]
+    if not saying or any(
+        (m.speaker and _is_person(name, m.speaker.lower())) or re.search(rf"\b{re.escape(name)}\b", m.text.lower())
+        for m in saying
+    ):
+        return None
+    said_by = sorted({m.speaker for m in saying if m.speaker}) or ["someone else"]
+    return f"the memories that say {answer!r} are {' and '.join(said_by)}'s words, and do not name {name}"
+
+
+def _is_person(name: str, speaker: str) -> bool:
+    """'caroline' is the speaker 'caroline' or 'caroline smith'."""
+    return name == speaker or name in speaker.split()
+
+
+def _stems(text: str) -> set[str]:
+    return {_stem(w) for w in content_words(text)}
+
+
+def _stem(word: str) -> str:
+    """Five letters are enough to match "teacher" with "teaches" and "moved" with "moving"."""
+    return word[:5]
