@@ -26,6 +26,7 @@ from rich.table import Table
 from imprint import Memory
 from imprint.bench.datasets import hotpotqa
 from imprint.recall.search import graph_walk
+from imprint.text.entities import question_names
 
 QUESTIONS = SHARED_DATA / "hotpotqa" / "hotpotqa_train100.json"
 CORPUS = SHARED_DATA / "hotpotqa" / "hotpotqa_train100_corpus.json"
@@ -60,7 +61,12 @@ def main() -> None:
                     seconds["hybrid"],
                     lambda: memory.search(question["question"], "hotpot", k=5, graph=False),  # noqa: B023
                 ),
-                "graph": [memory_id for memory_id, _ in graph_walk(store, graph, question["question"], nearest, 5)],
+                "graph": [
+                    memory_id
+                    for memory_id, _ in graph_walk(
+                        store, graph, frozenset(question_names(question["question"])), nearest, 5
+                    )
+                ],
                 "hybrid+graph": timed(
                     seconds["hybrid+graph"],
                     lambda: memory.search(question["question"], "hotpot", k=5, graph=True),  # noqa: B023

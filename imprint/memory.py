@@ -30,6 +30,7 @@ from .store.checking import CheckReport
 from .store.crypto import load_master_key
 from .sync import SyncReport, sync_folder
 from .text.extract import TeacherExtractor
+from .text.question import parse_question
 from .weights.adapters import AdapterRegistry, AdapterVersion
 from .weights.plan import REPLAY_REPEATS, Gate, TrainConfig, stable_since
 from .weights.synth import TeacherSynthesizer
@@ -288,7 +289,7 @@ class Memory:
 
     def as_of(self, memories: list[Chunk], question: str, space: str) -> list[Chunk]:
         """The memories as the reader sees them for `question` (as of the day it names, or now)."""
-        return self._answering.shown(self.space(space), memories, question)
+        return self._answering.shown(self.space(space), memories, parse_question(question))
 
     # --- answering -----------------------------------------------------------------------
 
@@ -364,7 +365,8 @@ class Memory:
         if not memory_ids:
             memory_ids = self.stable_memories(space, stable_days, min_uses)
             log(f"policy: {len(memory_ids)} of {opened.store.count()} memories are stable and used enough")
-        memories = self._answering.shown(opened, opened.store.get(memory_ids), "")  # true now, not replaced
+        now = parse_question("")  # what is true now, not what was replaced
+        memories = self._answering.shown(opened, opened.store.get(memory_ids), now)
         if not memories:
             raise InputError(
                 f"space {space!r} has no memories to consolidate (none is stable and used enough: "

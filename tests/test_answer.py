@@ -62,8 +62,12 @@ def test_an_answer_no_memory_supports_is_an_abstention():
 
 def test_an_answer_from_someone_elses_words_is_an_abstention():
     """LoCoMo's adversarial questions ask about one speaker what the other one said of herself."""
-    from imprint.answer.grounding import misattributed
+    from imprint.answer.grounding import misattributed as misattributed_to
     from imprint.records import Chunk
+    from imprint.text.question import parse_question
+
+    def misattributed(answer, question, shown):
+        return misattributed_to(answer, parse_question(question), shown)
 
     def turn(speaker: str, text: str) -> Chunk:
         return Chunk(1, 1, "chat", f"{speaker}: {text}", speaker, "2023-05-08", 12, {}, "")

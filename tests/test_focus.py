@@ -1,8 +1,13 @@
 """The subject focus: which retrieved memories a small reader is shown, and in what order."""
 
-from imprint.answer.focus import focus
+from imprint.answer.focus import focus as focus_on
 from imprint.prompt import answer_prompt
 from imprint.records import Chunk
+from imprint.text.question import parse_question
+
+
+def focus(memories: list[Chunk], question: str) -> list[Chunk]:
+    return focus_on(memories, parse_question(question))
 
 
 def memory(i: int, text: str, speaker: str | None = None, time: str | None = None) -> Chunk:

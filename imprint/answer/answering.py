@@ -6,6 +6,7 @@ window, `weights` asks the space's adapter with no memories in the prompt, `hybr
 adapter the top k memories too, and `auto` picks one per question (`explain` says which and why).
 """
 
+import functools
 import re
 import time
 from dataclasses import dataclass, field
@@ -23,12 +24,13 @@ from ..recall.rerank import RERANK_POOL, reranked
 from ..recall.search import hybrid_search, with_neighbours, worth_reading
 from ..records import ChatModel, Chunk, Hit, TextEmbedder
 from ..spaces import Space
-from ..text.entities import extract_entities
+from ..text.question import Question, parse_question
 from ..text.words import found_in
 from ..weights.adapters import Manifest
 from .asof import as_of
 from .context import pack
 from .focus import focus
+from .form import shape
 from .grounding import misattributed, unsupported
 from .route import Route, choose
 
@@ -62,6 +64,11 @@ class Asked:
     allowed: np.ndarray | None = None  # the ids the filters let through; None: every memory
     options: AnswerOptions = AnswerOptions()
 
+    @functools.cached_property
+    def parsed(self) -> Question:
+        """The question read once (its names, its day, the answer's form) for every step that needs it."""
+        return parse_question(self.question)
+
 
 @dataclass
 class Answer:
@@ -73,6 +80,10 @@ class Answer:
     route: str | None = None  # with strategy auto: why this tier answered
     completion_tokens: int = 0
     abstained: str | None = None  # why the answer is NOT_IN_MEMORY (None: it answered)
+    said: str = ""  # the reader's own words, before they were cut to the answer's form (answer/form.py)
+
+    def __post_init__(self) -> None:
+        self.said = self.said or self.text
 
     @property
     def memory_ids(self) -> list[int]:
@@ -88,6 +99,7 @@ class Answer:
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "abstained": self.abstained,
+            "said": self.said,
             "timings": self.timings,
         }
 
@@ -134,6 +146,7 @@ class Answering:
             graph=walk,
             allowed=asked.allowed,
             dense_weight=self.embedder.dense_weight,
+            names=asked.parsed.candidates,
         )
         if rerank:
             hits = reranked(asked.question, hits, self.reranker.token_vectors, len(hits))
@@ -187,7 +200,7 @@ class Answering:
         limit = self.models.counter.context_limit
         return min(limit, self.settings.context_tokens) if self.settings.context_tokens else limit
 
-    def shown(self, space: Space, memories: list[Chunk], question: str) -> list[Chunk]:
+    def shown(self, space: Space, memories: list[Chunk], question: Question) -> list[Chunk]:
         """The memories as the reader sees them (as of the question's day, when supersession is on)."""
         return as_of(memories, question, space.store) if self.settings.supersede else memories
 
@@ -215,7 +228,7 @@ class Answering:
         if strategy == "weights":
             # the adapter learned the space's memories only: of a name none of them mentions it can
             # only make something up, so it is not asked (the other tiers abstain the same way)
-            unknown = self._unknown_names(space, asked.question) if self.settings.abstain else None
+            unknown = self._unknown_names(space, asked.parsed) if self.settings.abstain else None
             if unknown:
                 return _abstained(strategy, unknown, started)
             adapter = self._adapter_path(space)
@@ -228,7 +241,7 @@ class Answering:
             if weak:  # nothing close enough to read: no generation at all
                 return _abstained(strategy, weak, started)
             memories, seen = self._memories(space, asked, strategy, hits)
-            prompt = answer_prompt(seen, asked.question, asked.options.instructions)
+            prompt = answer_prompt(seen, asked.question, asked.options.instructions, asked.parsed.kind)
             adapter = self._adapter_path(space) if strategy == "hybrid" else None
         recalled = time.perf_counter()
         model = self.models.answerer if adapter else self.models.reader
@@ -251,9 +264,12 @@ class Answering:
             timings={"recall_s": recalled - started, "generate_s": done - recalled, "total_s": done - started},
         )
         if strategy != "weights" and self.settings.abstain:
-            answer.abstained = unsupported(answer.text, seen) or misattributed(answer.text, asked.question, seen)
+            question = asked.parsed
+            answer.abstained = unsupported(answer.text, seen, question) or misattributed(answer.text, question, seen)
             if answer.abstained:
                 answer.text = NOT_IN_MEMORY
+        if strategy != "weights" and not answer.abstained:
+            answer.text = shape(answer.said, asked.parsed, seen)
         return answer
 
     def _weak_evidence(self, space: Space, asked: Asked, hits: list[Hit]) -> str | None:
@@ -261,7 +277,7 @@ class Answering:
         nothing the space knows, or the closest memory is far from it."""
         if not self.settings.abstain:
             return None
-        if unknown := self._unknown_names(space, asked.question, [hit.memory for hit in hits]):
+        if unknown := self._unknown_names(space, asked.parsed, [hit.memory for hit in hits]):
             return unknown
         best = max((hit.similarity for hit in hits if hit.similarity is not None), default=None)
         if best is None:
@@ -271,13 +287,13 @@ class Answering:
             return f"the closest memory is {best:.2f} similar to the question, below IMPRINT_MIN_EVIDENCE {floor}"
         return None
 
-    def _unknown_names(self, space: Space, question: str, found: list[Chunk] | None = None) -> str | None:
+    def _unknown_names(self, space: Space, question: Question, found: list[Chunk] | None = None) -> str | None:
         """Why the question is about no one the space knows, if it is: it names someone and no memory
         mentions any of its names (a capitalised first word alone is not taken for a name). `found`:
         memories to look in for a partial name ("Mira" in "Mira Quenton ..."); without them the
         names' keyword matches are read."""
-        opener = question.split(maxsplit=1)[0].strip(",:;?!").lower() if question.strip() else ""
-        names = [name for name in extract_entities(question) if name != opener]  # "Fill in the blank: ..."
+        opener = question.text.split(maxsplit=1)[0].strip(",:;?!").lower() if question.text.strip() else ""
+        names = [name for name in question.names if name != opener]  # "Fill in the blank: ..."
         names += [
             part for name in names for part in re.split(r"\s+(?:and|&)\s+", name) if part != name
         ]  # "jon and gina"
@@ -295,11 +311,11 @@ class Answering:
         if strategy == "context":
             memories = self._packed(space, asked)
             space.store.record_use([m.id for m in memories])
-            return memories, self.shown(space, memories, asked.question)
+            return memories, self.shown(space, memories, asked.parsed)
         memories = [hit.memory for hit in worth_reading(hits, self.settings.min_relative_score)]
-        seen = self.shown(space, memories, asked.question)
+        seen = self.shown(space, memories, asked.parsed)
         if self.settings.focus:  # on the current text: a replaced sentence's names do not count
-            seen = focus(seen, asked.question)
+            seen = focus(seen, asked.parsed)
             kept = {m.id for m in seen}
             memories = [m for m in memories if m.id in kept]
         space.store.record_use([m.id for m in memories])
@@ -309,7 +325,7 @@ class Answering:
         """The adapter's answer if the memories it was given (closed book: the ones the route looked at)
         say it as of now and it is more than the question's own words ("What is X's job?" -> "X");
         otherwise the base reader's answer from the top memories (`index`)."""
-        shown = self.shown(space, answer.memories or [hit.memory for hit in hits], asked.question)
+        shown = self.shown(space, answer.memories or [hit.memory for hit in hits], asked.parsed)
         if found_in(answer.text, [asked.question]):
             why = "which only repeats the question"
         elif not found_in(answer.text, [m.text for m in shown]):

@@ -11,15 +11,16 @@ from datetime import date
 
 from ..records import Chunk, Validity
 from ..store.base import SpaceStore
-from ..text.dates import named_day, parse_time
+from ..text.dates import parse_time
+from ..text.question import Question
 from ..text.sentences import split_sentences
-from ..text.supersede import as_of_now, asks_about_now, asks_about_the_past
+from ..text.supersede import as_of_now
 
 
-def as_of(memories: list[Chunk], question: str, store: SpaceStore) -> list[Chunk]:
-    """The memories as the reader sees them for `question` ("" : as of now)."""
-    when = None if asks_about_now(question) else named_day(question)
-    if when is None and asks_about_the_past(question):
+def as_of(memories: list[Chunk], question: Question, store: SpaceStore) -> list[Chunk]:
+    """The memories as the reader sees them for `question` (one about no day: as of now)."""
+    when = question.day
+    if when is None and question.about_past:
         return memories
     ids = [m.id for m in memories]
     replaced_in, changes = store.replaced_sentences(ids), store.superseding(ids)

@@ -13,12 +13,12 @@ named no one in the question cost answer F1).
 """
 
 from ..records import Chunk
-from ..text.entities import extract_entities, question_names
-from ..text.supersede import asks_about_now
+from ..text.entities import extract_entities
+from ..text.question import Question
 
 
-def focus(memories: list[Chunk], question: str) -> list[Chunk]:
-    asked = question_names(question)
+def focus(memories: list[Chunk], question: Question) -> list[Chunk]:
+    asked = question.candidates
     names = {m.id: extract_entities(m.text) for m in memories}  # in order: the first is the subject
     about = [m for m in memories if asked.intersection(names[m.id])]
     if not about:
@@ -28,7 +28,7 @@ def focus(memories: list[Chunk], question: str) -> list[Chunk]:
     nearby = [
         m for m in memories if m.id not in about_ids and (m.speaker or (names[m.id] and names[m.id][0] in reached))
     ]
-    if asks_about_now(question):  # the newest memory about the subject first of all: the prompt is
+    if question.about_now:  # the newest memory about the subject first of all: the prompt is
         newest = max(about, key=lambda m: m.time or "")  # written in reverse, so it is read last
         about = [newest] + [m for m in about if m is not newest]
     return about + nearby  # best first: the memories about the question lead

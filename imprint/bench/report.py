@@ -23,12 +23,14 @@ def markdown(result: BenchResult) -> str:
         "",
         ", ".join(f"{role}: {name}" for role, name in result.models.items()),
         "",
-        "| strategy | questions | accuracy | exact match | F1 | p50 s | p95 s | prompt tokens |",
-        "|---|---|---|---|---|---|---|---|",
+        "| strategy | questions | accuracy | exact match | F1 | F1 answerable (as said) | p50 s | p95 s "
+        "| prompt tokens |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for strategy, s in summary.items():
         lines.append(
             f"| {strategy} | {s['questions']} | {s['accuracy']:.0%} | {s['exact_match']:.0%} | {s['f1']:.2f} "
+            f"| {s['f1_answerable']:.3f} ({s['f1_answerable_as_said']:.3f}) "
             f"| {s['p50_s']:.2f} | {s['p95_s']:.2f} | {s['prompt_tokens']:.0f} |"
         )
     categories = sorted({c for s in summary.values() for c in s["by_category"]})
@@ -41,6 +43,11 @@ def markdown(result: BenchResult) -> str:
     ]
     for strategy, s in summary.items():
         cells = [f"{s['by_category'][c]:.0%}" if c in s["by_category"] else "-" for c in categories]
+        lines.append(f"| {strategy} | " + " | ".join(cells) + " |")
+    lines += ["", "F1 by category:", "", "| strategy | " + " | ".join(categories) + " |"]
+    lines += ["|---|" + "---|" * len(categories)]
+    for strategy, s in summary.items():
+        cells = [f"{s['f1_by_category'][c]:.2f}" if c in s["f1_by_category"] else "-" for c in categories]
         lines.append(f"| {strategy} | " + " | ".join(cells) + " |")
     groups = sorted({g for s in summary.values() for g in s["by_learned"]})
     if groups:

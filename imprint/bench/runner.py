@@ -43,6 +43,8 @@ class Row:
     prompt_tokens: int
     answered_by: str = ""  # the tier that answered (what auto chose; the strategy itself otherwise)
     learned: str = ""  # "consolidated" or "added after" (consolidation) where the set names its documents
+    said: str = ""  # the reader's words before they were cut to the answer's form (the prediction)
+    f1_as_said: float = 0.0  # token F1 of those words: what the answer's form gained or lost
 
 
 @dataclass
@@ -62,9 +64,11 @@ class BenchResult:
         summary = {}
         for strategy, rows in by_strategy.items():
             categories: dict[str, list[bool]] = defaultdict(list)
+            f1s: dict[str, list[float]] = defaultdict(list)
             learned: dict[str, list[bool]] = defaultdict(list)
             for row in rows:
                 categories[row.category].append(row.correct)
+                f1s[row.category].append(row.f1)
                 if row.learned:
                     learned[row.learned].append(row.correct)
             seconds = [r.seconds for r in rows]
@@ -73,6 +77,11 @@ class BenchResult:
                 "accuracy": float(np.mean([r.correct for r in rows])),
                 "exact_match": float(np.mean([r.exact for r in rows])),
                 "f1": float(np.mean([r.f1 for r in rows])),
+                "f1_as_said": float(np.mean([r.f1_as_said for r in rows])),
+                # over the questions that have an answer (LoCoMo's anchors leave out the adversarial ones)
+                "f1_answerable": _mean([r.f1 for r in rows if r.gold != UNANSWERABLE]),
+                "f1_answerable_as_said": _mean([r.f1_as_said for r in rows if r.gold != UNANSWERABLE]),
+                "f1_by_category": {c: float(np.mean(v)) for c, v in sorted(f1s.items())},
                 "p50_s": float(np.percentile(seconds, 50)),
                 "p95_s": float(np.percentile(seconds, 95)),
                 "prompt_tokens": float(np.mean([r.prompt_tokens for r in rows])),
@@ -94,6 +103,10 @@ class BenchResult:
         }
 
 
+def _mean(values: list[float]) -> float:
+    return float(np.mean(values)) if values else 0.0
+
+
 def judge(prediction: str, gold: str, category: str = "") -> tuple[bool, bool, float]:
     """(correct, exact match, token F1). Correct: the gold answer appears in the prediction, or, for an
     unanswerable question, the prediction abstains. Multi-hop F1 follows LoCoMo's list rule."""
@@ -109,13 +122,14 @@ def bare_prompt(question: Question) -> str:
     return qa_prompt(question.text) if question.kind == "qa" else question.text
 
 
-def answer(memory: Memory, question: Question, strategy: str, k: int = 5) -> tuple[str, int, str]:
-    """(prediction, prompt tokens, the tier that answered)."""
+def answer(memory: Memory, question: Question, strategy: str, k: int = 5) -> tuple[str, str, int, str]:
+    """(prediction, the reader's words before they were cut to the answer's form, prompt tokens, the
+    tier that answered)."""
     if strategy == "none":
         generation = memory.answerer.generate(bare_prompt(question), memory.settings.answer_tokens)
-        return generation.text, generation.prompt_tokens, "none"
+        return generation.text, generation.text, generation.prompt_tokens, "none"
     reply = memory.ask(question.text, question.space, strategy, k)
-    return reply.text, reply.prompt_tokens, reply.strategy
+    return reply.text, reply.said, reply.prompt_tokens, reply.strategy
 
 
 def run_bench(
@@ -176,7 +190,7 @@ def run_bench(
     for strategy in strategies:
         for done, question in enumerate(questions, 1):
             began = time.perf_counter()
-            prediction, prompt_tokens, answered_by = answer(memory, question, strategy)
+            prediction, said, prompt_tokens, answered_by = answer(memory, question, strategy)
             seconds = time.perf_counter() - began
             correct, exact, f1 = judge(prediction, question.answer, question.category)
             learned = (
@@ -196,6 +210,8 @@ def run_bench(
                     prompt_tokens,
                     answered_by,
                     learned,
+                    said,
+                    judge(said, question.answer, question.category)[2],
                 )
             )
             if progress:

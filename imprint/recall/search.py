@@ -53,15 +53,18 @@ def hybrid_search(
     graph: GraphIndex | None = None,
     allowed: np.ndarray | None = None,
     dense_weight: float = 1.0,
+    names: frozenset[str] | None = None,
 ) -> list[Hit]:
     """The k best memories for `query`; each retriever contributes its top `candidates`. With
     `allowed` (sorted ids, from the store's filters) every retriever ranks only those. The dense
     (or graph) ranking counts `dense_weight` times the keyword one (the embedder's measured weight).
     With `graph`, the memories about the names the best fused match mentions join as a third
-    ranking (`linked_by_sentence`)."""
+    ranking (`linked_by_sentence`). `names`: the spans of the query that may be names, when the
+    caller has read them already (text/question.py)."""
     depth = max(k, candidates)
+    names = frozenset(question_names(query)) if names is None else names
     embedding = _EMBEDDING.submit(embed_query, query)
-    _, about = store.subjects(question_names(query))
+    _, about = store.subjects(set(names))
     if allowed is not None:
         about = np.intersect1d(about, allowed, assume_unique=True)
     keyword = store.keyword_search(query, depth, allowed)
@@ -77,7 +80,7 @@ def hybrid_search(
     lists = {"keyword": keyword, "dense": dense}
     fused = ["keyword", "dense"]
     if graph is not None:  # the graph ranking is the dense one plus what the graph adds: it takes its place
-        walked = graph_walk(store, graph, query, nearest, depth)
+        walked = graph_walk(store, graph, names, nearest, depth)
         lists["graph"] = [memory_id for memory_id, _ in walked if allowed is None or _member(allowed, memory_id)]
         fused = ["keyword", "graph"]
     weights = {"keyword": 1.0, "dense": dense_weight, "graph": dense_weight, "linked": LINKED_WEIGHT}
@@ -148,14 +151,14 @@ def _member(sorted_ids: np.ndarray, memory_id: int) -> bool:
 
 
 def graph_walk(
-    store: SpaceStore, graph: GraphIndex, query: str, nearest: list[tuple[int, float]], limit: int
+    store: SpaceStore, graph: GraphIndex, asked: frozenset[str], nearest: list[tuple[int, float]], limit: int
 ) -> list[tuple[int, float]]:
     """Dense similarity plus what one step over the graph brings (GraphIndex.spread) from the best
-    dense matches and the names the query mentions; a memory the graph reaches beyond the dense
-    list counts the dense list's lowest similarity."""
+    dense matches and the names the query mentions (`asked`: question_names); a memory the graph
+    reaches beyond the dense list counts the dense list's lowest similarity."""
     seeds = {memory_id: max(similarity, 0.0) for memory_id, similarity in nearest[:GRAPH_SEEDS]}
     best = max(seeds.values(), default=0.0)
-    names = {entity: best for entity in store.entities_named(question_names(query))}
+    names = {entity: best for entity in store.entities_named(set(asked))}
     reached = graph.spread(seeds, names)
     floor = nearest[-1][1] if nearest else 0.0
     scores = {memory_id: similarity for memory_id, similarity in nearest}

@@ -132,6 +132,7 @@ class AnswerOut(BaseModel):
     prompt_tokens: int
     completion_tokens: int
     timings: dict[str, float]
+    said: str = Field("", description="the reader's own words, before they were cut to the form the question asks for")
 
 
 class RouteOut(BaseModel):
