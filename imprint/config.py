@@ -79,6 +79,13 @@ class Settings(BaseSettings):
     context_tokens: int | None = Field(
         None, ge=256, description="Cap on the prompt for strategy=context; default: the model's limit."
     )
+    activation_bytes: int = Field(
+        2 * 1024**3,
+        ge=0,
+        description="Disk kept for the context tier's computed prompt states (activations/, all "
+        "spaces together; least recently used evicted first): a question about a space whose state "
+        "is kept computes only the question. 0 keeps none.",
+    )
     min_information: int = Field(
         2,
         ge=0,

@@ -1,4 +1,5 @@
-"""forget: delete rows -> probe the weights -> drop the adapter versions that learned them -> probe again.
+"""forget: delete rows -> drop the kept context states -> probe the weights -> drop the adapter versions
+that learned them -> probe again.
 
 The rows go first (a memory, a source): chunks, vectors, keyword entries and, while other memories
 keep it, the memory's sentences in its raw item. Then every adapter version that learned any of
@@ -45,6 +46,7 @@ def forget_source(space: Space, source: str, models: Models) -> Forgotten:
 def forget_in_weights(space: Space, memories: list[Chunk], models: Models) -> Forgotten:
     """Delete the adapter versions that learned these (already deleted) memories, probing the
     current one before and after when it had learned any."""
+    space.activations.drop()  # the kept context states hold the forgotten text in another form
     registry = space.adapters
     ids = [m.id for m in memories]
     before = registry.current()

@@ -89,14 +89,15 @@ class Ingest:
             ]
             store.supersede(replacements)
             report.updates += len(replacements)
-            store.replace(
-                {
-                    old: new
-                    for (item, rows), result in zip(prepared, results)
-                    if item.replaces and not result.duplicate
-                    for old, new in _newer_versions(store, item.source, result, rows).items()
-                }
-            )
+            newer = {
+                old: new
+                for (item, rows), result in zip(prepared, results)
+                if item.replaces and not result.duplicate
+                for old, new in _newer_versions(store, item.source, result, rows).items()
+            }
+            store.replace(newer)
+            if replacements or newer:  # the context prompt's start changed: its kept states go
+                space.activations.drop()
             if progress:
                 progress(start + len(batch), len(items))
         return report
@@ -117,6 +118,7 @@ class Ingest:
             return [old.id]  # the text it has: nothing changes
         new = self.run([item], space).memories
         space.store.replace({old.id: new[0]})
+        space.activations.drop()  # the old text's activations go with it
         return new
 
     def _chunk_texts(self, item: RawItem) -> list[tuple[str, Segment]]:

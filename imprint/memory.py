@@ -64,6 +64,7 @@ class Memory:
             load_master_key(s.key_file, s.key.get_secret_value() if s.key else None, s.data_dir),
             s.store,
             s.store_connections,
+            s.activation_bytes,
         )
         self._ingest = Ingest(
             s,

@@ -6,6 +6,8 @@ GGUF file carries a chat template, as Qwen2.5-Coder-1.5B-Instruct's does) is ask
 format, with the same prompt as the user's message.
 """
 
+import hashlib
+
 from .records import Chunk
 from .text.question import answer_kind
 
@@ -55,6 +57,11 @@ EXAMPLES = {
 }
 
 
+# what a kept context state was computed from besides the memories (activations.py): a change to the
+# instructions, the example or the quoting makes the kept states of every space unusable
+PROMPT_FORMAT = hashlib.sha256(f"{INSTRUCTIONS}{EXAMPLE}<memory id time>v1".encode()).hexdigest()[:12]
+
+
 def quote_memory(memory: Chunk) -> str:
     """One memory as a delimited block; marker look-alikes inside the text are defused."""
     text = memory.text.replace("<memory", "‹memory").replace("</memory", "‹/memory")
@@ -72,13 +79,32 @@ def answer_prompt(
     `kind`: the answer's form (text/question.py; read from the question when not given)."""
     blocks = "".join(quote_memory(m) for m in reversed(memories))
     example = EXAMPLES.get(kind or answer_kind(question), EXAMPLE)
-    asked = f"\nInstructions: {' '.join(instructions.split())}" if instructions and instructions.strip() else ""
-    return f"{INSTRUCTIONS}\n\n{example}{blocks}{asked}\nQuestion: {question.strip()}\nAnswer:"
+    return f"{INSTRUCTIONS}\n\n{example}{blocks}{_asked(question, instructions)}"
+
+
+def context_prompt(
+    memories: list[Chunk], question: str, instructions: str | None = None, nearest: list[Chunk] = ()
+) -> tuple[str, str]:
+    """The context tier's prompt as (its start, the rest). The start holds the memories in the order
+    given (the order they were added), so it is the same for every question and grows only at its
+    end: its computed state is kept (activations.py). The rest: the `nearest` memories (best first)
+    again, written best last, then the caller's instructions and the question: the small reader
+    leans on what it read last, and read in the order added it answered "unknown" where the memory
+    was far above. One general example: an example per answer kind would change the start."""
+    blocks = "".join(quote_memory(m) for m in memories)
+    again = "".join(quote_memory(m) for m in reversed(nearest))
+    return f"{INSTRUCTIONS}\n\n{EXAMPLE}{blocks}", f"{again}{_asked(question, instructions)}"
+
+
+def _asked(question: str, instructions: str | None) -> str:
+    said = f"\nInstructions: {' '.join(instructions.split())}" if instructions and instructions.strip() else ""
+    return f"{said}\nQuestion: {question.strip()}\nAnswer:"
 
 
 def prompt_overhead(question: str, instructions: str | None = None) -> str:
-    """The prompt with no memories: what every context budget must leave room for."""
-    return answer_prompt([], question, instructions)
+    """The prompt with no memories (the longest of the two forms): what every context budget must
+    leave room for."""
+    return max(answer_prompt([], question, instructions), "".join(context_prompt([], question, instructions)), key=len)
 
 
 def qa_prompt(question: str) -> str:

@@ -104,6 +104,18 @@ class Generation:
     text: str
     prompt_tokens: int
     new_tokens: int
+    cached_tokens: int = 0  # prompt tokens read from a kept prefix, not computed (llm/llamacpp.py)
+
+
+class PrefixCache(Protocol):
+    """Where a reader keeps the computed state of a prompt's stable start (activations.py): the
+    tokens it covers and the engine's bytes for them."""
+
+    def load(self) -> tuple[list[int], bytes] | None: ...
+
+    def save(self, tokens: list[int], state: bytes) -> None: ...
+
+    def drop(self) -> None: ...
 
 
 class TextModel(Protocol):

@@ -11,6 +11,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
+from .activations import ActivationStates
 from .errors import InputError, NotFoundError
 from .extras import require
 from .recall.dense import VectorIndex
@@ -29,7 +30,7 @@ class SpaceSummary:
     name: str
     memories: int
     sources: int
-    bytes: int  # its store's files (its rows, in Postgres) and its adapters on disk
+    bytes: int  # its store's files (its rows, in Postgres), its adapters and kept context states on disk
     encrypted: bool
     adapter_versions: int
     current_adapter: int | None
@@ -39,11 +40,12 @@ class SpaceSummary:
 class Space:
     """One user's or project's memory: everything the pipelines read and write."""
 
-    def __init__(self, name: str, store: SpaceStore, data_dir: Path) -> None:
+    def __init__(self, name: str, store: SpaceStore, data_dir: Path, activation_bytes: int = 0) -> None:
         self.name = name
         self.store = store
         self.vectors = store.vectors_in_database() or VectorIndex(store)
         self._data_dir = data_dir
+        self._activation_bytes = activation_bytes
 
     @functools.cached_property
     def graph(self) -> GraphIndex:
@@ -54,10 +56,16 @@ class Space:
         """The space's adapter versions (sealed with the space's key when it is encrypted)."""
         return AdapterRegistry(self._data_dir, self.name, self.store.cipher)
 
+    @property
+    def activations(self) -> ActivationStates:
+        """The context tier's kept prompt states (sealed with the space's key when it is encrypted)."""
+        return ActivationStates(self._data_dir, self.name, self.store.cipher, self._activation_bytes)
+
     def summary(self) -> SpaceSummary:
         registry = self.adapters
         versions, current = registry.versions(), registry.current()
         size = self.store.size_bytes() + sum(registry.size_bytes(v.version) for v in versions)
+        size += self.activations.size_bytes()
         return SpaceSummary(
             self.name,
             self.store.count(),
@@ -77,9 +85,15 @@ class Spaces:
     connection); the others give it back until they are used again."""
 
     def __init__(
-        self, data_dir: Path, master_key: bytes | None, store_url: str | None = None, connected: int = 16
+        self,
+        data_dir: Path,
+        master_key: bytes | None,
+        store_url: str | None = None,
+        connected: int = 16,
+        activation_bytes: int = 0,
     ) -> None:
         self.data_dir = Path(data_dir)
+        self._activation_bytes = activation_bytes
         self._master_key = master_key
         if store_url:
             require("postgres", "the Postgres store (IMPRINT_STORE)")
@@ -108,7 +122,9 @@ class Spaces:
             if space is None:
                 if not create and not self._backend.exists(name):
                     raise NotFoundError(f"no space {name!r}")  # never the server's paths
-                space = self._open[name] = Space(name, self._backend.open(name, self._master_key), self.data_dir)
+                space = self._open[name] = Space(
+                    name, self._backend.open(name, self._master_key), self.data_dir, self._activation_bytes
+                )
             self._open.move_to_end(name)
             self._holding.add(name)
             if len(self._holding) > self._connected:
@@ -125,6 +141,7 @@ class Spaces:
             space.store.close()
         self._backend.delete(name)
         space.adapters.delete_all()
+        space.activations.drop()
 
     def vacuum(self) -> str:
         """Make what was forgotten leave the store's files too (Postgres: VACUUM FULL; SQLite: already);

@@ -9,7 +9,7 @@ LAYERS = [  # lowest first; a module may import from its own package and from lo
     {"text", "extras"},
     {"encode", "llm", "prompt", "filters"},
     {"store"},
-    {"recall", "weights"},
+    {"recall", "weights", "activations"},
     {"spaces"},
     {"ingest", "answer", "forget"},
     {"sync", "reindex"},

@@ -1,9 +1,11 @@
 """ask: search once -> route -> memories as of the question's day -> focus -> prompt -> generate ->
 the adapter's answer checked against the memories.
 
-Strategies: `index` reads the top k memories, `context` packs as many as fit in the reader's
-window, `weights` asks the space's adapter with no memories in the prompt, `hybrid` gives the
-adapter the top k memories too, and `auto` picks one per question (`explain` says which and why).
+Strategies: `index` reads the top k memories, `context` reads the whole space in the order it
+was added (a start that stays the same, so its computed state is kept: activations.py), or the
+most relevant memories that fit when the space is larger than the reader's window, `weights`
+asks the space's adapter with no memories in the prompt, `hybrid` gives the adapter the top k
+memories too, and `auto` picks one per question (`explain` says which and why).
 """
 
 import functools
@@ -19,10 +21,11 @@ from ..config import Settings
 from ..errors import InputError, ModelError
 from ..filters import Filters
 from ..llm.choose import Models, reranker
-from ..prompt import answer_prompt, prompt_overhead, qa_prompt
+from ..llm.llamacpp import LlamaCppModel
+from ..prompt import PROMPT_FORMAT, answer_prompt, context_prompt, prompt_overhead, qa_prompt
 from ..recall.rerank import RERANK_POOL, reranked
 from ..recall.search import hybrid_search, with_neighbours, worth_reading
-from ..records import ChatModel, Chunk, Hit, TextEmbedder
+from ..records import ChatModel, Chunk, Hit, PrefixCache, TextEmbedder
 from ..spaces import Space
 from ..text.question import Question, parse_question
 from ..text.words import found_in
@@ -36,6 +39,7 @@ from .route import Route, choose
 
 STRATEGIES = ("auto", "index", "context", "weights", "hybrid")
 NOT_IN_MEMORY = "Unknown: the memory does not hold this."
+NEAREST = 3  # the best matches written again next to the question in a context prompt
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,7 @@ class Answer:
     completion_tokens: int = 0
     abstained: str | None = None  # why the answer is NOT_IN_MEMORY (None: it answered)
     said: str = ""  # the reader's own words, before they were cut to the answer's form (answer/form.py)
+    cached_tokens: int = 0  # prompt tokens whose computed state was kept, not computed again
 
     def __post_init__(self) -> None:
         self.said = self.said or self.text
@@ -97,6 +102,7 @@ class Answer:
             "route": self.route,
             "memory_ids": self.memory_ids,
             "prompt_tokens": self.prompt_tokens,
+            "cached_tokens": self.cached_tokens,
             "completion_tokens": self.completion_tokens,
             "abstained": self.abstained,
             "said": self.said,
@@ -205,15 +211,23 @@ class Answering:
         return as_of(memories, question, space.store) if self.settings.supersede else memories
 
     def pack_context(self, space: Space, question: str) -> list[Chunk]:
-        """Every memory, most relevant first, as many as fit the context budget."""
-        return self._packed(space, Asked(question))
+        """What the context tier reads: every memory in the order added when they all fit the
+        budget, else the most relevant that fit, best first."""
+        return self._packed(space, Asked(question))[0]
 
-    def _packed(self, space: Space, asked: Asked) -> list[Chunk]:
+    def _packed(self, space: Space, asked: Asked) -> tuple[list[Chunk], bool]:
+        """(the memories, whether they are the whole space in the order added: a prompt start that
+        stays the same from question to question). A space larger than the window gives the most
+        relevant memories that fit, which is what index does with a larger k."""
         size = space.store.count() if asked.allowed is None else len(asked.allowed)
-        ranked = [hit.memory for hit in self._search(space, asked, k=max(1, size))]
         budget = self.context_budget(asked.question, asked.options.instructions)
-        packed, _ = pack(ranked, self.models.counter.count_tokens, budget)
-        return packed
+        count = self.models.counter.count_tokens
+        everything = space.store.list_memories(limit=max(1, size), allowed=asked.allowed)
+        packed, _ = pack(everything, count, budget)
+        if len(packed) == len(everything):
+            return packed, True
+        ranked = [hit.memory for hit in self._search(space, asked, k=max(1, size))]
+        return pack(ranked, count, budget)[0], False
 
     def usable_adapter(self, space: Space) -> Manifest | None:
         """The space's current adapter if it was trained on the configured base model."""
@@ -225,6 +239,7 @@ class Answering:
         adapter: Path | None = None
         memories: list[Chunk] = []
         seen: list[Chunk] = []
+        start, whole = "", False
         if strategy == "weights":
             # the adapter learned the space's memories only: of a name none of them mentions it can
             # only make something up, so it is not asked (the other tiers abstain the same way)
@@ -240,20 +255,33 @@ class Answering:
             weak = self._weak_evidence(space, asked, hits)
             if weak:  # nothing close enough to read: no generation at all
                 return _abstained(strategy, weak, started)
-            memories, seen = self._memories(space, asked, strategy, hits)
-            prompt = answer_prompt(seen, asked.question, asked.options.instructions, asked.parsed.kind)
+            memories, seen, whole = self._memories(space, asked, strategy, hits)
+            if whole:  # the space in the order added, then the question: a start kept from question to question
+                nearest = self.shown(
+                    space,
+                    [hit.memory for hit in worth_reading(hits, self.settings.min_relative_score)[:NEAREST]],
+                    asked.parsed,
+                )
+                start, rest = context_prompt(seen, asked.question, asked.options.instructions, nearest)
+                prompt = start + rest
+            else:
+                prompt = answer_prompt(seen, asked.question, asked.options.instructions, asked.parsed.kind)
             adapter = self._adapter_path(space) if strategy == "hybrid" else None
         recalled = time.perf_counter()
         model = self.models.answerer if adapter else self.models.reader
         budget = asked.options.max_tokens or self.settings.answer_tokens
+        kept = self._kept(space, model, start) if strategy == "context" and whole and asked.allowed is None else None
+        with_prefix: dict[str, Any] = {"prefix": kept} if kept else {}
         # an instruct reader gets the same prompt in its chat template: without the worked examples
         # its answers were long (LoCoMo F1 0.26, not 0.35; docs/benchmarks.md)
         if not adapter and model.instruct:
             generation = cast(ChatModel, model).chat(
-                [{"role": "user", "content": prompt}], budget, temperature=asked.options.temperature
+                [{"role": "user", "content": prompt}], budget, temperature=asked.options.temperature, **with_prefix
             )
         else:
-            generation = model.generate(prompt, budget, adapter=adapter, temperature=asked.options.temperature)
+            generation = model.generate(
+                prompt, budget, adapter=adapter, temperature=asked.options.temperature, **with_prefix
+            )
         done = time.perf_counter()
         answer = Answer(
             text=generation.text,
@@ -261,6 +289,7 @@ class Answering:
             memories=memories,
             prompt_tokens=generation.prompt_tokens,
             completion_tokens=generation.new_tokens,
+            cached_tokens=generation.cached_tokens,
             timings={"recall_s": recalled - started, "generate_s": done - recalled, "total_s": done - started},
         )
         if strategy != "weights" and self.settings.abstain:
@@ -306,12 +335,15 @@ class Answering:
             return None
         return f"no memory mentions {', '.join(repr(n) for n in names)}"
 
-    def _memories(self, space: Space, asked: Asked, strategy: str, hits: list[Hit]) -> tuple[list[Chunk], list[Chunk]]:
-        """(the memories an answer uses, the text the reader is shown of them)."""
+    def _memories(
+        self, space: Space, asked: Asked, strategy: str, hits: list[Hit]
+    ) -> tuple[list[Chunk], list[Chunk], bool]:
+        """(the memories an answer uses, the text the reader is shown of them, whether they are the
+        whole space in the order added)."""
         if strategy == "context":
-            memories = self._packed(space, asked)
+            memories, whole = self._packed(space, asked)
             space.store.record_use([m.id for m in memories])
-            return memories, self.shown(space, memories, asked.parsed)
+            return memories, self.shown(space, memories, asked.parsed), whole
         memories = [hit.memory for hit in worth_reading(hits, self.settings.min_relative_score)]
         seen = self.shown(space, memories, asked.parsed)
         if self.settings.focus:  # on the current text: a replaced sentence's names do not count
@@ -319,7 +351,15 @@ class Answering:
             kept = {m.id for m in seen}
             memories = [m for m in memories if m.id in kept]
         space.store.record_use([m.id for m in memories])
-        return memories, seen
+        return memories, seen, False
+
+    def _kept(self, space: Space, model: object, start: str) -> tuple[str, PrefixCache] | None:
+        """The prompt start and where its computed state is kept, when the reader can keep it
+        (llama.cpp) and a budget is set (IMPRINT_ACTIVATION_BYTES)."""
+        if not isinstance(model, LlamaCppModel) or self.settings.activation_bytes <= 0:
+            return None
+        form = f"{PROMPT_FORMAT}:{'chat' if model.instruct else 'text'}:{model.context_limit}"
+        return start, space.activations.slot(model.path, form)
 
     def _grounded(self, space: Space, asked: Asked, answer: Answer, hits: list[Hit]) -> Answer:
         """The adapter's answer if the memories it was given (closed book: the ones the route looked at)
@@ -351,7 +391,10 @@ class Answering:
         # the budget in the embedder's tokens, the unit the space's size is counted in (and no need
         # to load the reader's 262k-word tokenizer, 1.7 s, to explain a route)
         overhead = self.embedder.count_tokens(prompt_overhead(asked.question, asked.options.instructions))
-        budget = min(self._window() - self.settings.answer_tokens - overhead, self.settings.auto_context_tokens)
+        room = self._window() - self.settings.answer_tokens - overhead
+        kept = self._context_kept(space) if asked.allowed is None else None
+        # a kept state makes a context answer cost what the question costs: the window is the limit
+        budget = room if kept else min(room, self.settings.auto_context_tokens)
         reader = self.models.reader_gguf
         return choose(
             hits,
@@ -361,7 +404,17 @@ class Answering:
             budget,
             self.settings.auto_closed_book,
             reader.stem if reader else None,
+            kept,
         )
+
+    def _context_kept(self, space: Space) -> bool | None:
+        """Whether the space's context state is kept for the reader (None: it cannot keep one)."""
+        if self.settings.activation_bytes <= 0 or self.settings.answer_url:
+            return None
+        gguf = self.models.reader_gguf or (self.models.engine.gguf if self.models.engine.name == "llama.cpp" else None)
+        if gguf is None:
+            return None
+        return any(space.activations.files())
 
     def _adapter_path(self, space: Space) -> Path:
         current = space.adapters.current()

@@ -7,7 +7,9 @@ It looks at the memories that best match the question and at the space's current
   82% from them where the 270M base with the adapter answered 68%, so the reader answers (index);
 - weights: with `closed_book`, when every best match was consolidated: no retrieval in the
   prompt, the fastest and cheapest answer;
-- context: no adapter covers them, but the whole space fits in the prompt (the reader sees all);
+- context: no adapter covers them, but the whole space fits in the prompt (the reader sees all):
+  within `auto_context_tokens` when the prompt would be computed now (cold), within the reader's
+  window when its computed state is kept (activations.py: the answer computes only the question);
 - index: otherwise, the top k memories.
 The decision is a pure function of what it is given, so it can be tested and explained.
 
@@ -41,8 +43,11 @@ def choose(
     budget: int,
     closed_book: bool = False,
     reader: str | None = None,
+    kept: bool | None = None,
 ) -> Route:
-    """`reader`: the separate model that reads memories, when it is not the adapter's base model."""
+    """`reader`: the separate model that reads memories, when it is not the adapter's base model.
+    `budget`: the tokens context may read at the cost it would have now; `kept`: whether the
+    space's context state is kept (None: the reader cannot keep one)."""
     best = [hit.memory for hit in hits[:BEST_MATCHES]]
     covered = [m.id for m in best if m.id in adapter_memories]
     ids = ", ".join(str(m.id) for m in best)
@@ -81,10 +86,12 @@ def choose(
             covered,
         )
     if space_tokens <= budget:
+        cost = {True: "; their computed state is kept: only the question is computed", False: "; cold: this "
+                "answer computes them all, and their state is kept for the next"}.get(kept, "")  # fmt: skip
         return Route(
             "context",
             f"no adapter covers the best matches, and all memories ({space_tokens:,} tokens) "
-            f"fit in the prompt ({budget:,})",
+            f"fit in the prompt ({budget:,}){cost}",
             best,
             covered,
         )

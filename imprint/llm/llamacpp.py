@@ -4,15 +4,23 @@ On this CPU llama.cpp generates 2.6x faster than transformers and answers 7x fas
 adapter (benchmarks/answer_latency.py, docs/benchmarks.md). Training stays
 in transformers + peft; a promoted adapter is converted once (llm/gguf_lora.py), next to its
 PEFT files, so it is deleted with them.
+
+Activation memory: llama.cpp keeps the attention state (KV) of the last prompt and reuses its
+longest common start with the next one. A prompt whose start is stable (the context tier's
+memories, prompt.py `context_prompt`) is computed once; `prefix=` also keeps that start's state in
+a `PrefixCache` (activations.py) and loads it when the live state holds less of it, so a context
+answer computes only the question. The cache is full-size for sliding-window layers (`swa_full`):
+a window cache cannot drop a prompt's tail and keep its start.
 """
 
 import ctypes
 import functools
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import ModelError, check_prompt_fits
-from ..records import Generation
+from ..records import Generation, PrefixCache
 from .gguf_lora import peft_to_gguf
 
 GGUF_ADAPTER = "adapter.gguf"
@@ -29,7 +37,12 @@ class LlamaCppModel:
         try:  # n_ctx=0: the context length the model was trained with
             with suppress_stdout_stderr(disable=False):  # llama.cpp prints setup lines to the terminal
                 self._llm = Llama(
-                    str(self.path), n_ctx=context, n_threads=threads, n_threads_batch=threads, verbose=False
+                    str(self.path),
+                    n_ctx=context,
+                    n_threads=threads,
+                    n_threads_batch=threads,
+                    swa_full=True,
+                    verbose=False,
                 )
         except (ValueError, RuntimeError) as error:
             raise ModelError(f"llama.cpp could not load {self.path}: {error}") from error
@@ -64,30 +77,52 @@ class LlamaCppModel:
         stop: str = "\n",
         adapter: Path | None = None,
         temperature: float = 0.0,
+        prefix: tuple[str, PrefixCache] | None = None,
     ) -> Generation:
         """Completion of `prompt` (greedy, or sampled at `temperature` > 0), cut at the first `stop`
-        string, with an optional adapter."""
+        string, with an optional adapter. `prefix`: the stable start of `prompt` and where its
+        state is kept."""
         check_prompt_fits(self.count_tokens(prompt), max_new_tokens, self.context_limit)
-        out = self._run(adapter, self._llm.create_completion, prompt, max_new_tokens, stop, temperature)
-        return _generation(out["choices"][0]["text"], out["usage"])
+        out, cached = self._run(adapter, self._llm.create_completion, prompt, max_new_tokens, stop, temperature, prefix)
+        return _generation(out["choices"][0]["text"], out["usage"], cached)
 
     def chat(
-        self, messages: list[dict[str, str]], max_new_tokens: int = 48, stop: str = "\n", temperature: float = 0.0
+        self,
+        messages: list[dict[str, str]],
+        max_new_tokens: int = 48,
+        stop: str = "\n",
+        temperature: float = 0.0,
+        prefix: tuple[str, PrefixCache] | None = None,
     ) -> Generation:
         """The reply to `messages` in the model's own chat template (no adapter: instruct models read,
-        they are not trained here)."""
+        they are not trained here). `prefix`: the stable start of the first message, as in `generate`."""
         prompt_tokens = sum(self.count_tokens(m["content"]) + 8 for m in messages)  # 8: a turn's markers
         check_prompt_fits(prompt_tokens, max_new_tokens, self.context_limit)
-        out = self._run(None, self._llm.create_chat_completion, messages, max_new_tokens, stop, temperature)
-        return _generation(out["choices"][0]["message"]["content"] or "", out["usage"])
+        out, cached = self._run(
+            None, self._llm.create_chat_completion, messages, max_new_tokens, stop, temperature, prefix
+        )
+        return _generation(out["choices"][0]["message"]["content"] or "", out["usage"], cached)
 
-    def _run(self, adapter: Path | None, create, prompt, max_new_tokens: int, stop: str, temperature: float) -> dict:
+    def _run(
+        self,
+        adapter: Path | None,
+        create,
+        prompt,
+        max_new_tokens: int,
+        stop: str,
+        temperature: float,
+        prefix: tuple[str, PrefixCache] | None,
+    ) -> tuple[dict, int]:
         """`create` (a completion or chat completion of llama-cpp-python) with `adapter` on, one call at
-        a time; its ValueError (e.g. a prompt the window cannot hold) becomes a ModelError."""
+        a time, and how many prompt tokens came from the kept state; its ValueError (e.g. a prompt
+        the window cannot hold) becomes a ModelError."""
         with self._lock:
             self._use_adapter(adapter)
+            start = self._llm.tokenize(prefix[0].encode(), add_bos=False, special=True) if prefix else []
+            saved = self._warm(start, prefix[1]) if prefix else 0
+            before = self._live()
             try:
-                return create(
+                out = create(
                     prompt,
                     max_tokens=max_new_tokens,
                     temperature=temperature,
@@ -96,6 +131,56 @@ class LlamaCppModel:
                 )
             except ValueError as error:
                 raise ModelError(f"llama.cpp: {error}") from error
+            cached = _common(before, self._live()[: out["usage"]["prompt_tokens"]])
+            if prefix:
+                self._keep(start, prefix[1], saved)
+            return out, cached
+
+    def _live(self) -> list[int]:
+        """The tokens whose state the context holds now."""
+        return self._llm.input_ids[: self._llm.n_tokens].tolist()
+
+    def _warm(self, start: list[int], cache: PrefixCache) -> int:
+        """Load the kept state of `start` when it covers more of it than the live state does; a
+        state llama.cpp refuses (damaged, or another model's) is dropped, and the prompt computed.
+        Returns how many tokens of `start` the kept state covers."""
+        kept = cache.load()
+        if kept is None:
+            return 0
+        tokens, state = kept
+        covers = _covered(tokens, start)
+        if covers <= _covered(self._live(), start):
+            return covers
+        llama_cpp = _llama_cpp()
+        llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(self._llm.ctx), True)
+        self._llm.n_tokens = 0
+        buffer = (ctypes.c_uint8 * len(state)).from_buffer_copy(state)
+        if len(tokens) > self.context_limit or not llama_cpp.llama_state_seq_set_data(
+            self._llm.ctx, buffer, len(state), 0
+        ):
+            llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(self._llm.ctx), True)
+            cache.drop()
+            return 0
+        self._llm.input_ids[: len(tokens)] = tokens
+        self._llm.n_tokens = len(tokens)
+        self._llm._requires_eval = True  # sample only after the next prompt tokens are computed
+        return covers
+
+    def _keep(self, start: list[int], cache: PrefixCache, saved: int) -> None:
+        """After an answer: save the state of the prompt's stable start when it covers more than the
+        kept one (`saved` tokens of it). The answer's own tokens are cut off first: only the start
+        is kept."""
+        covered = _covered(self._live(), start)
+        if covered <= saved:
+            return
+        llama_cpp = _llama_cpp()
+        if not self._llm._ctx.kv_cache_seq_rm(-1, covered, -1):
+            return
+        self._llm.n_tokens = covered
+        size = llama_cpp.llama_state_seq_get_size(self._llm.ctx, 0)
+        buffer = (ctypes.c_uint8 * size)()
+        written = llama_cpp.llama_state_seq_get_data(self._llm.ctx, buffer, size, 0)
+        cache.save(self._live(), bytes(memoryview(buffer)[:written]))
 
     def _use_adapter(self, adapter: Path | None) -> None:
         """Put the adapter (converted and loaded once per version folder) on the context, or none."""
@@ -161,8 +246,42 @@ class GgufVocabulary:
         return len(self._llm.tokenize(text.encode(), add_bos=False, special=True))
 
 
-def _generation(text: str, usage: dict) -> Generation:
-    return Generation(text=text.strip(), prompt_tokens=usage["prompt_tokens"], new_tokens=usage["completion_tokens"])
+def _generation(text: str, usage: dict, cached: int = 0) -> Generation:
+    return Generation(
+        text=text.strip(),
+        prompt_tokens=usage["prompt_tokens"],
+        new_tokens=usage["completion_tokens"],
+        cached_tokens=cached,
+    )
+
+
+def _llama_cpp():
+    import llama_cpp
+
+    return llama_cpp
+
+
+def _common(a: Sequence[int], b: Sequence[int]) -> int:
+    """How many tokens two sequences share from their start."""
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _covered(tokens: Sequence[int], start: list[int], head: int = 64) -> int:
+    """How many of `tokens`, from the first, are a prompt's stable `start` (after a chat template's
+    few opening tokens, at most `head`); 0 when they do not begin with it. The last token of
+    `start` may merge with what follows it, so only the tokens in common count."""
+    probe = start[: min(len(start) - 1, 16)]
+    if not probe:
+        return 0
+    for offset in range(min(head, len(tokens)) + 1):
+        if list(tokens[offset : offset + len(probe)]) == probe:
+            return offset + _common(tokens[offset:], start)
+    return 0
 
 
 def _converted(adapter_dir: Path, arch: tuple[str, int]) -> Path:
