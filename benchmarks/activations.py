@@ -84,7 +84,25 @@ def main() -> None:
             uncached.append(ask(question))
         memory.settings = memory.settings.model_copy(update={"activation_bytes": Settings().activation_bytes})
 
-        added = [f"Visitor {n} of the archive, Ilse Varn{n}, borrowed the atlas number {100 + n}." for n in range(10)]
+        added = [  # ten new facts about ten new people (none updates another: that would drop the kept state)
+            f"{first} {last} collects {thing}."
+            for first, last, thing in zip(
+                ("Ilse", "Baro", "Quenna", "Tavi", "Oriel", "Mads", "Sunniva", "Dario", "Yelka", "Fenn"),
+                ("Varnot", "Kestrel", "Dufrain", "Olmquist", "Pardue", "Hollen", "Ruskin", "Velasco", "Tamm", "Orsby"),
+                (
+                    "old maps",
+                    "seashells",
+                    "stamps",
+                    "vinyl records",
+                    "fountain pens",
+                    "postcards",
+                    "teapots",
+                    "coins",
+                    "keys",
+                    "clocks",
+                ),
+            )
+        ]
         for text in added:
             memory.add(text, space)
         added_tokens = sum(reader.count_tokens(text) for text in added)

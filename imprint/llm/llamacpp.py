@@ -6,11 +6,11 @@ in transformers + peft; a promoted adapter is converted once (llm/gguf_lora.py),
 PEFT files, so it is deleted with them.
 
 Activation memory: llama.cpp keeps the attention state (KV) of the last prompt and reuses its
-longest common start with the next one. A prompt whose start is stable (the context tier's
-memories, prompt.py `context_prompt`) is computed once; `prefix=` also keeps that start's state in
-a `PrefixCache` (activations.py) and loads it when the live state holds less of it, so a context
-answer computes only the question. The cache is full-size for sliding-window layers (`swa_full`):
-a window cache cannot drop a prompt's tail and keep its start.
+longest common start with the next one, but a sliding-window model (Gemma 3) cannot cut a longer
+prompt back to its start: its cache has let go of what the cut would need, and the answers drift.
+So with `prefix=` the state is snapshotted exactly where a stable start ends (the context tier's
+memories, prompt.py `context_prompt`), kept in a `PrefixCache` (activations.py), and loaded for
+every later prompt with that start: a context answer computes only what follows it.
 """
 
 import ctypes
@@ -41,7 +41,6 @@ class LlamaCppModel:
                     n_ctx=context,
                     n_threads=threads,
                     n_threads_batch=threads,
-                    swa_full=True,
                     verbose=False,
                 )
         except (ValueError, RuntimeError) as error:
@@ -81,10 +80,13 @@ class LlamaCppModel:
     ) -> Generation:
         """Completion of `prompt` (greedy, or sampled at `temperature` > 0), cut at the first `stop`
         string, with an optional adapter. `prefix`: the stable start of `prompt` and where its
-        state is kept."""
+        computed state is kept."""
         check_prompt_fits(self.count_tokens(prompt), max_new_tokens, self.context_limit)
-        out, cached = self._run(adapter, self._llm.create_completion, prompt, max_new_tokens, stop, temperature, prefix)
-        return _generation(out["choices"][0]["text"], out["usage"], cached)
+        if prefix is None or prefix[0] not in prompt:
+            with self._lock:
+                out = self._run(adapter, self._llm.create_completion, prompt, max_new_tokens, [stop], temperature)
+            return _generation(out["choices"][0]["text"], out["usage"])
+        return self._from_kept(adapter, prompt, prefix, max_new_tokens, [stop], temperature, add_bos=True)
 
     def chat(
         self,
@@ -98,89 +100,101 @@ class LlamaCppModel:
         they are not trained here). `prefix`: the stable start of the first message, as in `generate`."""
         prompt_tokens = sum(self.count_tokens(m["content"]) + 8 for m in messages)  # 8: a turn's markers
         check_prompt_fits(prompt_tokens, max_new_tokens, self.context_limit)
-        out, cached = self._run(
-            None, self._llm.create_chat_completion, messages, max_new_tokens, stop, temperature, prefix
+        rendered = self._chat_template(messages=messages) if prefix else None  # its text, so its start can be kept
+        if prefix is None or rendered is None or prefix[0] not in rendered.prompt:
+            with self._lock:
+                out = self._run(None, self._llm.create_chat_completion, messages, max_new_tokens, [stop], temperature)
+            return _generation(out["choices"][0]["message"]["content"] or "", out["usage"])
+        return self._from_kept(
+            None, rendered.prompt, prefix, max_new_tokens, [stop, *rendered.stop], temperature, add_bos=False
         )
-        return _generation(out["choices"][0]["message"]["content"] or "", out["usage"], cached)
 
-    def _run(
+    def _run(self, adapter: Path | None, create, prompt, max_new_tokens: int, stop: list[str], temperature: float):
+        """`create` (a completion or chat completion of llama-cpp-python) with `adapter` on; its
+        ValueError (e.g. a prompt the window cannot hold) becomes a ModelError. Under `_lock`."""
+        self._use_adapter(adapter)
+        try:
+            return create(
+                prompt,
+                max_tokens=max_new_tokens,
+                temperature=temperature,
+                repeat_penalty=1.0,
+                stop=[s for s in stop if s],
+            )
+        except ValueError as error:
+            raise ModelError(f"llama.cpp: {error}") from error
+
+    def _from_kept(
         self,
         adapter: Path | None,
-        create,
-        prompt,
+        prompt: str,
+        prefix: tuple[str, PrefixCache],
         max_new_tokens: int,
-        stop: str,
+        stop: list[str],
         temperature: float,
-        prefix: tuple[str, PrefixCache] | None,
-    ) -> tuple[dict, int]:
-        """`create` (a completion or chat completion of llama-cpp-python) with `adapter` on, one call at
-        a time, and how many prompt tokens came from the kept state; its ValueError (e.g. a prompt
-        the window cannot hold) becomes a ModelError."""
+        add_bos: bool,
+    ) -> Generation:
+        """The completion of `prompt`, its start's state loaded from where it is kept, extended and
+        kept again when the start grew (or was not kept): only the rest is computed. The state is
+        always a snapshot taken where the start ends, never the state of a longer prompt cut back:
+        a sliding-window cache has already let go of what that cut would need."""
+        text, cache = prefix
+        tokens = self._llm.tokenize(prompt.encode(), add_bos=add_bos, special=True)
+        cut = prompt.find(text)
+        start = self._llm.tokenize(prompt[: cut + len(text)].encode(), add_bos=add_bos, special=True)
+        start = start[: _common(tokens, start)]  # its last token may merge with what follows
         with self._lock:
             self._use_adapter(adapter)
-            start = self._llm.tokenize(prefix[0].encode(), add_bos=False, special=True) if prefix else []
-            saved = self._warm(start, prefix[1]) if prefix else 0
-            before = self._live()
-            try:
-                out = create(
-                    prompt,
-                    max_tokens=max_new_tokens,
-                    temperature=temperature,
-                    repeat_penalty=1.0,
-                    stop=[stop] if stop else [],
-                )
-            except ValueError as error:
-                raise ModelError(f"llama.cpp: {error}") from error
-            cached = _common(before, self._live()[: out["usage"]["prompt_tokens"]])
-            if prefix:
-                self._keep(start, prefix[1], saved)
-            return out, cached
+            kept = self._restore(start, cache)
+            if kept < len(start):
+                self._llm.eval(start[kept:])
+                self._save(cache)
+            out = self._run(adapter, self._llm.create_completion, tokens, max_new_tokens, stop, temperature)
+        return _generation(out["choices"][0]["text"], out["usage"], kept)
 
-    def _live(self) -> list[int]:
-        """The tokens whose state the context holds now."""
-        return self._llm.input_ids[: self._llm.n_tokens].tolist()
-
-    def _warm(self, start: list[int], cache: PrefixCache) -> int:
-        """Load the kept state of `start` when it covers more of it than the live state does; a
-        state llama.cpp refuses (damaged, or another model's) is dropped, and the prompt computed.
-        Returns how many tokens of `start` the kept state covers."""
-        kept = cache.load()
-        if kept is None:
-            return 0
-        tokens, state = kept
-        covers = _covered(tokens, start)
-        if covers <= _covered(self._live(), start):
-            return covers
+    def _restore(self, start: list[int], cache: PrefixCache) -> int:
+        """Put the kept state on the context when its tokens begin `start`, and say how many they
+        are; 0 (an empty context) when there is none, it is another start, or llama.cpp refuses it
+        (damaged, or another model's: then it is dropped)."""
         llama_cpp = _llama_cpp()
+        self._llm.reset()
         llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(self._llm.ctx), True)
-        self._llm.n_tokens = 0
+        loaded = cache.load()
+        if loaded is None:
+            return 0
+        tokens, state = loaded
+        if not tokens or len(tokens) > len(start) or start[: len(tokens)] != tokens:
+            return 0
         buffer = (ctypes.c_uint8 * len(state)).from_buffer_copy(state)
-        if len(tokens) > self.context_limit or not llama_cpp.llama_state_seq_set_data(
-            self._llm.ctx, buffer, len(state), 0
-        ):
+        if not llama_cpp.llama_state_seq_set_data(self._llm.ctx, buffer, len(state), 0):
             llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(self._llm.ctx), True)
             cache.drop()
             return 0
         self._llm.input_ids[: len(tokens)] = tokens
         self._llm.n_tokens = len(tokens)
         self._llm._requires_eval = True  # sample only after the next prompt tokens are computed
-        return covers
+        return len(tokens)
 
-    def _keep(self, start: list[int], cache: PrefixCache, saved: int) -> None:
-        """After an answer: save the state of the prompt's stable start when it covers more than the
-        kept one (`saved` tokens of it). The answer's own tokens are cut off first: only the start
-        is kept."""
-        covered = _covered(self._live(), start)
-        if covered <= saved:
-            return
+    def _save(self, cache: PrefixCache) -> None:
+        """Keep the context's state (exactly the prompt start computed so far)."""
         llama_cpp = _llama_cpp()
-        if not self._llm._ctx.kv_cache_seq_rm(-1, covered, -1):
-            return
-        self._llm.n_tokens = covered
         size = llama_cpp.llama_state_seq_get_size(self._llm.ctx, 0)
         buffer = (ctypes.c_uint8 * size)()
         written = llama_cpp.llama_state_seq_get_data(self._llm.ctx, buffer, size, 0)
-        cache.save(self._live(), bytes(memoryview(buffer)[:written]))
+        cache.save(self._llm.input_ids[: self._llm.n_tokens].tolist(), bytes(memoryview(buffer)[:written]))
+
+    @functools.cached_property
+    def _chat_template(self):
+        """The file's own chat template, rendered to text (llama-cpp-python's formatter)."""
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        vocab = self._llm._model
+        eos, bos = self._llm.token_eos(), self._llm.token_bos()
+        return Jinja2ChatFormatter(
+            template=self._llm.metadata["tokenizer.chat_template"],
+            eos_token=vocab.token_get_text(eos) if eos != -1 else "",
+            bos_token=vocab.token_get_text(bos) if bos != -1 else "",
+        )
 
     def _use_adapter(self, adapter: Path | None) -> None:
         """Put the adapter (converted and loaded once per version folder) on the context, or none."""
@@ -269,19 +283,6 @@ def _common(a: Sequence[int], b: Sequence[int]) -> int:
             break
         n += 1
     return n
-
-
-def _covered(tokens: Sequence[int], start: list[int], head: int = 64) -> int:
-    """How many of `tokens`, from the first, are a prompt's stable `start` (after a chat template's
-    few opening tokens, at most `head`); 0 when they do not begin with it. The last token of
-    `start` may merge with what follows it, so only the tokens in common count."""
-    probe = start[: min(len(start) - 1, 16)]
-    if not probe:
-        return 0
-    for offset in range(min(head, len(tokens)) + 1):
-        if list(tokens[offset : offset + len(probe)]) == probe:
-            return offset + _common(tokens[offset:], start)
-    return 0
 
 
 def _converted(adapter_dir: Path, arch: tuple[str, int]) -> Path:
