@@ -14,7 +14,6 @@ chat are a new user's space: nothing consolidated. On the world set auto has an 
 import argparse
 import json
 import tempfile
-import time
 from pathlib import Path
 
 from common import ROOT, write_result
@@ -23,7 +22,7 @@ from rich.table import Table
 
 from imprint import Memory, Settings
 from imprint.bench.datasets import SPACE, Dataset, Question
-from imprint.bench.runner import BenchResult, Row, answer, judge, run_bench
+from imprint.bench.runner import BenchResult, asked_row, run_bench
 from imprint.bench.world import world
 from imprint.encode.parse import conversation_item, text_item
 
@@ -47,28 +46,7 @@ def unconsolidated(memory: Memory, dataset: Dataset, strategies: list[str]) -> B
     result = BenchResult(dataset.name, dataset.documents, 0)
     for strategy in strategies:
         for question in dataset.questions:
-            began = time.perf_counter()
-            prediction, said, prompt_tokens, answered_by = answer(memory, question, strategy)
-            seconds = time.perf_counter() - began
-            correct, exact, f1 = judge(prediction, question.answer, question.category)
-            said_f1 = judge(said, question.answer, question.category)[2]
-            result.rows.append(
-                Row(
-                    strategy,
-                    question.category,
-                    question.text,
-                    question.answer,
-                    prediction,
-                    correct,
-                    exact,
-                    f1,
-                    seconds,
-                    prompt_tokens,
-                    answered_by,
-                    said=said,
-                    f1_as_said=said_f1,
-                )
-            )
+            result.rows.append(asked_row(memory, question, strategy))
     return result
 
 

@@ -132,6 +132,31 @@ def answer(memory: Memory, question: Question, strategy: str, k: int = 5) -> tup
     return reply.text, reply.said, reply.prompt_tokens, reply.strategy
 
 
+def asked_row(memory: Memory, question: Question, strategy: str, learned: str = "") -> Row:
+    """One question asked with one strategy, timed and judged (the answer and the reader's own words)."""
+    began = time.perf_counter()
+    prediction, said, prompt_tokens, answered_by = answer(memory, question, strategy)
+    seconds = time.perf_counter() - began
+    correct, exact, f1 = judge(prediction, question.answer, question.category)
+    said_f1 = judge(said, question.answer, question.category)[2]
+    return Row(
+        strategy,
+        question.category,
+        question.text,
+        question.answer,
+        prediction,
+        correct,
+        exact,
+        f1,
+        seconds,
+        prompt_tokens,
+        answered_by,
+        learned,
+        said,
+        said_f1,
+    )
+
+
 def run_bench(
     memory: Memory,
     dataset: Dataset,
@@ -189,31 +214,10 @@ def run_bench(
         questions = [questions[i] for i in chosen]
     for strategy in strategies:
         for done, question in enumerate(questions, 1):
-            began = time.perf_counter()
-            prediction, said, prompt_tokens, answered_by = answer(memory, question, strategy)
-            seconds = time.perf_counter() - began
-            correct, exact, f1 = judge(prediction, question.answer, question.category)
             learned = (
                 ("added after" if late & set(question.sources) else "consolidated") if late and question.sources else ""
             )
-            result.rows.append(
-                Row(
-                    strategy,
-                    question.category,
-                    question.text,
-                    question.answer,
-                    prediction,
-                    correct,
-                    exact,
-                    f1,
-                    seconds,
-                    prompt_tokens,
-                    answered_by,
-                    learned,
-                    said,
-                    judge(said, question.answer, question.category)[2],
-                )
-            )
+            result.rows.append(asked_row(memory, question, strategy, learned))
             if progress:
                 progress(strategy, done, len(questions))
     return result
