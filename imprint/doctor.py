@@ -20,7 +20,7 @@ from .llm.choose import (
     embedder_name,
     llama_cpp_installed,
 )
-from .llm.install import reader_file
+from .llm.install import SPLADE_TINY, reader_file
 from .llm.local import gguf_file
 
 # instruction sets that decide which llama.cpp kernels can run (x86 and ARM names)
@@ -130,6 +130,12 @@ def report(settings: Settings) -> dict[str, str]:
             facts["embedder"] = f"{embedder} ({choose_embedder(settings).folder})"
         except (ModelError, InputError) as error:
             facts["embedder"] = f"missing: {error}"
+    splade = SPLADE_TINY.path(settings.cache_dir)
+    facts["sparse ranking"] = (
+        f"SPLADE-tiny ({splade})" + ("" if settings.sparse else ", off (IMPRINT_SPARSE)")
+        if SPLADE_TINY.installed(settings.cache_dir)
+        else "none: `imprint models install splade-tiny` adds SPLADE-tiny to ask's ranking"
+    )
     data_dir = Path(settings.data_dir).resolve()
     if data_dir.is_dir():
         held = "adapters" if settings.store else f"{len(list(data_dir.glob('*.sqlite')))} spaces"

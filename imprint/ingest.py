@@ -19,7 +19,7 @@ from .errors import InputError, ParseError
 from .records import Chunk, RawItem, Segment, TextEmbedder
 from .spaces import Space
 from .store.base import AddResult, PreparedChunk, SpaceStore
-from .text.dates import strip_resolved_dates
+from .text.dates import stated_day, strip_resolved_dates
 from .text.entities import extract_entities
 from .text.extract import TeacherExtractor, turn_statement
 from .text.salience import content_words, low_information
@@ -233,17 +233,30 @@ def _newer_versions(store: SpaceStore, source: str, result: AddResult, rows: lis
 
 
 def _replacements(store: SpaceStore, chunk_id: int, chunk: PreparedChunk) -> list[tuple]:
-    """(older memory, sentence, what it says now, this memory, since) for each sentence it replaces."""
+    """(older memory, sentence, what it says now, newer memory, since) for each sentence this memory
+    replaces in one already stored, or one of those replaces in it when it tells of a later day."""
     text = without_speaker(chunk.text, chunk.speaker)
     subjects = {s.subject.lower() for s in statements(text, chunk.speaker) if s.subject}
     names = subjects | {subject.split()[0] for subject in subjects}  # "Mira" is "Mira Quenton" too
     older = store.get(sorted({i for name in names for i in store.memories_mentioning(name, chunk_id)}))
-    return [
-        (old.id, sentence, now, chunk_id, chunk.time)
-        for old in older
-        if old.dropped is None and not (old.time and chunk.time and old.time > chunk.time)
-        for sentence, now in replaced(text, without_speaker(old.text, old.speaker), chunk.speaker, old.speaker)
-    ]
+    day = stated_day(chunk.time, text)
+    out = []
+    for old in older:
+        if old.dropped is not None:
+            continue
+        old_text = without_speaker(old.text, old.speaker)
+        old_day = stated_day(old.time, old_text)
+        if day and old_day and old_day > day:  # added later, but it tells of an earlier time: the other way round
+            out += [
+                (chunk_id, sentence, now, old.id, old.time or old_day.isoformat())
+                for sentence, now in replaced(old_text, text, old.speaker, chunk.speaker)
+            ]
+        else:  # newer, or undated (an undated memory is news when it is added)
+            out += [
+                (old.id, sentence, now, chunk_id, chunk.time or (day.isoformat() if day else None))
+                for sentence, now in replaced(text, old_text, chunk.speaker, old.speaker)
+            ]
+    return out
 
 
 def embedding_key(kind: str, text: str) -> str:

@@ -33,3 +33,20 @@ def test_a_first_person_turn_updates_an_older_note_and_add_says_so(memory):
     [note] = [m for m in memory.list_memories("s") if "Tallinn" in m.text]
     [validity] = [v for v in memory.validity(note.id, "s") if "Tallinn" in v.sentence]
     assert validity.replaced_by is not None and "Riga" in validity.now and "choir" in validity.now
+
+
+def test_an_undated_note_about_an_earlier_year_does_not_replace_a_later_chat(memory):
+    from imprint.encode.parse import conversation_item
+
+    turns = [{"speaker": "Ana", "text": "I moved to Riga last month!", "time": "2024-05-02"}]
+    memory.ingest([conversation_item(turns, "chat")], "s")
+    assert memory.add("Ana moved to Tallinn in 2021.", space="s", source="note")  # added later, about 2021
+    memories = {m.id: m for m in memory.list_memories("s")}
+    [note] = [i for i, m in memories.items() if "Tallinn" in m.text]
+    [chat] = [i for i, m in memories.items() if "Riga" in m.text]
+    [old] = memory.validity(note, "s")
+    assert old.valid_from.startswith("2021") and old.replaced_by == chat and "Riga" in old.now
+    assert all(v.replaced_by is None for v in memory.validity(chat, "s"))
+    # an undated note that names no day is news when it is added: it replaces the chat
+    memory.add("Ana moved to Vilnius.", space="s", source="note-2")
+    assert any(v.replaced_by is not None for v in memory.validity(chat, "s"))

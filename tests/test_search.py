@@ -19,7 +19,7 @@ def test_a_question_naming_a_speaker_prefers_that_speakers_own_turns(memory):
 
 
 def test_late_interaction_reranks_the_pool_and_scores_what_holds_the_question_words(memory):
-    from imprint.recall.rerank import maxsim, reranked
+    from imprint.recall.rerank import late_interaction, maxsim, reranked
 
     question = "Where did Melanie go camping?"
     camping, painting = memory.embedder.token_vectors(
@@ -44,7 +44,7 @@ def test_late_interaction_reranks_the_pool_and_scores_what_holds_the_question_wo
         space="chat",
     )
     pool = memory.search(question, "chat", k=6)
-    top = reranked(question, pool, memory.embedder.token_vectors, k=3)
+    top = reranked(question, pool, [late_interaction(memory.embedder.token_vectors)], k=3)
     assert len(top) == 3 and {h.memory.id for h in top} <= {h.memory.id for h in pool}
     assert [h.score for h in top] == sorted((h.score for h in top), reverse=True)
     assert "camping" in top[0].memory.text
@@ -53,7 +53,7 @@ def test_late_interaction_reranks_the_pool_and_scores_what_holds_the_question_wo
 
     space = memory.space("chat")
     fused = hybrid_search(space.store, space.vectors, question, memory.embedder.embed_query, 6)
-    expected = with_neighbours(space.store, reranked(question, fused, memory.embedder.token_vectors, 6), 3)
+    expected = with_neighbours(space.store, reranked(question, fused, memory._answering.scorers, 6), 3)
     assert [h.memory.id for h in memory.search(question, "chat", k=3, rerank=True)] == [h.memory.id for h in expected]
 
 

@@ -20,10 +20,10 @@ import numpy as np
 from ..config import Settings
 from ..errors import InputError, ModelError
 from ..filters import Filters
-from ..llm.choose import Models, reranker
+from ..llm.choose import Models, reranker, sparse_encoder
 from ..llm.llamacpp import LlamaCppModel
 from ..prompt import PROMPT_FORMAT, answer_prompt, context_prompt, prompt_overhead, qa_prompt
-from ..recall.rerank import RERANK_POOL, reranked
+from ..recall.rerank import RERANK_POOL, late_interaction, reranked
 from ..recall.search import hybrid_search, with_neighbours, worth_reading
 from ..records import ChatModel, Chunk, Hit, PrefixCache, TextEmbedder
 from ..spaces import Space
@@ -40,6 +40,9 @@ from .route import Route, choose
 STRATEGIES = ("auto", "index", "context", "weights", "hybrid")
 NOT_IN_MEMORY = "Unknown: the memory does not hold this."
 NEAREST = 3  # the best matches written again next to the question in a context prompt
+# A list question ("What activities does Melanie partake in?") gathers turns from many sessions: it
+# reads this many memories however few `k` asks for (measured in docs/benchmarks/answers.md).
+LIST_DEPTH = 10
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,11 @@ class Asked:
     def parsed(self) -> Question:
         """The question read once (its names, its day, the answer's form) for every step that needs it."""
         return parse_question(self.question)
+
+    @property
+    def depth(self) -> int:
+        """How many memories the answer reads: `k`, or more for a list."""
+        return max(self.k, LIST_DEPTH) if self.parsed.kind == "list" else self.k
 
 
 @dataclass
@@ -118,6 +126,8 @@ class Answering:
         self.models = models
         self.embedder = embedder
         self.reranker = reranker(embedder, settings)
+        sparse = sparse_encoder(settings)
+        self.scorers = [late_interaction(self.reranker.token_vectors)] + ([sparse.scores] if sparse else [])
 
     def search(
         self,
@@ -131,14 +141,14 @@ class Answering:
         """The k best memories: keyword and dense ranks fused, the dense one spread over the entity
         graph when `graph` (default: the `graph` setting); only memories that pass `filters`;
         reranked by late interaction when `rerank` (as `ask` does with IMPRINT_RERANK)."""
-        return self._search(space, Asked(query, k, space.store.matching(filters)), graph, rerank=rerank)
+        return self._search(space, Asked(query, k, space.store.matching(filters)), graph, k, rerank)
 
     def _search(
         self, space: Space, asked: Asked, graph: bool | None = None, k: int | None = None, rerank: bool = False
     ) -> list[Hit]:
         if not asked.question or not asked.question.strip():
             raise InputError("empty query")
-        k = asked.k if k is None else k
+        k = asked.depth if k is None else k
         if k < 1:
             raise InputError(f"k must be at least 1, got {k}")
         walk = space.graph if (self.settings.graph if graph is None else graph) else None
@@ -155,7 +165,7 @@ class Answering:
             names=asked.parsed.candidates,
         )
         if rerank:
-            hits = reranked(asked.question, hits, self.reranker.token_vectors, len(hits))
+            hits = reranked(asked.question, hits, self.scorers, len(hits))
         return with_neighbours(space.store, hits, k, asked.allowed)
 
     def ask(

@@ -11,7 +11,7 @@ from datetime import date
 
 from ..records import Chunk, Validity
 from ..store.base import SpaceStore
-from ..text.dates import parse_time
+from ..text.dates import parse_time, stated_day
 from ..text.question import Question
 from ..text.sentences import split_sentences
 from ..text.supersede import as_of_now
@@ -39,9 +39,10 @@ def as_of(memories: list[Chunk], question: Question, store: SpaceStore) -> list[
 
 
 def validity(memory: Chunk, store: SpaceStore) -> list[Validity]:
-    """Each sentence of a memory with when it held: from the memory's time (or when it was added)
-    until the newer memory that replaced it."""
-    valid_from = memory.time or memory.added_at
+    """Each sentence of a memory with when it held: from the memory's time (else the day its text
+    names, else when it was added) until the newer memory that replaced it."""
+    stated = stated_day(memory.time, memory.text)
+    valid_from = memory.time or (stated.isoformat() if stated else memory.added_at)
     replacements = {r.sentence: r for r in store.replaced_sentences([memory.id]).get(memory.id, [])}
     out = []
     for sentence in split_sentences(memory.text):

@@ -16,11 +16,12 @@ from ..errors import InputError, ModelError
 from ..records import TextEmbedder, TextModel
 from . import selfcheck
 from .embed import Embedder
-from .install import EMBEDDING_GEMMA, installed_path, reader_file
+from .install import EMBEDDING_GEMMA, SPLADE_TINY, installed_path, reader_file
 from .llamacpp import GgufVocabulary, LlamaCppModel
 from .local import LocalModel, gguf_file, model_folder, resolve_model_dir
 from .remote import RemoteModel
 from .sentence import SentenceEmbedder
+from .sparse import SparseEncoder
 
 MINILM = "all-MiniLM-L6-v2"
 EMBEDDING_GEMMA_WEAK = 0.40  # LoCoMo: answerable questions 0.50 and up in 95%; "hi" 0.33, "thanks" 0.34
@@ -97,6 +98,13 @@ def reranker(embedder: TextEmbedder, settings: Settings) -> Embedder:
     """Whose token vectors rerank (recall/rerank.py): MiniLM's, whatever the space's embedder; in
     ONNX Runtime it reads 50 candidates in ~0.2 s, where EmbeddingGemma takes ~3 s."""
     return embedder if isinstance(embedder, Embedder) else Embedder(cache_dir=settings.cache_dir)
+
+
+def sparse_encoder(settings: Settings) -> SparseEncoder | None:
+    """SPLADE-tiny when it is installed and IMPRINT_SPARSE allows it (None: ask fuses two orders)."""
+    if not settings.sparse or not SPLADE_TINY.installed(settings.cache_dir):
+        return None
+    return SparseEncoder(SPLADE_TINY.path(settings.cache_dir))
 
 
 class Models:

