@@ -354,13 +354,16 @@ class Memory:
         stable_days: float | None = None,
         min_uses: int | None = None,
         progress: Progress | None = None,
+        full: bool = False,
     ) -> "ConsolidationReport":
         """Train the space's stable memories (or `memory_ids`) into a new adapter version; it becomes
         current only if it passes the gate (probe recall and retention). Stable: unchanged for
         `stable_days` and used in `min_uses` answers (defaults: the settings; 0 and 0 take all).
         `teacher` ('local', a .gguf file or a server URL; default: the teacher setting, else the
         profile's; 'off': none) writes extra QA pairs. `progress` gets each stage's counted steps
-        (default: a line through `log` at least every 15 s)."""
+        (default: a line through `log` at least every 15 s). With a current adapter only the memories
+        it has not learned are trained, on top of it (weights/consolidate.py); `full` trains all from
+        the base."""
         progress = progress or ProgressLines(log)
         opened = self.space(space)
         if not memory_ids:
@@ -373,7 +376,17 @@ class Memory:
                 f"space {space!r} has no memories to consolidate (none is stable and used enough: "
                 "see IMPRINT_STABLE_DAYS and IMPRINT_MIN_USES)"
             )
+        # imported here, not above: it imports torch and peft (seconds)
+        require("train", "consolidation")
+        from .weights.consolidate import consolidate, incremental_start, lora_shape
+
         config = config or TrainConfig()
+        current = self._answering.usable_adapter(opened)
+        replaced = opened.store.replaced_sentences(current.memory_ids) if current else {}
+        wanted = (config.r, tuple(sorted(config.target_modules)))
+        same = current is None or lora_shape(opened.adapters.path(current.version)) == wanted
+        start, why = incremental_start(current, [m.id for m in memories], replaced, full, same)
+        log(why)
         teacher = teacher_name_or_none(self.settings, teacher)
         synthesizer = None
         if teacher:
@@ -385,12 +398,8 @@ class Memory:
                 cache_dir=opened.adapters.teacher_dir,
                 teacher_name=self.models.teacher_name(teacher),
             )
-        # imported here, not above: it imports torch and peft (seconds)
-        require("train", "consolidation")
-        from .weights.consolidate import consolidate
-
         return consolidate(
-            memories,
+            [m for m in memories if start is None or m.id not in start.memory_ids],
             space,
             self.models.model,
             self.models.model_dir(),
@@ -403,6 +412,8 @@ class Memory:
             synthesizer,
             packaged=self.settings.model == DEFAULT_MODEL,
             progress=progress,
+            start=start,
+            learned=[m for m in memories if start is not None and m.id in start.memory_ids],
         )
 
     def stable_memories(self, space: str, stable_days: float | None = None, min_uses: int | None = None) -> list[int]:

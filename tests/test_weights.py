@@ -4,6 +4,7 @@ The tiny model (conftest.py) has the real Gemma tokenizer but 2 layers of width 
 consolidation takes seconds: it cannot know any fact, and whatever it answers afterwards it learned here.
 """
 
+import dataclasses
 import json
 
 import pytest
@@ -21,7 +22,7 @@ from imprint.weights.plan import Gate, TrainConfig
 from imprint.weights.synth import TeacherSynthesizer
 
 FAST = TrainConfig(epochs=12, lr=1e-2, r=8, target_modules=("q_proj", "v_proj", "gate_proj", "up_proj", "down_proj"))
-OPEN_GATE = Gate(min_probe_recall=0.0, min_retention=0.0)
+OPEN_GATE = Gate(min_probe_recall=0.0, min_retention=0.0, min_kept=0.0)
 
 
 def weights_answer(memory: Memory, question: str, space: str) -> str:
@@ -348,6 +349,46 @@ def test_auto_routes_consolidated_knowledge_to_the_weights_and_newer_memories_to
     answer = tiny.ask("Who repairs clocks in Graz?", "a")
     assert answer.strategy == "index" and answer.route.startswith(route.reason) and "do not say" in answer.route
     assert answer.prompt_tokens > tiny.ask("Who repairs clocks in Graz?", "a", strategy="index").prompt_tokens
+
+
+def test_a_space_with_an_adapter_trains_only_its_new_memories_on_top_of_it(tiny):
+    [zorblat] = tiny.add("Zorblat Industries was founded by Kerem Aslan.", space="a")
+    first = tiny.consolidate("a", FAST, OPEN_GATE, replay_repeats=0, log=lambda _: None)
+    assert first.from_version is None and first.memories == 1
+    [quillon] = tiny.add("Quillon Labs was founded by Ada Brandt.", space="a")
+    said: list[str] = []
+    # the new fact is a third of the rows (its earlier rows replayed twice over): more epochs
+    longer = dataclasses.replace(FAST, epochs=36)
+    second = tiny.consolidate("a", longer, OPEN_GATE, replay_repeats=0, log=said.append)
+    assert (second.from_version, second.memories, second.learned_before) == (first.version, 1, 1)
+    assert any("incremental" in line for line in said) and second.earlier_recall is not None
+    assert tiny.adapters("a").manifest(second.version).memory_ids == [zorblat, quillon]
+    assert "Quillon" in weights_answer(tiny, "Tell me: Who was founded by Ada Brandt?", "a")
+    assert "Zorblat" in weights_answer(tiny, "Tell me: Who was founded by Kerem Aslan?", "a")
+    # a memory it learned was replaced: the update starts from the base
+    tiny.update(quillon, "Quillon Labs was founded by Ada Brandt in 1999.", space="a")
+    said.clear()
+    after = tiny.consolidate("a", FAST, OPEN_GATE, replay_repeats=0, log=said.append)
+    assert after.from_version is None and any("from the base" in line for line in said)
+
+
+def test_an_update_starts_from_the_base_when_asked_or_when_what_it_learned_changed():
+    from imprint.records import Replacement
+    from imprint.weights.adapters import Manifest
+    from imprint.weights.consolidate import incremental_start
+
+    current = Manifest(2, "base", [1, 2], "hash", {}, True, "passed the gate")
+    assert incremental_start(current, [1, 2, 3], {}, full=False)[0] is current
+    assert incremental_start(current, [1, 2, 3], {}, full=True)[0] is None
+    assert incremental_start(current, [1, 2, 3], {}, full=False, same_shape=False)[0] is None
+    assert incremental_start(None, [1, 2, 3], {}, full=False)[0] is None
+    assert incremental_start(current, [2, 3], {}, full=False)[0] is None  # 1 was forgotten or replaced
+    nothing_new = incremental_start(current, [1, 2], {}, full=False)
+    assert nothing_new == (None, "v2 learned all 2 memories: trained again from the base")
+    later = {1: [Replacement("Ana lives in Tallinn.", "Ana lives in Riga.", by=3, since=None)]}
+    assert incremental_start(current, [1, 2, 3], later, full=False)[0] is None
+    earlier = {1: [Replacement("Ana lives in Tallinn.", "Ana lives in Riga.", by=2, since=None)]}
+    assert incremental_start(current, [1, 2, 3], earlier, full=False)[0] is current  # it learned that change
 
 
 def test_consolidation_trains_what_is_true_now(tiny):

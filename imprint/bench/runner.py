@@ -186,7 +186,8 @@ def run_bench(
     costs = {"ingest_s": time.perf_counter() - started}
     if {"weights", "hybrid", "auto"} & set(strategies):
         for space in dataset.spaces:
-            report = memory.consolidate(space, train, Gate(0.0, 0.0), log=log)  # measure it, whatever the gate says
+            # measured whatever the gate says
+            report = memory.consolidate(space, train, Gate(0.0, 0.0, 0.0), log=log)
             costs["train_s"] = costs.get("train_s", 0.0) + report.train_seconds
             costs["adapter_bytes"] = costs.get("adapter_bytes", 0) + report.adapter_bytes
             costs["retention"] = report.retention

@@ -61,6 +61,14 @@ def consolidate(
         int | None,
         typer.Option(min=0, help="Policy: only memories used in this many answers (default: IMPRINT_MIN_USES)."),
     ] = None,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Train every memory from the base; by default a space with an adapter trains only its new "
+            "memories, on top of it.",
+        ),
+    ] = False,
     queue: Annotated[
         bool,
         typer.Option("--queue", help="Postgres store: queue the job for `imprint worker` instead of training here."),
@@ -69,7 +77,7 @@ def consolidate(
     as_json: AsJson = False,
 ) -> None:
     """Train the space's stable memories into a new adapter; it replaces the current one only if it passes the gate."""
-    options = ConsolidateOptions(epochs, replay, min_recall, min_retention, teacher, stable_days, min_uses)
+    options = ConsolidateOptions(epochs, replay, min_recall, min_retention, teacher, stable_days, min_uses, full)
     if queue:
         from ..jobs import open_queue
 
@@ -91,6 +99,11 @@ def consolidate(
         f"[{colour}]v{report.version}: {escape(report.reason)}[/{colour}] (probe recall {report.probe_recall:.0%}, "
         f"retention {report.retention:.0%}, {report.train_seconds:.0f} s, {report.adapter_bytes / 1e6:.1f} MB)"
     )
+    if report.from_version is not None:
+        console.print(
+            f"  {report.memories} new memories on top of v{report.from_version}: earlier probe recall "
+            f"{report.earlier_recall_before:.0%} -> {report.earlier_recall:.0%}"
+        )
     if report.scale < 1:
         console.print(f"  shrunk toward the base to {report.scale:g} of what it learned, to keep what the model knew")
     for lost in report.forgotten[:3]:  # what "retention" means, in the model's own words

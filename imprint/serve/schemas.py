@@ -68,6 +68,7 @@ class ConsolidateIn(BaseModel):
     teacher: str | None = None
     stable_days: float | None = Field(None, ge=0)
     min_uses: int | None = Field(None, ge=0)
+    full: bool = Field(False, description="Train every memory from the base, not only the new ones on the adapter.")
 
 
 class MemoryIdsOut(BaseModel):

@@ -112,8 +112,16 @@ class Gate:
         },
     )
 
+    min_kept: float = field(
+        default=0.95,
+        metadata={
+            "help": "incremental update: share of the earlier probe questions the adapter answered before "
+            "that it must still answer"
+        },
+    )
+
     def __post_init__(self) -> None:
-        if self.min_probe_recall < 0 or self.min_retention < 0:
+        if self.min_probe_recall < 0 or self.min_retention < 0 or self.min_kept < 0:
             raise InputError(f"gate thresholds are shares, 0 or more (over 1: nothing passes): {self}")
 
 
@@ -128,6 +136,7 @@ class ConsolidateOptions:
     teacher: str | None = None
     stable_days: float | None = None
     min_uses: int | None = None
+    full: bool = False  # train every memory from the base, not only the new ones on the current adapter
 
     def arguments(self) -> dict:
         """Keyword arguments of `Memory.consolidate`."""
@@ -138,6 +147,7 @@ class ConsolidateOptions:
             "teacher": self.teacher,
             "stable_days": self.stable_days,
             "min_uses": self.min_uses,
+            "full": self.full,
         }
 
 

@@ -315,13 +315,16 @@ def base_targets(
     return found
 
 
-def load_student(base_dir: Path, config: TrainConfig):
-    """(base model + a fresh LoRA, tokenizer): the base in the dtype this CPU trains fastest in."""
+def load_student(base_dir: Path, config: TrainConfig, start: Path | None = None):
+    """(base model + a fresh LoRA, or the adapter in `start` to train on, tokenizer): the base in the
+    dtype this CPU trains fastest in."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     torch.manual_seed(config.seed)
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
     base = AutoModelForCausalLM.from_pretrained(base_dir, dtype=train_dtype(config.dtype))
+    if start is not None:
+        return PeftModel.from_pretrained(base, start, is_trainable=True, autocast_adapter_dtype=True), tokenizer
     lora = LoraConfig(
         r=config.r,
         lora_alpha=config.lora_alpha,
